@@ -1,0 +1,157 @@
+"""The `cora-ocr` command. Each subcommand reads its input, calls a use case, prints."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from cora_ocr.config import Settings, load_settings
+from cora_ocr.errors import CoraError
+from cora_ocr.statuses import JobState
+from cora_ocr.store import Store
+from cora_ocr.store.migrate import upgrade
+
+log = logging.getLogger("cora_ocr")
+
+
+def _open_store(settings: Settings) -> Store:
+    store = Store(settings.effective_database_url)
+    upgrade(store.engine)
+    return store
+
+
+def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
+    from cora_ocr.web.app import create_app
+    from cora_ocr.web.server import make_server, stop_server
+
+    store = _open_store(settings)
+    app = create_app(settings, store)
+    server = make_server(app, settings.host, settings.port, settings.threads)
+    host, port = server.effective_host, server.effective_port
+    print(f"cora-ocr serving http://{host}:{port}/SequenceServices/coraOcrIntegration_v1.0.0.asmx"
+          f" (database {store.engine.url.render_as_string(hide_password=True)})", flush=True)
+
+    def stop(_signum: int, _frame: Any) -> None:
+        stop_server(server)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        store.dispose()
+    return 0
+
+
+def cmd_db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
+    store = _open_store(settings)
+    store.dispose()
+    print("database is at the latest revision")
+    return 0
+
+
+def _jobs(settings: Settings) -> Any:
+    from cora_ocr.connections import Connections
+    from cora_ocr.jobs import JobService
+
+    store = _open_store(settings)
+    return JobService(store, Connections(settings.effective_connections),
+                      settings.max_timeout_seconds)
+
+
+def cmd_jobs_list(settings: Settings, args: argparse.Namespace) -> int:
+    jobs = _jobs(settings)
+    state = JobState(args.state) if args.state else None
+    print(f"{'ID':>12}  {'STATE':<18} {'ERROR':<22} {'CREATED':<25} PROFILE")
+    for job in jobs.list(state, args.limit):
+        print(f"{job.id:>12}  {job.state:<18} {job.error_code:<22} "
+              f"{job.created_at.isoformat(timespec='seconds'):<25} {job.ocr_profile}")
+    jobs.store.dispose()
+    return 0
+
+
+def cmd_jobs_show(settings: Settings, args: argparse.Namespace) -> int:
+    jobs = _jobs(settings)
+    job = jobs.show(args.id)
+    state = JobState(job.state)
+    rows = [
+        ("id", job.id),
+        ("status", f"{state.wire.value} ({state.value})"),
+        ("error code", job.error_code),
+        ("error reason", job.error_reason or ""),
+        ("external context", job.external_context or ""),
+        ("timeout", f"{job.timeout_seconds} s"),
+        ("input", f"{job.input_connection}:{job.input_location}/{job.input_name}"),
+        ("profile", job.ocr_profile),
+        ("output", f"{job.output_connection}:{job.output_location}/{job.output_name}"),
+        ("put model", job.put_model),
+        ("created", job.created_at.isoformat()),
+        ("updated", job.updated_at.isoformat()),
+    ]
+    for label, value in rows:
+        print(f"{label + ':':<18}{value}")
+    if job.activity_metadata:
+        print("activity metadata:")
+        for key, value in job.activity_metadata.items():
+            print(f"  {key}: {value}")
+    print("history:")
+    for event in job.events:
+        error = "" if event.error_code == "NoError" else f" [{event.error_code}]"
+        reason = f" - {event.reason}" if event.reason else ""
+        print(f"  {event.at.isoformat()}  {event.from_state or '-'} -> {event.to_state}"
+              f"{error} by {event.actor}{reason}")
+    jobs.store.dispose()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cora-ocr", description=__doc__)
+    parser.add_argument("--config", help="TOML settings file (default: $CORA_OCR_CONFIG)")
+    parser.add_argument("--log-level", default="INFO")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the service on the embedded defaults")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=cmd_serve)
+
+    db = commands.add_parser("db", help="database maintenance").add_subparsers(
+        dest="db_command", required=True)
+    db.add_parser("upgrade", help="create or migrate the database").set_defaults(
+        func=cmd_db_upgrade)
+
+    jobs = commands.add_parser("jobs", help="inspect jobs").add_subparsers(
+        dest="jobs_command", required=True)
+    listing = jobs.add_parser("list", help="the newest jobs")
+    listing.add_argument("--state", choices=[state.value for state in JobState])
+    listing.add_argument("--limit", type=int, default=50)
+    listing.set_defaults(func=cmd_jobs_list)
+    show = jobs.add_parser("show", help="one job with its full history")
+    show.add_argument("id", type=int)
+    show.set_defaults(func=cmd_jobs_show)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        settings = load_settings(args.config, host=getattr(args, "host", None),
+                                 port=getattr(args, "port", None))
+        return int(args.func(settings, args))
+    except CoraError as exc:
+        print(f"cora-ocr: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

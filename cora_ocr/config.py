@@ -1,0 +1,130 @@
+"""Settings: the only reader of the environment and of the config file.
+
+Sources, later ones winning: defaults, a TOML file (``CORA_OCR_CONFIG`` or ``--config``),
+environment variables ``CORA_OCR_<KEY>`` (upper case). A bad value raises ``SettingsError``
+naming its key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from cora_ocr.errors import SettingsError
+
+DEFAULT_CONNECTION = "CoraOCRExternalConnection"
+ENV_PREFIX = "CORA_OCR_"
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    # Where the embedded database and the default connection live.
+    data_dir: Path = Path("var")
+    # SQLAlchemy URL; empty means SQLite at <data_dir>/cora_ocr.db.
+    database_url: str = ""
+    # Address `cora-ocr serve` listens on (loopback only by default).
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # Threads of the embedded HTTP server.
+    threads: int = 8
+    # Named storage roots; empty means {CoraOCRExternalConnection: <data_dir>/connections/...}.
+    connections: Mapping[str, Path] = dataclasses.field(default_factory=dict)
+    # Peers whose X-Forwarded-Proto / X-Forwarded-Host are believed.
+    trusted_proxies: frozenset[str] = frozenset()
+    # Largest request body accepted (ASMX/IIS default: 4 MB).
+    max_request_bytes: int = 4 * 1024 * 1024
+    # Longest TimeOut a FileBatch may ask for, in seconds (one week).
+    max_timeout_seconds: int = 604_800
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'cora_ocr.db'}"
+
+    @property
+    def effective_connections(self) -> dict[str, Path]:
+        if self.connections:
+            return dict(self.connections)
+        return {DEFAULT_CONNECTION: self.data_dir / "connections" / DEFAULT_CONNECTION}
+
+
+def _as_int(key: str, value: Any, low: int, high: int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{key}: {value!r} is not an integer") from None
+    if not low <= number <= high:
+        raise SettingsError(f"{key}: {number} is outside {low}..{high}")
+    return number
+
+
+def _as_connections(key: str, value: Any) -> dict[str, Path]:
+    # Environment form: "Name=/path,Other=/path2"; TOML form: a table of name = "path".
+    if isinstance(value, str):
+        pairs: dict[str, Any] = {}
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            name, sep, path = item.partition("=")
+            if not sep or not name.strip() or not path.strip():
+                raise SettingsError(f"{key}: {item!r} is not of the form Name=/path")
+            pairs[name.strip()] = path.strip()
+        value = pairs
+    if not isinstance(value, Mapping):
+        raise SettingsError(f"{key}: expected a table of name = path")
+    return {str(name): Path(str(path)) for name, path in value.items()}
+
+
+def _as_str_set(key: str, value: Any) -> frozenset[str]:
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",")]
+    if not isinstance(value, list | tuple | set | frozenset):
+        raise SettingsError(f"{key}: expected a list of addresses")
+    return frozenset(str(part) for part in value if str(part))
+
+
+def _convert(key: str, value: Any) -> Any:
+    converters: dict[str, Any] = {
+        "data_dir": lambda v: Path(str(v)),
+        "database_url": str,
+        "host": str,
+        "port": lambda v: _as_int(key, v, 0, 65535),
+        "threads": lambda v: _as_int(key, v, 1, 1024),
+        "connections": lambda v: _as_connections(key, v),
+        "trusted_proxies": lambda v: _as_str_set(key, v),
+        "max_request_bytes": lambda v: _as_int(key, v, 1024, 2**31),
+        "max_timeout_seconds": lambda v: _as_int(key, v, 1, 604_800),
+    }
+    return converters[key](value)
+
+
+FIELDS = tuple(field.name for field in dataclasses.fields(Settings))
+
+
+def load_settings(
+    config_file: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build the settings from the file, then the environment, then explicit overrides."""
+    environ = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    path = config_file or environ.get(ENV_PREFIX + "CONFIG")
+    if path:
+        try:
+            with open(path, "rb") as handle:
+                raw.update(tomllib.load(handle))
+        except OSError as exc:
+            raise SettingsError(f"CONFIG: cannot read {path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"CONFIG: {path} is not valid TOML: {exc}") from None
+        unknown = sorted(set(raw) - set(FIELDS))
+        if unknown:
+            raise SettingsError(f"{unknown[0]}: unknown setting in {path}")
+    for name in FIELDS:
+        env_value = environ.get(ENV_PREFIX + name.upper())
+        if env_value is not None:
+            raw[name] = env_value
+    raw.update({key: value for key, value in overrides.items() if value is not None})
+    return Settings(**{key: _convert(key, value) for key, value in raw.items()})

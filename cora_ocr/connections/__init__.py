@@ -1,0 +1,88 @@
+"""Named storage roots, with path joining that can never leave the root."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from cora_ocr.errors import InvalidField
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_NAME = 255
+MAX_LOCATION = 1024
+
+
+def split_location(field: str, location: str | None) -> tuple[str, ...]:
+    """The folder parts of a RelativeLocation; Windows separators are accepted."""
+    text = (location or "").replace("\\", "/")
+    if len(text) > MAX_LOCATION:
+        raise InvalidField(field, f"longer than {MAX_LOCATION} characters")
+    if _CONTROL.search(text):
+        raise InvalidField(field, "contains control characters")
+    if text.startswith("/") or _DRIVE.match(text):
+        raise InvalidField(field, f"{location!r} is an absolute path; give a path relative to the connection root")
+    parts = tuple(part for part in PurePosixPath(text).parts if part not in ("", "."))
+    if ".." in parts:
+        raise InvalidField(field, f"{location!r} climbs out of the connection root with '..'")
+    return parts
+
+
+def check_file_name(field: str, name: str | None) -> str:
+    if not name:
+        raise InvalidField(field, "is required")
+    if len(name) > MAX_NAME:
+        raise InvalidField(field, f"longer than {MAX_NAME} characters")
+    if "/" in name or "\\" in name:
+        raise InvalidField(field, f"{name!r} contains a path separator; put folders in RelativeLocation")
+    if name in (".", ".."):
+        raise InvalidField(field, f"{name!r} is not a file name")
+    if _CONTROL.search(name) or _DRIVE.match(name):
+        raise InvalidField(field, f"{name!r} contains characters not allowed in a file name")
+    return name
+
+
+@dataclass(frozen=True)
+class Connection:
+    name: str
+    root: Path
+
+    def resolve(self, prefix: str, location: str | None, file_name: str | None) -> Path:
+        """The absolute path of location/file_name, refusing anything outside the root.
+
+        Links that exist are followed, so a link pointing outside the root is refused too.
+        """
+        parts = split_location(f"{prefix}.RelativeLocation", location)
+        name = check_file_name(f"{prefix}.FileName", file_name)
+        root = self.root.resolve()
+        target = root.joinpath(*parts, name)
+        if not target.resolve().is_relative_to(root):
+            raise InvalidField(
+                f"{prefix}.RelativeLocation", "leads outside the connection root through a link"
+            )
+        return target
+
+
+class Connections:
+    """The registry of configured connections."""
+
+    def __init__(self, roots: Mapping[str, Path]) -> None:
+        self._by_name = {name: Connection(name, Path(root)) for name, root in roots.items()}
+
+    def names(self) -> list[str]:
+        return sorted(self._by_name)
+
+    def get(self, field: str, name: str | None) -> Connection:
+        if not name:
+            raise InvalidField(field, "is required")
+        try:
+            return self._by_name[name]
+        except KeyError:
+            known = ", ".join(self.names()) or "none"
+            raise InvalidField(field, f"unknown connection {name!r} (configured: {known})") from None
+
+    def ensure_roots(self) -> None:
+        for connection in self._by_name.values():
+            connection.root.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,61 @@
+"""One exception tree. Client errors are the caller's fault; server errors are ours.
+
+The one table mapping these to SOAP faults and HTTP statuses lives in ``cora_ocr.web.faults``.
+"""
+
+from __future__ import annotations
+
+
+class CoraError(Exception):
+    """Base of every error cora_ocr raises on purpose."""
+
+
+class ClientError(CoraError):
+    """The request is wrong; the message says which field and why (safe to show)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}" if field else message)
+
+
+class InvalidField(ClientError):
+    """A field of the request is missing or has a value we cannot accept."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason, field=field)
+
+
+class UnknownOperation(ClientError):
+    """The request names an operation this service does not have."""
+
+
+class MalformedRequest(ClientError):
+    """The body is not well-formed XML (HTTP 400)."""
+
+
+class VersionMismatch(ClientError):
+    """The envelope is not of a SOAP version this service speaks."""
+
+
+class MustUnderstand(ClientError):
+    """A header marked mustUnderstand is not one this service knows."""
+
+
+class UnsupportedMediaType(ClientError):
+    """The Content-Type cannot carry a SOAP message (HTTP 415)."""
+
+
+class RequestTooLarge(ClientError):
+    """The body exceeds the configured size limit (HTTP 413)."""
+
+
+class ServerError(CoraError):
+    """Something on our side failed; callers only ever see a generic text."""
+
+
+class SettingsError(CoraError):
+    """A setting has a bad value; the message names its key."""
+
+
+class JobNotFound(CoraError):
+    """No job has the given id (used by the CLI; SOAP answers NotFound instead)."""

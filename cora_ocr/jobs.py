@@ -1,0 +1,138 @@
+"""Use cases shared by SOAP, the CLI and the worker: submit, get_status, list, show."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from cora_ocr.connections import Connections
+from cora_ocr.errors import InvalidField, JobNotFound
+from cora_ocr.statuses import JobState, OcrErrorCode, OcrStatus
+from cora_ocr.store import Job, Store
+from cora_ocr.store import queries
+
+MAX_EXTERNAL_CONTEXT = 4000
+MAX_PROFILE = 255
+
+
+class PutModel(enum.StrEnum):
+    """How to put a file where one already exists (DESIGN.md, "PutModel")."""
+
+    FailIfExists = "FailIfExists"
+    Overwrite = "Overwrite"
+    Rename = "Rename"
+
+    @classmethod
+    def parse(cls, value: str | None) -> PutModel:
+        if not value:
+            return cls.FailIfExists
+        try:
+            return cls(value)
+        except ValueError:
+            allowed = ", ".join(member.value for member in cls)
+            raise InvalidField(
+                "PutModel", f"{value!r} is not one of {allowed} (or empty)"
+            ) from None
+
+
+@dataclass(frozen=True)
+class FileRef:
+    connection: str | None
+    relative_location: str | None
+    file_name: str | None
+
+
+@dataclass(frozen=True)
+class FileBatchRequest:
+    timeout: int | None
+    external_context: str | None
+    input_file: FileRef | None
+    ocr_profile: str | None
+    output_file: FileRef | None
+    put_model: str | None
+    activity: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class StatusView:
+    status: OcrStatus
+    error_code: OcrErrorCode
+    external_context: str | None
+
+
+NOT_FOUND = StatusView(OcrStatus.NotFound, OcrErrorCode.NoError, None)
+
+
+class JobService:
+    def __init__(self, store: Store, connections: Connections, max_timeout: int) -> None:
+        self.store = store
+        self.connections = connections
+        self.max_timeout = max_timeout
+
+    def _file_fields(self, prefix: str, ref: FileRef | None) -> tuple[str, str, str]:
+        if ref is None:
+            raise InvalidField(prefix, "is required")
+        connection = self.connections.get(f"{prefix}.Connection", ref.connection)
+        connection.resolve(prefix, ref.relative_location, ref.file_name)
+        assert ref.file_name is not None  # resolve() refuses an empty name
+        return connection.name, (ref.relative_location or "").replace("\\", "/"), ref.file_name
+
+    def validate(self, request: FileBatchRequest) -> dict[str, Any]:
+        """The job's columns, or InvalidField naming the first bad field."""
+        if request.timeout is None:
+            raise InvalidField("TimeOut", "is required")
+        if not 1 <= request.timeout <= self.max_timeout:
+            raise InvalidField(
+                "TimeOut", f"{request.timeout} is outside 1..{self.max_timeout} seconds"
+            )
+        context = request.external_context
+        if context is not None and len(context) > MAX_EXTERNAL_CONTEXT:
+            raise InvalidField("ExternalContext", f"longer than {MAX_EXTERNAL_CONTEXT} characters")
+        in_conn, in_loc, in_name = self._file_fields("InputFile", request.input_file)
+        if not request.ocr_profile or not request.ocr_profile.strip():
+            raise InvalidField("OCRProfile", "is required")
+        if len(request.ocr_profile) > MAX_PROFILE:
+            raise InvalidField("OCRProfile", f"longer than {MAX_PROFILE} characters")
+        out_conn, out_loc, out_name = self._file_fields("OutPutFile", request.output_file)
+        return {
+            "timeout_seconds": request.timeout,
+            "external_context": context,
+            "input_connection": in_conn,
+            "input_location": in_loc,
+            "input_name": in_name,
+            "ocr_profile": request.ocr_profile,
+            "output_connection": out_conn,
+            "output_location": out_loc,
+            "output_name": out_name,
+            "put_model": PutModel.parse(request.put_model).value,
+            "activity_metadata": request.activity,
+        }
+
+    def submit(self, request: FileBatchRequest, actor: str = "soap") -> int:
+        fields = self.validate(request)
+        with self.store.session.begin() as session:
+            return queries.insert_job(session, fields, actor)
+
+    def status(self, job_id: int | None) -> StatusView:
+        if job_id is None:
+            return NOT_FOUND
+        with self.store.session() as session:
+            row = queries.status_row(session, job_id)
+        if row is None:
+            return NOT_FOUND
+        state, error_code, context = row
+        return StatusView(JobState(state).wire, OcrErrorCode(error_code), context)
+
+    def list(self, state: JobState | None = None, limit: int = 50) -> list[Job]:
+        with self.store.session() as session:
+            return list(queries.list_jobs(session, state, limit))
+
+    def show(self, job_id: int) -> Job:
+        """The job with its events loaded, for `cora-ocr jobs show`."""
+        with self.store.session() as session:
+            job = queries.get_job(session, job_id)
+            if job is None:
+                raise JobNotFound(f"no job with id {job_id}")
+            _ = job.events  # load the history before the session closes
+            return job

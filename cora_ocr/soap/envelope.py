@@ -1,0 +1,94 @@
+"""SOAP versions and the ASMX-shaped envelopes we send (CONTRACT.md, "Wire shapes")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lxml import etree
+
+from cora_ocr.namespaces import SOAP11_ENV, SOAP12_ENV, TNS, XML, XSD, XSI
+
+XML_DECLARATION = b'<?xml version="1.0" encoding="utf-8"?>'
+
+
+@dataclass(frozen=True, eq=False)  # identity: there are exactly two
+class SoapVersion:
+    name: str
+    envelope_ns: str
+    media_type: str
+    # Fault codes by meaning: ours are "Client" and "Server", SOAP 1.2 says Sender/Receiver.
+    fault_codes: dict[str, str]
+
+    @property
+    def content_type(self) -> str:
+        return f"{self.media_type}; charset=utf-8"
+
+    def _element(self, local: str) -> str:
+        return f"{{{self.envelope_ns}}}{local}"
+
+    def envelope(self) -> tuple[etree._Element, etree._Element]:
+        env = etree.Element(
+            self._element("Envelope"),
+            nsmap={"soap": self.envelope_ns, "xsi": XSI, "xsd": XSD},
+        )
+        return env, etree.SubElement(env, self._element("Body"))
+
+
+SOAP11 = SoapVersion(
+    "1.1",
+    SOAP11_ENV,
+    "text/xml",
+    {"Client": "Client", "Server": "Server", "VersionMismatch": "VersionMismatch",
+     "MustUnderstand": "MustUnderstand"},
+)
+SOAP12 = SoapVersion(
+    "1.2",
+    SOAP12_ENV,
+    "application/soap+xml",
+    {"Client": "Sender", "Server": "Receiver", "VersionMismatch": "VersionMismatch",
+     "MustUnderstand": "MustUnderstand"},
+)
+VERSIONS = {SOAP11.envelope_ns: SOAP11, SOAP12.envelope_ns: SOAP12}
+
+
+def _copy_into(parent: etree._Element, source: etree._Element) -> None:
+    for child in source:
+        if not isinstance(child.tag, str):
+            continue
+        copy = etree.SubElement(parent, child.tag, dict(child.attrib))
+        copy.text = child.text
+        _copy_into(copy, child)
+
+
+def requalify(payload: etree._Element) -> etree._Element:
+    """A copy of payload with the service namespace as the default one, as ASMX writes it."""
+    root = etree.Element(payload.tag, dict(payload.attrib), nsmap={None: TNS})
+    root.text = payload.text
+    _copy_into(root, payload)
+    return root
+
+
+def render_response(version: SoapVersion, payload: etree._Element) -> bytes:
+    env, body = version.envelope()
+    body.append(requalify(payload))
+    return XML_DECLARATION + etree.tostring(env, encoding="utf-8")
+
+
+def render_fault(version: SoapVersion, code: str, message: str) -> bytes:
+    env, body = version.envelope()
+    fault = etree.SubElement(body, version._element("Fault"))
+    qualified_code = f"soap:{version.fault_codes[code]}"
+    if version is SOAP11:
+        etree.SubElement(fault, "faultcode").text = qualified_code
+        etree.SubElement(fault, "faultstring").text = message
+        etree.SubElement(fault, "detail")
+    else:
+        value = etree.SubElement(etree.SubElement(fault, version._element("Code")),
+                                 version._element("Value"))
+        value.text = qualified_code
+        text = etree.SubElement(etree.SubElement(fault, version._element("Reason")),
+                                version._element("Text"))
+        text.set(f"{{{XML}}}lang", "en")
+        text.text = message
+        etree.SubElement(fault, version._element("Detail"))
+    return XML_DECLARATION + etree.tostring(env, encoding="utf-8")

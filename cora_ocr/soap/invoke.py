@@ -1,0 +1,88 @@
+"""Spyne glue: deserialize a pre-checked envelope, call the service, serialize the answer.
+
+The front door (cora_ocr.web) has already parsed, hardened and routed the request; Spyne
+does what it is good at: typed (de)serialization against the service's schema.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from lxml import etree
+from spyne import Application, Fault, MethodContext
+from spyne.protocol import ProtocolBase
+from spyne.protocol.soap import Soap11, Soap12
+from spyne.server import ServerBase
+
+from cora_ocr.errors import ClientError, UnknownOperation
+from cora_ocr.jobs import JobService
+from cora_ocr.namespaces import HEADER_NAME, TNS
+from cora_ocr.soap.envelope import SOAP11, SOAP12, SoapVersion
+from cora_ocr.soap.service import CoraOcrIntegration
+
+_HEADER_TAG = f"{{{TNS}}}{HEADER_NAME}"
+_SCHEMA_NOISE = re.compile(r"^.*?SCHEMAV_[A-Z0-9_]+: ")
+
+
+@dataclass
+class UserContext:
+    jobs: JobService
+
+
+def _clean_schema_error(text: str) -> str:
+    """Make lxml's schema message readable: no error-code prefix, no namespace braces."""
+    return _SCHEMA_NOISE.sub("", text).replace("{%s}" % TNS, "")
+
+
+class SoapInvoker:
+    def __init__(self, jobs: JobService) -> None:
+        self.user_context = UserContext(jobs)
+        self._transports: dict[SoapVersion, ServerBase] = {}
+        for version, protocol in ((SOAP11, Soap11), (SOAP12, Soap12)):
+            app = Application(
+                [CoraOcrIntegration],
+                tns=TNS,
+                name="CoraOcrIntegration",
+                in_protocol=protocol(validator="lxml"),
+                out_protocol=protocol(),
+            )
+            self._transports[version] = ServerBase(app)
+
+    def invoke(
+        self,
+        version: SoapVersion,
+        header: etree._Element | None,
+        payload: etree._Element,
+    ) -> etree._Element:
+        """The response payload element (e.g. GetStatusResponse) for one request payload."""
+        transport = self._transports[version]
+        app: Any = transport.app
+        ctx = MethodContext(transport, MethodContext.SERVER)
+        ctx.udc = self.user_context
+        ctx.in_header_doc = header
+        ctx.in_body_doc = payload
+        ctx.method_request_string = payload.tag
+        handles = app.in_protocol.get_call_handles(ctx)
+        if not handles:
+            raise UnknownOperation(f"the request element {etree.QName(payload).localname!r} is not an operation of this service")
+        ctx.descriptor = handles[0]
+        try:
+            if header is not None:
+                for entry in header:
+                    if entry.tag == _HEADER_TAG:
+                        app.in_protocol.validate_document(entry)
+            app.in_protocol.validate_body(ctx, ProtocolBase.REQUEST)
+            app.in_protocol.deserialize(ctx, ProtocolBase.REQUEST)
+        except Fault as fault:
+            text = fault.faultstring
+            if isinstance(text, bytes):
+                text = text.decode("ascii", "replace")
+            raise ClientError(_clean_schema_error(str(text))) from None
+        except (ValueError, TypeError) as exc:
+            raise ClientError(f"the request could not be read: {exc}") from None
+        ctx.out_object = [app.call_wrapper(ctx)]
+        app.out_protocol.serialize(ctx, ProtocolBase.RESPONSE)
+        body = ctx.out_document[0]
+        return body[0]  # type: ignore[no-any-return]

@@ -1,0 +1,74 @@
+"""The SOAP service: each method reads its input, calls a use case, returns."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from spyne import Integer32, ServiceBase, Unicode, rpc
+
+from cora_ocr.jobs import FileBatchRequest, FileRef, JobService
+from cora_ocr.soap.types import ActivityMetadata, FileBatchResult, FileReference, OcrJobStatus
+
+
+def _file_ref(value: FileReference | None) -> FileRef | None:
+    if value is None:
+        return None
+    return FileRef(value.Connection, value.RelativeLocation, value.FileName)
+
+
+def _activity(header: ActivityMetadata | None) -> dict[str, Any] | None:
+    if header is None:
+        return None
+    return {
+        name: (str(value) if isinstance(value, uuid.UUID) else value)
+        for name, value in header.as_dict().items()
+    }
+
+
+class CoraOcrIntegration(ServiceBase):
+    __in_header__ = ActivityMetadata
+
+    @rpc(
+        Integer32(min_occurs=1, nillable=False),
+        Unicode,
+        FileReference,
+        Unicode,
+        FileReference,
+        Unicode,
+        _returns=FileBatchResult,
+        _out_variable_name="FileBatchResult",
+    )
+    def FileBatch(  # noqa: N802 - the operation name is the contract
+        ctx: Any,
+        TimeOut: int | None,  # noqa: N803
+        ExternalContext: str | None,  # noqa: N803
+        InputFile: FileReference | None,  # noqa: N803
+        OCRProfile: str | None,  # noqa: N803
+        OutPutFile: FileReference | None,  # noqa: N803
+        PutModel: str | None,  # noqa: N803
+    ) -> FileBatchResult:
+        jobs: JobService = ctx.udc.jobs
+        job_id = jobs.submit(
+            FileBatchRequest(
+                timeout=TimeOut,
+                external_context=ExternalContext,
+                input_file=_file_ref(InputFile),
+                ocr_profile=OCRProfile,
+                output_file=_file_ref(OutPutFile),
+                put_model=PutModel,
+                activity=_activity(ctx.in_header),
+            )
+        )
+        return FileBatchResult(MasterWorkflowInstanceId=job_id)
+
+    @rpc(_returns=OcrJobStatus, _out_variable_name="GetStatusResult")
+    def GetStatus(ctx: Any) -> OcrJobStatus:  # noqa: N802
+        jobs: JobService = ctx.udc.jobs
+        header: ActivityMetadata | None = ctx.in_header
+        view = jobs.status(None if header is None else header.MasterWorkflowInstanceId)
+        return OcrJobStatus(
+            Status=view.status.value,
+            ErrorCode=view.error_code.value,
+            ExternalContext=view.external_context,
+        )

@@ -1,0 +1,53 @@
+"""Wire types, named verbatim from wsdl/coraOcrIntegration_v1.0.0.wsdl."""
+
+from __future__ import annotations
+
+from spyne import ComplexModel, Enum, Integer32, Long, Unicode, Uuid
+
+from cora_ocr.namespaces import TNS
+from cora_ocr.statuses import OcrErrorCode as _ErrorCodes
+from cora_ocr.statuses import OcrStatus as _Statuses
+
+OcrStatus = Enum(*[member.value for member in _Statuses], type_name="OcrStatus")
+OcrStatus.__namespace__ = TNS
+OcrErrorCode = Enum(*[member.value for member in _ErrorCodes], type_name="OcrErrorCode")
+OcrErrorCode.__namespace__ = TNS
+
+
+class FileReference(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("Connection", Unicode),
+        ("RelativeLocation", Unicode),
+        ("FileName", Unicode),
+    ]
+
+
+class ActivityMetadata(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("WorkflowSpaceId", Uuid),
+        ("WorkflowSpaceName", Unicode),
+        ("WorkflowId", Uuid),
+        ("WorkflowName", Unicode),
+        ("WorkflowInstanceId", Long),
+        ("ActivityId", Uuid),
+        ("ActivityName", Unicode),
+        ("ActivityInstanceId", Long),
+        ("CallerId", Integer32),
+        ("MasterWorkflowInstanceId", Long),
+    ]
+
+
+class FileBatchResult(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [("MasterWorkflowInstanceId", Long(min_occurs=1, nillable=False))]
+
+
+class OcrJobStatus(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("Status", OcrStatus.customize(min_occurs=1, nillable=False)),
+        ("ErrorCode", OcrErrorCode.customize(min_occurs=1, nillable=False)),
+        ("ExternalContext", Unicode),
+    ]

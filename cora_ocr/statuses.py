@@ -1,0 +1,90 @@
+"""Internal job states, the Cora wire statuses and error codes, and allowed transitions."""
+
+from __future__ import annotations
+
+import enum
+
+
+class OcrStatus(enum.StrEnum):
+    """Wire status (CONTRACT.md). Never add a value: .NET clients throw on unknown ones."""
+
+    Queued = "Queued"
+    ProcessingInput = "ProcessingInput"
+    WaitingForOutput = "WaitingForOutput"
+    Completed = "Completed"
+    Aborted = "Aborted"
+    Failed = "Failed"
+    NotFound = "NotFound"
+
+
+class OcrErrorCode(enum.StrEnum):
+    """Wire error code (CONTRACT.md). Never add a value."""
+
+    NoError = "NoError"
+    TimedOut = "TimedOut"
+    InputFileNotFound = "InputFileNotFound"
+    InputFileExists = "InputFileExists"
+    FailedToPutInputFile = "FailedToPutInputFile"
+    OutputFileExists = "OutputFileExists"
+    FailedToPutOutputFile = "FailedToPutOutputFile"
+    RobotProfileNotFound = "RobotProfileNotFound"
+    InternalError = "InternalError"
+
+
+class JobState(enum.StrEnum):
+    """Internal state of a stored job; more detailed than the wire status."""
+
+    QUEUED = "queued"
+    THROTTLED = "throttled"
+    PROCESSING_INPUT = "processing_input"
+    WAITING_FOR_OUTPUT = "waiting_for_output"
+    DELIVERING = "delivering"
+    COMPLETED = "completed"
+    ABORTED = "aborted"
+    FAILED = "failed"
+
+    @property
+    def wire(self) -> OcrStatus:
+        return _WIRE[self]
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATES
+
+
+_WIRE = {
+    JobState.QUEUED: OcrStatus.Queued,
+    JobState.THROTTLED: OcrStatus.Queued,
+    JobState.PROCESSING_INPUT: OcrStatus.ProcessingInput,
+    JobState.WAITING_FOR_OUTPUT: OcrStatus.WaitingForOutput,
+    # Delivery is the tail of waiting for the output, as far as the caller can tell.
+    JobState.DELIVERING: OcrStatus.WaitingForOutput,
+    JobState.COMPLETED: OcrStatus.Completed,
+    JobState.ABORTED: OcrStatus.Aborted,
+    JobState.FAILED: OcrStatus.Failed,
+}
+
+FINAL_STATES = frozenset({JobState.COMPLETED, JobState.ABORTED, JobState.FAILED})
+
+# Every transition the worker, the CLI or the web may make. Failed and Aborted are
+# reachable from any state that is not final; retry moves a Failed job back to Queued.
+TRANSITIONS: dict[JobState, frozenset[JobState]] = {
+    JobState.QUEUED: frozenset(
+        {JobState.PROCESSING_INPUT, JobState.THROTTLED, JobState.ABORTED, JobState.FAILED}
+    ),
+    JobState.THROTTLED: frozenset({JobState.QUEUED, JobState.ABORTED, JobState.FAILED}),
+    JobState.PROCESSING_INPUT: frozenset(
+        {JobState.WAITING_FOR_OUTPUT, JobState.ABORTED, JobState.FAILED}
+    ),
+    JobState.WAITING_FOR_OUTPUT: frozenset(
+        {JobState.DELIVERING, JobState.ABORTED, JobState.FAILED}
+    ),
+    JobState.DELIVERING: frozenset({JobState.COMPLETED, JobState.ABORTED, JobState.FAILED}),
+    JobState.COMPLETED: frozenset(),
+    JobState.ABORTED: frozenset(),
+    JobState.FAILED: frozenset({JobState.QUEUED}),
+}
+
+
+def can_move(source: JobState, target: JobState) -> bool:
+    return target in TRANSITIONS[source]

@@ -1,0 +1,1 @@
+"""The front door: ASMX dispatch, hardened parsing, WSDL, HTTP GET/POST bindings."""

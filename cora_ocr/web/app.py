@@ -1,0 +1,168 @@
+"""The WSGI application: ASMX dispatch at one path, built once by create_app()."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qs
+
+from cora_ocr.config import Settings
+from cora_ocr.connections import Connections
+from cora_ocr.errors import ClientError, MalformedRequest, RequestTooLarge, UnsupportedMediaType
+from cora_ocr.jobs import JobService
+from cora_ocr.namespaces import HTTP_OPERATIONS, OPERATIONS, SERVICE_PATH
+from cora_ocr.soap.envelope import SOAP11, SOAP12
+from cora_ocr.soap.invoke import SoapInvoker
+from cora_ocr.store import Store
+from cora_ocr.web import help as help_pages
+from cora_ocr.web import http_binding
+from cora_ocr.web.faults import plain_error, soap_error
+from cora_ocr.web.response import TEXT_HTML, TEXT_XML, Response, plain
+from cora_ocr.web.soap_endpoint import SoapEndpoint
+from cora_ocr.web.wsdl import WsdlDocument
+
+log = logging.getLogger(__name__)
+
+StartResponse = Callable[..., Any]
+FORM = "application/x-www-form-urlencoded"
+
+
+def parse_content_type(value: str) -> tuple[str, dict[str, str]]:
+    media, _, rest = value.partition(";")
+    params: dict[str, str] = {}
+    for item in rest.split(";"):
+        key, sep, val = item.partition("=")
+        if sep:
+            params[key.strip().lower()] = val.strip().strip('"')
+    return media.strip().lower(), params
+
+
+class CoraOcrApp:
+    """WSGI callable. Everything reusable (WSDL, Spyne apps, parser) is built in __init__."""
+
+    def __init__(self, settings: Settings, jobs: JobService) -> None:
+        self.settings = settings
+        self.jobs = jobs
+        self.wsdl = WsdlDocument()
+        self.soap = SoapEndpoint(SoapInvoker(jobs))
+        self._path = SERVICE_PATH.lower()
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        response = self.dispatch(environ)
+        start_response(response.status_line, response.header_list())
+        if environ.get("REQUEST_METHOD") == "HEAD":
+            return [b""]
+        return [response.body]
+
+    def dispatch(self, environ: dict[str, Any]) -> Response:
+        path: str = environ.get("PATH_INFO") or "/"
+        # IIS matches the .asmx path without regard to case; method names are case-sensitive.
+        if not path.lower().startswith(self._path):
+            return plain(404, f"no service at {path}")
+        rest = path[len(self._path):]
+        method = environ.get("REQUEST_METHOD", "GET")
+        try:
+            if rest in ("", "/"):
+                return self._service_root(environ, method)
+            return self._http_operation(environ, method, rest.lstrip("/"))
+        except Exception as exc:
+            return plain_error(exc)
+
+    # --- GET <path> (WSDL, help) and POST <path> (SOAP) -------------------------------
+    def _service_root(self, environ: dict[str, Any], method: str) -> Response:
+        if method in ("GET", "HEAD"):
+            query = {key.lower(): value for key, value in
+                     parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).items()}
+            base = self.public_url(environ)
+            if "wsdl" in query:
+                return Response(200, TEXT_XML, self.wsdl.render(base))
+            if "op" in query:
+                page = help_pages.operation_page(base, query["op"][0])
+                if page is None:
+                    return plain(500, f"op: {query['op'][0]!r} is not an operation of this service")
+                return Response(200, TEXT_HTML, page)
+            return Response(200, TEXT_HTML, help_pages.service_page(base))
+        if method != "POST":
+            return Response(405, "text/plain; charset=utf-8", f"{method} is not supported".encode(),
+                            [("Allow", "GET, HEAD, POST")])
+        return self._soap(environ)
+
+    def _soap(self, environ: dict[str, Any]) -> Response:
+        media, params = parse_content_type(environ.get("CONTENT_TYPE", ""))
+        if media == "text/xml":
+            version, action = SOAP11, environ.get("HTTP_SOAPACTION")
+        elif media == "application/soap+xml":
+            version, action = SOAP12, params.get("action")
+        else:
+            return plain_error(UnsupportedMediaType(
+                f"Content-Type: {media or '(none)'!r} cannot carry a SOAP message; use text/xml "
+                "(SOAP 1.1) or application/soap+xml (SOAP 1.2)"
+            ))
+        try:
+            return self.soap.handle(version, action, self.read_body(environ))
+        except Exception as exc:
+            return soap_error(version, exc)
+
+    # --- GET/POST <path>/GetStatus ----------------------------------------------------
+    def _http_operation(self, environ: dict[str, Any], method: str, name: str) -> Response:
+        if name not in HTTP_OPERATIONS:
+            if name in OPERATIONS:
+                raise ClientError(f"{name} is available over SOAP only, not over HTTP {method}")
+            raise ClientError(f"Request format is unrecognized for URL unexpectedly ending in '/{name}'.")
+        if method in ("GET", "HEAD"):
+            params = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        elif method == "POST":
+            media, _ = parse_content_type(environ.get("CONTENT_TYPE", ""))
+            raw = self.read_body(environ)
+            if media != FORM and (raw or media):
+                raise ClientError(f"Request format is invalid: {media or '(none)'}; use {FORM}.")
+            try:
+                form = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ClientError("Request format is invalid: the form is not UTF-8.") from None
+            params = parse_qs(form, keep_blank_values=True)
+        else:
+            raise ClientError(f"HTTP {method} is not supported for {name}")
+        return http_binding.get_status(self.jobs, params)
+
+    # --- helpers ----------------------------------------------------------------------
+    def read_body(self, environ: dict[str, Any]) -> bytes:
+        limit = self.settings.max_request_bytes
+        declared = environ.get("CONTENT_LENGTH") or ""
+        if declared:
+            try:
+                length = int(declared)
+            except ValueError:
+                raise MalformedRequest(f"Content-Length: {declared!r} is not a number") from None
+            if length > limit:
+                raise RequestTooLarge(f"the request body of {length} bytes exceeds {limit} bytes")
+            body: bytes = environ["wsgi.input"].read(length)
+        else:
+            body = environ["wsgi.input"].read(limit + 1)
+        if len(body) > limit:
+            raise RequestTooLarge(f"the request body exceeds {limit} bytes")
+        return body
+
+    def public_url(self, environ: dict[str, Any]) -> str:
+        """The URL the caller used, believing forwarded headers only from trusted proxies."""
+        scheme = environ.get("wsgi.url_scheme", "http")
+        host = environ.get("HTTP_HOST") or (
+            f"{environ.get('SERVER_NAME', 'localhost')}:{environ.get('SERVER_PORT', '80')}"
+        )
+        if environ.get("REMOTE_ADDR") in self.settings.trusted_proxies:
+            forwarded_proto = environ.get("HTTP_X_FORWARDED_PROTO", "").split(",")[0].strip()
+            if forwarded_proto.lower() in ("http", "https"):
+                scheme = forwarded_proto.lower()
+            forwarded_host = environ.get("HTTP_X_FORWARDED_HOST", "").split(",")[0].strip()
+            if forwarded_host:
+                host = forwarded_host
+        path = environ.get("SCRIPT_NAME", "") + (environ.get("PATH_INFO") or "")[: len(SERVICE_PATH)]
+        return f"{scheme}://{host}{path}"
+
+
+def create_app(settings: Settings, store: Store) -> CoraOcrApp:
+    connections = Connections(settings.effective_connections)
+    connections.ensure_roots()
+    jobs = JobService(store, connections, settings.max_timeout_seconds)
+    return CoraOcrApp(settings, jobs)

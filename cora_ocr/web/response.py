@@ -1,0 +1,36 @@
+"""A tiny response value: handlers return one, the WSGI edge sends it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from http import HTTPStatus
+
+TEXT_PLAIN = "text/plain; charset=utf-8"
+TEXT_XML = "text/xml; charset=utf-8"
+TEXT_HTML = "text/html; charset=utf-8"
+
+
+@dataclass
+class Response:
+    status: int
+    content_type: str
+    body: bytes
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def status_line(self) -> str:
+        return f"{self.status} {HTTPStatus(self.status).phrase}"
+
+    def header_list(self) -> list[tuple[str, str]]:
+        return [
+            ("Content-Type", self.content_type),
+            ("Content-Length", str(len(self.body))),
+            ("Cache-Control", "private"),
+            *self.headers,
+        ]
+
+
+def plain(status: int, text: str) -> Response:
+    """GET/POST and transport errors: one line of text (CONTRACT.md)."""
+    line = " ".join(text.split())
+    return Response(status, TEXT_PLAIN, line.encode("utf-8"))

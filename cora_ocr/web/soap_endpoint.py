@@ -1,0 +1,104 @@
+"""SOAP over POST: content type, envelope checks, headers and routing (ASMX rules)."""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from cora_ocr.errors import ClientError, MustUnderstand, UnknownOperation, VersionMismatch
+from cora_ocr.namespaces import HEADER_NAME, OPERATIONS, TNS
+from cora_ocr.soap.envelope import SOAP11, VERSIONS, SoapVersion, render_response
+from cora_ocr.soap.invoke import SoapInvoker
+from cora_ocr.web.response import Response
+from cora_ocr.web.xmlparse import make_parser, parse_soap_body
+
+_KNOWN_HEADER = f"{{{TNS}}}{HEADER_NAME}"
+_ACTIONS = {f"{TNS}{op}": op for op in OPERATIONS}
+_TRUE = ("1", "true")
+
+
+def _elements(parent: etree._Element) -> list[etree._Element]:
+    return [child for child in parent if isinstance(child.tag, str)]
+
+
+def split_envelope(
+    version: SoapVersion, root: etree._Element
+) -> tuple[etree._Element | None, etree._Element]:
+    """(Header or None, the one Body child) of an envelope, refusing any other shape."""
+    qname = etree.QName(root)
+    if qname.localname != "Envelope":
+        raise ClientError(f"the root element must be a SOAP Envelope, not {qname.localname!r}")
+    if qname.namespace not in VERSIONS:
+        raise VersionMismatch(
+            f"the Envelope namespace {qname.namespace or '(none)'!r} is not SOAP 1.1 or SOAP 1.2"
+        )
+    if VERSIONS[qname.namespace] is not version:
+        raise VersionMismatch(
+            f"a SOAP {VERSIONS[qname.namespace].name} envelope was sent with the content type "
+            f"of SOAP {version.name} ({version.media_type})"
+        )
+    children = _elements(root)
+    names = [etree.QName(child).localname for child in children]
+    if names not in (["Body"], ["Header", "Body"]) or any(
+        etree.QName(child).namespace != version.envelope_ns for child in children
+    ):
+        raise ClientError("the Envelope must hold an optional Header followed by one Body")
+    body = children[-1]
+    payload = _elements(body)
+    if len(payload) != 1 or (body.text or "").strip():
+        raise ClientError(f"the Body must hold exactly one element, found {len(payload)}")
+    return (children[0] if len(children) == 2 else None), payload[0]
+
+
+def check_headers(version: SoapVersion, header: etree._Element | None) -> None:
+    if header is None:
+        return
+    seen = 0
+    must_understand = f"{{{version.envelope_ns}}}mustUnderstand"
+    for entry in _elements(header):
+        if entry.tag == _KNOWN_HEADER:
+            seen += 1
+            if seen > 1:
+                raise ClientError(f"{HEADER_NAME}: the header appears more than once")
+        elif entry.get(must_understand, "").strip().lower() in _TRUE:
+            raise MustUnderstand(f"SOAP header {etree.QName(entry).localname} was not understood.")
+
+
+def route(version: SoapVersion, action: str | None, payload: etree._Element) -> str:
+    """The operation name, from SOAPAction (1.1) or the action parameter / body element (1.2)."""
+    element = etree.QName(payload)
+    if version is SOAP11 or action is not None:
+        if action is None:
+            raise ClientError("SOAPAction: the HTTP header is missing")
+        action = action.strip().strip('"')
+        op = _ACTIONS.get(action)
+        if op is None:
+            expected = " or ".join(f'"{known}"' for known in _ACTIONS)
+            raise UnknownOperation(
+                f"SOAPAction: server did not recognize the value {action!r}; expected {expected}"
+            )
+        if payload.tag != f"{{{TNS}}}{op}":
+            raise ClientError(
+                f"SOAPAction: names {op} but the Body holds {element.localname!r}"
+                f" in namespace {element.namespace or '(none)'!r}"
+            )
+        return op
+    if element.namespace == TNS and element.localname in OPERATIONS:
+        return element.localname
+    raise UnknownOperation(
+        f"the request element {element.localname!r} in namespace "
+        f"{element.namespace or '(none)'!r} is not an operation of this service"
+    )
+
+
+class SoapEndpoint:
+    def __init__(self, invoker: SoapInvoker) -> None:
+        self.invoker = invoker
+        self.parser = make_parser()
+
+    def handle(self, version: SoapVersion, action: str | None, body: bytes) -> Response:
+        root = parse_soap_body(self.parser, body)
+        header, payload = split_envelope(version, root)
+        check_headers(version, header)
+        route(version, action, payload)
+        answer = self.invoker.invoke(version, header, payload)
+        return Response(200, version.content_type, render_response(version, answer))

@@ -1,0 +1,143 @@
+"""Fixtures: real SQLite and PostgreSQL stores, a real HTTP server on loopback, zeep clients.
+
+Every test that touches the store runs once per backend in CORA_OCR_TEST_BACKENDS
+(default "sqlite,postgresql"). PostgreSQL must be reachable: an unreachable server is an
+error, never a skip, so CI cannot go green without it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+import zeep
+from sqlalchemy import create_engine, text
+
+from cora_ocr.config import DEFAULT_CONNECTION, Settings
+from cora_ocr.namespaces import SERVICE_PATH
+from cora_ocr.store import Store
+from cora_ocr.store.migrate import upgrade
+from cora_ocr.web.app import CoraOcrApp, create_app
+from cora_ocr.web.server import make_server, stop_server
+
+PG_URL = os.environ.get(
+    "CORA_OCR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+BACKENDS = [b.strip() for b in os.environ.get("CORA_OCR_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
+
+
+@dataclass
+class PgSchema:
+    url: str
+    name: str
+
+    def drop(self) -> None:
+        engine = create_engine(PG_URL)
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{self.name}" CASCADE'))
+        engine.dispose()
+
+
+def new_pg_schema() -> PgSchema:
+    """A private schema so that parallel runs and leftovers never collide."""
+    name = f"cora_test_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{name}"'))
+    engine.dispose()
+    return PgSchema(f"{PG_URL}?options=-csearch_path%3D{name}", name)
+
+
+@pytest.fixture(scope="session")
+def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cora")
+
+
+def make_store_url(backend: str, directory: Path) -> tuple[str, PgSchema | None]:
+    if backend == "sqlite":
+        return f"sqlite:///{directory / f'{uuid.uuid4().hex}.db'}", None
+    schema = new_pg_schema()
+    return schema.url, schema
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def store(backend: str, session_dir: Path) -> Iterator[Store]:
+    url, schema = make_store_url(backend, session_dir)
+    store = Store(url)
+    upgrade(store.engine)
+    yield store
+    store.dispose()
+    if schema is not None:
+        schema.drop()
+
+
+@pytest.fixture(scope="session")
+def connection_root(session_dir: Path, backend: str) -> Path:
+    root = session_dir / backend / "connection"
+    root.mkdir(parents=True)
+    return root
+
+
+@pytest.fixture(scope="session")
+def settings(session_dir: Path, connection_root: Path, backend: str) -> Settings:
+    return Settings(
+        data_dir=session_dir / backend,
+        connections={DEFAULT_CONNECTION: connection_root},
+        trusted_proxies=frozenset({"127.0.0.2"}),
+    )
+
+
+@dataclass
+class LiveServer:
+    app: CoraOcrApp
+    base: str  # http://127.0.0.1:PORT
+
+    @property
+    def url(self) -> str:
+        return self.base + SERVICE_PATH
+
+    @property
+    def wsdl(self) -> str:
+        return self.url + "?wsdl"
+
+
+@pytest.fixture(scope="session")
+def live_server(settings: Settings, store: Store) -> Iterator[LiveServer]:
+    app = create_app(settings, store)
+    server = make_server(app, "127.0.0.1", 0, threads=4)
+    thread = threading.Thread(target=server.run, name="cora-ocr-test-server", daemon=True)
+    thread.start()
+    yield LiveServer(app, f"http://127.0.0.1:{server.effective_port}")
+    stop_server(server)
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def server(live_server: LiveServer, store: Store) -> LiveServer:
+    """The live server, with an empty job table for this test."""
+    with store.engine.begin() as conn:
+        conn.execute(text("DELETE FROM job_events"))
+        conn.execute(text("DELETE FROM jobs"))
+    return live_server
+
+
+@pytest.fixture
+def http() -> Iterator[requests.Session]:
+    with requests.Session() as session:
+        yield session
+
+
+@pytest.fixture
+def zeep_client(server: LiveServer) -> zeep.Client:
+    return zeep.Client(server.wsdl)

@@ -1,0 +1,272 @@
+"""Acceptance 4: every fault path of CONTRACT.md: status, content type, code, message."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from lxml import etree
+
+from cora_ocr.config import Settings
+from cora_ocr.namespaces import SOAP11_ENV, SOAP12_ENV, TNS, XML
+from cora_ocr.store import Store
+from cora_ocr.web.app import create_app
+from cora_ocr.web.faults import GENERIC_SERVER_TEXT
+from cora_ocr.web.server import make_server, stop_server
+from tests.conftest import LiveServer
+from tests.factories import (
+    SOAP11_CT,
+    SOAP12_CT,
+    action,
+    envelope,
+    file_batch_body,
+    get_status_body,
+    header_xml,
+)
+
+TEXT_PLAIN = "text/plain; charset=utf-8"
+
+
+def fault_of(reply: requests.Response) -> tuple[str, str]:
+    """(fault code, fault text) of a SOAP 1.1 or 1.2 fault, checking its full shape."""
+    root = etree.fromstring(reply.content)
+    env = etree.QName(root).namespace
+    fault = root.find(f"{{{env}}}Body/{{{env}}}Fault")
+    assert fault is not None, reply.text
+    if env == SOAP11_ENV:
+        assert [child.tag for child in fault] == ["faultcode", "faultstring", "detail"]
+        assert reply.headers["Content-Type"] == SOAP11_CT
+        return fault.findtext("faultcode") or "", fault.findtext("faultstring") or ""
+    assert env == SOAP12_ENV
+    assert reply.headers["Content-Type"] == SOAP12_CT
+    assert [etree.QName(child).localname for child in fault] == ["Code", "Reason", "Detail"]
+    text = fault.find(f"{{{env}}}Reason/{{{env}}}Text")
+    assert text is not None and text.get(f"{{{XML}}}lang") == "en"
+    return fault.findtext(f"{{{env}}}Code/{{{env}}}Value") or "", text.text or ""
+
+
+def post11(http: requests.Session, server: LiveServer, body: bytes, soap_action: str | None,
+           content_type: str = SOAP11_CT) -> requests.Response:
+    headers = {"Content-Type": content_type}
+    if soap_action is not None:
+        headers["SOAPAction"] = soap_action
+    return http.post(server.url, data=body, headers=headers)
+
+
+def post12(http: requests.Session, server: LiveServer, body: bytes) -> requests.Response:
+    return http.post(server.url, data=body, headers={"Content-Type": SOAP12_CT})
+
+
+GET_STATUS = envelope(get_status_body())
+
+
+# --- transport level -----------------------------------------------------------------
+@pytest.mark.parametrize("body", [b"<soap:Envelope", b"not xml at all", b"\xff\xfe<bad/>", b""])
+def test_malformed_xml_is_400(http: requests.Session, server: LiveServer, body: bytes) -> None:
+    reply = post11(http, server, body, action("GetStatus"))
+    assert reply.status_code == 400
+    code, text = fault_of(reply)
+    assert code == "soap:Client"
+    assert "well-formed" in text or "empty" in text
+
+
+def test_malformed_xml_soap12_is_400_sender(http: requests.Session, server: LiveServer) -> None:
+    reply = post12(http, server, b"<soap:Envelope xmlns:soap='x'")
+    assert reply.status_code == 400
+    assert fault_of(reply)[0] == "soap:Sender"
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain", "", "multipart/form-data"])
+def test_wrong_content_type_is_415(http: requests.Session, server: LiveServer,
+                                   content_type: str) -> None:
+    reply = post11(http, server, GET_STATUS, action("GetStatus"), content_type=content_type)
+    assert reply.status_code == 415
+    assert reply.headers["Content-Type"] == TEXT_PLAIN
+    assert "Content-Type" in reply.text and "\n" not in reply.text
+
+
+def test_body_over_the_limit_is_413(http: requests.Session, server: LiveServer) -> None:
+    limit = server.app.settings.max_request_bytes
+    body = envelope(get_status_body() + "<!--" + "x" * limit + "-->")
+    reply = post11(http, server, body, action("GetStatus"))
+    assert reply.status_code == 413
+    code, text = fault_of(reply)
+    assert code == "soap:Client" and str(limit) in text
+
+
+# --- envelope -------------------------------------------------------------------------
+def test_unknown_envelope_namespace_is_version_mismatch(http: requests.Session,
+                                                        server: LiveServer) -> None:
+    body = GET_STATUS.replace(SOAP11_ENV.encode(), b"urn:not-soap")
+    reply = post11(http, server, body, action("GetStatus"))
+    assert reply.status_code == 500
+    code, text = fault_of(reply)
+    assert code == "soap:VersionMismatch" and "urn:not-soap" in text
+
+
+def test_soap12_envelope_as_text_xml_is_version_mismatch(http: requests.Session,
+                                                         server: LiveServer) -> None:
+    reply = post11(http, server, envelope(get_status_body(), soap12=True), action("GetStatus"))
+    assert reply.status_code == 500
+    code, text = fault_of(reply)
+    assert code == "soap:VersionMismatch" and "SOAP 1.2" in text
+
+
+def test_soap11_envelope_as_soap12_is_version_mismatch(http: requests.Session,
+                                                       server: LiveServer) -> None:
+    reply = post12(http, server, GET_STATUS)
+    assert reply.status_code == 500
+    assert fault_of(reply)[0] == "soap:VersionMismatch"
+
+
+def test_root_that_is_not_an_envelope(http: requests.Session, server: LiveServer) -> None:
+    reply = post11(http, server, get_status_body().encode(), action("GetStatus"))
+    assert reply.status_code == 500
+    code, text = fault_of(reply)
+    assert code == "soap:Client" and "Envelope" in text
+
+
+def test_two_body_children_is_client_fault(http: requests.Session, server: LiveServer) -> None:
+    reply = post11(http, server, envelope(get_status_body() * 2), action("GetStatus"))
+    assert reply.status_code == 500
+    code, text = fault_of(reply)
+    assert code == "soap:Client" and "exactly one element" in text
+
+
+def test_dtd_is_refused(http: requests.Session, server: LiveServer) -> None:
+    body = b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>' + GET_STATUS.split(b"?>", 1)[1]
+    reply = post11(http, server, body, action("GetStatus"))
+    assert reply.status_code == 500
+    code, text = fault_of(reply)
+    assert code == "soap:Client" and "DTD" in text
+    assert "root:" not in reply.text
+
+
+def test_processing_instruction_is_refused(http: requests.Session, server: LiveServer) -> None:
+    body = envelope(f'<?evil stuff?><GetStatus xmlns="{TNS}"/>')
+    reply = post11(http, server, body, action("GetStatus"))
+    code, text = fault_of(reply)
+    assert reply.status_code == 500 and code == "soap:Client" and "processing instruction" in text
+
+
+# --- headers --------------------------------------------------------------------------
+@pytest.mark.parametrize("soap12", [False, True])
+def test_unknown_must_understand_header(http: requests.Session, server: LiveServer,
+                                        soap12: bool) -> None:
+    ns = SOAP12_ENV if soap12 else SOAP11_ENV
+    flag = "true" if soap12 else "1"
+    header = f'<Security xmlns="urn:x" xmlns:s="{ns}" s:mustUnderstand="{flag}"/>'
+    body = envelope(get_status_body(), header, soap12=soap12)
+    reply = post12(http, server, body) if soap12 else post11(http, server, body, action("GetStatus"))
+    assert reply.status_code == 500
+    code, text = fault_of(reply)
+    assert code == "soap:MustUnderstand" and "Security" in text
+
+
+def test_unknown_header_without_must_understand_is_ignored(http: requests.Session,
+                                                            server: LiveServer) -> None:
+    body = envelope(get_status_body(), '<Trace xmlns="urn:x">1</Trace>' + header_xml(3))
+    reply = post11(http, server, body, action("GetStatus"))
+    assert reply.status_code == 200
+    assert b"<Status>NotFound</Status>" in reply.content
+
+
+def test_duplicate_activity_metadata(http: requests.Session, server: LiveServer) -> None:
+    body = envelope(get_status_body(), header_xml(1) + header_xml(2))
+    code, text = fault_of(post11(http, server, body, action("GetStatus")))
+    assert code == "soap:Client" and "ActivityMetadata" in text and "more than once" in text
+
+
+def test_malformed_guid_in_header_names_the_field(http: requests.Session,
+                                                  server: LiveServer) -> None:
+    body = envelope(get_status_body(), header_xml(1).replace("6f1c0a52", "zz"))
+    reply = post11(http, server, body, action("GetStatus"))
+    code, text = fault_of(reply)
+    assert reply.status_code == 500 and code == "soap:Client" and "WorkflowSpaceId" in text
+
+
+# --- routing --------------------------------------------------------------------------
+def test_missing_soap_action(http: requests.Session, server: LiveServer) -> None:
+    code, text = fault_of(post11(http, server, GET_STATUS, None))
+    assert code == "soap:Client" and "SOAPAction" in text and "missing" in text
+
+
+@pytest.mark.parametrize("soap_action", ['"urn:nope"', '""', f'"{TNS}getstatus"'])
+def test_unknown_soap_action(http: requests.Session, server: LiveServer, soap_action: str) -> None:
+    reply = post11(http, server, GET_STATUS, soap_action)
+    code, text = fault_of(reply)
+    assert reply.status_code == 500 and code == "soap:Client"
+    assert "SOAPAction" in text and "did not recognize" in text
+
+
+def test_soap_action_that_does_not_match_the_body(http: requests.Session,
+                                                  server: LiveServer) -> None:
+    code, text = fault_of(post11(http, server, GET_STATUS, action("FileBatch")))
+    assert code == "soap:Client" and "FileBatch" in text and "GetStatus" in text
+
+
+def test_soap12_unknown_body_element(http: requests.Session, server: LiveServer) -> None:
+    reply = post12(http, server, envelope(f'<Nope xmlns="{TNS}"/>', soap12=True))
+    code, text = fault_of(reply)
+    assert reply.status_code == 500 and code == "soap:Sender" and "'Nope'" in text
+
+
+# --- body values ----------------------------------------------------------------------
+def test_non_integer_timeout_names_the_field(http: requests.Session, server: LiveServer) -> None:
+    reply = post11(http, server, envelope(file_batch_body(timeout="abc")), action("FileBatch"))
+    code, text = fault_of(reply)
+    assert reply.status_code == 500 and code == "soap:Client"
+    assert "TimeOut" in text and "'abc'" in text
+
+
+def test_unexpected_element_names_it(http: requests.Session, server: LiveServer) -> None:
+    body = envelope(file_batch_body(extra="<Priority>9</Priority>"))
+    code, text = fault_of(post11(http, server, body, action("FileBatch")))
+    assert code == "soap:Client" and "Priority" in text
+
+
+def test_soap12_client_fault_is_sender(http: requests.Session, server: LiveServer) -> None:
+    reply = post12(http, server, envelope(file_batch_body(put_model="Append"), soap12=True))
+    code, text = fault_of(reply)
+    assert reply.status_code == 500 and code == "soap:Sender"
+    assert "PutModel" in text and "'Append'" in text
+
+
+# --- server faults: a real failure (a database without tables), no mocks -----------------
+@pytest.fixture
+def broken_server(tmp_path: Path, settings: Settings) -> Iterator[LiveServer]:
+    store = Store(f"sqlite:///{tmp_path / 'never-migrated.db'}")
+    app = create_app(settings, store)
+    server = make_server(app, "127.0.0.1", 0, threads=1)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield LiveServer(app, f"http://127.0.0.1:{server.effective_port}")
+    stop_server(server)
+    thread.join(timeout=10)
+    store.dispose()
+
+
+@pytest.mark.parametrize("soap12", [False, True])
+def test_unexpected_error_is_a_generic_server_fault(http: requests.Session,
+                                                    broken_server: LiveServer,
+                                                    soap12: bool) -> None:
+    body = envelope(get_status_body(), header_xml(1), soap12=soap12)
+    reply = (post12(http, broken_server, body) if soap12
+             else post11(http, broken_server, body, action("GetStatus")))
+    assert reply.status_code == 500
+    code, text = fault_of(reply)
+    assert code == ("soap:Receiver" if soap12 else "soap:Server")
+    assert text == GENERIC_SERVER_TEXT
+    for leak in ("Traceback", "sqlite", "jobs", "OperationalError"):
+        assert leak not in reply.text
+
+
+def test_unexpected_error_over_http_get_is_plain(http: requests.Session,
+                                                 broken_server: LiveServer) -> None:
+    reply = http.get(broken_server.url + "/GetStatus", params={"MasterWorkflowInstanceId": "1"})
+    assert reply.status_code == 500
+    assert reply.headers["Content-Type"] == TEXT_PLAIN
+    assert reply.text == GENERIC_SERVER_TEXT
