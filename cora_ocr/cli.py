@@ -32,18 +32,23 @@ def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
     app = create_app(settings, store)
     server = make_server(app, settings.host, settings.port, settings.threads)
     host, port = server.effective_host, server.effective_port
-    print(f"cora-ocr serving http://{host}:{port}/SequenceServices/coraOcrIntegration_v1.0.0.asmx"
-          f" (database {store.engine.url.render_as_string(hide_password=True)})", flush=True)
+    print(
+        f"cora-ocr serving http://{host}:{port}/SequenceServices/coraOcrIntegration_v1.0.0.asmx"
+        f" (database {store.engine.url.render_as_string(hide_password=True)})",
+        flush=True,
+    )
 
     def stop(_signum: int, _frame: Any) -> None:
-        stop_server(server)
+        # Unwinds server.run() in the main thread; the finally below then cleans up.
+        raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
     try:
         server.run()
     except KeyboardInterrupt:
-        pass
+        log.info("stopping")
     finally:
+        stop_server(server)
         store.dispose()
     return 0
 
@@ -60,8 +65,9 @@ def _jobs(settings: Settings) -> Any:
     from cora_ocr.jobs import JobService
 
     store = _open_store(settings)
-    return JobService(store, Connections(settings.effective_connections),
-                      settings.max_timeout_seconds)
+    return JobService(
+        store, Connections(settings.effective_connections), settings.max_timeout_seconds
+    )
 
 
 def cmd_jobs_list(settings: Settings, args: argparse.Namespace) -> int:
@@ -69,8 +75,10 @@ def cmd_jobs_list(settings: Settings, args: argparse.Namespace) -> int:
     state = JobState(args.state) if args.state else None
     print(f"{'ID':>12}  {'STATE':<18} {'ERROR':<22} {'CREATED':<25} PROFILE")
     for job in jobs.list(state, args.limit):
-        print(f"{job.id:>12}  {job.state:<18} {job.error_code:<22} "
-              f"{job.created_at.isoformat(timespec='seconds'):<25} {job.ocr_profile}")
+        print(
+            f"{job.id:>12}  {job.state:<18} {job.error_code:<22} "
+            f"{job.created_at.isoformat(timespec='seconds'):<25} {job.ocr_profile}"
+        )
     jobs.store.dispose()
     return 0
 
@@ -103,8 +111,10 @@ def cmd_jobs_show(settings: Settings, args: argparse.Namespace) -> int:
     for event in job.events:
         error = "" if event.error_code == "NoError" else f" [{event.error_code}]"
         reason = f" - {event.reason}" if event.reason else ""
-        print(f"  {event.at.isoformat()}  {event.from_state or '-'} -> {event.to_state}"
-              f"{error} by {event.actor}{reason}")
+        print(
+            f"  {event.at.isoformat()}  {event.from_state or '-'} -> {event.to_state}"
+            f"{error} by {event.actor}{reason}"
+        )
     jobs.store.dispose()
     return 0
 
@@ -121,12 +131,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     db = commands.add_parser("db", help="database maintenance").add_subparsers(
-        dest="db_command", required=True)
+        dest="db_command", required=True
+    )
     db.add_parser("upgrade", help="create or migrate the database").set_defaults(
-        func=cmd_db_upgrade)
+        func=cmd_db_upgrade
+    )
 
     jobs = commands.add_parser("jobs", help="inspect jobs").add_subparsers(
-        dest="jobs_command", required=True)
+        dest="jobs_command", required=True
+    )
     listing = jobs.add_parser("list", help="the newest jobs")
     listing.add_argument("--state", choices=[state.value for state in JobState])
     listing.add_argument("--limit", type=int, default=50)
@@ -145,8 +158,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        settings = load_settings(args.config, host=getattr(args, "host", None),
-                                 port=getattr(args, "port", None))
+        settings = load_settings(
+            args.config, host=getattr(args, "host", None), port=getattr(args, "port", None)
+        )
         return int(args.func(settings, args))
     except CoraError as exc:
         print(f"cora-ocr: {exc}", file=sys.stderr)

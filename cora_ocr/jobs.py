@@ -9,8 +9,7 @@ from typing import Any
 from cora_ocr.connections import Connections
 from cora_ocr.errors import InvalidField, JobNotFound
 from cora_ocr.statuses import JobState, OcrErrorCode, OcrStatus
-from cora_ocr.store import Job, Store
-from cora_ocr.store import queries
+from cora_ocr.store import Job, Store, queries
 
 MAX_EXTERNAL_CONTEXT = 4000
 MAX_PROFILE = 255

@@ -29,7 +29,11 @@ from cora_ocr.web.server import make_server, stop_server
 PG_URL = os.environ.get(
     "CORA_OCR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-BACKENDS = [b.strip() for b in os.environ.get("CORA_OCR_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
+BACKENDS = [
+    b.strip()
+    for b in os.environ.get("CORA_OCR_TEST_BACKENDS", "sqlite,postgresql").split(",")
+    if b.strip()
+]
 
 
 @dataclass

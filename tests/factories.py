@@ -33,7 +33,9 @@ def activity_header(job_id: int = 0, **overrides: Any) -> dict[str, Any]:
     return header
 
 
-def file_ref(name: str, location: str = "batch", connection: str = DEFAULT_CONNECTION) -> dict[str, Any]:
+def file_ref(
+    name: str, location: str = "batch", connection: str = DEFAULT_CONNECTION
+) -> dict[str, Any]:
     return {"Connection": connection, "RelativeLocation": location, "FileName": name}
 
 

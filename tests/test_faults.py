@@ -48,8 +48,13 @@ def fault_of(reply: requests.Response) -> tuple[str, str]:
     return fault.findtext(f"{{{env}}}Code/{{{env}}}Value") or "", text.text or ""
 
 
-def post11(http: requests.Session, server: LiveServer, body: bytes, soap_action: str | None,
-           content_type: str = SOAP11_CT) -> requests.Response:
+def post11(
+    http: requests.Session,
+    server: LiveServer,
+    body: bytes,
+    soap_action: str | None,
+    content_type: str = SOAP11_CT,
+) -> requests.Response:
     headers = {"Content-Type": content_type}
     if soap_action is not None:
         headers["SOAPAction"] = soap_action
@@ -79,9 +84,12 @@ def test_malformed_xml_soap12_is_400_sender(http: requests.Session, server: Live
     assert fault_of(reply)[0] == "soap:Sender"
 
 
-@pytest.mark.parametrize("content_type", ["application/json", "text/plain", "", "multipart/form-data"])
-def test_wrong_content_type_is_415(http: requests.Session, server: LiveServer,
-                                   content_type: str) -> None:
+@pytest.mark.parametrize(
+    "content_type", ["application/json", "text/plain", "", "multipart/form-data"]
+)
+def test_wrong_content_type_is_415(
+    http: requests.Session, server: LiveServer, content_type: str
+) -> None:
     reply = post11(http, server, GET_STATUS, action("GetStatus"), content_type=content_type)
     assert reply.status_code == 415
     assert reply.headers["Content-Type"] == TEXT_PLAIN
@@ -98,8 +106,9 @@ def test_body_over_the_limit_is_413(http: requests.Session, server: LiveServer) 
 
 
 # --- envelope -------------------------------------------------------------------------
-def test_unknown_envelope_namespace_is_version_mismatch(http: requests.Session,
-                                                        server: LiveServer) -> None:
+def test_unknown_envelope_namespace_is_version_mismatch(
+    http: requests.Session, server: LiveServer
+) -> None:
     body = GET_STATUS.replace(SOAP11_ENV.encode(), b"urn:not-soap")
     reply = post11(http, server, body, action("GetStatus"))
     assert reply.status_code == 500
@@ -107,16 +116,18 @@ def test_unknown_envelope_namespace_is_version_mismatch(http: requests.Session,
     assert code == "soap:VersionMismatch" and "urn:not-soap" in text
 
 
-def test_soap12_envelope_as_text_xml_is_version_mismatch(http: requests.Session,
-                                                         server: LiveServer) -> None:
+def test_soap12_envelope_as_text_xml_is_version_mismatch(
+    http: requests.Session, server: LiveServer
+) -> None:
     reply = post11(http, server, envelope(get_status_body(), soap12=True), action("GetStatus"))
     assert reply.status_code == 500
     code, text = fault_of(reply)
     assert code == "soap:VersionMismatch" and "SOAP 1.2" in text
 
 
-def test_soap11_envelope_as_soap12_is_version_mismatch(http: requests.Session,
-                                                       server: LiveServer) -> None:
+def test_soap11_envelope_as_soap12_is_version_mismatch(
+    http: requests.Session, server: LiveServer
+) -> None:
     reply = post12(http, server, GET_STATUS)
     assert reply.status_code == 500
     assert fault_of(reply)[0] == "soap:VersionMismatch"
@@ -154,20 +165,24 @@ def test_processing_instruction_is_refused(http: requests.Session, server: LiveS
 
 # --- headers --------------------------------------------------------------------------
 @pytest.mark.parametrize("soap12", [False, True])
-def test_unknown_must_understand_header(http: requests.Session, server: LiveServer,
-                                        soap12: bool) -> None:
+def test_unknown_must_understand_header(
+    http: requests.Session, server: LiveServer, soap12: bool
+) -> None:
     ns = SOAP12_ENV if soap12 else SOAP11_ENV
     flag = "true" if soap12 else "1"
     header = f'<Security xmlns="urn:x" xmlns:s="{ns}" s:mustUnderstand="{flag}"/>'
     body = envelope(get_status_body(), header, soap12=soap12)
-    reply = post12(http, server, body) if soap12 else post11(http, server, body, action("GetStatus"))
+    reply = (
+        post12(http, server, body) if soap12 else post11(http, server, body, action("GetStatus"))
+    )
     assert reply.status_code == 500
     code, text = fault_of(reply)
     assert code == "soap:MustUnderstand" and "Security" in text
 
 
-def test_unknown_header_without_must_understand_is_ignored(http: requests.Session,
-                                                            server: LiveServer) -> None:
+def test_unknown_header_without_must_understand_is_ignored(
+    http: requests.Session, server: LiveServer
+) -> None:
     body = envelope(get_status_body(), '<Trace xmlns="urn:x">1</Trace>' + header_xml(3))
     reply = post11(http, server, body, action("GetStatus"))
     assert reply.status_code == 200
@@ -180,8 +195,9 @@ def test_duplicate_activity_metadata(http: requests.Session, server: LiveServer)
     assert code == "soap:Client" and "ActivityMetadata" in text and "more than once" in text
 
 
-def test_malformed_guid_in_header_names_the_field(http: requests.Session,
-                                                  server: LiveServer) -> None:
+def test_malformed_guid_in_header_names_the_field(
+    http: requests.Session, server: LiveServer
+) -> None:
     body = envelope(get_status_body(), header_xml(1).replace("6f1c0a52", "zz"))
     reply = post11(http, server, body, action("GetStatus"))
     code, text = fault_of(reply)
@@ -202,8 +218,9 @@ def test_unknown_soap_action(http: requests.Session, server: LiveServer, soap_ac
     assert "SOAPAction" in text and "did not recognize" in text
 
 
-def test_soap_action_that_does_not_match_the_body(http: requests.Session,
-                                                  server: LiveServer) -> None:
+def test_soap_action_that_does_not_match_the_body(
+    http: requests.Session, server: LiveServer
+) -> None:
     code, text = fault_of(post11(http, server, GET_STATUS, action("FileBatch")))
     assert code == "soap:Client" and "FileBatch" in text and "GetStatus" in text
 
@@ -250,12 +267,15 @@ def broken_server(tmp_path: Path, settings: Settings) -> Iterator[LiveServer]:
 
 
 @pytest.mark.parametrize("soap12", [False, True])
-def test_unexpected_error_is_a_generic_server_fault(http: requests.Session,
-                                                    broken_server: LiveServer,
-                                                    soap12: bool) -> None:
+def test_unexpected_error_is_a_generic_server_fault(
+    http: requests.Session, broken_server: LiveServer, soap12: bool
+) -> None:
     body = envelope(get_status_body(), header_xml(1), soap12=soap12)
-    reply = (post12(http, broken_server, body) if soap12
-             else post11(http, broken_server, body, action("GetStatus")))
+    reply = (
+        post12(http, broken_server, body)
+        if soap12
+        else post11(http, broken_server, body, action("GetStatus"))
+    )
     assert reply.status_code == 500
     code, text = fault_of(reply)
     assert code == ("soap:Receiver" if soap12 else "soap:Server")
@@ -264,8 +284,9 @@ def test_unexpected_error_is_a_generic_server_fault(http: requests.Session,
         assert leak not in reply.text
 
 
-def test_unexpected_error_over_http_get_is_plain(http: requests.Session,
-                                                 broken_server: LiveServer) -> None:
+def test_unexpected_error_over_http_get_is_plain(
+    http: requests.Session, broken_server: LiveServer
+) -> None:
     reply = http.get(broken_server.url + "/GetStatus", params={"MasterWorkflowInstanceId": "1"})
     assert reply.status_code == 500
     assert reply.headers["Content-Type"] == TEXT_PLAIN

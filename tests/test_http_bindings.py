@@ -25,8 +25,9 @@ def expected(status: str, context: str | None = None) -> bytes:
     return DOCUMENT.format(status=status, context=extra).encode()
 
 
-def fetch(http: requests.Session, server: LiveServer, verb: str,
-          params: dict[str, str] | None) -> requests.Response:
+def fetch(
+    http: requests.Session, server: LiveServer, verb: str, params: dict[str, str] | None
+) -> requests.Response:
     url = server.url + "/GetStatus"
     if verb == "GET":
         return http.get(url, params=params)
@@ -34,8 +35,9 @@ def fetch(http: requests.Session, server: LiveServer, verb: str,
 
 
 @pytest.mark.parametrize("verb", ["GET", "POST"])
-def test_get_status_of_a_job(http: requests.Session, server: LiveServer,
-                             zeep_client: zeep.Client, verb: str) -> None:
+def test_get_status_of_a_job(
+    http: requests.Session, server: LiveServer, zeep_client: zeep.Client, verb: str
+) -> None:
     job_id = zeep_client.service.FileBatch(**file_batch_args(ExternalContext="ctx-http"))
     reply = fetch(http, server, verb, {"MasterWorkflowInstanceId": str(job_id)})
     assert reply.status_code == 200
@@ -45,10 +47,12 @@ def test_get_status_of_a_job(http: requests.Session, server: LiveServer,
 
 
 @pytest.mark.parametrize("verb", ["GET", "POST"])
-@pytest.mark.parametrize("params", [None, {"MasterWorkflowInstanceId": ""},
-                                    {"MasterWorkflowInstanceId": "99999999"}])
-def test_without_a_known_id_is_not_found(http: requests.Session, server: LiveServer, verb: str,
-                                         params: dict[str, str] | None) -> None:
+@pytest.mark.parametrize(
+    "params", [None, {"MasterWorkflowInstanceId": ""}, {"MasterWorkflowInstanceId": "99999999"}]
+)
+def test_without_a_known_id_is_not_found(
+    http: requests.Session, server: LiveServer, verb: str, params: dict[str, str] | None
+) -> None:
     reply = fetch(http, server, verb, params)
     assert reply.status_code == 200
     assert reply.content == expected("NotFound")
@@ -58,17 +62,25 @@ def test_zeep_over_the_http_get_port(server: LiveServer, zeep_client: zeep.Clien
     job_id = zeep_client.service.FileBatch(**file_batch_args())
     service = zeep_client.bind("CoraOcrIntegration", "CoraOcrIntegrationHttpGet")
     status = service.GetStatus(MasterWorkflowInstanceId=str(job_id))
-    assert (status.Status, status.ErrorCode, status.ExternalContext) == ("Queued", "NoError", "ctx-42")
+    assert (status.Status, status.ErrorCode, status.ExternalContext) == (
+        "Queued",
+        "NoError",
+        "ctx-42",
+    )
 
 
 @pytest.mark.parametrize("verb", ["GET", "POST"])
-@pytest.mark.parametrize(("value", "reason"), [
-    ("abc", "is not an integer"),
-    ("1.5", "is not an integer"),
-    (str(2**63), "64-bit"),
-])
-def test_bad_id_is_a_plain_text_500(http: requests.Session, server: LiveServer, verb: str,
-                                    value: str, reason: str) -> None:
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("abc", "is not an integer"),
+        ("1.5", "is not an integer"),
+        (str(2**63), "64-bit"),
+    ],
+)
+def test_bad_id_is_a_plain_text_500(
+    http: requests.Session, server: LiveServer, verb: str, value: str, reason: str
+) -> None:
     reply = fetch(http, server, verb, {"MasterWorkflowInstanceId": value})
     assert reply.status_code == 500
     assert reply.headers["Content-Type"] == TEXT_PLAIN
@@ -76,14 +88,18 @@ def test_bad_id_is_a_plain_text_500(http: requests.Session, server: LiveServer, 
     assert "\n" not in reply.text
 
 
-@pytest.mark.parametrize(("verb", "path", "words"), [
-    ("GET", "/getstatus", "unrecognized"),  # method names are case-sensitive
-    ("GET", "/Nope", "unrecognized"),
-    ("GET", "/FileBatch", "SOAP only"),
-    ("POST", "/FileBatch", "SOAP only"),
-])
-def test_unknown_http_operations(http: requests.Session, server: LiveServer, verb: str,
-                                 path: str, words: str) -> None:
+@pytest.mark.parametrize(
+    ("verb", "path", "words"),
+    [
+        ("GET", "/getstatus", "unrecognized"),  # method names are case-sensitive
+        ("GET", "/Nope", "unrecognized"),
+        ("GET", "/FileBatch", "SOAP only"),
+        ("POST", "/FileBatch", "SOAP only"),
+    ],
+)
+def test_unknown_http_operations(
+    http: requests.Session, server: LiveServer, verb: str, path: str, words: str
+) -> None:
     reply = http.request(verb, server.url + path)
     assert reply.status_code == 500
     assert reply.headers["Content-Type"] == TEXT_PLAIN
@@ -91,8 +107,7 @@ def test_unknown_http_operations(http: requests.Session, server: LiveServer, ver
 
 
 def test_post_with_a_non_form_body(http: requests.Session, server: LiveServer) -> None:
-    reply = http.post(server.url + "/GetStatus", data=b"<x/>",
-                      headers={"Content-Type": "text/xml"})
+    reply = http.post(server.url + "/GetStatus", data=b"<x/>", headers={"Content-Type": "text/xml"})
     assert reply.status_code == 500
     assert reply.headers["Content-Type"] == TEXT_PLAIN
     assert "Request format is invalid" in reply.text

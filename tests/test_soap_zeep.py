@@ -14,9 +14,7 @@ PORTS = ["CoraOcrIntegrationSoap", "CoraOcrIntegrationSoap12"]
 
 
 @pytest.mark.parametrize("port", PORTS)
-def test_file_batch_then_get_status(
-    zeep_client: zeep.Client, store: Store, port: str
-) -> None:
+def test_file_batch_then_get_status(zeep_client: zeep.Client, store: Store, port: str) -> None:
     service = zeep_client.bind("CoraOcrIntegration", port)
     job_id = service.FileBatch(
         **file_batch_args(ExternalContext=f"ctx-{port}"),
@@ -26,7 +24,9 @@ def test_file_batch_then_get_status(
 
     status = service.GetStatus(_soapheaders={"ActivityMetadata": activity_header(job_id)})
     assert (status.Status, status.ErrorCode, status.ExternalContext) == (
-        "Queued", "NoError", f"ctx-{port}"
+        "Queued",
+        "NoError",
+        f"ctx-{port}",
     )
 
     with store.session() as session:
@@ -46,7 +46,9 @@ def test_get_status_of_unknown_job_is_not_found(zeep_client: zeep.Client, port: 
     service = zeep_client.bind("CoraOcrIntegration", port)
     status = service.GetStatus(_soapheaders={"ActivityMetadata": activity_header(987654321)})
     assert (status.Status, status.ErrorCode, status.ExternalContext) == (
-        "NotFound", "NoError", None
+        "NotFound",
+        "NoError",
+        None,
     )
 
 
@@ -65,8 +67,9 @@ def test_file_batch_without_header_and_context(zeep_client: zeep.Client, store: 
         assert session.get(Job, job_id).activity_metadata is None  # type: ignore[union-attr]
 
 
-def test_ids_are_distinct_and_64_bit_capable(zeep_client: zeep.Client, server: LiveServer,
-                                             store: Store) -> None:
+def test_ids_are_distinct_and_64_bit_capable(
+    zeep_client: zeep.Client, server: LiveServer, store: Store
+) -> None:
     first = zeep_client.service.FileBatch(**file_batch_args())
     second = zeep_client.service.FileBatch(**file_batch_args())
     assert second > first

@@ -30,8 +30,11 @@ CONTRACT_SOAP12 = CONTRACT_SOAP11.replace(
 
 
 def submit(http: requests.Session, server: LiveServer) -> int:
-    reply = http.post(server.url, data=envelope(file_batch_body()),
-                      headers={"Content-Type": SOAP11_CT, "SOAPAction": action("FileBatch")})
+    reply = http.post(
+        server.url,
+        data=envelope(file_batch_body()),
+        headers={"Content-Type": SOAP11_CT, "SOAPAction": action("FileBatch")},
+    )
     assert reply.status_code == 200, reply.text
     expected = (
         '<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" '
@@ -54,23 +57,30 @@ def assert_asmx_bytes(reply: requests.Response, content_type: str) -> None:
 
 def test_soap11_get_status_bytes(http: requests.Session, server: LiveServer) -> None:
     job_id = submit(http, server)
-    reply = http.post(server.url, data=envelope(get_status_body(), header_xml(job_id)),
-                      headers={"Content-Type": SOAP11_CT, "SOAPAction": action("GetStatus")})
+    reply = http.post(
+        server.url,
+        data=envelope(get_status_body(), header_xml(job_id)),
+        headers={"Content-Type": SOAP11_CT, "SOAPAction": action("GetStatus")},
+    )
     assert_asmx_bytes(reply, SOAP11_CT)
     assert_same_tree(reply.content, CONTRACT_SOAP11.encode())
 
 
 def test_soap12_get_status_bytes(http: requests.Session, server: LiveServer) -> None:
     job_id = submit(http, server)
-    reply = http.post(server.url, data=envelope(get_status_body(), header_xml(job_id), soap12=True),
-                      headers={"Content-Type": SOAP12_CT})
+    reply = http.post(
+        server.url,
+        data=envelope(get_status_body(), header_xml(job_id), soap12=True),
+        headers={"Content-Type": SOAP12_CT},
+    )
     assert_asmx_bytes(reply, SOAP12_CT)
     assert_same_tree(reply.content, CONTRACT_SOAP12.encode())
 
 
 def test_soap12_routes_on_action_parameter(http: requests.Session, server: LiveServer) -> None:
     reply = http.post(
-        server.url, data=envelope(get_status_body(), header_xml(5), soap12=True),
+        server.url,
+        data=envelope(get_status_body(), header_xml(5), soap12=True),
         headers={"Content-Type": f'{SOAP12_CT}; action="{TNS}GetStatus"'},
     )
     assert reply.status_code == 200
@@ -79,10 +89,16 @@ def test_soap12_routes_on_action_parameter(http: requests.Session, server: LiveS
 
 def test_external_context_omitted_when_null(http: requests.Session, server: LiveServer) -> None:
     body = file_batch_body().replace("<ExternalContext>ctx</ExternalContext>", "")
-    reply = http.post(server.url, data=envelope(body),
-                      headers={"Content-Type": SOAP11_CT, "SOAPAction": action("FileBatch")})
+    reply = http.post(
+        server.url,
+        data=envelope(body),
+        headers={"Content-Type": SOAP11_CT, "SOAPAction": action("FileBatch")},
+    )
     job_id = int(reply.text.split("<MasterWorkflowInstanceId>")[1].split("<")[0])
-    reply = http.post(server.url, data=envelope(get_status_body(), header_xml(job_id)),
-                      headers={"Content-Type": SOAP11_CT, "SOAPAction": action("GetStatus")})
+    reply = http.post(
+        server.url,
+        data=envelope(get_status_body(), header_xml(job_id)),
+        headers={"Content-Type": SOAP11_CT, "SOAPAction": action("GetStatus")},
+    )
     expected = CONTRACT_SOAP11.replace("<ExternalContext>ctx</ExternalContext>", "")
     assert_same_tree(reply.content, expected.encode())

@@ -23,7 +23,9 @@ def split_location(field: str, location: str | None) -> tuple[str, ...]:
     if _CONTROL.search(text):
         raise InvalidField(field, "contains control characters")
     if text.startswith("/") or _DRIVE.match(text):
-        raise InvalidField(field, f"{location!r} is an absolute path; give a path relative to the connection root")
+        raise InvalidField(
+            field, f"{location!r} is an absolute path; give a path relative to the connection root"
+        )
     parts = tuple(part for part in PurePosixPath(text).parts if part not in ("", "."))
     if ".." in parts:
         raise InvalidField(field, f"{location!r} climbs out of the connection root with '..'")
@@ -36,7 +38,9 @@ def check_file_name(field: str, name: str | None) -> str:
     if len(name) > MAX_NAME:
         raise InvalidField(field, f"longer than {MAX_NAME} characters")
     if "/" in name or "\\" in name:
-        raise InvalidField(field, f"{name!r} contains a path separator; put folders in RelativeLocation")
+        raise InvalidField(
+            field, f"{name!r} contains a path separator; put folders in RelativeLocation"
+        )
     if name in (".", ".."):
         raise InvalidField(field, f"{name!r} is not a file name")
     if _CONTROL.search(name) or _DRIVE.match(name):
@@ -81,7 +85,9 @@ class Connections:
             return self._by_name[name]
         except KeyError:
             known = ", ".join(self.names()) or "none"
-            raise InvalidField(field, f"unknown connection {name!r} (configured: {known})") from None
+            raise InvalidField(
+                field, f"unknown connection {name!r} (configured: {known})"
+            ) from None
 
     def ensure_roots(self) -> None:
         for connection in self._by_name.values():

@@ -38,15 +38,23 @@ SOAP11 = SoapVersion(
     "1.1",
     SOAP11_ENV,
     "text/xml",
-    {"Client": "Client", "Server": "Server", "VersionMismatch": "VersionMismatch",
-     "MustUnderstand": "MustUnderstand"},
+    {
+        "Client": "Client",
+        "Server": "Server",
+        "VersionMismatch": "VersionMismatch",
+        "MustUnderstand": "MustUnderstand",
+    },
 )
 SOAP12 = SoapVersion(
     "1.2",
     SOAP12_ENV,
     "application/soap+xml",
-    {"Client": "Sender", "Server": "Receiver", "VersionMismatch": "VersionMismatch",
-     "MustUnderstand": "MustUnderstand"},
+    {
+        "Client": "Sender",
+        "Server": "Receiver",
+        "VersionMismatch": "VersionMismatch",
+        "MustUnderstand": "MustUnderstand",
+    },
 )
 VERSIONS = {SOAP11.envelope_ns: SOAP11, SOAP12.envelope_ns: SOAP12}
 
@@ -83,11 +91,13 @@ def render_fault(version: SoapVersion, code: str, message: str) -> bytes:
         etree.SubElement(fault, "faultstring").text = message
         etree.SubElement(fault, "detail")
     else:
-        value = etree.SubElement(etree.SubElement(fault, version._element("Code")),
-                                 version._element("Value"))
+        value = etree.SubElement(
+            etree.SubElement(fault, version._element("Code")), version._element("Value")
+        )
         value.text = qualified_code
-        text = etree.SubElement(etree.SubElement(fault, version._element("Reason")),
-                                version._element("Text"))
+        text = etree.SubElement(
+            etree.SubElement(fault, version._element("Reason")), version._element("Text")
+        )
         text.set(f"{{{XML}}}lang", "en")
         text.text = message
         etree.SubElement(fault, version._element("Detail"))

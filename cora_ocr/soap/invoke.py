@@ -33,7 +33,7 @@ class UserContext:
 
 def _clean_schema_error(text: str) -> str:
     """Make lxml's schema message readable: no error-code prefix, no namespace braces."""
-    return _SCHEMA_NOISE.sub("", text).replace("{%s}" % TNS, "")
+    return _SCHEMA_NOISE.sub("", text).replace(f"{{{TNS}}}", "")
 
 
 class SoapInvoker:
@@ -66,7 +66,10 @@ class SoapInvoker:
         ctx.method_request_string = payload.tag
         handles = app.in_protocol.get_call_handles(ctx)
         if not handles:
-            raise UnknownOperation(f"the request element {etree.QName(payload).localname!r} is not an operation of this service")
+            raise UnknownOperation(
+                f"the request element {etree.QName(payload).localname!r}"
+                " is not an operation of this service"
+            )
         ctx.descriptor = handles[0]
         try:
             if header is not None:
@@ -85,4 +88,4 @@ class SoapInvoker:
         ctx.out_object = [app.call_wrapper(ctx)]
         app.out_protocol.serialize(ctx, ProtocolBase.RESPONSE)
         body = ctx.out_document[0]
-        return body[0]  # type: ignore[no-any-return]
+        return body[0]

@@ -39,14 +39,14 @@ class CoraOcrIntegration(ServiceBase):
         _returns=FileBatchResult,
         _out_variable_name="FileBatchResult",
     )
-    def FileBatch(  # noqa: N802 - the operation name is the contract
+    def FileBatch(
         ctx: Any,
-        TimeOut: int | None,  # noqa: N803
-        ExternalContext: str | None,  # noqa: N803
-        InputFile: FileReference | None,  # noqa: N803
-        OCRProfile: str | None,  # noqa: N803
-        OutPutFile: FileReference | None,  # noqa: N803
-        PutModel: str | None,  # noqa: N803
+        TimeOut: int | None,
+        ExternalContext: str | None,
+        InputFile: FileReference | None,
+        OCRProfile: str | None,
+        OutPutFile: FileReference | None,
+        PutModel: str | None,
     ) -> FileBatchResult:
         jobs: JobService = ctx.udc.jobs
         job_id = jobs.submit(
@@ -63,7 +63,7 @@ class CoraOcrIntegration(ServiceBase):
         return FileBatchResult(MasterWorkflowInstanceId=job_id)
 
     @rpc(_returns=OcrJobStatus, _out_variable_name="GetStatusResult")
-    def GetStatus(ctx: Any) -> OcrJobStatus:  # noqa: N802
+    def GetStatus(ctx: Any) -> OcrJobStatus:
         jobs: JobService = ctx.udc.jobs
         header: ActivityMetadata | None = ctx.in_header
         view = jobs.status(None if header is None else header.MasterWorkflowInstanceId)

@@ -51,7 +51,7 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
             return None
         if value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)
-        return value.astimezone(dt.UTC)  # type: ignore[no-any-return]
+        return value.astimezone(dt.UTC)
 
 
 def utcnow() -> dt.datetime:

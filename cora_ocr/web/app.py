@@ -60,7 +60,7 @@ class CoraOcrApp:
         # IIS matches the .asmx path without regard to case; method names are case-sensitive.
         if not path.lower().startswith(self._path):
             return plain(404, f"no service at {path}")
-        rest = path[len(self._path):]
+        rest = path[len(self._path) :]
         method = environ.get("REQUEST_METHOD", "GET")
         try:
             if rest in ("", "/"):
@@ -72,8 +72,12 @@ class CoraOcrApp:
     # --- GET <path> (WSDL, help) and POST <path> (SOAP) -------------------------------
     def _service_root(self, environ: dict[str, Any], method: str) -> Response:
         if method in ("GET", "HEAD"):
-            query = {key.lower(): value for key, value in
-                     parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).items()}
+            query = {
+                key.lower(): value
+                for key, value in parse_qs(
+                    environ.get("QUERY_STRING", ""), keep_blank_values=True
+                ).items()
+            }
             base = self.public_url(environ)
             if "wsdl" in query:
                 return Response(200, TEXT_XML, self.wsdl.render(base))
@@ -84,8 +88,12 @@ class CoraOcrApp:
                 return Response(200, TEXT_HTML, page)
             return Response(200, TEXT_HTML, help_pages.service_page(base))
         if method != "POST":
-            return Response(405, "text/plain; charset=utf-8", f"{method} is not supported".encode(),
-                            [("Allow", "GET, HEAD, POST")])
+            return Response(
+                405,
+                "text/plain; charset=utf-8",
+                f"{method} is not supported".encode(),
+                [("Allow", "GET, HEAD, POST")],
+            )
         return self._soap(environ)
 
     def _soap(self, environ: dict[str, Any]) -> Response:
@@ -95,10 +103,12 @@ class CoraOcrApp:
         elif media == "application/soap+xml":
             version, action = SOAP12, params.get("action")
         else:
-            return plain_error(UnsupportedMediaType(
-                f"Content-Type: {media or '(none)'!r} cannot carry a SOAP message; use text/xml "
-                "(SOAP 1.1) or application/soap+xml (SOAP 1.2)"
-            ))
+            return plain_error(
+                UnsupportedMediaType(
+                    f"Content-Type: {media or '(none)'!r} cannot carry a SOAP message; "
+                    "use text/xml (SOAP 1.1) or application/soap+xml (SOAP 1.2)"
+                )
+            )
         try:
             return self.soap.handle(version, action, self.read_body(environ))
         except Exception as exc:
@@ -109,7 +119,9 @@ class CoraOcrApp:
         if name not in HTTP_OPERATIONS:
             if name in OPERATIONS:
                 raise ClientError(f"{name} is available over SOAP only, not over HTTP {method}")
-            raise ClientError(f"Request format is unrecognized for URL unexpectedly ending in '/{name}'.")
+            raise ClientError(
+                f"Request format is unrecognized for URL unexpectedly ending in '/{name}'."
+            )
         if method in ("GET", "HEAD"):
             params = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
         elif method == "POST":
@@ -157,7 +169,9 @@ class CoraOcrApp:
             forwarded_host = environ.get("HTTP_X_FORWARDED_HOST", "").split(",")[0].strip()
             if forwarded_host:
                 host = forwarded_host
-        path = environ.get("SCRIPT_NAME", "") + (environ.get("PATH_INFO") or "")[: len(SERVICE_PATH)]
+        path = (
+            environ.get("SCRIPT_NAME", "") + (environ.get("PATH_INFO") or "")[: len(SERVICE_PATH)]
+        )
         return f"{scheme}://{host}{path}"
 
 

@@ -8,7 +8,7 @@ from cora_ocr.namespaces import OPERATIONS, TNS
 
 _SAMPLE_BODIES = {
     "FileBatch": (
-        "<FileBatch xmlns=\"{tns}\">\n      <TimeOut>int</TimeOut>\n"
+        '<FileBatch xmlns="{tns}">\n      <TimeOut>int</TimeOut>\n'
         "      <ExternalContext>string</ExternalContext>\n"
         "      <InputFile>\n        <Connection>string</Connection>\n"
         "        <RelativeLocation>string</RelativeLocation>\n"
@@ -19,21 +19,19 @@ _SAMPLE_BODIES = {
         "        <FileName>string</FileName>\n      </OutPutFile>\n"
         "      <PutModel>string</PutModel>\n    </FileBatch>"
     ),
-    "GetStatus": "<GetStatus xmlns=\"{tns}\" />",
+    "GetStatus": '<GetStatus xmlns="{tns}" />',
 }
 
 
 def _page(title: str, body: str) -> bytes:
     return (
-        f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{escape(title)}</title>"
+        f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{escape(title)}</title>'
         f"</head><body><h1>{escape(title)}</h1>{body}</body></html>"
-    ).encode("utf-8")
+    ).encode()
 
 
 def service_page(path: str) -> bytes:
-    items = "".join(
-        f'<li><a href="{escape(path)}?op={op}">{op}</a></li>' for op in OPERATIONS
-    )
+    items = "".join(f'<li><a href="{escape(path)}?op={op}">{op}</a></li>' for op in OPERATIONS)
     return _page(
         "CoraOcrIntegration",
         f"<p>The following operations are supported. For a formal definition, see the "
@@ -57,15 +55,22 @@ def operation_page(path: str, op: str) -> bytes | None:
     soap12 = (
         soap11.replace("text/xml", "application/soap+xml")
         .replace(f'SOAPAction: "{TNS}{op}"\n', "")
-        .replace("http://schemas.xmlsoap.org/soap/envelope/", "http://www.w3.org/2003/05/soap-envelope")
+        .replace(
+            "http://schemas.xmlsoap.org/soap/envelope/", "http://www.w3.org/2003/05/soap-envelope"
+        )
     )
     sections = [("SOAP 1.1", soap11), ("SOAP 1.2", soap12)]
     if op == "GetStatus":
-        sections.append(("HTTP GET", f"GET {path}/GetStatus?MasterWorkflowInstanceId=string HTTP/1.1"))
-        sections.append((
-            "HTTP POST",
-            f"POST {path}/GetStatus HTTP/1.1\nContent-Type: application/x-www-form-urlencoded\n\n"
-            "MasterWorkflowInstanceId=string",
-        ))
+        sections.append(
+            ("HTTP GET", f"GET {path}/GetStatus?MasterWorkflowInstanceId=string HTTP/1.1")
+        )
+        sections.append(
+            (
+                "HTTP POST",
+                f"POST {path}/GetStatus HTTP/1.1\n"
+                "Content-Type: application/x-www-form-urlencoded\n\n"
+                "MasterWorkflowInstanceId=string",
+            )
+        )
     html = "".join(f"<h2>{name}</h2><pre>{escape(text)}</pre>" for name, text in sections)
     return _page(f"CoraOcrIntegration: {op}", html)

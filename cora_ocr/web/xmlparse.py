@@ -35,8 +35,13 @@ def parse_soap_body(parser: etree.XMLParser, body: bytes) -> etree._Element:
         raise MalformedRequest(f"the request is not well-formed XML: {exc.msg}") from None
     if root.getroottree().docinfo.doctype:
         raise ClientError("DTDs are not allowed in SOAP messages")
-    if next(root.iter(etree.ProcessingInstruction), None) is not None or any(
-        isinstance(node, etree._ProcessingInstruction) for node in root.itersiblings(preceding=True)
-    ) or any(isinstance(node, etree._ProcessingInstruction) for node in root.itersiblings()):
+    if (
+        next(root.iter(etree.ProcessingInstruction), None) is not None
+        or any(
+            isinstance(node, etree._ProcessingInstruction)
+            for node in root.itersiblings(preceding=True)
+        )
+        or any(isinstance(node, etree._ProcessingInstruction) for node in root.itersiblings())
+    ):
         raise ClientError("processing instructions are not allowed in SOAP messages")
     return root

@@ -1,0 +1,140 @@
+"""The command line against real processes: `cora-ocr serve`, the README snippet, jobs, db."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cora_ocr.config import load_settings
+from cora_ocr.errors import SettingsError
+from tests.conftest import make_store_url
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI = [sys.executable, "-m", "cora_ocr.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def cli_env(backend: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    url, schema = make_store_url(backend, tmp_path)
+    env = {
+        **os.environ,
+        "CORA_OCR_DATA_DIR": str(tmp_path / "data"),
+        "CORA_OCR_DATABASE_URL": url,
+        "CORA_OCR_PORT": str(free_port()),
+    }
+    yield env
+    if schema is not None:
+        schema.drop()
+
+
+def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def readme_snippet() -> str:
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) == 1
+    return blocks[0]
+
+
+def test_serve_runs_the_readme_snippet_and_jobs_show(cli_env: dict[str, str]) -> None:
+    port = cli_env["CORA_OCR_PORT"]
+    process = subprocess.Popen(
+        [*CLI, "serve"], env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        assert process.stdout is not None
+        banner = process.stdout.readline()
+        assert f"http://127.0.0.1:{port}/SequenceServices/" in banner
+        snippet = readme_snippet().replace("127.0.0.1:8080", f"127.0.0.1:{port}")
+        result = subprocess.run(
+            [sys.executable, "-c", snippet], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert result.returncode == 0, result.stderr
+        job_id, status, error, context = result.stdout.split()
+        assert (status, error, context) == ("Queued", "NoError", "invoice-17")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+        if process.stdout is not None:
+            process.stdout.close()
+
+    listing = run(cli_env, "jobs", "list")
+    assert listing.returncode == 0 and re.search(rf"^\s+{job_id}\s+queued\s", listing.stdout, re.M)
+    shown = run(cli_env, "jobs", "show", job_id)
+    assert shown.returncode == 0, shown.stderr
+    assert "status:           Queued (queued)" in shown.stdout
+    assert "external context: invoice-17" in shown.stdout
+    assert "input:            CoraOCRExternalConnection:in/invoice.pdf" in shown.stdout
+    assert "put model:        Overwrite" in shown.stdout
+    assert "ActivityName: OCR" in shown.stdout
+    assert re.search(
+        r"history:\n  \d{4}-\d\d-\d\dT[\d:.]+\+00:00  - -> queued by soap - submitted", shown.stdout
+    )
+
+
+def test_jobs_show_of_an_unknown_id(cli_env: dict[str, str]) -> None:
+    result = run(cli_env, "jobs", "show", "424242")
+    assert result.returncode == 2 and "no job with id 424242" in result.stderr
+
+
+def test_db_upgrade_is_idempotent(cli_env: dict[str, str]) -> None:
+    for _ in range(2):
+        result = run(cli_env, "db", "upgrade")
+        assert result.returncode == 0, result.stderr
+        assert "latest revision" in result.stdout
+
+
+def test_bad_setting_names_its_key(cli_env: dict[str, str]) -> None:
+    result = run({**cli_env, "CORA_OCR_PORT": "eighty"}, "db", "upgrade")
+    assert result.returncode == 2
+    assert "port: 'eighty' is not an integer" in result.stderr
+
+
+def test_settings_sources(tmp_path: Path) -> None:
+    config = tmp_path / "cora.toml"
+    config.write_text('port = 9000\nthreads = 3\n[connections]\nScans = "/srv/scans"\n')
+    settings = load_settings(config, environ={"CORA_OCR_THREADS": "5"})
+    assert (settings.port, settings.threads) == (9000, 5)  # the environment wins over the file
+    assert settings.effective_connections == {"Scans": Path("/srv/scans")}
+    env_connections = load_settings(environ={"CORA_OCR_CONNECTIONS": "A=/a, B=/b"})
+    assert env_connections.effective_connections == {"A": Path("/a"), "B": Path("/b")}
+    default = load_settings(environ={"CORA_OCR_DATA_DIR": "/d"})
+    assert default.effective_database_url == "sqlite:////d/cora_ocr.db"
+    assert default.effective_connections == {
+        "CoraOCRExternalConnection": Path("/d/connections/CoraOCRExternalConnection")
+    }
+
+
+@pytest.mark.parametrize(
+    ("content", "environ", "message"),
+    [
+        ("bogus = 1\n", {}, "bogus: unknown setting"),
+        ("port = [\n", {}, "CONFIG:"),
+        ("", {"CORA_OCR_PORT": "70000"}, "port: 70000 is outside 0..65535"),
+        ("", {"CORA_OCR_CONNECTIONS": "nopath"}, "connections: 'nopath' is not of the form"),
+        ("", {"CORA_OCR_MAX_TIMEOUT_SECONDS": "0"}, "max_timeout_seconds: 0 is outside"),
+    ],
+)
+def test_bad_settings(tmp_path: Path, content: str, environ: dict[str, str], message: str) -> None:
+    config = tmp_path / "cora.toml"
+    config.write_text(content)
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        load_settings(config, environ=environ)
