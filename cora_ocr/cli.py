@@ -6,6 +6,7 @@ import argparse
 import logging
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,11 +26,16 @@ def _open_store(settings: Settings) -> Store:
 
 
 def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
+    from cora_ocr.services import build_services
     from cora_ocr.web.app import create_app
     from cora_ocr.web.server import make_server, stop_server
 
     store = _open_store(settings)
     app = create_app(settings, store)
+    services = build_services(settings, store)
+    services.profiles.ensure_folders()
+    worker = services.worker()
+    worker_thread = threading.Thread(target=worker.run, name="cora-ocr-worker", daemon=True)
     server = make_server(app, settings.host, settings.port, settings.threads)
     host, port = server.effective_host, server.effective_port
     print(
@@ -43,13 +49,33 @@ def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    worker_thread.start()
     try:
         server.run()
     except KeyboardInterrupt:
         log.info("stopping")
     finally:
         stop_server(server)
+        worker.stop()
+        worker_thread.join()
         store.dispose()
+    return 0
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    services = _services(settings)
+    services.profiles.ensure_folders()
+    worker = services.worker(**({"name": args.name} if args.name else {}))
+
+    def stop(_signum: int, _frame: Any) -> None:
+        worker.stop()  # finishes the step in hand, then returns
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"cora-ocr worker {worker.name} started", flush=True)
+    handled = worker.run(burst=args.burst)
+    services.store.dispose()
+    print(f"cora-ocr worker {worker.name} stopped after {handled} claims", flush=True)
     return 0
 
 
@@ -60,18 +86,15 @@ def cmd_db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
-def _jobs(settings: Settings) -> Any:
-    from cora_ocr.connections import Connections
-    from cora_ocr.jobs import JobService
+def _services(settings: Settings) -> Any:
+    from cora_ocr.services import build_services
 
-    store = _open_store(settings)
-    return JobService(
-        store, Connections(settings.effective_connections), settings.max_timeout_seconds
-    )
+    return build_services(settings, _open_store(settings))
 
 
 def cmd_jobs_list(settings: Settings, args: argparse.Namespace) -> int:
-    jobs = _jobs(settings)
+    services = _services(settings)
+    jobs = services.jobs
     state = JobState(args.state) if args.state else None
     print(f"{'ID':>12}  {'STATE':<18} {'ERROR':<22} {'CREATED':<25} PROFILE")
     for job in jobs.list(state, args.limit):
@@ -84,7 +107,8 @@ def cmd_jobs_list(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_jobs_show(settings: Settings, args: argparse.Namespace) -> int:
-    jobs = _jobs(settings)
+    services = _services(settings)
+    jobs = services.jobs
     job = jobs.show(args.id)
     state = JobState(job.state)
     rows = [
@@ -119,6 +143,43 @@ def cmd_jobs_show(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_jobs_abort(settings: Settings, args: argparse.Namespace) -> int:
+    services = _services(settings)
+    previous = services.jobs.abort(args.id)
+    print(f"job {args.id} aborted (was {previous.wire.value})")
+    return 0
+
+
+def cmd_jobs_retry(settings: Settings, args: argparse.Namespace) -> int:
+    services = _services(settings)
+    services.jobs.retry(args.id)
+    print(f"job {args.id} queued again")
+    return 0
+
+
+def cmd_profiles_list(settings: Settings, _args: argparse.Namespace) -> int:
+    from cora_ocr.profiles import Profiles
+
+    for profile in Profiles.from_settings(settings).all():
+        print(
+            f"{profile.name}: {profile.output_format} ({profile.result_extension}), "
+            f"languages {','.join(profile.languages)}\n  input  {profile.input_dir}\n"
+            f"  output {profile.output_dir}"
+        )
+    return 0
+
+
+def cmd_profiles_check(settings: Settings, _args: argparse.Namespace) -> int:
+    from cora_ocr.profiles import Profiles
+
+    failed = 0
+    for profile in Profiles.from_settings(settings).all():
+        problems = profile.problems()
+        failed += bool(problems)
+        print(f"{profile.name}: {'; '.join(problems) if problems else 'ok'}")
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cora-ocr", description=__doc__)
     parser.add_argument("--config", help="TOML settings file (default: $CORA_OCR_CONFIG)")
@@ -129,6 +190,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.set_defaults(func=cmd_serve)
+
+    worker = commands.add_parser("worker", help="run a worker against the configured database")
+    worker.add_argument("--burst", action="store_true", help="stop when no job is due")
+    worker.add_argument("--name", help="worker name shown in job histories")
+    worker.set_defaults(func=cmd_worker)
+
+    profiles = commands.add_parser("profiles", help="OCR profiles").add_subparsers(
+        dest="profiles_command", required=True
+    )
+    profiles.add_parser("list", help="configured profiles").set_defaults(func=cmd_profiles_list)
+    profiles.add_parser("check", help="folders exist and are writable").set_defaults(
+        func=cmd_profiles_check
+    )
 
     db = commands.add_parser("db", help="database maintenance").add_subparsers(
         dest="db_command", required=True
@@ -147,6 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
     show = jobs.add_parser("show", help="one job with its full history")
     show.add_argument("id", type=int)
     show.set_defaults(func=cmd_jobs_show)
+    abort = jobs.add_parser("abort", help="abort a job that is not final")
+    abort.add_argument("id", type=int)
+    abort.set_defaults(func=cmd_jobs_abort)
+    retry = jobs.add_parser("retry", help="queue a Failed job again")
+    retry.add_argument("id", type=int)
+    retry.set_defaults(func=cmd_jobs_retry)
     return parser
 
 

@@ -39,6 +39,15 @@ class Settings:
     max_request_bytes: int = 4 * 1024 * 1024
     # Longest TimeOut a FileBatch may ask for, in seconds (one week).
     max_timeout_seconds: int = 604_800
+    # OCR profiles: name -> table of robot folders and engine options (see profiles.py);
+    # empty means one "Default" profile with folders under <data_dir>/robot/Default.
+    profiles: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+    # A worker's claim on a job lasts this long unless renewed by its heartbeat.
+    lease_seconds: float = 30.0
+    # How often a job waiting for the robot's output is looked at again.
+    poll_seconds: float = 1.0
+    # Claims of one job (crashed workers included) before it fails with InternalError.
+    max_attempts: int = 5
 
     @property
     def effective_database_url(self) -> str:
@@ -59,6 +68,29 @@ def _as_int(key: str, value: Any, low: int, high: int) -> int:
     if not low <= number <= high:
         raise SettingsError(f"{key}: {number} is outside {low}..{high}")
     return number
+
+
+def _as_float(key: str, value: Any, low: float, high: float) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{key}: {value!r} is not a number") from None
+    if not low <= number <= high:
+        raise SettingsError(f"{key}: {number} is outside {low}..{high}")
+    return number
+
+
+def _as_profiles(key: str, value: Any) -> dict[str, dict[str, Any]]:
+    if isinstance(value, str):  # the environment carries a JSON object
+        import json
+
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise SettingsError(f"{key}: not a JSON object: {exc}") from None
+    if not isinstance(value, Mapping) or not all(isinstance(v, Mapping) for v in value.values()):
+        raise SettingsError(f"{key}: expected a table of profile tables")
+    return {str(name): dict(table) for name, table in value.items()}
 
 
 def _as_connections(key: str, value: Any) -> dict[str, Path]:
@@ -95,6 +127,10 @@ def _convert(key: str, value: Any) -> Any:
         "trusted_proxies": lambda v: _as_str_set(key, v),
         "max_request_bytes": lambda v: _as_int(key, v, 1024, 2**31),
         "max_timeout_seconds": lambda v: _as_int(key, v, 1, 604_800),
+        "profiles": lambda v: _as_profiles(key, v),
+        "lease_seconds": lambda v: _as_float(key, v, 0.1, 3600),
+        "poll_seconds": lambda v: _as_float(key, v, 0.0, 3600),
+        "max_attempts": lambda v: _as_int(key, v, 1, 1000),
     }
     return converters[key](value)
 

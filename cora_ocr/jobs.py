@@ -2,37 +2,17 @@
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from typing import Any
 
 from cora_ocr.connections import Connections
-from cora_ocr.errors import InvalidField, JobNotFound
-from cora_ocr.statuses import JobState, OcrErrorCode, OcrStatus
+from cora_ocr.errors import ClientError, InvalidField, JobNotFound
+from cora_ocr.profiles import Profiles
+from cora_ocr.statuses import JobState, OcrErrorCode, OcrStatus, PutModel
 from cora_ocr.store import Job, Store, queries
 
 MAX_EXTERNAL_CONTEXT = 4000
 MAX_PROFILE = 255
-
-
-class PutModel(enum.StrEnum):
-    """How to put a file where one already exists (DESIGN.md, "PutModel")."""
-
-    FailIfExists = "FailIfExists"
-    Overwrite = "Overwrite"
-    Rename = "Rename"
-
-    @classmethod
-    def parse(cls, value: str | None) -> PutModel:
-        if not value:
-            return cls.FailIfExists
-        try:
-            return cls(value)
-        except ValueError:
-            allowed = ", ".join(member.value for member in cls)
-            raise InvalidField(
-                "PutModel", f"{value!r} is not one of {allowed} (or empty)"
-            ) from None
 
 
 @dataclass(frozen=True)
@@ -64,9 +44,12 @@ NOT_FOUND = StatusView(OcrStatus.NotFound, OcrErrorCode.NoError, None)
 
 
 class JobService:
-    def __init__(self, store: Store, connections: Connections, max_timeout: int) -> None:
+    def __init__(
+        self, store: Store, connections: Connections, profiles: Profiles, max_timeout: int
+    ) -> None:
         self.store = store
         self.connections = connections
+        self.profiles = profiles
         self.max_timeout = max_timeout
 
     def _file_fields(self, prefix: str, ref: FileRef | None) -> tuple[str, str, str]:
@@ -135,3 +118,57 @@ class JobService:
                 raise JobNotFound(f"no job with id {job_id}")
             _ = job.events  # load the history before the session closes
             return job
+
+    def abort(self, job_id: int, actor: str = "cli") -> JobState:
+        """Abort a job that is not final; a racing worker cannot overwrite it afterwards."""
+        for _ in range(10):
+            job = self._get(job_id)
+            state = JobState(job.state)
+            if state.is_final:
+                raise ClientError(
+                    f"job {job_id} is already {state.wire.value}; it cannot be aborted"
+                )
+            with self.store.session.begin() as session:
+                moved = queries.transition(
+                    session, job_id, state, JobState.ABORTED, actor=actor, reason="aborted"
+                )
+            if moved:
+                profile = self.profiles.get(job.ocr_profile)
+                if profile is not None and state not in (JobState.QUEUED, JobState.THROTTLED):
+                    profile.cleanup(job.input_name, job.id)
+                return state
+        raise ClientError(f"job {job_id} keeps changing state; try again")
+
+    def retry(self, job_id: int, actor: str = "cli") -> None:
+        """Put a Failed job back in the queue, as if it had just been submitted."""
+        job = self._get(job_id)
+        if job.state != JobState.FAILED.value:
+            raise ClientError(
+                f"job {job_id} is {JobState(job.state).wire.value}; only Failed jobs can be retried"
+            )
+        with self.store.session.begin() as session:
+            moved = queries.transition(
+                session,
+                job_id,
+                JobState.FAILED,
+                JobState.QUEUED,
+                actor=actor,
+                reason=f"retried after {job.error_code}",
+                error_reason=None,
+                started_at=None,
+                finished_at=None,
+                output_final_name=None,
+                stalls=0,
+                next_attempt_at=None,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
+        if not moved:
+            raise ClientError(f"job {job_id} changed state meanwhile; try again")
+
+    def _get(self, job_id: int) -> Job:
+        with self.store.session() as session:
+            job = queries.get_job(session, job_id)
+        if job is None:
+            raise JobNotFound(f"no job with id {job_id}")
+        return job

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 
+from cora_ocr.errors import InvalidField
+
 
 class OcrStatus(enum.StrEnum):
     """Wire status (CONTRACT.md). Never add a value: .NET clients throw on unknown ones."""
@@ -88,3 +90,23 @@ TRANSITIONS: dict[JobState, frozenset[JobState]] = {
 
 def can_move(source: JobState, target: JobState) -> bool:
     return target in TRANSITIONS[source]
+
+
+class PutModel(enum.StrEnum):
+    """How to put a file where one already exists (DESIGN.md, "PutModel")."""
+
+    FailIfExists = "FailIfExists"
+    Overwrite = "Overwrite"
+    Rename = "Rename"
+
+    @classmethod
+    def parse(cls, value: str | None) -> PutModel:
+        if not value:
+            return cls.FailIfExists
+        try:
+            return cls(value)
+        except ValueError:
+            allowed = ", ".join(member.value for member in cls)
+            raise InvalidField(
+                "PutModel", f"{value!r} is not one of {allowed} (or empty)"
+            ) from None

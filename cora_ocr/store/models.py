@@ -85,6 +85,14 @@ class Job(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     started_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    # The worker holding the job, until when, and when a waiting job is looked at again.
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    # Claims that found the previous lease unreleased: workers that died on this job.
+    stalls: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Where delivery puts (or put) the result, recorded before the file is placed.
+    output_final_name: Mapped[str | None] = mapped_column(String(255))
 
     events: Mapped[list[JobEvent]] = relationship(
         back_populates="job", order_by="JobEvent.id", cascade="all, delete-orphan"

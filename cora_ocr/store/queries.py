@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from cora_ocr.statuses import JobState, OcrErrorCode, can_move
@@ -23,17 +24,7 @@ def insert_job(session: Session, fields: dict[str, Any], actor: str) -> int:
     )
     session.add(job)
     session.flush()
-    session.add(
-        JobEvent(
-            job_id=job.id,
-            at=now,
-            from_state=None,
-            to_state=JobState.QUEUED.value,
-            error_code=OcrErrorCode.NoError.value,
-            reason="submitted",
-            actor=actor,
-        )
-    )
+    session.add(_event(job.id, now, None, JobState.QUEUED, actor, reason="submitted"))
     return job.id
 
 
@@ -56,6 +47,36 @@ def list_jobs(session: Session, state: JobState | None = None, limit: int = 50) 
     return session.scalars(query).all()
 
 
+def _event(
+    job_id: int,
+    at: dt.datetime,
+    source: JobState | None,
+    target: JobState,
+    actor: str,
+    error_code: OcrErrorCode = OcrErrorCode.NoError,
+    reason: str | None = None,
+) -> JobEvent:
+    return JobEvent(
+        job_id=job_id,
+        at=at,
+        from_state=None if source is None else source.value,
+        to_state=target.value,
+        error_code=error_code.value,
+        reason=reason,
+        actor=actor,
+    )
+
+
+def _updated(session: Session, job_id: int, guard: list[Any], values: dict[str, Any]) -> bool:
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, *guard)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
 def transition(
     session: Session,
     job_id: int,
@@ -63,14 +84,20 @@ def transition(
     target: JobState,
     *,
     actor: str,
+    owner: str | None = None,
     error_code: OcrErrorCode = OcrErrorCode.NoError,
     reason: str | None = None,
+    now: dt.datetime | None = None,
     **columns: Any,
 ) -> bool:
-    """Move a job from `expected` to `target`; False when another party moved it first."""
+    """Move a job from `expected` to `target`, and record the event.
+
+    False when another party moved the job first or, with `owner`, when that worker no
+    longer holds the job's lease. A final state releases the lease.
+    """
     if not can_move(expected, target):
         raise ValueError(f"transition {expected} -> {target} is not allowed")
-    now = utcnow()
+    now = now or utcnow()
     values: dict[str, Any] = {
         "state": target.value,
         "error_code": error_code.value,
@@ -78,26 +105,80 @@ def transition(
         **columns,
     }
     if target.is_final:
-        values["finished_at"] = now
-    if reason is not None and target is JobState.FAILED:
+        values.update(finished_at=now, lease_owner=None, lease_expires_at=None)
+    if target is JobState.FAILED:
         values["error_reason"] = reason
-    result = session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.state == expected.value)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    guard = [Job.state == expected.value]
+    if owner is not None:
+        guard.append(Job.lease_owner == owner)
+    if not _updated(session, job_id, guard, values):
         return False
-    session.add(
-        JobEvent(
-            job_id=job_id,
-            at=now,
-            from_state=expected.value,
-            to_state=target.value,
-            error_code=error_code.value,
-            reason=reason,
-            actor=actor,
-        )
-    )
+    session.add(_event(job_id, now, expected, target, actor, error_code, reason))
     return True
+
+
+ACTIVE_STATES = (
+    JobState.QUEUED,
+    JobState.PROCESSING_INPUT,
+    JobState.WAITING_FOR_OUTPUT,
+    JobState.DELIVERING,
+)
+
+
+def _claimable(now: dt.datetime) -> list[Any]:
+    return [
+        Job.state.in_([state.value for state in ACTIVE_STATES]),
+        or_(Job.lease_expires_at.is_(None), Job.lease_expires_at < now),
+        or_(Job.next_attempt_at.is_(None), Job.next_attempt_at <= now),
+    ]
+
+
+def claim(
+    session: Session, owner: str, now: dt.datetime, lease: dt.timedelta, skip_locked: bool
+) -> Job | None:
+    """Lease the oldest job that is due and not held by a live worker, or None.
+
+    A job whose previous lease was never released belonged to a worker that died: the
+    claim counts a stall and records who resumes it.
+    """
+    query = select(Job.id, Job.lease_owner, Job.state).where(*_claimable(now)).order_by(Job.id)
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True)
+    row = session.execute(query.limit(1)).first()
+    if row is None:
+        return None
+    job_id, previous_owner, state = row
+    values: dict[str, Any] = {"lease_owner": owner, "lease_expires_at": now + lease}
+    if previous_owner is not None:
+        values["stalls"] = Job.stalls + 1
+    if not _updated(session, job_id, _claimable(now), values):
+        return None
+    if previous_owner is not None:
+        reason = f"lease of {previous_owner} expired; resumed by {owner}"
+        session.add(_event(job_id, now, JobState(state), JobState(state), owner, reason=reason))
+    return session.get(Job, job_id, populate_existing=True)
+
+
+def heartbeat(
+    session: Session, job_id: int, owner: str, now: dt.datetime, lease: dt.timedelta
+) -> bool:
+    """Extend a held lease; False when the lease is no longer ours."""
+    return _updated(session, job_id, [Job.lease_owner == owner], {"lease_expires_at": now + lease})
+
+
+def release(
+    session: Session, job_id: int, owner: str, next_attempt_at: dt.datetime | None, **columns: Any
+) -> bool:
+    """Give a job back (it waits for the robot) until next_attempt_at."""
+    values = {
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "next_attempt_at": next_attempt_at,
+        **columns,
+    }
+    return _updated(session, job_id, [Job.lease_owner == owner], values)
+
+
+def set_columns(session: Session, job_id: int, owner: str, **columns: Any) -> bool:
+    """Write columns of a job this worker holds."""
+    return _updated(session, job_id, [Job.lease_owner == owner], columns)

@@ -8,13 +8,11 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from cora_ocr.config import Settings
-from cora_ocr.connections import Connections
 from cora_ocr.errors import ClientError, MalformedRequest, RequestTooLarge, UnsupportedMediaType
 from cora_ocr.jobs import JobService
 from cora_ocr.namespaces import HTTP_OPERATIONS, OPERATIONS, SERVICE_PATH
 from cora_ocr.soap.envelope import SOAP11, SOAP12
 from cora_ocr.soap.invoke import SoapInvoker
-from cora_ocr.store import Store
 from cora_ocr.web import help as help_pages
 from cora_ocr.web import http_binding
 from cora_ocr.web.faults import plain_error, soap_error
@@ -175,8 +173,6 @@ class CoraOcrApp:
         return f"{scheme}://{host}{path}"
 
 
-def create_app(settings: Settings, store: Store) -> CoraOcrApp:
-    connections = Connections(settings.effective_connections)
-    connections.ensure_roots()
-    jobs = JobService(store, connections, settings.max_timeout_seconds)
-    return CoraOcrApp(settings, jobs)
+def create_app(services: Services) -> CoraOcrApp:
+    services.connections.ensure_roots()
+    return CoraOcrApp(services.settings, services.jobs)

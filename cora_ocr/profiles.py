@@ -1,0 +1,145 @@
+"""OCR profiles: named robot hot folders and engine settings, from the settings file.
+
+```toml
+[profiles.Default]
+input_dir = "/srv/robot/in"        # the robot picks documents up here
+output_dir = "/srv/robot/out"      # and writes <stem><result_extension> (or <stem>.error) here
+output_format = "alto"             # alto | hocr | text | pdf
+result_extension = ".xml"          # default follows output_format
+languages = ["eng"]
+media_types = ["application/pdf", "image/tiff", "image/png", "image/jpeg"]
+```
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
+from typing import Any
+
+from cora_ocr.config import Settings
+from cora_ocr.connections import files
+from cora_ocr.errors import SettingsError
+
+DEFAULT_PROFILE = "Default"
+FORMAT_EXTENSIONS = {"alto": ".xml", "hocr": ".hocr", "text": ".txt", "pdf": ".pdf"}
+MEDIA_TYPES = ("application/pdf", "image/tiff", "image/png", "image/jpeg")
+ERROR_SUFFIX = ".error"
+_KEYS = {
+    "input_dir",
+    "output_dir",
+    "output_format",
+    "result_extension",
+    "languages",
+    "media_types",
+    "engine",
+}
+
+
+def job_temp_tag(job_id: int) -> str:
+    """Names a job's temporary files, so that a resumed job finds and replaces its own."""
+    return f"cora-job{job_id}"
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    input_dir: Path
+    output_dir: Path
+    output_format: str = "alto"
+    result_extension: str = ".xml"
+    engine: str = "tesseract"
+    languages: tuple[str, ...] = ("eng",)
+    media_types: tuple[str, ...] = field(default=MEDIA_TYPES)
+
+    def result_name(self, file_name: str) -> str:
+        return PurePath(file_name).stem + self.result_extension
+
+    def error_name(self, file_name: str) -> str:
+        return PurePath(file_name).stem + ERROR_SUFFIX
+
+    def input_path(self, file_name: str) -> Path:
+        return self.input_dir / file_name
+
+    def result_path(self, file_name: str) -> Path:
+        return self.output_dir / self.result_name(file_name)
+
+    def error_path(self, file_name: str) -> Path:
+        return self.output_dir / self.error_name(file_name)
+
+    def cleanup(self, file_name: str, job_id: int) -> None:
+        """Remove what one job left in the robot's folders: input, result, error, temp file."""
+        placed = self.input_path(file_name)
+        files.remove_quietly(
+            placed,
+            files.temp_name(placed, job_temp_tag(job_id)),
+            self.result_path(file_name),
+            self.error_path(file_name),
+        )
+
+    def problems(self) -> list[str]:
+        """What stops a robot from using this profile: missing or unwritable folders."""
+        found = []
+        for label, folder in (("input_dir", self.input_dir), ("output_dir", self.output_dir)):
+            if not folder.is_dir():
+                found.append(f"{label} {folder} does not exist")
+            elif not os.access(folder, os.W_OK | os.X_OK):
+                found.append(f"{label} {folder} is not writable")
+        return found
+
+
+def _profile(name: str, table: Mapping[str, Any], data_dir: Path) -> Profile:
+    prefix = f"profiles.{name}"
+    unknown = sorted(set(table) - _KEYS)
+    if unknown:
+        raise SettingsError(f"{prefix}.{unknown[0]}: unknown key")
+    output_format = str(table.get("output_format", "alto"))
+    if output_format not in FORMAT_EXTENSIONS:
+        raise SettingsError(
+            f"{prefix}.output_format: {output_format!r} is not one of "
+            + ", ".join(FORMAT_EXTENSIONS)
+        )
+    extension = str(table.get("result_extension", FORMAT_EXTENSIONS[output_format]))
+    if not extension.startswith(".") or "/" in extension or "\\" in extension:
+        raise SettingsError(f"{prefix}.result_extension: {extension!r} must look like '.xml'")
+    base = data_dir / "robot" / name
+    languages = table.get("languages", ["eng"])
+    media = table.get("media_types", list(MEDIA_TYPES))
+    for key, value in (("languages", languages), ("media_types", media)):
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise SettingsError(f"{prefix}.{key}: expected a list of strings")
+    return Profile(
+        name=name,
+        input_dir=Path(str(table.get("input_dir", base / "in"))),
+        output_dir=Path(str(table.get("output_dir", base / "out"))),
+        output_format=output_format,
+        result_extension=extension,
+        engine=str(table.get("engine", "tesseract")),
+        languages=tuple(languages),
+        media_types=tuple(media),
+    )
+
+
+class Profiles:
+    def __init__(self, profiles: Mapping[str, Profile]) -> None:
+        self._by_name = dict(profiles)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Profiles:
+        tables = settings.profiles or {DEFAULT_PROFILE: {}}
+        return cls(
+            {name: _profile(name, table, settings.data_dir) for name, table in tables.items()}
+        )
+
+    def get(self, name: str) -> Profile | None:
+        return self._by_name.get(name)
+
+    def all(self) -> list[Profile]:
+        return [self._by_name[name] for name in sorted(self._by_name)]
+
+    def ensure_folders(self) -> None:
+        for profile in self._by_name.values():
+            profile.input_dir.mkdir(parents=True, exist_ok=True)
+            profile.output_dir.mkdir(parents=True, exist_ok=True)

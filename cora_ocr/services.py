@@ -1,0 +1,38 @@
+"""Builds the object graph once (store users, connections, profiles, use cases, workers)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cora_ocr.config import Settings
+from cora_ocr.connections import Connections
+from cora_ocr.jobs import JobService
+from cora_ocr.profiles import Profiles
+from cora_ocr.store import Store
+from cora_ocr.worker import Worker
+from cora_ocr.worker.loop import WorkerConfig
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    connections: Connections
+    profiles: Profiles
+    jobs: JobService
+
+    def worker(self, **kwargs: Any) -> Worker:
+        config = WorkerConfig(
+            lease_seconds=self.settings.lease_seconds,
+            poll_seconds=self.settings.poll_seconds,
+            max_attempts=self.settings.max_attempts,
+        )
+        return Worker(self.store, self.connections, self.profiles, config, **kwargs)
+
+
+def build_services(settings: Settings, store: Store) -> Services:
+    connections = Connections(settings.effective_connections)
+    profiles = Profiles.from_settings(settings)
+    jobs = JobService(store, connections, profiles, settings.max_timeout_seconds)
+    return Services(settings, store, connections, profiles, jobs)

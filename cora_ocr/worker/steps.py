@@ -1,0 +1,183 @@
+"""One function per job state. A step looks at files and returns an Outcome; the loop
+commits it as a guarded transition. Steps never sleep and never write job rows themselves,
+except `deliver`, which records the chosen output name before it places the file."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cora_ocr.connections import Connections, files
+from cora_ocr.errors import ClientError
+from cora_ocr.profiles import Profiles, job_temp_tag
+from cora_ocr.statuses import JobState, OcrErrorCode, PutModel
+from cora_ocr.store import Job
+
+MAX_ROBOT_REASON = 2000
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a step decided: move to `target`, or wait `wait_seconds` and look again."""
+
+    target: JobState | None = None
+    error_code: OcrErrorCode = OcrErrorCode.NoError
+    reason: str | None = None
+    columns: dict[str, Any] = field(default_factory=dict)
+    wait_seconds: float | None = None
+
+    @classmethod
+    def fail(cls, code: OcrErrorCode, reason: str) -> Outcome:
+        return cls(JobState.FAILED, code, reason)
+
+
+@dataclass
+class StepContext:
+    connections: Connections
+    profiles: Profiles
+    now: dt.datetime
+    poll_seconds: float
+    # Records the delivery name on the job (guarded by the lease); False if the lease is lost.
+    record_output_name: Callable[[str], bool]
+
+
+def start(ctx: StepContext, job: Job) -> Outcome:
+    """Queued: the job starts now; its TimeOut counts from here."""
+    return Outcome(JobState.PROCESSING_INPUT, columns={"started_at": job.started_at or ctx.now})
+
+
+def _source(ctx: StepContext, job: Job) -> Path:
+    connection = ctx.connections.get("InputFile.Connection", job.input_connection)
+    return connection.resolve("InputFile", job.input_location, job.input_name)
+
+
+def put_input(ctx: StepContext, job: Job) -> Outcome:
+    """ProcessingInput: copy the caller's file into the robot's input folder."""
+    profile = ctx.profiles.get(job.ocr_profile)
+    if profile is None:
+        return Outcome.fail(
+            OcrErrorCode.RobotProfileNotFound, f"OCR profile {job.ocr_profile!r} is not configured"
+        )
+    try:
+        source = _source(ctx, job)
+        reader = files.open_source(source)
+    except (ClientError, FileNotFoundError, files.NotARegularFile) as exc:
+        return Outcome.fail(OcrErrorCode.InputFileNotFound, f"input file: {exc}")
+    target = profile.input_path(job.input_name)
+    with reader:
+        if target.exists():
+            if files.same_content(source, target):  # placed by us before a crash
+                return Outcome(JobState.WAITING_FOR_OUTPUT)
+            return Outcome.fail(
+                OcrErrorCode.InputFileExists, f"{target.name} is already in the robot input folder"
+            )
+        try:
+            files.put_file(reader, target, replace=False, tag=job_temp_tag(job.id))
+        except files.TargetExists:
+            return Outcome.fail(
+                OcrErrorCode.InputFileExists, f"{target.name} is already in the robot input folder"
+            )
+        except OSError as exc:
+            return Outcome.fail(
+                OcrErrorCode.FailedToPutInputFile, f"cannot write {target}: {exc.strerror or exc}"
+            )
+    return Outcome(JobState.WAITING_FOR_OUTPUT)
+
+
+def wait_for_output(ctx: StepContext, job: Job) -> Outcome:
+    """WaitingForOutput: a result moves on, a robot error fails, past the TimeOut fails."""
+    profile = ctx.profiles.get(job.ocr_profile)
+    if profile is None:
+        return Outcome.fail(
+            OcrErrorCode.RobotProfileNotFound,
+            f"OCR profile {job.ocr_profile!r} is no longer configured",
+        )
+    if profile.result_path(job.input_name).is_file():
+        return Outcome(JobState.DELIVERING)
+    error_file = profile.error_path(job.input_name)
+    if error_file.is_file():
+        reason = error_file.read_text("utf-8", "replace").strip()[:MAX_ROBOT_REASON]
+        profile.cleanup(job.input_name, job.id)
+        return Outcome.fail(
+            OcrErrorCode.FailedToPutInputFile,
+            f"the robot refused the input: {reason or 'no reason given'}",
+        )
+    assert job.started_at is not None
+    deadline = job.started_at + dt.timedelta(seconds=job.timeout_seconds)
+    if ctx.now >= deadline:
+        profile.cleanup(job.input_name, job.id)
+        return Outcome.fail(
+            OcrErrorCode.TimedOut, f"no result from the robot within {job.timeout_seconds} s"
+        )
+    remaining = (deadline - ctx.now).total_seconds()
+    return Outcome(wait_seconds=min(ctx.poll_seconds, remaining))
+
+
+def deliver(ctx: StepContext, job: Job) -> Outcome:
+    """Delivering: put the robot's result at OutPutFile by the job's PutModel."""
+    profile = ctx.profiles.get(job.ocr_profile)
+    if profile is None:
+        return Outcome.fail(
+            OcrErrorCode.RobotProfileNotFound,
+            f"OCR profile {job.ocr_profile!r} is no longer configured",
+        )
+    try:
+        connection = ctx.connections.get("OutPutFile.Connection", job.output_connection)
+        target = connection.resolve("OutPutFile", job.output_location, job.output_name)
+    except ClientError as exc:
+        return Outcome.fail(OcrErrorCode.FailedToPutOutputFile, f"output file: {exc}")
+    result = profile.result_path(job.input_name)
+    recorded = target.with_name(job.output_final_name) if job.output_final_name else None
+    if (
+        recorded is not None
+        and recorded.exists()
+        and (not result.exists() or files.same_content(result, recorded))
+    ):
+        profile.cleanup(job.input_name, job.id)  # delivered before a crash; finish the job
+        return Outcome(JobState.COMPLETED)
+    if not result.is_file():
+        return Outcome.fail(OcrErrorCode.InternalError, f"the robot result {result} vanished")
+    outcome = _place_result(ctx, job, result, target)
+    if outcome.target is JobState.COMPLETED:
+        profile.cleanup(job.input_name, job.id)
+    return outcome
+
+
+def _place_result(ctx: StepContext, job: Job, result: Path, target: Path) -> Outcome:
+    put_model = PutModel(job.put_model)
+    for _ in range(1000):
+        chosen = files.first_free(target) if put_model is PutModel.Rename else target
+        if not ctx.record_output_name(chosen.name):
+            return Outcome()  # lease lost: the loop notices and stops
+        try:
+            with files.open_source(result) as reader:
+                files.put_file(
+                    reader,
+                    chosen,
+                    replace=put_model is PutModel.Overwrite,
+                    tag=job_temp_tag(job.id),
+                )
+            return Outcome(JobState.COMPLETED)
+        except files.TargetExists:
+            if put_model is PutModel.FailIfExists:
+                return Outcome.fail(
+                    OcrErrorCode.OutputFileExists,
+                    f"{target.name} already exists at the output location",
+                )
+            continue  # Rename: someone took that name meanwhile, take the next
+        except OSError as exc:
+            return Outcome.fail(
+                OcrErrorCode.FailedToPutOutputFile, f"cannot write {chosen}: {exc.strerror or exc}"
+            )
+    return Outcome.fail(OcrErrorCode.FailedToPutOutputFile, "no free name to rename the output to")
+
+
+STEPS: dict[JobState, Callable[[StepContext, Job], Outcome]] = {
+    JobState.QUEUED: start,
+    JobState.PROCESSING_INPUT: put_input,
+    JobState.WAITING_FOR_OUTPUT: wait_for_output,
+    JobState.DELIVERING: deliver,
+}
