@@ -31,8 +31,8 @@ def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
     from cora_ocr.web.server import make_server, stop_server
 
     store = _open_store(settings)
-    app = create_app(settings, store)
     services = build_services(settings, store)
+    app = create_app(services)
     services.profiles.ensure_folders()
     worker = services.worker()
     worker_thread = threading.Thread(target=worker.run, name="cora-ocr-worker", daemon=True)
@@ -55,7 +55,7 @@ def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         log.info("stopping")
     finally:
-        stop_server(server)
+        stop_server(server, loop_running=False)
         worker.stop()
         worker_thread.join()
         store.dispose()

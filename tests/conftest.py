@@ -21,6 +21,7 @@ from sqlalchemy import create_engine, text
 
 from cora_ocr.config import DEFAULT_CONNECTION, Settings
 from cora_ocr.namespaces import SERVICE_PATH
+from cora_ocr.services import build_services
 from cora_ocr.store import Store
 from cora_ocr.store.migrate import upgrade
 from cora_ocr.web.app import CoraOcrApp, create_app
@@ -118,12 +119,12 @@ class LiveServer:
 
 @pytest.fixture(scope="session")
 def live_server(settings: Settings, store: Store) -> Iterator[LiveServer]:
-    app = create_app(settings, store)
+    app = create_app(build_services(settings, store))
     server = make_server(app, "127.0.0.1", 0, threads=4)
     thread = threading.Thread(target=server.run, name="cora-ocr-test-server", daemon=True)
     thread.start()
     yield LiveServer(app, f"http://127.0.0.1:{server.effective_port}")
-    stop_server(server)
+    stop_server(server, loop_running=True)
     thread.join(timeout=10)
 
 

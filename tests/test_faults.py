@@ -12,6 +12,7 @@ from lxml import etree
 
 from cora_ocr.config import Settings
 from cora_ocr.namespaces import SOAP11_ENV, SOAP12_ENV, TNS, XML
+from cora_ocr.services import build_services
 from cora_ocr.store import Store
 from cora_ocr.web.app import create_app
 from cora_ocr.web.faults import GENERIC_SERVER_TEXT
@@ -256,12 +257,12 @@ def test_soap12_client_fault_is_sender(http: requests.Session, server: LiveServe
 @pytest.fixture
 def broken_server(tmp_path: Path, settings: Settings) -> Iterator[LiveServer]:
     store = Store(f"sqlite:///{tmp_path / 'never-migrated.db'}")
-    app = create_app(settings, store)
+    app = create_app(build_services(settings, store))
     server = make_server(app, "127.0.0.1", 0, threads=1)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     yield LiveServer(app, f"http://127.0.0.1:{server.effective_port}")
-    stop_server(server)
+    stop_server(server, loop_running=True)
     thread.join(timeout=10)
     store.dispose()
 

@@ -11,6 +11,7 @@ from cora_ocr.config import Settings
 from cora_ocr.errors import ClientError, MalformedRequest, RequestTooLarge, UnsupportedMediaType
 from cora_ocr.jobs import JobService
 from cora_ocr.namespaces import HTTP_OPERATIONS, OPERATIONS, SERVICE_PATH
+from cora_ocr.services import Services
 from cora_ocr.soap.envelope import SOAP11, SOAP12
 from cora_ocr.soap.invoke import SoapInvoker
 from cora_ocr.web import help as help_pages

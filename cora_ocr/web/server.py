@@ -20,10 +20,16 @@ def make_server(app: Any, host: str, port: int, threads: int) -> Any:
     )
 
 
-def stop_server(server: Any) -> None:
-    """Stop a running server from another thread: close the listener and every open
-    keep-alive channel so that run() returns at its next loop turn."""
-    server.close()
+def _close_all(server: Any) -> None:
     for channel in list(server._map.values()):
-        channel.close()
+        channel.close()  # the listener, every keep-alive channel and the trigger
+
+
+def stop_server(server: Any, *, loop_running: bool) -> None:
+    """Stop a server. With the loop running in another thread, the closing is handed to
+    that thread (asyncore is not thread-safe) and run() returns once the map is empty."""
+    if loop_running:
+        server.trigger.pull_trigger(lambda: _close_all(server))
+    else:
+        _close_all(server)
     server.task_dispatcher.shutdown(timeout=5)
