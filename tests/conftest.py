@@ -8,6 +8,7 @@ error, never a skip, so CI cannot go green without it.
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import uuid
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from sqlalchemy import create_engine, text
 
 from cora_ocr.config import DEFAULT_CONNECTION, Settings
 from cora_ocr.namespaces import SERVICE_PATH
-from cora_ocr.services import build_services
+from cora_ocr.services import Services, build_services
 from cora_ocr.store import Store
 from cora_ocr.store.migrate import upgrade
 from cora_ocr.web.app import CoraOcrApp, create_app
@@ -96,10 +97,15 @@ def connection_root(session_dir: Path, backend: str) -> Path:
 
 @pytest.fixture(scope="session")
 def settings(session_dir: Path, connection_root: Path, backend: str) -> Settings:
+    robot = session_dir / backend / "robot"
     return Settings(
         data_dir=session_dir / backend,
         connections={DEFAULT_CONNECTION: connection_root},
         trusted_proxies=frozenset({"127.0.0.2"}),
+        profiles={"Default": {"input_dir": str(robot / "in"), "output_dir": str(robot / "out")}},
+        lease_seconds=30,
+        poll_seconds=1,
+        max_attempts=3,
     )
 
 
@@ -128,12 +134,33 @@ def live_server(settings: Settings, store: Store) -> Iterator[LiveServer]:
     thread.join(timeout=10)
 
 
+def empty_folder(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for entry in folder.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
 @pytest.fixture
-def server(live_server: LiveServer, store: Store) -> LiveServer:
-    """The live server, with an empty job table for this test."""
+def services(settings: Settings, store: Store) -> Services:
+    """The object graph on the session's store; jobs, robot folders and files emptied."""
     with store.engine.begin() as conn:
         conn.execute(text("DELETE FROM job_events"))
         conn.execute(text("DELETE FROM jobs"))
+    built = build_services(settings, store)
+    for profile in built.profiles.all():
+        empty_folder(profile.input_dir)
+        empty_folder(profile.output_dir)
+    for root in settings.effective_connections.values():
+        empty_folder(root)
+    return built
+
+
+@pytest.fixture
+def server(live_server: LiveServer, services: Services) -> LiveServer:
+    """The live server, with an empty job table and empty folders for this test."""
     return live_server
 
 

@@ -85,3 +85,20 @@ def file_batch_body(timeout: str = "300", extra: str = "", put_model: str = "") 
         f"<OCRProfile>Default</OCRProfile>{ref.format(tag='OutPutFile', name='a.xml')}"
         f"<PutModel>{put_model}</PutModel>{extra}</FileBatch>"
     )
+
+
+class ManualClock:
+    """A clock the test moves: the worker's deadlines and polls follow it, nothing sleeps."""
+
+    def __init__(self) -> None:
+        import datetime as dt
+
+        self._now = dt.datetime.now(dt.UTC)
+
+    def now(self) -> Any:
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        import datetime as dt
+
+        self._now += dt.timedelta(seconds=seconds)

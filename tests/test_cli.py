@@ -138,3 +138,64 @@ def test_bad_settings(tmp_path: Path, content: str, environ: dict[str, str], mes
     config.write_text(content)
     with pytest.raises(SettingsError, match=re.escape(message)):
         load_settings(config, environ=environ)
+
+
+def test_worker_abort_retry_and_full_history(cli_env: dict[str, str]) -> None:
+    from cora_ocr.config import DEFAULT_CONNECTION
+    from cora_ocr.jobs import FileBatchRequest, FileRef
+    from cora_ocr.services import build_services
+    from cora_ocr.store import Store
+
+    settings = load_settings(environ=cli_env)
+    assert run(cli_env, "db", "upgrade").returncode == 0
+    store = Store(settings.effective_database_url)
+    try:
+        services = build_services(settings, store)
+        services.connections.ensure_roots()
+        job_id = services.jobs.submit(
+            FileBatchRequest(
+                timeout=60,
+                external_context="cli",
+                input_file=FileRef(DEFAULT_CONNECTION, "", "x.png"),
+                ocr_profile="Default",
+                output_file=FileRef(DEFAULT_CONNECTION, "", "x.xml"),
+                put_model="",
+            )
+        )
+    finally:
+        store.dispose()
+
+    check = run(cli_env, "profiles", "check")
+    assert (
+        check.returncode == 1
+        and "Default: input_dir" in check.stdout
+        and "does not exist" in check.stdout
+    )
+    worker = run(cli_env, "worker", "--burst", "--name", "cli-worker")
+    assert worker.returncode == 0, worker.stderr
+    assert "stopped after 1 claims" in worker.stdout
+    assert run(cli_env, "profiles", "check").stdout.strip() == "Default: ok"
+    listing = run(cli_env, "profiles", "list")
+    assert listing.stdout.startswith("Default: alto (.xml), languages eng")
+
+    retried = run(cli_env, "jobs", "retry", str(job_id))
+    assert retried.returncode == 0 and f"job {job_id} queued again" in retried.stdout
+    aborted = run(cli_env, "jobs", "abort", str(job_id))
+    assert aborted.returncode == 0 and "aborted (was Queued)" in aborted.stdout
+    again = run(cli_env, "jobs", "abort", str(job_id))
+    assert again.returncode == 2 and "already Aborted" in again.stderr
+
+    shown = run(cli_env, "jobs", "show", str(job_id)).stdout
+    history = shown.split("history:\n", 1)[1].splitlines()
+    stamp = r"\d{4}-\d\d-\d\dT[\d:.]+\+00:00"
+    expected = [
+        r"- -> queued by soap - submitted",
+        r"queued -> processing_input by cli-worker",
+        r"processing_input -> failed \[InputFileNotFound\] by cli-worker"
+        r" - input file CoraOCRExternalConnection:x\.png does not exist",
+        r"failed -> queued by cli - retried after InputFileNotFound",
+        r"queued -> aborted by cli - aborted",
+    ]
+    assert len(history) == len(expected), shown
+    for line, pattern in zip(history, expected, strict=True):
+        assert re.fullmatch(rf"  {stamp}  {pattern}", line), line

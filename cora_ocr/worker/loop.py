@@ -27,11 +27,18 @@ log = logging.getLogger(__name__)
 
 
 class WorkerHooks(Protocol):
+    """Observation points around each step (metrics, tracing, fault-injection in tests)."""
+
     def before_step(self, job_id: int, state: JobState) -> None: ...
+
+    def after_step(self, job_id: int, state: JobState, outcome: Outcome) -> None: ...
 
 
 class NoHooks:
     def before_step(self, job_id: int, state: JobState) -> None:
+        return None
+
+    def after_step(self, job_id: int, state: JobState, outcome: Outcome) -> None:
         return None
 
 
@@ -146,6 +153,7 @@ class Worker:
         while True:
             self.hooks.before_step(job.id, state)
             outcome = self._step(job, state)
+            self.hooks.after_step(job.id, state, outcome)
             if heartbeat.lost:
                 self._lost(job.id)
                 return

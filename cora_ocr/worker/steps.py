@@ -61,11 +61,18 @@ def put_input(ctx: StepContext, job: Job) -> Outcome:
         return Outcome.fail(
             OcrErrorCode.RobotProfileNotFound, f"OCR profile {job.ocr_profile!r} is not configured"
         )
+    where = f"{job.input_connection}:{job.input_location}/{job.input_name}".replace(":/", ":")
     try:
         source = _source(ctx, job)
         reader = files.open_source(source)
-    except (ClientError, FileNotFoundError, files.NotARegularFile) as exc:
+    except ClientError as exc:
         return Outcome.fail(OcrErrorCode.InputFileNotFound, f"input file: {exc}")
+    except FileNotFoundError:
+        return Outcome.fail(OcrErrorCode.InputFileNotFound, f"input file {where} does not exist")
+    except files.NotARegularFile:
+        return Outcome.fail(
+            OcrErrorCode.InputFileNotFound, f"input file {where} is not a regular file"
+        )
     target = profile.input_path(job.input_name)
     with reader:
         if target.exists():

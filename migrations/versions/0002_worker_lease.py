@@ -27,6 +27,11 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("jobs") as batch:
-        for column in ("output_final_name", "stalls", "next_attempt_at", "lease_expires_at",
-                       "lease_owner"):
+        for column in (
+            "output_final_name",
+            "stalls",
+            "next_attempt_at",
+            "lease_expires_at",
+            "lease_owner",
+        ):
             batch.drop_column(column)

@@ -1,0 +1,64 @@
+"""A simulated OCR robot for pipeline tests: it behaves like a hot-folder robot (reads the
+input folder, writes results atomically, removes what it consumed) without an OCR engine."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import Counter
+from pathlib import Path
+
+from cora_ocr.profiles import Profile
+
+
+def result_text(name: str, data: bytes) -> bytes:
+    return f"<ocr source='{name}' bytes='{len(data)}'/>".encode()
+
+
+class SimulatedRobot:
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+        self.seen: Counter[str] = Counter()
+
+    def pending(self) -> list[Path]:
+        return sorted(
+            path
+            for path in self.profile.input_dir.iterdir()
+            if path.is_file() and not path.name.startswith(".")
+        )
+
+    def _write(self, target: Path, data: bytes) -> None:
+        temp = target.with_name(f".{target.name}.robot.part")
+        temp.write_bytes(data)
+        os.replace(temp, target)
+
+    def process_all(self) -> int:
+        done = 0
+        for path in self.pending():
+            data = path.read_bytes()
+            self._write(self.profile.result_path(path.name), result_text(path.name, data))
+            path.unlink()
+            self.seen[path.name] += 1
+            done += 1
+        return done
+
+    def refuse(self, name: str, reason: str) -> None:
+        self._write(self.profile.error_path(name), reason.encode())
+        self.profile.input_path(name).unlink(missing_ok=True)
+
+
+class RobotThread(threading.Thread):
+    """The simulated robot polling its folder until stopped (for multi-process tests)."""
+
+    def __init__(self, robot: SimulatedRobot, interval: float = 0.01) -> None:
+        super().__init__(name="simulated-robot", daemon=True)
+        self.robot, self.interval = robot, interval
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.wait(self.interval):
+            self.robot.process_all()
+
+    def stop(self) -> None:
+        self.halt.set()
+        self.join(timeout=10)

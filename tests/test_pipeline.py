@@ -1,0 +1,302 @@
+"""Acceptance (pipeline) 1: every status and error code, reached through the SOAP API with a
+simulated robot, real files, a real worker in burst mode and a clock the test moves."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zeep
+
+from cora_ocr.profiles import Profile
+from cora_ocr.services import Services
+from cora_ocr.statuses import JobState
+from cora_ocr.store import Job
+from cora_ocr.worker import Worker
+from cora_ocr.worker.steps import Outcome
+from tests.conftest import LiveServer
+from tests.factories import ManualClock, activity_header, file_batch_args, file_ref
+from tests.robots import SimulatedRobot, result_text
+
+
+@dataclass
+class Hooks:
+    before: dict[JobState, Callable[[int], None]] = field(default_factory=dict)
+
+    def before_step(self, job_id: int, state: JobState) -> None:
+        if state in self.before:
+            self.before[state](job_id)
+
+    def after_step(self, job_id: int, state: JobState, outcome: Outcome) -> None:
+        return None
+
+
+@dataclass
+class Pipeline:
+    services: Services
+    client: zeep.Client
+    worker: Worker
+    clock: ManualClock
+    hooks: Hooks
+    robot: SimulatedRobot
+    root: Path
+
+    @property
+    def profile(self) -> Profile:
+        profile = self.services.profiles.get("Default")
+        assert profile is not None
+        return profile
+
+    def source(
+        self, name: str = "scan.png", data: bytes = b"PNG-bytes", folder: str = "in"
+    ) -> Path:
+        path = self.root / folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return path
+
+    def submit(self, **overrides: Any) -> int:
+        return int(self.client.service.FileBatch(**file_batch_args(**overrides)))
+
+    def status(self, job_id: int) -> tuple[str, str]:
+        answer = self.client.service.GetStatus(
+            _soapheaders={"ActivityMetadata": activity_header(job_id)}
+        )
+        return answer.Status, answer.ErrorCode
+
+    def drain(self) -> None:
+        """Run the worker until nothing is due, then let one poll interval pass."""
+        self.worker.run(burst=True)
+        self.clock.advance(self.services.settings.poll_seconds)
+
+    def job(self, job_id: int) -> Job:
+        return self.services.jobs.show(job_id)
+
+
+@pytest.fixture
+def pipeline(
+    server: LiveServer, services: Services, zeep_client: zeep.Client, connection_root: Path
+) -> Pipeline:
+    clock, hooks = ManualClock(), Hooks()
+    worker = services.worker(clock=clock, name="test-worker", hooks=hooks)
+    profile = services.profiles.get("Default")
+    assert profile is not None
+    services.profiles.ensure_folders()
+    return Pipeline(
+        services, zeep_client, worker, clock, hooks, SimulatedRobot(profile), connection_root
+    )
+
+
+def test_completed_through_every_status(pipeline: Pipeline) -> None:
+    pipeline.source("scan.png", b"page one")
+    job_id = pipeline.submit()
+    assert pipeline.status(job_id) == ("Queued", "NoError")
+
+    seen: list[tuple[str, str]] = []
+    pipeline.hooks.before[JobState.PROCESSING_INPUT] = lambda jid: seen.append(pipeline.status(jid))
+    pipeline.drain()
+    assert seen == [("ProcessingInput", "NoError")]
+    assert pipeline.status(job_id) == ("WaitingForOutput", "NoError")
+    assert pipeline.profile.input_path("scan.png").read_bytes() == b"page one"
+
+    pipeline.drain()  # the robot has not answered: still waiting
+    assert pipeline.status(job_id) == ("WaitingForOutput", "NoError")
+
+    assert pipeline.robot.process_all() == 1
+    pipeline.drain()
+    assert pipeline.status(job_id) == ("Completed", "NoError")
+    output = pipeline.root / "out" / "scan.xml"
+    assert output.read_bytes() == result_text("scan.png", b"page one")
+    # Nothing is left in the robot's folders, and no temp file anywhere.
+    assert list(pipeline.profile.input_dir.iterdir()) == []
+    assert list(pipeline.profile.output_dir.iterdir()) == []
+    assert sorted(p.name for p in (pipeline.root / "out").iterdir()) == ["scan.xml"]
+    history = [(e.from_state, e.to_state) for e in pipeline.job(job_id).events]
+    assert history == [
+        (None, "queued"),
+        ("queued", "processing_input"),
+        ("processing_input", "waiting_for_output"),
+        ("waiting_for_output", "delivering"),
+        ("delivering", "completed"),
+    ]
+
+
+def test_aborted_cleans_the_robot_folder(pipeline: Pipeline) -> None:
+    pipeline.source()
+    job_id = pipeline.submit()
+    pipeline.drain()
+    assert pipeline.profile.input_path("scan.png").exists()
+    pipeline.services.jobs.abort(job_id)
+    assert pipeline.status(job_id) == ("Aborted", "NoError")
+    assert not pipeline.profile.input_path("scan.png").exists()
+    pipeline.robot.process_all()
+    pipeline.drain()  # a worker never touches an aborted job again
+    assert pipeline.status(job_id) == ("Aborted", "NoError")
+    assert not (pipeline.root / "out" / "scan.xml").exists()
+
+
+def test_abort_while_a_worker_holds_the_job(pipeline: Pipeline) -> None:
+    """A racing worker cannot overwrite Aborted: its guarded transition finds the job moved."""
+    pipeline.source()
+    job_id = pipeline.submit()
+    pipeline.hooks.before[JobState.PROCESSING_INPUT] = pipeline.services.jobs.abort
+    pipeline.drain()
+    assert pipeline.status(job_id) == ("Aborted", "NoError")
+    assert not pipeline.profile.input_path("scan.png").exists()  # the worker cleaned up too
+    assert [e.to_state for e in pipeline.job(job_id).events][-1] == "aborted"
+
+
+def test_timed_out(pipeline: Pipeline) -> None:
+    pipeline.source()
+    job_id = pipeline.submit(TimeOut=5)
+    pipeline.drain()
+    pipeline.clock.advance(3)
+    pipeline.drain()
+    assert pipeline.status(job_id) == ("WaitingForOutput", "NoError")
+    pipeline.clock.advance(2)
+    pipeline.drain()
+    assert pipeline.status(job_id) == ("Failed", "TimedOut")
+    assert not pipeline.profile.input_path("scan.png").exists()
+    assert "within 5 s" in (pipeline.job(job_id).error_reason or "")
+
+
+def test_input_file_not_found(pipeline: Pipeline) -> None:
+    job_id = pipeline.submit()
+    pipeline.drain()
+    assert pipeline.status(job_id) == ("Failed", "InputFileNotFound")
+    assert "scan.png" in (pipeline.job(job_id).error_reason or "")
+
+
+def test_input_that_is_a_folder_is_not_read(pipeline: Pipeline) -> None:
+    (pipeline.root / "in" / "scan.png").mkdir(parents=True)
+    job_id = pipeline.submit()
+    pipeline.drain()
+    assert pipeline.status(job_id) == ("Failed", "InputFileNotFound")
+    assert "not a regular file" in (pipeline.job(job_id).error_reason or "")
+
+
+def test_link_made_after_submission_is_not_followed(pipeline: Pipeline, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(b"outside")
+    job_id = pipeline.submit()
+    (pipeline.root / "in").mkdir(exist_ok=True)
+    (pipeline.root / "in" / "scan.png").symlink_to(secret)
+    pipeline.drain()
+    assert pipeline.status(job_id) == ("Failed", "InputFileNotFound")
+    assert not pipeline.profile.input_path("scan.png").exists()
+
+
+def test_input_file_exists(pipeline: Pipeline) -> None:
+    pipeline.source(data=b"ours")
+    pipeline.profile.input_path("scan.png").write_bytes(b"someone else's")
+    job_id = pipeline.submit()
+    pipeline.drain()
+    assert pipeline.status(job_id) == ("Failed", "InputFileExists")
+    assert pipeline.profile.input_path("scan.png").read_bytes() == b"someone else's"
+
+
+def test_failed_to_put_input_file(pipeline: Pipeline) -> None:
+    pipeline.source()
+    pipeline.profile.input_dir.rmdir()
+    pipeline.profile.input_dir.write_bytes(b"a file where the robot folder should be")
+    try:
+        job_id = pipeline.submit()
+        pipeline.drain()
+        assert pipeline.status(job_id) == ("Failed", "FailedToPutInputFile")
+        assert "cannot write" in (pipeline.job(job_id).error_reason or "")
+    finally:
+        pipeline.profile.input_dir.unlink()
+        pipeline.profile.input_dir.mkdir()
+
+
+def test_robot_refusal_is_failed_to_put_input_file(pipeline: Pipeline) -> None:
+    pipeline.source()
+    job_id = pipeline.submit()
+    pipeline.drain()
+    pipeline.robot.refuse("scan.png", "not a supported document (application/x-msdownload)")
+    pipeline.drain()
+    assert pipeline.status(job_id) == ("Failed", "FailedToPutInputFile")
+    assert "application/x-msdownload" in (pipeline.job(job_id).error_reason or "")
+    assert list(pipeline.profile.output_dir.iterdir()) == []
+
+
+def test_robot_profile_not_found(pipeline: Pipeline) -> None:
+    pipeline.source()
+    job_id = pipeline.submit(OCRProfile="NoSuchProfile")
+    pipeline.drain()
+    assert pipeline.status(job_id) == ("Failed", "RobotProfileNotFound")
+    assert "NoSuchProfile" in (pipeline.job(job_id).error_reason or "")
+
+
+def _to_delivery(pipeline: Pipeline, **overrides: Any) -> int:
+    pipeline.source()
+    job_id = pipeline.submit(**overrides)
+    pipeline.drain()
+    pipeline.robot.process_all()
+    pipeline.drain()
+    return job_id
+
+
+def test_output_file_exists(pipeline: Pipeline) -> None:
+    (pipeline.root / "out").mkdir()
+    (pipeline.root / "out" / "scan.xml").write_bytes(b"previous result")
+    job_id = _to_delivery(pipeline, PutModel="FailIfExists")
+    assert pipeline.status(job_id) == ("Failed", "OutputFileExists")
+    assert (pipeline.root / "out" / "scan.xml").read_bytes() == b"previous result"
+
+
+def test_overwrite_and_rename(pipeline: Pipeline) -> None:
+    (pipeline.root / "out").mkdir()
+    (pipeline.root / "out" / "scan.xml").write_bytes(b"previous result")
+    first = _to_delivery(pipeline, PutModel="Overwrite")
+    assert pipeline.status(first) == ("Completed", "NoError")
+    expected = result_text("scan.png", b"PNG-bytes")
+    assert (pipeline.root / "out" / "scan.xml").read_bytes() == expected
+    second = _to_delivery(pipeline, PutModel="Rename")
+    assert pipeline.status(second) == ("Completed", "NoError")
+    assert (pipeline.root / "out" / "scan (1).xml").read_bytes() == expected
+    assert pipeline.job(second).output_final_name == "scan (1).xml"
+
+
+def test_failed_to_put_output_file(pipeline: Pipeline) -> None:
+    (pipeline.root / "blocker").write_bytes(b"a file, not a folder")
+    job_id = _to_delivery(pipeline, OutPutFile=file_ref("scan.xml", "blocker/sub"))
+    assert pipeline.status(job_id) == ("Failed", "FailedToPutOutputFile")
+    assert "cannot write" in (pipeline.job(job_id).error_reason or "")
+
+
+def test_internal_error_when_the_result_vanishes(pipeline: Pipeline) -> None:
+    pipeline.hooks.before[JobState.DELIVERING] = lambda _jid: pipeline.profile.result_path(
+        "scan.png"
+    ).unlink()
+    job_id = _to_delivery(pipeline)
+    assert pipeline.status(job_id) == ("Failed", "InternalError")
+    assert "vanished" in (pipeline.job(job_id).error_reason or "")
+
+
+def test_retry_of_a_failed_job(pipeline: Pipeline) -> None:
+    job_id = pipeline.submit()
+    pipeline.drain()
+    assert pipeline.status(job_id) == ("Failed", "InputFileNotFound")
+    pipeline.source()
+    pipeline.services.jobs.retry(job_id)
+    assert pipeline.status(job_id) == ("Queued", "NoError")
+    pipeline.drain()
+    pipeline.robot.process_all()
+    pipeline.drain()
+    assert pipeline.status(job_id) == ("Completed", "NoError")
+    assert pipeline.job(job_id).error_reason is None
+
+
+def test_final_jobs_cannot_be_aborted_or_retried(pipeline: Pipeline) -> None:
+    from cora_ocr.errors import ClientError
+
+    job_id = pipeline.submit()
+    pipeline.services.jobs.abort(job_id)
+    with pytest.raises(ClientError, match="already Aborted"):
+        pipeline.services.jobs.abort(job_id)
+    with pytest.raises(ClientError, match="only Failed jobs"):
+        pipeline.services.jobs.retry(job_id)
