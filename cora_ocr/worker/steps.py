@@ -44,6 +44,12 @@ class StepContext:
     record_output_name: Callable[[str], bool]
 
 
+def profile_missing(job: Job) -> Outcome:
+    return Outcome.fail(
+        OcrErrorCode.RobotProfileNotFound, f"OCR profile {job.ocr_profile!r} is not configured"
+    )
+
+
 def start(ctx: StepContext, job: Job) -> Outcome:
     """Queued: the job starts now; its TimeOut counts from here."""
     return Outcome(JobState.PROCESSING_INPUT, columns={"started_at": job.started_at or ctx.now})
@@ -58,9 +64,7 @@ def put_input(ctx: StepContext, job: Job) -> Outcome:
     """ProcessingInput: copy the caller's file into the robot's input folder."""
     profile = ctx.profiles.get(job.ocr_profile)
     if profile is None:
-        return Outcome.fail(
-            OcrErrorCode.RobotProfileNotFound, f"OCR profile {job.ocr_profile!r} is not configured"
-        )
+        return profile_missing(job)
     where = f"{job.input_connection}:{job.input_location}/{job.input_name}".replace(":/", ":")
     try:
         source = _source(ctx, job)
@@ -98,10 +102,7 @@ def wait_for_output(ctx: StepContext, job: Job) -> Outcome:
     """WaitingForOutput: a result moves on, a robot error fails, past the TimeOut fails."""
     profile = ctx.profiles.get(job.ocr_profile)
     if profile is None:
-        return Outcome.fail(
-            OcrErrorCode.RobotProfileNotFound,
-            f"OCR profile {job.ocr_profile!r} is no longer configured",
-        )
+        return profile_missing(job)
     if profile.result_path(job.input_name).is_file():
         return Outcome(JobState.DELIVERING)
     error_file = profile.error_path(job.input_name)
@@ -127,10 +128,7 @@ def deliver(ctx: StepContext, job: Job) -> Outcome:
     """Delivering: put the robot's result at OutPutFile by the job's PutModel."""
     profile = ctx.profiles.get(job.ocr_profile)
     if profile is None:
-        return Outcome.fail(
-            OcrErrorCode.RobotProfileNotFound,
-            f"OCR profile {job.ocr_profile!r} is no longer configured",
-        )
+        return profile_missing(job)
     try:
         connection = ctx.connections.get("OutPutFile.Connection", job.output_connection)
         target = connection.resolve("OutPutFile", job.output_location, job.output_name)
