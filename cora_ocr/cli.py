@@ -36,6 +36,10 @@ def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
     services.profiles.ensure_folders()
     worker = services.worker()
     worker_thread = threading.Thread(target=worker.run, name="cora-ocr-worker", daemon=True)
+    robot = _embedded_robot(services)
+    robot_thread = (
+        threading.Thread(target=robot.run, name="cora-ocr-robot", daemon=True) if robot else None
+    )
     server = make_server(app, settings.host, settings.port, settings.threads)
     host, port = server.effective_host, server.effective_port
     print(
@@ -50,6 +54,8 @@ def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     worker_thread.start()
+    if robot_thread is not None:
+        robot_thread.start()
     try:
         server.run()
     except KeyboardInterrupt:
@@ -58,7 +64,81 @@ def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
         stop_server(server, loop_running=False)
         worker.stop()
         worker_thread.join()
+        if robot is not None and robot_thread is not None:
+            robot.stop()
+            robot_thread.join()
+            robot.close()
         store.dispose()
+    return 0
+
+
+def _embedded_robot(services: Any) -> Any:
+    """The built-in robot for the Default profile, or None (logged) if it cannot run here."""
+    from cora_ocr.profiles import DEFAULT_PROFILE
+    from cora_ocr.robot.engine import EngineUnavailable
+    from cora_ocr.robot.hotfolder import Robot
+
+    profile = services.profiles.get(DEFAULT_PROFILE)
+    if profile is None:
+        return None
+    try:
+        return Robot(profile)
+    except (EngineUnavailable, ImportError) as exc:
+        log.warning("no built-in OCR robot: %s", exc)
+        return None
+
+
+def cmd_robot(settings: Settings, args: argparse.Namespace) -> int:
+    from cora_ocr.profiles import Profiles
+    from cora_ocr.robot.hotfolder import Robot
+
+    profile = Profiles.from_settings(settings).get(args.profile)
+    if profile is None:
+        raise CoraError(f"--profile: no OCR profile named {args.profile!r}")
+    profile.input_dir.mkdir(parents=True, exist_ok=True)
+    profile.output_dir.mkdir(parents=True, exist_ok=True)
+    robot = Robot(profile)
+
+    def stop(_signum: int, _frame: Any) -> None:
+        robot.stop()  # finishes the document in hand
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"cora-ocr robot watching {profile.input_dir}", flush=True)
+    handled = robot.run(burst=args.burst)
+    robot.close()
+    print(f"cora-ocr robot stopped after {handled} documents ({robot.pages_done} pages)")
+    return 0
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    import time as _time
+
+    from cora_ocr.config import DEFAULT_CONNECTION
+    from cora_ocr.demo import run_demo
+    from cora_ocr.robot import samples
+    from cora_ocr.robot.render import words_of_alto
+
+    root = settings.effective_connections.get(DEFAULT_CONNECTION)
+    if root is None:
+        raise CoraError(f"connections: the demo needs the {DEFAULT_CONNECTION} connection")
+    folder = root / "demo"
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = samples.sample_lines(seed=int(_time.time()), count=6)
+    document = samples.write_png(folder / f"demo-{_time.strftime('%Y%m%d-%H%M%S')}.png", lines)
+    url = (
+        args.url
+        or f"http://{settings.host}:{settings.port}/SequenceServices/coraOcrIntegration_v1.0.0.asmx"
+    )
+    print(f"submitted {document} to {url}", flush=True)
+    result = run_demo(url, root, document, args.timeout)
+    print(f"job {result.job_id}: {result.status} ({result.error_code})")
+    if result.status != "Completed":
+        return 1
+    text = " ".join(words_of_alto(result.output.read_bytes()))
+    print(f"recognised text:\n{text}")
+    error = samples.character_error_rate(" ".join(lines), text)
+    print(f"character error rate against the known text: {error:.2%}")
     return 0
 
 
@@ -122,6 +202,7 @@ def cmd_jobs_show(settings: Settings, args: argparse.Namespace) -> int:
         ("profile", job.ocr_profile),
         ("output", f"{job.output_connection}:{job.output_location}/{job.output_name}"),
         ("put model", job.put_model),
+        ("pages", "" if job.pages_total is None else f"{job.pages_done or 0}/{job.pages_total}"),
         ("created", job.created_at.isoformat()),
         ("updated", job.updated_at.isoformat()),
     ]
@@ -195,6 +276,16 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--burst", action="store_true", help="stop when no job is due")
     worker.add_argument("--name", help="worker name shown in job histories")
     worker.set_defaults(func=cmd_worker)
+
+    robot = commands.add_parser("robot", help="run the built-in OCR robot for one profile")
+    robot.add_argument("--profile", default="Default")
+    robot.add_argument("--burst", action="store_true", help="stop when the input folder is empty")
+    robot.set_defaults(func=cmd_robot)
+
+    demo = commands.add_parser("demo", help="OCR a generated document through a running service")
+    demo.add_argument("--url", help="service URL (default: from host and port settings)")
+    demo.add_argument("--timeout", type=int, default=120)
+    demo.set_defaults(func=cmd_demo)
 
     profiles = commands.add_parser("profiles", help="OCR profiles").add_subparsers(
         dest="profiles_command", required=True

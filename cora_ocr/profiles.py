@@ -30,6 +30,7 @@ ERROR_SUFFIX = ".error"
 _KEYS = {
     "input_dir",
     "output_dir",
+    "dpi",
     "output_format",
     "result_extension",
     "languages",
@@ -53,6 +54,8 @@ class Profile:
     engine: str = "tesseract"
     languages: tuple[str, ...] = ("eng",)
     media_types: tuple[str, ...] = field(default=MEDIA_TYPES)
+    # Resolution PDF pages are rendered at before recognition.
+    dpi: int = 300
 
     def result_name(self, file_name: str) -> str:
         return PurePath(file_name).stem + self.result_extension
@@ -69,6 +72,10 @@ class Profile:
     def error_path(self, file_name: str) -> Path:
         return self.output_dir / self.error_name(file_name)
 
+    def progress_path(self, file_name: str) -> Path:
+        """`done total` pages, written by the robot while it works (hidden: not a result)."""
+        return self.output_dir / f".{PurePath(file_name).stem}.progress"
+
     def cleanup(self, file_name: str, job_id: int) -> None:
         """Remove what one job left in the robot's folders: input, result, error, temp file."""
         placed = self.input_path(file_name)
@@ -77,6 +84,7 @@ class Profile:
             files.temp_name(placed, job_temp_tag(job_id)),
             self.result_path(file_name),
             self.error_path(file_name),
+            self.progress_path(file_name),
         )
 
     def problems(self) -> list[str]:
@@ -110,7 +118,11 @@ def _profile(name: str, table: Mapping[str, Any], data_dir: Path) -> Profile:
     for key, value in (("languages", languages), ("media_types", media)):
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise SettingsError(f"{prefix}.{key}: expected a list of strings")
+    dpi = table.get("dpi", 300)
+    if not isinstance(dpi, int) or not 72 <= dpi <= 1200:
+        raise SettingsError(f"{prefix}.dpi: {dpi!r} is not an integer in 72..1200")
     return Profile(
+        dpi=dpi,
         name=name,
         input_dir=Path(str(table.get("input_dir", base / "in"))),
         output_dir=Path(str(table.get("output_dir", base / "out"))),

@@ -102,7 +102,20 @@ def settings(session_dir: Path, connection_root: Path, backend: str) -> Settings
         data_dir=session_dir / backend,
         connections={DEFAULT_CONNECTION: connection_root},
         trusted_proxies=frozenset({"127.0.0.2"}),
-        profiles={"Default": {"input_dir": str(robot / "in"), "output_dir": str(robot / "out")}},
+        profiles={
+            name: {
+                "input_dir": str(robot / name / "in"),
+                "output_dir": str(robot / name / "out"),
+                "output_format": output_format,
+                "dpi": 150,
+            }
+            for name, output_format in (
+                ("Default", "alto"),
+                ("Text", "text"),
+                ("Hocr", "hocr"),
+                ("Pdf", "pdf"),
+            )
+        },
         lease_seconds=30,
         poll_seconds=1,
         max_attempts=3,

@@ -199,3 +199,24 @@ def test_worker_abort_retry_and_full_history(cli_env: dict[str, str]) -> None:
     assert len(history) == len(expected), shown
     for line, pattern in zip(history, expected, strict=True):
         assert re.fullmatch(rf"  {stamp}  {pattern}", line), line
+
+
+def test_demo_through_a_running_service(cli_env: dict[str, str]) -> None:
+    process = subprocess.Popen(
+        [*CLI, "serve"], env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        assert process.stdout is not None
+        assert "cora-ocr serving" in process.stdout.readline()
+        demo = run(cli_env, "demo", "--timeout", "60")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        if process.stdout is not None:
+            process.stdout.close()
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert re.search(r"job \d+: Completed \(NoError\)", demo.stdout)
+    rate = re.search(r"character error rate against the known text: ([\d.]+)%", demo.stdout)
+    assert rate is not None and float(rate.group(1)) < 2.0
+    text = demo.stdout.split("recognised text:\n", 1)[1]
+    assert len(text.split()) >= 30  # six lines of seven words

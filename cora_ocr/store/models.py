@@ -93,6 +93,9 @@ class Job(Base):
     stalls: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Where delivery puts (or put) the result, recorded before the file is placed.
     output_final_name: Mapped[str | None] = mapped_column(String(255))
+    # Progress reported by the robot; pages_total is the job's page count once known.
+    pages_done: Mapped[int | None] = mapped_column(Integer)
+    pages_total: Mapped[int | None] = mapped_column(Integer)
 
     events: Mapped[list[JobEvent]] = relationship(
         back_populates="job", order_by="JobEvent.id", cascade="all, delete-orphan"

@@ -214,7 +214,7 @@ class Worker:
         assert outcome.wait_seconds is not None
         due = self.clock.now() + dt.timedelta(seconds=outcome.wait_seconds)
         with self.store.session.begin() as session:
-            return queries.release(session, job.id, self.name, due)
+            return queries.release(session, job.id, self.name, due, **outcome.columns)
 
     def _record_output_name(self, job_id: int, name: str) -> bool:
         with self.store.session.begin() as session:

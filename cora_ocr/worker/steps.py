@@ -103,8 +103,9 @@ def wait_for_output(ctx: StepContext, job: Job) -> Outcome:
     profile = ctx.profiles.get(job.ocr_profile)
     if profile is None:
         return profile_missing(job)
+    pages = read_progress(profile.progress_path(job.input_name))
     if profile.result_path(job.input_name).is_file():
-        return Outcome(JobState.DELIVERING)
+        return Outcome(JobState.DELIVERING, columns=pages)
     error_file = profile.error_path(job.input_name)
     if error_file.is_file():
         reason = error_file.read_text("utf-8", "replace").strip()[:MAX_ROBOT_REASON]
@@ -121,7 +122,18 @@ def wait_for_output(ctx: StepContext, job: Job) -> Outcome:
             OcrErrorCode.TimedOut, f"no result from the robot within {job.timeout_seconds} s"
         )
     remaining = (deadline - ctx.now).total_seconds()
-    return Outcome(wait_seconds=min(ctx.poll_seconds, remaining))
+    return Outcome(wait_seconds=min(ctx.poll_seconds, remaining), columns=pages)
+
+
+def read_progress(path: Path) -> dict[str, int]:
+    """Pages done and total from the robot's progress file; nothing if absent or garbled."""
+    try:
+        done, total = (int(part) for part in path.read_text("ascii").split())
+    except (OSError, ValueError):
+        return {}
+    if not 0 <= done <= total <= 1_000_000:
+        return {}
+    return {"pages_done": done, "pages_total": total}
 
 
 def deliver(ctx: StepContext, job: Job) -> Outcome:

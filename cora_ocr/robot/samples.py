@@ -1,0 +1,106 @@
+"""Sample documents with known content (used by `cora-ocr demo`, the tests and the bench),
+and the character error rate to score a recognition against them."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+WORDS = [
+    "invoice",
+    "payment",
+    "total",
+    "amount",
+    "customer",
+    "order",
+    "delivery",
+    "address",
+    "account",
+    "balance",
+    "shipping",
+    "receipt",
+    "number",
+    "date",
+    "quantity",
+    "price",
+    "description",
+    "reference",
+    "contract",
+    "service",
+    "period",
+    "claim",
+    "policy",
+    "insurance",
+    "premium",
+    "coverage",
+    "vehicle",
+    "damage",
+    "report",
+    "approved",
+    "pending",
+    "signature",
+]
+
+
+def sample_lines(seed: int, count: int = 20, words_per_line: int = 7) -> list[str]:
+    generator = random.Random(seed)
+    return [" ".join(generator.choice(WORDS) for _ in range(words_per_line)) for _ in range(count)]
+
+
+def render_page(
+    lines: Sequence[str], width: int = 1240, height: int = 1754, font_size: int = 28
+) -> Image.Image:
+    """A white page (A4 at 150 dpi by default) with the lines in Pillow's bundled font."""
+    page = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.load_default(size=font_size)
+    step = int(font_size * 1.9)
+    for index, line in enumerate(lines):
+        draw.text((width // 12, height // 14 + index * step), line, fill=0, font=font)
+    return page
+
+
+def write_png(path: Path, lines: Sequence[str]) -> Path:
+    render_page(lines).save(path, format="PNG", dpi=(150, 150))
+    return path
+
+
+def write_pdf(path: Path, pages: Sequence[Sequence[str]]) -> Path:
+    """An image-only PDF, like a scanner produces."""
+    images = [render_page(lines).convert("RGB") for lines in pages]
+    images[0].save(path, format="PDF", save_all=True, append_images=images[1:], resolution=150)
+    return path
+
+
+def write_tiff(path: Path, pages: Sequence[Sequence[str]]) -> Path:
+    images = [render_page(lines) for lines in pages]
+    images[0].save(
+        path,
+        format="TIFF",
+        save_all=True,
+        append_images=images[1:],
+        dpi=(150, 150),
+        compression="tiff_deflate",
+    )
+    return path
+
+
+def normalise(text: str) -> str:
+    return " ".join(text.split())
+
+
+def character_error_rate(expected: str, actual: str) -> float:
+    """Levenshtein distance over the expected length, whitespace runs counted as one space."""
+    want, got = normalise(expected), normalise(actual)
+    previous = list(range(len(got) + 1))
+    for i, char in enumerate(want, 1):
+        current = [i]
+        for j, other in enumerate(got, 1):
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char != other))
+            )
+        previous = current
+    return previous[-1] / max(1, len(want))
