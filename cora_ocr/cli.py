@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import signal
 import sys
@@ -25,7 +26,27 @@ def _open_store(settings: Settings) -> Store:
     return store
 
 
+def local_setup(settings: Settings) -> Settings:
+    """`serve` on a loopback address is the zero-setup local mode: unless the settings say
+    otherwise, callers on this machine need no credentials and plain HTTP is accepted."""
+    if not settings.local_setup:
+        return settings
+    settings = dataclasses.replace(
+        settings,
+        allow_anonymous=True if settings.allow_anonymous is None else settings.allow_anonymous,
+        require_https=False if settings.require_https is None else settings.require_https,
+    )
+    log.warning(
+        "local setup on %s: anonymous=%s, plain HTTP=%s",
+        settings.host,
+        settings.allow_anonymous,
+        not settings.require_https,
+    )
+    return settings
+
+
 def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
+    settings = local_setup(settings)
     from cora_ocr.services import build_services
     from cora_ocr.web.app import create_app
     from cora_ocr.web.server import make_server, stop_server
@@ -261,6 +282,64 @@ def cmd_profiles_check(settings: Settings, _args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _licensing(settings: Settings) -> Any:
+    return _services(settings).licensing
+
+
+def cmd_licenses_create(settings: Settings, args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    expires = dt.datetime.fromisoformat(args.expires).astimezone(dt.UTC) if args.expires else None
+    license_id = _licensing(settings).create_license(
+        args.name, args.region, args.requests_per_hour, args.pages_per_hour, expires
+    )
+    print(license_id)
+    return 0
+
+
+def cmd_licenses_list(settings: Settings, _args: argparse.Namespace) -> int:
+    print(f"{'LICENSE ID':<18} {'REGION':<10} {'STATUS':<10} {'REQ/H':>7} {'PAGES/H':>8}  NAME")
+    for lic in _licensing(settings).licenses():
+        status = "suspended" if lic.suspended else "active"
+        print(
+            f"{lic.license_id:<18} {lic.region:<10} {status:<10} {lic.hourly_request_quota:>7}"
+            f" {lic.hourly_page_quota:>8}  {lic.name}"
+        )
+    return 0
+
+
+def cmd_licenses_disable(settings: Settings, args: argparse.Namespace) -> int:
+    _licensing(settings).set_license_suspended(args.license_id, True)
+    print(f"license {args.license_id} suspended")
+    return 0
+
+
+def cmd_licenses_usage(settings: Settings, args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=args.hours)
+    print(f"{'HOUR (UTC)':<17} {'APP':<20} {'REQUESTS':>9} {'JOBS':>6} {'PAGES':>6}")
+    for name, hint, hour, requests, jobs, pages in _licensing(settings).usage(
+        args.license_id, since
+    ):
+        print(
+            f"{hour:%Y-%m-%d %H:00} {name + ' (…' + hint + ')':<20} "
+            f"{requests:>9} {jobs:>6} {pages:>6}"
+        )
+    return 0
+
+
+def cmd_apps_create(settings: Settings, args: argparse.Namespace) -> int:
+    print(_licensing(settings).create_app(args.license_id, args.name))
+    return 0
+
+
+def cmd_apps_disable(settings: Settings, args: argparse.Namespace) -> int:
+    _licensing(settings).set_app_enabled(args.license_id, args.app_id, False)
+    print("app disabled")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cora-ocr", description=__doc__)
     parser.add_argument("--config", help="TOML settings file (default: $CORA_OCR_CONFIG)")
@@ -276,6 +355,37 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--burst", action="store_true", help="stop when no job is due")
     worker.add_argument("--name", help="worker name shown in job histories")
     worker.set_defaults(func=cmd_worker)
+
+    licenses = commands.add_parser("licenses", help="licenses").add_subparsers(
+        dest="licenses_command", required=True
+    )
+    create = licenses.add_parser("create", help="create a license; prints its License ID")
+    create.add_argument("name")
+    create.add_argument("--region", help="default: this deployment's region")
+    create.add_argument("--requests-per-hour", type=int, default=10_000)
+    create.add_argument("--pages-per-hour", type=int, default=1_000)
+    create.add_argument("--expires", help="ISO date-time, e.g. 2027-12-31T23:59:59+00:00")
+    create.set_defaults(func=cmd_licenses_create)
+    licenses.add_parser("list", help="all licenses").set_defaults(func=cmd_licenses_list)
+    disable = licenses.add_parser("disable", help="suspend a license")
+    disable.add_argument("license_id")
+    disable.set_defaults(func=cmd_licenses_disable)
+    usage = licenses.add_parser("usage", help="requests, jobs and pages per app and hour")
+    usage.add_argument("license_id")
+    usage.add_argument("--hours", type=int, default=24)
+    usage.set_defaults(func=cmd_licenses_usage)
+
+    apps = commands.add_parser("apps", help="apps of a license").add_subparsers(
+        dest="apps_command", required=True
+    )
+    app_create = apps.add_parser("create", help="create an app; prints its App ID (once)")
+    app_create.add_argument("license_id")
+    app_create.add_argument("name")
+    app_create.set_defaults(func=cmd_apps_create)
+    app_disable = apps.add_parser("disable", help="disable an app")
+    app_disable.add_argument("license_id")
+    app_disable.add_argument("app_id")
+    app_disable.set_defaults(func=cmd_apps_disable)
 
     robot = commands.add_parser("robot", help="run the built-in OCR robot for one profile")
     robot.add_argument("--profile", default="Default")

@@ -48,6 +48,31 @@ class Settings:
     poll_seconds: float = 1.0
     # Claims of one job (crashed workers included) before it fails with InternalError.
     max_attempts: int = 5
+    # This deployment's processing region: licenses of other regions are refused.
+    region: str = "local"
+    # Requests without credentials: never, unless set true for a loopback-only setup.
+    # None means "not said": `cora-ocr serve` on loopback then allows them, all else refuses.
+    allow_anonymous: bool | None = None
+    # Refuse plain HTTP (HTTPS directly, or from a trusted proxy that says so).
+    # None means "not said": true, except for `cora-ocr serve` on loopback.
+    require_https: bool | None = None
+    # Certificate and key (PEM) to serve HTTPS directly (`cora-ocr web`).
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # XML limits, checked before and after parsing (stricter than CXF's: the contract is small).
+    max_xml_depth: int = 32
+    max_xml_elements: int = 2_000
+    max_xml_attributes: int = 2_000
+
+    def __post_init__(self) -> None:
+        if self.allow_anonymous and not is_loopback(self.host):
+            raise SettingsError(
+                f"allow_anonymous: only for a loopback-only setup, but host is {self.host}"
+            )
+
+    @property
+    def local_setup(self) -> bool:
+        return is_loopback(self.host)
 
     @property
     def effective_database_url(self) -> str:
@@ -58,6 +83,28 @@ class Settings:
         if self.connections:
             return dict(self.connections)
         return {DEFAULT_CONNECTION: self.data_dir / "connections" / DEFAULT_CONNECTION}
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _as_bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{key}: {value!r} is not true or false")
 
 
 def _as_int(key: str, value: Any, low: int, high: int) -> int:
@@ -131,6 +178,14 @@ def _convert(key: str, value: Any) -> Any:
         "lease_seconds": lambda v: _as_float(key, v, 0.1, 3600),
         "poll_seconds": lambda v: _as_float(key, v, 0.0, 3600),
         "max_attempts": lambda v: _as_int(key, v, 1, 1000),
+        "region": str,
+        "allow_anonymous": lambda v: _as_bool(key, v),
+        "require_https": lambda v: _as_bool(key, v),
+        "tls_cert": lambda v: Path(str(v)),
+        "tls_key": lambda v: Path(str(v)),
+        "max_xml_depth": lambda v: _as_int(key, v, 4, 256),
+        "max_xml_elements": lambda v: _as_int(key, v, 10, 1_000_000),
+        "max_xml_attributes": lambda v: _as_int(key, v, 10, 1_000_000),
     }
     return converters[key](value)
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 class CoraError(Exception):
     """Base of every error cora_ocr raises on purpose."""
 
+    # HTTP headers the answer must carry (WWW-Authenticate, Retry-After).
+    headers: tuple[tuple[str, str], ...] = ()
+
 
 class ClientError(CoraError):
     """The request is wrong; the message says which field and why (safe to show)."""
@@ -47,6 +50,25 @@ class UnsupportedMediaType(ClientError):
 
 class RequestTooLarge(ClientError):
     """The body exceeds the configured size limit (HTTP 413)."""
+
+
+class AuthenticationFailed(ClientError):
+    """HTTP 401: the credentials are missing or do not grant access."""
+
+    headers = (("WWW-Authenticate", 'Basic realm="cora_ocr", charset="UTF-8"'),)
+
+
+class QuotaExceeded(ClientError):
+    """HTTP 429: the license's hourly request quota is spent."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.headers = (("Retry-After", str(retry_after)),)
+
+
+class HttpsRequired(ClientError):
+    """HTTP 403: the request came over plain HTTP and this service requires HTTPS."""
 
 
 class ServerError(CoraError):

@@ -7,6 +7,7 @@ from typing import Any
 
 from cora_ocr.connections import Connections
 from cora_ocr.errors import ClientError, InvalidField, JobNotFound
+from cora_ocr.licensing import Principal
 from cora_ocr.profiles import Profiles
 from cora_ocr.statuses import JobState, OcrErrorCode, OcrStatus, PutModel
 from cora_ocr.store import Job, Store, queries
@@ -91,19 +92,26 @@ class JobService:
             "activity_metadata": request.activity,
         }
 
-    def submit(self, request: FileBatchRequest, actor: str = "soap") -> int:
+    def submit(
+        self, request: FileBatchRequest, principal: Principal | None = None, actor: str = "soap"
+    ) -> int:
         fields = self.validate(request)
+        if principal is not None:
+            fields.update(license_pk=principal.license_pk, app_pk=principal.app_pk)
         with self.store.session.begin() as session:
             return queries.insert_job(session, fields, actor)
 
-    def status(self, job_id: int | None) -> StatusView:
+    def status(self, job_id: int | None, principal: Principal | None = None) -> StatusView:
+        """The wire status of a job; another license's job is NotFound, as if it did not exist."""
         if job_id is None:
             return NOT_FOUND
         with self.store.session() as session:
             row = queries.status_row(session, job_id)
         if row is None:
             return NOT_FOUND
-        state, error_code, context = row
+        state, error_code, context, owner = row
+        if principal is not None and owner is not None and owner != principal.license_pk:
+            return NOT_FOUND
         return StatusView(JobState(state).wire, OcrErrorCode(error_code), context)
 
     def list(self, state: JobState | None = None, limit: int = 50) -> list[Job]:

@@ -8,6 +8,7 @@ from typing import Any
 from cora_ocr.config import Settings
 from cora_ocr.connections import Connections
 from cora_ocr.jobs import JobService
+from cora_ocr.licensing import Licensing
 from cora_ocr.profiles import Profiles
 from cora_ocr.store import Store
 from cora_ocr.worker import Worker
@@ -21,6 +22,7 @@ class Services:
     connections: Connections
     profiles: Profiles
     jobs: JobService
+    licensing: Licensing
 
     def worker(self, **kwargs: Any) -> Worker:
         config = WorkerConfig(
@@ -35,4 +37,5 @@ def build_services(settings: Settings, store: Store) -> Services:
     connections = Connections(settings.effective_connections)
     profiles = Profiles.from_settings(settings)
     jobs = JobService(store, connections, profiles, settings.max_timeout_seconds)
-    return Services(settings, store, connections, profiles, jobs)
+    licensing = Licensing(store, settings.region)
+    return Services(settings, store, connections, profiles, jobs, licensing)

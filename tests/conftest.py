@@ -102,6 +102,8 @@ def settings(session_dir: Path, connection_root: Path, backend: str) -> Settings
         data_dir=session_dir / backend,
         connections={DEFAULT_CONNECTION: connection_root},
         trusted_proxies=frozenset({"127.0.0.2"}),
+        allow_anonymous=True,
+        require_https=False,
         profiles={
             name: {
                 "input_dir": str(robot / name / "in"),
@@ -160,8 +162,8 @@ def empty_folder(folder: Path) -> None:
 def services(settings: Settings, store: Store) -> Services:
     """The object graph on the session's store; jobs, robot folders and files emptied."""
     with store.engine.begin() as conn:
-        conn.execute(text("DELETE FROM job_events"))
-        conn.execute(text("DELETE FROM jobs"))
+        for table in ("job_events", "jobs", "usage", "apps", "licenses"):
+            conn.execute(text(f"DELETE FROM {table}"))
     built = build_services(settings, store)
     for profile in built.profiles.all():
         empty_folder(profile.input_dir)

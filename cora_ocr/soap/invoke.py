@@ -18,6 +18,7 @@ from spyne.server import ServerBase
 
 from cora_ocr.errors import ClientError, UnknownOperation
 from cora_ocr.jobs import JobService
+from cora_ocr.licensing import Principal
 from cora_ocr.namespaces import HEADER_NAME, TNS
 from cora_ocr.soap.envelope import SOAP11, SOAP12, SoapVersion
 from cora_ocr.soap.service import CoraOcrIntegration
@@ -26,9 +27,10 @@ _HEADER_TAG = f"{{{TNS}}}{HEADER_NAME}"
 _SCHEMA_NOISE = re.compile(r"^.*?SCHEMAV_[A-Z0-9_]+: ")
 
 
-@dataclass
+@dataclass(frozen=True)
 class UserContext:
     jobs: JobService
+    principal: Principal | None
 
 
 def _clean_schema_error(text: str) -> str:
@@ -38,7 +40,7 @@ def _clean_schema_error(text: str) -> str:
 
 class SoapInvoker:
     def __init__(self, jobs: JobService) -> None:
-        self.user_context = UserContext(jobs)
+        self.jobs = jobs
         self._transports: dict[SoapVersion, ServerBase] = {}
         for version, protocol in ((SOAP11, Soap11), (SOAP12, Soap12)):
             app = Application(
@@ -55,12 +57,13 @@ class SoapInvoker:
         version: SoapVersion,
         header: etree._Element | None,
         payload: etree._Element,
+        principal: Principal | None = None,
     ) -> etree._Element:
         """The response payload element (e.g. GetStatusResponse) for one request payload."""
         transport = self._transports[version]
         app: Any = transport.app
         ctx = MethodContext(transport, MethodContext.SERVER)
-        ctx.udc = self.user_context
+        ctx.udc = UserContext(self.jobs, principal)
         ctx.in_header_doc = header
         ctx.in_body_doc = payload
         ctx.method_request_string = payload.tag

@@ -58,7 +58,8 @@ class CoraOcrIntegration(ServiceBase):
                 output_file=_file_ref(OutPutFile),
                 put_model=PutModel,
                 activity=_activity(ctx.in_header),
-            )
+            ),
+            ctx.udc.principal,
         )
         return FileBatchResult(MasterWorkflowInstanceId=job_id)
 
@@ -66,7 +67,8 @@ class CoraOcrIntegration(ServiceBase):
     def GetStatus(ctx: Any) -> OcrJobStatus:
         jobs: JobService = ctx.udc.jobs
         header: ActivityMetadata | None = ctx.in_header
-        view = jobs.status(None if header is None else header.MasterWorkflowInstanceId)
+        job_id = None if header is None else header.MasterWorkflowInstanceId
+        view = jobs.status(job_id, ctx.udc.principal)
         return OcrJobStatus(
             Status=view.status.value,
             ErrorCode=view.error_code.value,

@@ -1,6 +1,6 @@
 """The job store: SQLAlchemy models, engine/session handling, queries and migrations."""
 
 from cora_ocr.store.engine import Store
-from cora_ocr.store.models import Base, Job, JobEvent
+from cora_ocr.store.models import App, Base, Job, JobEvent, License, Usage
 
-__all__ = ["Base", "Job", "JobEvent", "Store"]
+__all__ = ["App", "Base", "Job", "JobEvent", "License", "Store", "Usage"]

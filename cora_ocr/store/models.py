@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -96,6 +98,9 @@ class Job(Base):
     # Progress reported by the robot; pages_total is the job's page count once known.
     pages_done: Mapped[int | None] = mapped_column(Integer)
     pages_total: Mapped[int | None] = mapped_column(Integer)
+    # Who submitted the job (None: anonymous local setup).
+    license_pk: Mapped[int | None] = mapped_column(BigId, ForeignKey("licenses.id"))
+    app_pk: Mapped[int | None] = mapped_column(BigId, ForeignKey("apps.id"))
 
     events: Mapped[list[JobEvent]] = relationship(
         back_populates="job", order_by="JobEvent.id", cascade="all, delete-orphan"
@@ -119,3 +124,50 @@ class JobEvent(Base):
     actor: Mapped[str] = mapped_column(String(64))
 
     job: Mapped[Job] = relationship(back_populates="events")
+
+
+class License(Base):
+    """A customer's license: processing region, validity, hourly quotas."""
+
+    __tablename__ = "licenses"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    license_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    region: Mapped[str] = mapped_column(String(64))
+    suspended: Mapped[bool] = mapped_column(Boolean, default=False)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    hourly_request_quota: Mapped[int] = mapped_column(Integer)
+    hourly_page_quota: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class App(Base):
+    """An application using a license; its App ID is the credential's secret half."""
+
+    __tablename__ = "apps"
+    __table_args__ = (UniqueConstraint("license_pk", "app_id_hash"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    license_pk: Mapped[int] = mapped_column(BigId, ForeignKey("licenses.id"), index=True)
+    # SHA-256 of the App ID: the secret itself is shown once, at creation.
+    app_id_hash: Mapped[str] = mapped_column(String(64))
+    app_id_hint: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(String(255))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class Usage(Base):
+    """Requests, jobs and pages per app and hour (hour = its start, UTC)."""
+
+    __tablename__ = "usage"
+
+    app_pk: Mapped[int] = mapped_column(BigId, ForeignKey("apps.id"), primary_key=True)
+    hour: Mapped[dt.datetime] = mapped_column(UtcDateTime, primary_key=True)
+    license_pk: Mapped[int] = mapped_column(BigId, ForeignKey("licenses.id"))
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    jobs: Mapped[int] = mapped_column(Integer, default=0)
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (Index("ix_usage_license_pk_hour", "license_pk", "hour"),)

@@ -28,12 +28,14 @@ def insert_job(session: Session, fields: dict[str, Any], actor: str) -> int:
     return job.id
 
 
-def status_row(session: Session, job_id: int) -> tuple[str, str, str | None] | None:
-    """(state, error_code, external_context) of one job: the GetStatus hot path."""
+def status_row(session: Session, job_id: int) -> tuple[str, str, str | None, int | None] | None:
+    """(state, error_code, external_context, license_pk) of one job: the GetStatus hot path."""
     row = session.execute(
-        select(Job.state, Job.error_code, Job.external_context).where(Job.id == job_id)
+        select(Job.state, Job.error_code, Job.external_context, Job.license_pk).where(
+            Job.id == job_id
+        )
     ).first()
-    return None if row is None else (row[0], row[1], row[2])
+    return None if row is None else (row[0], row[1], row[2], row[3])
 
 
 def get_job(session: Session, job_id: int) -> Job | None:
@@ -119,6 +121,7 @@ def transition(
 
 ACTIVE_STATES = (
     JobState.QUEUED,
+    JobState.THROTTLED,
     JobState.PROCESSING_INPUT,
     JobState.WAITING_FOR_OUTPUT,
     JobState.DELIVERING,
@@ -166,16 +169,9 @@ def heartbeat(
     return _updated(session, job_id, [Job.lease_owner == owner], {"lease_expires_at": now + lease})
 
 
-def release(
-    session: Session, job_id: int, owner: str, next_attempt_at: dt.datetime | None, **columns: Any
-) -> bool:
-    """Give a job back (it waits for the robot) until next_attempt_at."""
-    values = {
-        "lease_owner": None,
-        "lease_expires_at": None,
-        "next_attempt_at": next_attempt_at,
-        **columns,
-    }
+def release(session: Session, job_id: int, owner: str, **columns: Any) -> bool:
+    """Give a job back until its next_attempt_at (it waits for the robot, or is throttled)."""
+    values = {"lease_owner": None, "lease_expires_at": None, **columns}
     return _updated(session, job_id, [Job.lease_owner == owner], values)
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
+from cora_ocr.clock import Clock
 from cora_ocr.config import Settings
 from cora_ocr.errors import ClientError, MalformedRequest, RequestTooLarge, UnsupportedMediaType
 from cora_ocr.jobs import JobService
@@ -17,6 +18,7 @@ from cora_ocr.soap.invoke import SoapInvoker
 from cora_ocr.web import help as help_pages
 from cora_ocr.web import http_binding
 from cora_ocr.web.faults import plain_error, soap_error
+from cora_ocr.web.guard import Guard
 from cora_ocr.web.response import TEXT_HTML, TEXT_XML, Response, plain
 from cora_ocr.web.soap_endpoint import SoapEndpoint
 from cora_ocr.web.wsdl import WsdlDocument
@@ -40,9 +42,10 @@ def parse_content_type(value: str) -> tuple[str, dict[str, str]]:
 class CoraOcrApp:
     """WSGI callable. Everything reusable (WSDL, Spyne apps, parser) is built in __init__."""
 
-    def __init__(self, settings: Settings, jobs: JobService) -> None:
+    def __init__(self, settings: Settings, jobs: JobService, guard: Guard) -> None:
         self.settings = settings
         self.jobs = jobs
+        self.guard = guard
         self.wsdl = WsdlDocument()
         self.soap = SoapEndpoint(SoapInvoker(jobs))
         self._path = SERVICE_PATH.lower()
@@ -71,6 +74,7 @@ class CoraOcrApp:
     # --- GET <path> (WSDL, help) and POST <path> (SOAP) -------------------------------
     def _service_root(self, environ: dict[str, Any], method: str) -> Response:
         if method in ("GET", "HEAD"):
+            self.guard.check_transport(environ)
             query = {
                 key.lower(): value
                 for key, value in parse_qs(
@@ -109,7 +113,9 @@ class CoraOcrApp:
                 )
             )
         try:
-            return self.soap.handle(version, action, self.read_body(environ))
+            self.guard.check_transport(environ)
+            principal = self.guard.principal(environ)
+            return self.soap.handle(version, action, self.read_body(environ), principal)
         except Exception as exc:
             return soap_error(version, exc)
 
@@ -121,6 +127,8 @@ class CoraOcrApp:
             raise ClientError(
                 f"Request format is unrecognized for URL unexpectedly ending in '/{name}'."
             )
+        self.guard.check_transport(environ)
+        principal = self.guard.principal(environ)
         if method in ("GET", "HEAD"):
             params = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
         elif method == "POST":
@@ -135,7 +143,7 @@ class CoraOcrApp:
             params = parse_qs(form, keep_blank_values=True)
         else:
             raise ClientError(f"HTTP {method} is not supported for {name}")
-        return http_binding.get_status(self.jobs, params)
+        return http_binding.get_status(self.jobs, params, principal)
 
     # --- helpers ----------------------------------------------------------------------
     def read_body(self, environ: dict[str, Any]) -> bytes:
@@ -174,6 +182,7 @@ class CoraOcrApp:
         return f"{scheme}://{host}{path}"
 
 
-def create_app(services: Services) -> CoraOcrApp:
+def create_app(services: Services, clock: Clock | None = None) -> CoraOcrApp:
     services.connections.ensure_roots()
-    return CoraOcrApp(services.settings, services.jobs)
+    guard = Guard(services.settings, services.licensing, clock)
+    return CoraOcrApp(services.settings, services.jobs, guard)

@@ -24,6 +24,9 @@ class FaultRule:
 # Most specific first; the last row catches everything else.
 FAULT_TABLE: tuple[tuple[type[BaseException], FaultRule], ...] = (
     (errors.MalformedRequest, FaultRule(400, "Client")),
+    (errors.AuthenticationFailed, FaultRule(401, "Client")),
+    (errors.HttpsRequired, FaultRule(403, "Client")),
+    (errors.QuotaExceeded, FaultRule(429, "Client")),
     (errors.RequestTooLarge, FaultRule(413, "Client")),
     (errors.UnsupportedMediaType, FaultRule(415, "Client")),
     (errors.VersionMismatch, FaultRule(500, "VersionMismatch")),
@@ -48,12 +51,19 @@ def message_for(exc: BaseException, rule: FaultRule) -> str:
     return str(exc)
 
 
+def _headers(exc: BaseException) -> list[tuple[str, str]]:
+    return list(exc.headers) if isinstance(exc, errors.CoraError) else []
+
+
 def soap_error(version: SoapVersion, exc: BaseException) -> Response:
     rule = rule_for(exc)
     text = message_for(exc, rule)
-    return Response(rule.http_status, version.content_type, render_fault(version, rule.code, text))
+    body = render_fault(version, rule.code, text)
+    return Response(rule.http_status, version.content_type, body, _headers(exc))
 
 
 def plain_error(exc: BaseException) -> Response:
     rule = rule_for(exc)
-    return plain(rule.http_status, message_for(exc, rule))
+    response = plain(rule.http_status, message_for(exc, rule))
+    response.headers.extend(_headers(exc))
+    return response

@@ -6,6 +6,7 @@ from lxml import etree
 
 from cora_ocr.errors import InvalidField
 from cora_ocr.jobs import JobService, StatusView
+from cora_ocr.licensing import Principal
 from cora_ocr.namespaces import TNS, XSD, XSI
 from cora_ocr.web.response import TEXT_XML, Response
 
@@ -41,6 +42,8 @@ def render_status_document(view: StatusView) -> bytes:
     )
 
 
-def get_status(jobs: JobService, params: dict[str, list[str]]) -> Response:
-    view = jobs.status(parse_job_id(params))
+def get_status(
+    jobs: JobService, params: dict[str, list[str]], principal: Principal | None
+) -> Response:
+    view = jobs.status(parse_job_id(params), principal)
     return Response(200, TEXT_XML, render_status_document(view))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from lxml import etree
 
 from cora_ocr.errors import ClientError, MustUnderstand, UnknownOperation, VersionMismatch
+from cora_ocr.licensing import Principal
 from cora_ocr.namespaces import HEADER_NAME, OPERATIONS, TNS
 from cora_ocr.soap.envelope import SOAP11, VERSIONS, SoapVersion, render_response
 from cora_ocr.soap.invoke import SoapInvoker
@@ -95,10 +96,12 @@ class SoapEndpoint:
         self.invoker = invoker
         self.parser = make_parser()
 
-    def handle(self, version: SoapVersion, action: str | None, body: bytes) -> Response:
+    def handle(
+        self, version: SoapVersion, action: str | None, body: bytes, principal: Principal | None
+    ) -> Response:
         root = parse_soap_body(self.parser, body)
         header, payload = split_envelope(version, root)
         check_headers(version, header)
         route(version, action, payload)
-        answer = self.invoker.invoke(version, header, payload)
+        answer = self.invoker.invoke(version, header, payload, principal)
         return Response(200, version.content_type, render_response(version, answer))

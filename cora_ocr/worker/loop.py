@@ -22,6 +22,7 @@ from cora_ocr.profiles import Profiles
 from cora_ocr.statuses import JobState, OcrErrorCode
 from cora_ocr.store import Job, Store, queries
 from cora_ocr.worker.steps import STEPS, Outcome, StepContext
+from cora_ocr.worker.throttle import PageBudget
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,7 @@ class Worker:
         self.hooks = hooks or NoHooks()
         self.lease = dt.timedelta(seconds=self.config.lease_seconds)
         self.stop_event = threading.Event()
+        self.budget = PageBudget(store)
 
     # --- the loop ---------------------------------------------------------------------
     def run(self, burst: bool = False) -> int:
@@ -166,16 +168,21 @@ class Worker:
                 return
             if outcome.target.is_final:
                 return
+            if outcome.target is JobState.THROTTLED:
+                self._release(job, Outcome(wait_seconds=0.0, columns=outcome.columns))
+                return
             state = outcome.target
             job = self._reload(job.id)
 
     def _step(self, job: Job, state: JobState) -> Outcome:
+        now = self.clock.now()
         context = StepContext(
             self.connections,
             self.profiles,
-            self.clock.now(),
+            now,
             self.config.poll_seconds,
             lambda name: self._record_output_name(job.id, name),
+            lambda candidate: self.budget.throttled_until(candidate, now),
         )
         try:
             return STEPS[state](context, job)
@@ -186,6 +193,8 @@ class Worker:
     # --- guarded writes -------------------------------------------------------------------
     def _commit(self, job: Job, state: JobState, outcome: Outcome) -> bool:
         assert outcome.target is not None
+        now = self.clock.now()
+        columns = {"next_attempt_at": None, **outcome.columns}
         with self.store.session.begin() as session:
             moved = queries.transition(
                 session,
@@ -196,10 +205,11 @@ class Worker:
                 owner=self.name,
                 error_code=outcome.error_code,
                 reason=outcome.reason,
-                now=self.clock.now(),
-                next_attempt_at=None,
-                **outcome.columns,
+                now=now,
+                **columns,
             )
+            if moved and outcome.target is JobState.COMPLETED:
+                self.budget.record_completion(session, job, now)
         if moved:
             log.info(
                 "job %s: %s -> %s",
@@ -212,9 +222,12 @@ class Worker:
 
     def _release(self, job: Job, outcome: Outcome) -> bool:
         assert outcome.wait_seconds is not None
-        due = self.clock.now() + dt.timedelta(seconds=outcome.wait_seconds)
+        columns = {
+            "next_attempt_at": self.clock.now() + dt.timedelta(seconds=outcome.wait_seconds),
+            **outcome.columns,
+        }
         with self.store.session.begin() as session:
-            return queries.release(session, job.id, self.name, due, **outcome.columns)
+            return queries.release(session, job.id, self.name, **columns)
 
     def _record_output_name(self, job_id: int, name: str) -> bool:
         with self.store.session.begin() as session:

@@ -42,6 +42,8 @@ class StepContext:
     poll_seconds: float
     # Records the delivery name on the job (guarded by the lease); False if the lease is lost.
     record_output_name: Callable[[str], bool]
+    # When the job's license has spent its hourly page budget: the time it renews, else None.
+    throttled_until: Callable[[Job], dt.datetime | None]
 
 
 def profile_missing(job: Job) -> Outcome:
@@ -51,8 +53,21 @@ def profile_missing(job: Job) -> Outcome:
 
 
 def start(ctx: StepContext, job: Job) -> Outcome:
-    """Queued: the job starts now; its TimeOut counts from here."""
+    """Queued: the job starts now (its TimeOut counts from here), unless its license's page
+    budget for this hour is spent: then it waits, Throttled, until the hour renews."""
+    until = ctx.throttled_until(job)
+    if until is not None:
+        return Outcome(
+            JobState.THROTTLED,
+            reason=f"hourly page budget spent; resumes at {until.isoformat(timespec='seconds')}",
+            columns={"next_attempt_at": until},
+        )
     return Outcome(JobState.PROCESSING_INPUT, columns={"started_at": job.started_at or ctx.now})
+
+
+def resume(ctx: StepContext, job: Job) -> Outcome:
+    """Throttled, and due again: back to the queue, where the budget is checked anew."""
+    return Outcome(JobState.QUEUED, reason="hourly page budget renewed")
 
 
 def _source(ctx: StepContext, job: Job) -> Path:
@@ -194,6 +209,7 @@ def _place_result(ctx: StepContext, job: Job, result: Path, target: Path) -> Out
 
 STEPS: dict[JobState, Callable[[StepContext, Job], Outcome]] = {
     JobState.QUEUED: start,
+    JobState.THROTTLED: resume,
     JobState.PROCESSING_INPUT: put_input,
     JobState.WAITING_FOR_OUTPUT: wait_for_output,
     JobState.DELIVERING: deliver,

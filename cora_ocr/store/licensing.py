@@ -1,0 +1,75 @@
+"""Queries of licenses, apps and hourly usage."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from cora_ocr.store.models import App, License, Usage
+
+
+def hour_of(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def credentials(session: Session, license_id: str) -> list[tuple[License, App]]:
+    """The license with each of its apps (none if the license is unknown)."""
+    rows = session.execute(
+        select(License, App)
+        .join(App, App.license_pk == License.id)
+        .where(License.license_id == license_id)
+    ).all()
+    return [(row[0], row[1]) for row in rows]
+
+
+def add_usage(
+    session: Session, license_pk: int, app_pk: int, hour: dt.datetime, **counts: int
+) -> None:
+    """Add to an app's counters for one hour (an upsert, safe under concurrency)."""
+    values: dict[str, Any] = {
+        "app_pk": app_pk,
+        "hour": hour,
+        "license_pk": license_pk,
+        "requests": 0,
+        "jobs": 0,
+        "pages": 0,
+        **counts,
+    }
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(Usage).values(**values)
+    statement = statement.on_conflict_do_update(
+        index_elements=[Usage.app_pk, Usage.hour],
+        set_={name: getattr(Usage, name) + getattr(statement.excluded, name) for name in counts},
+    )
+    session.execute(statement)
+
+
+def license_usage(session: Session, license_pk: int, hour: dt.datetime) -> tuple[int, int]:
+    """(requests, pages) of all of a license's apps in one hour."""
+    row = session.execute(
+        select(
+            func.coalesce(func.sum(Usage.requests), 0), func.coalesce(func.sum(Usage.pages), 0)
+        ).where(Usage.license_pk == license_pk, Usage.hour == hour)
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+def usage_report(session: Session, license_pk: int, since: dt.datetime) -> list[Any]:
+    return list(
+        session.execute(
+            select(App.name, App.app_id_hint, Usage.hour, Usage.requests, Usage.jobs, Usage.pages)
+            .join(App, App.id == Usage.app_pk)
+            .where(Usage.license_pk == license_pk, Usage.hour >= since)
+            .order_by(Usage.hour, App.name)
+        ).all()
+    )
+
+
+def set_flag(session: Session, model: Any, key: Any, **values: Any) -> bool:
+    result = session.execute(update(model).where(key).values(**values))
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]

@@ -1,0 +1,76 @@
+"""The checks every operation request passes before its body is read: HTTPS, credentials,
+request quota. Each refusal is logged as a security decision (no secrets in the log)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from typing import Any
+
+from cora_ocr.clock import Clock, SystemClock
+from cora_ocr.config import Settings, is_loopback
+from cora_ocr.errors import AuthenticationFailed, HttpsRequired
+from cora_ocr.licensing import Licensing, Principal
+
+log = logging.getLogger(__name__)
+
+
+class Guard:
+    def __init__(
+        self, settings: Settings, licensing: Licensing, clock: Clock | None = None
+    ) -> None:
+        self.settings = settings
+        self.licensing = licensing
+        self.clock = clock or SystemClock()
+        self.require_https = settings.require_https is not False
+        self.allow_anonymous = settings.allow_anonymous is True
+
+    def trusted_peer(self, environ: dict[str, Any]) -> bool:
+        return environ.get("REMOTE_ADDR") in self.settings.trusted_proxies
+
+    def is_https(self, environ: dict[str, Any]) -> bool:
+        if environ.get("wsgi.url_scheme") == "https":
+            return True
+        forwarded = environ.get("HTTP_X_FORWARDED_PROTO", "").split(",")[0].strip().lower()
+        return self.trusted_peer(environ) and forwarded == "https"
+
+    def check_transport(self, environ: dict[str, Any]) -> None:
+        if self.require_https and not self.is_https(environ):
+            log.warning(
+                "plain HTTP refused",
+                extra={"security": "https", "peer": environ.get("REMOTE_ADDR")},
+            )
+            raise HttpsRequired("HTTPS is required: this service refuses plain HTTP")
+
+    def principal(self, environ: dict[str, Any]) -> Principal | None:
+        """The authenticated caller (counted against its quota), or None if anonymous."""
+        header = environ.get("HTTP_AUTHORIZATION", "")
+        if not header:
+            peer = environ.get("REMOTE_ADDR", "")
+            if self.allow_anonymous and is_loopback(peer):
+                return None
+            log.warning("no credentials", extra={"security": "auth", "peer": peer})
+            raise AuthenticationFailed(
+                "credentials are required: HTTP Basic with the License ID as user name "
+                "and the App ID as password"
+            )
+        license_id, app_id = parse_basic(header)
+        now = self.clock.now()
+        principal = self.licensing.authenticate(license_id, app_id, now)
+        self.licensing.count_request(principal, now)
+        return principal
+
+
+def parse_basic(header: str) -> tuple[str, str]:
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "basic" or not token.strip():
+        raise AuthenticationFailed("Authorization: only HTTP Basic credentials are accepted")
+    try:
+        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise AuthenticationFailed("Authorization: the Basic credentials are not valid") from None
+    license_id, sep, app_id = decoded.partition(":")
+    if not sep or not license_id or not app_id or len(decoded) > 512:
+        raise AuthenticationFailed("Authorization: expected License ID:App ID")
+    return license_id, app_id
