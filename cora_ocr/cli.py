@@ -61,7 +61,9 @@ def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
     robot_thread = (
         threading.Thread(target=robot.run, name="cora-ocr-robot", daemon=True) if robot else None
     )
-    server = make_server(app, settings.host, settings.port, settings.threads)
+    server = make_server(
+        app, settings.host, settings.port, settings.threads, settings.max_request_bytes
+    )
     host, port = server.effective_host, server.effective_port
     print(
         f"cora-ocr serving http://{host}:{port}/SequenceServices/coraOcrIntegration_v1.0.0.asmx"

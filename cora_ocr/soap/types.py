@@ -14,6 +14,10 @@ OcrErrorCode = Enum(*[member.value for member in _ErrorCodes], type_name="OcrErr
 OcrErrorCode.__namespace__ = TNS
 
 
+# Names in the header are free text for Cora; bounded so that no field can carry megabytes.
+Name = Unicode(max_len=1024)
+
+
 class FileReference(ComplexModel):
     __namespace__ = TNS
     _type_info = [
@@ -27,12 +31,12 @@ class ActivityMetadata(ComplexModel):
     __namespace__ = TNS
     _type_info = [
         ("WorkflowSpaceId", Uuid),
-        ("WorkflowSpaceName", Unicode),
+        ("WorkflowSpaceName", Name),
         ("WorkflowId", Uuid),
-        ("WorkflowName", Unicode),
+        ("WorkflowName", Name),
         ("WorkflowInstanceId", Long),
         ("ActivityId", Uuid),
-        ("ActivityName", Unicode),
+        ("ActivityName", Name),
         ("ActivityInstanceId", Long),
         ("CallerId", Integer32),
         ("MasterWorkflowInstanceId", Long),

@@ -22,6 +22,7 @@ from cora_ocr.web.guard import Guard
 from cora_ocr.web.response import TEXT_HTML, TEXT_XML, Response, plain
 from cora_ocr.web.soap_endpoint import SoapEndpoint
 from cora_ocr.web.wsdl import WsdlDocument
+from cora_ocr.web.xmlparse import XmlLimits
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,10 @@ class CoraOcrApp:
         self.jobs = jobs
         self.guard = guard
         self.wsdl = WsdlDocument()
-        self.soap = SoapEndpoint(SoapInvoker(jobs))
+        limits = XmlLimits(
+            settings.max_xml_depth, settings.max_xml_elements, settings.max_xml_attributes
+        )
+        self.soap = SoapEndpoint(SoapInvoker(jobs), limits)
         self._path = SERVICE_PATH.lower()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:

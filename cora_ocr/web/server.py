@@ -7,7 +7,7 @@ from typing import Any
 from waitress.server import create_server
 
 
-def make_server(app: Any, host: str, port: int, threads: int) -> Any:
+def make_server(app: Any, host: str, port: int, threads: int, max_body: int = 4 << 20) -> Any:
     """A bound, not yet running server; port 0 picks a free port (see .effective_port)."""
     return create_server(
         app,
@@ -17,6 +17,8 @@ def make_server(app: Any, host: str, port: int, threads: int) -> Any:
         ident="cora-ocr",
         clear_untrusted_proxy_headers=False,  # forwarded headers are judged by the app
         channel_timeout=60,
+        # Bodies over the limit are refused (413) before they are buffered to disk.
+        max_request_body_size=max_body,
     )
 
 

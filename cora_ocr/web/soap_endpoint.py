@@ -10,7 +10,7 @@ from cora_ocr.namespaces import HEADER_NAME, OPERATIONS, TNS
 from cora_ocr.soap.envelope import SOAP11, VERSIONS, SoapVersion, render_response
 from cora_ocr.soap.invoke import SoapInvoker
 from cora_ocr.web.response import Response
-from cora_ocr.web.xmlparse import make_parser, parse_soap_body
+from cora_ocr.web.xmlparse import XmlLimits, make_parser, parse_soap_body
 
 _KNOWN_HEADER = f"{{{TNS}}}{HEADER_NAME}"
 _ACTIONS = {f"{TNS}{op}": op for op in OPERATIONS}
@@ -92,14 +92,15 @@ def route(version: SoapVersion, action: str | None, payload: etree._Element) -> 
 
 
 class SoapEndpoint:
-    def __init__(self, invoker: SoapInvoker) -> None:
+    def __init__(self, invoker: SoapInvoker, limits: XmlLimits) -> None:
         self.invoker = invoker
+        self.limits = limits
         self.parser = make_parser()
 
     def handle(
         self, version: SoapVersion, action: str | None, body: bytes, principal: Principal | None
     ) -> Response:
-        root = parse_soap_body(self.parser, body)
+        root = parse_soap_body(self.parser, body, self.limits)
         header, payload = split_envelope(version, root)
         check_headers(version, header)
         route(version, action, payload)

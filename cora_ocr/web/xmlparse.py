@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from lxml import etree
 
 from cora_ocr.errors import ClientError, MalformedRequest
@@ -23,25 +25,58 @@ def make_parser() -> etree.XMLParser:
     )
 
 
-def parse_soap_body(parser: etree.XMLParser, body: bytes) -> etree._Element:
-    """Parse a request body; refuse DTDs and processing instructions (SOAP 1.1 forbids them)."""
+@dataclass(frozen=True)
+class XmlLimits:
+    max_depth: int = 32
+    max_elements: int = 2_000
+    max_attributes: int = 2_000
+
+
+def _precheck(body: bytes, limits: XmlLimits) -> None:
+    """Byte counts that bound what the parser may be asked to build: an element needs a
+    '<', an attribute a '="' or "='". Cheap, and before any allocation by libxml2."""
+    if body.count(b"<") > 2 * limits.max_elements + 8:
+        raise ClientError(f"the request has more than {limits.max_elements} elements")
+    if body.count(b'="') + body.count(b"='") > limits.max_attributes:
+        raise ClientError(f"the request has more than {limits.max_attributes} attributes")
+
+
+def parse_soap_body(parser: etree.XMLParser, body: bytes, limits: XmlLimits) -> etree._Element:
+    """Parse a request body; refuse DTDs and processing instructions (SOAP 1.1 forbids them)
+    and anything deeper, larger or more attributed than the limits."""
     if not body.strip():
         raise MalformedRequest("the request body is empty; a SOAP envelope is required")
     if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
         raise ClientError("DTDs are not allowed in SOAP messages")
+    _precheck(body, limits)
     try:
         root = etree.fromstring(body, parser)
     except etree.XMLSyntaxError as exc:
+        if "depth" in str(exc.msg).lower():
+            raise ClientError(
+                f"the request nests elements deeper than {limits.max_depth}"
+            ) from None
         raise MalformedRequest(f"the request is not well-formed XML: {exc.msg}") from None
     if root.getroottree().docinfo.doctype:
         raise ClientError("DTDs are not allowed in SOAP messages")
     if (
-        next(root.iter(etree.ProcessingInstruction), None) is not None
-        or any(
+        any(
             isinstance(node, etree._ProcessingInstruction)
             for node in root.itersiblings(preceding=True)
         )
         or any(isinstance(node, etree._ProcessingInstruction) for node in root.itersiblings())
+        or next(root.iter(etree.ProcessingInstruction), None) is not None
     ):
         raise ClientError("processing instructions are not allowed in SOAP messages")
+    if _depth(root) > limits.max_depth:
+        raise ClientError(f"the request nests elements deeper than {limits.max_depth}")
     return root
+
+
+def _depth(root: etree._Element) -> int:
+    deepest, stack = 0, [(root, 1)]
+    while stack:
+        element, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in element)
+    return deepest

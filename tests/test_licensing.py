@@ -1,0 +1,254 @@
+"""Licensing over real HTTP: each 401 cause, 429 with Retry-After, per-license job visibility,
+Throttled jobs resuming when the (test-moved) clock passes the hour, HTTPS refusal."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+import zeep
+from zeep.transports import Transport
+
+from cora_ocr.licensing import Licensing
+from cora_ocr.services import Services, build_services
+from cora_ocr.statuses import JobState
+from cora_ocr.web.app import CoraOcrApp, create_app
+from cora_ocr.web.server import make_server, stop_server
+from tests.factories import (
+    SOAP11_CT,
+    ManualClock,
+    action,
+    activity_header,
+    envelope,
+    file_batch_args,
+    get_status_body,
+    header_xml,
+)
+from tests.robots import SimulatedRobot
+
+
+@dataclass
+class Strict:
+    services: Services
+    app: CoraOcrApp
+    clock: ManualClock
+    url: str
+
+    @property
+    def licensing(self) -> Licensing:
+        return self.services.licensing
+
+    def credentials(self, **license_options: object) -> tuple[str, str]:
+        license_id = self.licensing.create_license("Acme", **license_options)  # type: ignore[arg-type]
+        return license_id, self.licensing.create_app(license_id, "intake")
+
+    def client(self, auth: tuple[str, str]) -> zeep.Client:
+        session = requests.Session()
+        session.auth = auth
+        return zeep.Client(self.url + "?wsdl", transport=Transport(session=session))
+
+
+def start(services: Services, clock: ManualClock) -> tuple[CoraOcrApp, object, threading.Thread, str]:
+    app = create_app(services, clock)
+    server = make_server(app, "127.0.0.1", 0, threads=2)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.effective_port}/SequenceServices/coraOcrIntegration_v1.0.0.asmx"
+    return app, server, thread, url
+
+
+@pytest.fixture
+def strict(services: Services) -> Iterator[Strict]:
+    settings = dataclasses.replace(services.settings, allow_anonymous=False, region="eu")
+    built = build_services(settings, services.store)
+    clock = ManualClock()
+    # Half a minute before the hour, so that quota resets are near.
+    clock._now = clock._now.replace(minute=59, second=30, microsecond=0)
+    app, server, thread, url = start(built, clock)
+    yield Strict(built, app, clock, url)
+    stop_server(server, loop_running=True)
+    thread.join(timeout=10)
+
+
+def get_status(url: str, auth: object = None, headers: dict[str, str] | None = None) -> requests.Response:
+    return requests.post(url, data=envelope(get_status_body(), header_xml(1)), auth=auth,  # type: ignore[arg-type]
+                         headers={"Content-Type": SOAP11_CT, "SOAPAction": action("GetStatus"),
+                                  **(headers or {})})
+
+
+def assert_401(reply: requests.Response) -> None:
+    assert reply.status_code == 401
+    assert reply.headers["WWW-Authenticate"].startswith('Basic realm="cora_ocr"')
+    assert b"<faultcode>soap:Client</faultcode>" in reply.content
+
+
+def test_valid_credentials_work_end_to_end(strict: Strict) -> None:
+    auth = strict.credentials()
+    client = strict.client(auth)
+    job_id = client.service.FileBatch(**file_batch_args())
+    status = client.service.GetStatus(_soapheaders={"ActivityMetadata": activity_header(job_id)})
+    assert (status.Status, status.ErrorCode) == ("Queued", "NoError")
+    job = strict.services.jobs.show(job_id)
+    assert job.license_pk is not None and job.app_pk is not None
+
+
+def test_missing_credentials(strict: Strict, caplog: pytest.LogCaptureFixture) -> None:
+    assert_401(get_status(strict.url))
+    reply = requests.get(strict.url + "/GetStatus", params={"MasterWorkflowInstanceId": "1"})
+    assert reply.status_code == 401 and reply.headers["Content-Type"].startswith("text/plain")
+    assert "WWW-Authenticate" in reply.headers
+
+
+@pytest.mark.parametrize("cause", [
+    "unknown license", "wrong app id", "suspended license", "expired license", "disabled app",
+    "other region", "not basic", "garbled basic",
+])
+def test_each_401_cause(strict: Strict, cause: str, caplog: pytest.LogCaptureFixture) -> None:
+    license_id, app_id = strict.credentials()
+    auth: object = (license_id, app_id)
+    headers: dict[str, str] = {}
+    if cause == "unknown license":
+        auth = ("0000000000000000", app_id)
+    elif cause == "wrong app id":
+        auth = (license_id, app_id + "x")
+    elif cause == "suspended license":
+        strict.licensing.set_license_suspended(license_id, True)
+    elif cause == "expired license":
+        auth = strict.credentials(expires_at=strict.clock.now() - dt.timedelta(seconds=1))
+    elif cause == "disabled app":
+        strict.licensing.set_app_enabled(license_id, app_id, False)
+    elif cause == "other region":
+        auth = strict.credentials(region="us")
+    elif cause == "not basic":
+        auth, headers = None, {"Authorization": "Bearer abc"}
+    else:
+        auth, headers = None, {"Authorization": "Basic !!!not-base64"}
+    with caplog.at_level(logging.WARNING):
+        assert_401(get_status(strict.url, auth, headers))
+    assert app_id not in caplog.text, "secrets never reach the log"
+
+
+def test_request_quota_gives_429_with_retry_after(strict: Strict) -> None:
+    auth = strict.credentials(request_quota=3)
+    for _ in range(3):
+        assert get_status(strict.url, auth).status_code == 200
+    refused = get_status(strict.url, auth)
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"] == "30"  # the clock stands at hh:59:30
+    assert b"soap:Client" in refused.content and b"3 requests per hour" in refused.content
+    http_get = requests.get(strict.url + "/GetStatus", auth=auth)  # type: ignore[arg-type]
+    assert http_get.status_code == 429 and http_get.headers["Retry-After"] == "30"
+    strict.clock.advance(30)
+    assert get_status(strict.url, auth).status_code == 200
+
+
+def test_another_licenses_job_is_not_found(strict: Strict) -> None:
+    mine, theirs = strict.client(strict.credentials()), strict.client(strict.credentials())
+    job_id = mine.service.FileBatch(**file_batch_args())
+    header = {"ActivityMetadata": activity_header(job_id)}
+    assert theirs.service.GetStatus(_soapheaders=header).Status == "NotFound"
+    assert mine.service.GetStatus(_soapheaders=header).Status == "Queued"
+
+
+def test_throttled_jobs_resume_after_the_hour(strict: Strict, connection_root: Path) -> None:
+    client = strict.client(strict.credentials(page_quota=1))
+    for name in ("a.png", "b.png"):
+        (connection_root / "in").mkdir(exist_ok=True)
+        (connection_root / "in" / name).write_bytes(b"scan " + name.encode())
+    first = client.service.FileBatch(**file_batch_args(
+        InputFile={"Connection": "CoraOCRExternalConnection", "RelativeLocation": "in", "FileName": "a.png"},
+        OutPutFile={"Connection": "CoraOCRExternalConnection", "RelativeLocation": "out", "FileName": "a.xml"}))
+    strict.services.profiles.ensure_folders()
+    worker = strict.services.worker(clock=strict.clock, name="throttle-worker")
+    robot = SimulatedRobot(strict.services.profiles.get("Default"))  # type: ignore[arg-type]
+    worker.run(burst=True)
+    robot.process_all()
+    strict.clock.advance(1)  # hh:59:31
+    worker.run(burst=True)
+    assert strict.services.jobs.show(first).state == "completed"
+
+    second = client.service.FileBatch(**file_batch_args(
+        InputFile={"Connection": "CoraOCRExternalConnection", "RelativeLocation": "in", "FileName": "b.png"},
+        OutPutFile={"Connection": "CoraOCRExternalConnection", "RelativeLocation": "out", "FileName": "b.xml"}))
+    worker.run(burst=True)
+    job = strict.services.jobs.show(second)
+    assert job.state == JobState.THROTTLED.value
+    header = {"ActivityMetadata": activity_header(second)}
+    assert client.service.GetStatus(_soapheaders=header).Status == "Queued"
+    strict.clock.advance(10)  # still inside the hour: nothing moves
+    worker.run(burst=True)
+    assert strict.services.jobs.show(second).state == "throttled"
+
+    strict.clock.advance(20)  # past the hour
+    worker.run(burst=True)
+    robot.process_all()
+    strict.clock.advance(1)
+    worker.run(burst=True)
+    assert client.service.GetStatus(_soapheaders=header).Status == "Completed"
+    states = [e.to_state for e in strict.services.jobs.show(second).events]
+    assert states == ["queued", "throttled", "queued", "processing_input", "waiting_for_output",
+                      "delivering", "completed"]
+
+
+def test_failed_jobs_do_not_count_against_the_page_budget(strict: Strict) -> None:
+    client = strict.client(strict.credentials(page_quota=1))
+    worker = strict.services.worker(clock=strict.clock, name="w")
+    failed = client.service.FileBatch(**file_batch_args())  # no input file: fails
+    worker.run(burst=True)
+    assert strict.services.jobs.show(failed).error_code == "InputFileNotFound"
+    nxt = client.service.FileBatch(**file_batch_args())
+    worker.run(burst=True)
+    assert strict.services.jobs.show(nxt).state != "throttled"
+
+
+def test_plain_http_refused_unless_a_trusted_proxy_says_https(services: Services) -> None:
+    settings = dataclasses.replace(services.settings, require_https=True,
+                                   trusted_proxies=frozenset({"127.0.0.1"}))
+    app, server, thread, url = start(build_services(settings, services.store), ManualClock())
+    try:
+        plain = requests.get(url + "?wsdl")
+        assert plain.status_code == 403 and "HTTPS is required" in plain.text
+        soap = get_status(url)
+        assert soap.status_code == 403 and b"soap:Client" in soap.content
+        forwarded = get_status(url, headers={"X-Forwarded-Proto": "https"})
+        assert forwarded.status_code == 200
+        wsdl = requests.get(url + "?wsdl", headers={"X-Forwarded-Proto": "https"})
+        assert 'location="https://127.0.0.1' in wsdl.text
+    finally:
+        stop_server(server, loop_running=True)
+        thread.join(timeout=10)
+    untrusted = dataclasses.replace(settings, trusted_proxies=frozenset())
+    app, server, thread, url = start(build_services(untrusted, services.store), ManualClock())
+    try:
+        assert get_status(url, headers={"X-Forwarded-Proto": "https"}).status_code == 403
+    finally:
+        stop_server(server, loop_running=True)
+        thread.join(timeout=10)
+
+
+def test_anonymous_only_for_loopback_hosts() -> None:
+    from cora_ocr.config import Settings
+    from cora_ocr.errors import SettingsError
+
+    with pytest.raises(SettingsError, match="allow_anonymous: only for a loopback-only setup"):
+        Settings(host="0.0.0.0", allow_anonymous=True)
+    assert Settings(host="::1", allow_anonymous=True).allow_anonymous
+
+
+def test_basic_header_parsing() -> None:
+    from cora_ocr.errors import AuthenticationFailed
+    from cora_ocr.web.guard import parse_basic
+
+    token = base64.b64encode(b"lic:app:with:colons").decode()
+    assert parse_basic(f"Basic {token}") == ("lic", "app:with:colons")
+    for bad in ("Basic", "Digest x", "Basic " + base64.b64encode(b"nocolon").decode()):
+        with pytest.raises(AuthenticationFailed):
+            parse_basic(bad)
