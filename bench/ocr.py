@@ -68,8 +68,10 @@ def main() -> None:
         documents = make_documents(base / "docs", args.pages)
         engine = TesseractEngine(("eng",))
         robot = Robot(profile, engine_factory=lambda _p: engine)
-        print(f"tesseract {engine.version}, {args.pages} pages "
-              f"(A4 150 dpi images; PDFs rendered at {args.dpi} dpi), {args.rounds} rounds")
+        print(
+            f"tesseract {engine.version}, {args.pages} pages "
+            f"(A4 150 dpi images; PDFs rendered at {args.dpi} dpi), {args.rounds} rounds"
+        )
         best_direct = best_robot = float("inf")
         for _ in range(args.rounds):  # interleaved, best of N: the machine's noise hurts both
             seconds, pages = direct(engine, documents, args.dpi)

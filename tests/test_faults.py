@@ -113,9 +113,13 @@ def test_app_refuses_a_body_over_its_limit(server: LiveServer) -> None:
     limit = server.app.settings.max_request_bytes
     body = envelope(get_status_body() + "<!--" + "x" * limit + "-->")
     environ = {
-        "REQUEST_METHOD": "POST", "PATH_INFO": SERVICE_PATH, "CONTENT_TYPE": SOAP11_CT,
-        "HTTP_SOAPACTION": action("GetStatus"), "wsgi.input": io.BytesIO(body),
-        "wsgi.url_scheme": "http", "REMOTE_ADDR": "127.0.0.1",
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": SERVICE_PATH,
+        "CONTENT_TYPE": SOAP11_CT,
+        "HTTP_SOAPACTION": action("GetStatus"),
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.url_scheme": "http",
+        "REMOTE_ADDR": "127.0.0.1",
     }
     response = server.app.dispatch(environ)
     assert response.status == 413

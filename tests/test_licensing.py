@@ -56,12 +56,16 @@ class Strict:
         return zeep.Client(self.url + "?wsdl", transport=Transport(session=session))
 
 
-def start(services: Services, clock: ManualClock) -> tuple[CoraOcrApp, object, threading.Thread, str]:
+def start(
+    services: Services, clock: ManualClock
+) -> tuple[CoraOcrApp, object, threading.Thread, str]:
     app = create_app(services, clock)
     server = make_server(app, "127.0.0.1", 0, threads=2)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    url = f"http://127.0.0.1:{server.effective_port}/SequenceServices/coraOcrIntegration_v1.0.0.asmx"
+    url = (
+        f"http://127.0.0.1:{server.effective_port}/SequenceServices/coraOcrIntegration_v1.0.0.asmx"
+    )
     return app, server, thread, url
 
 
@@ -78,10 +82,15 @@ def strict(services: Services) -> Iterator[Strict]:
     thread.join(timeout=10)
 
 
-def get_status(url: str, auth: object = None, headers: dict[str, str] | None = None) -> requests.Response:
-    return requests.post(url, data=envelope(get_status_body(), header_xml(1)), auth=auth,  # type: ignore[arg-type]
-                         headers={"Content-Type": SOAP11_CT, "SOAPAction": action("GetStatus"),
-                                  **(headers or {})})
+def get_status(
+    url: str, auth: object = None, headers: dict[str, str] | None = None
+) -> requests.Response:
+    return requests.post(
+        url,
+        data=envelope(get_status_body(), header_xml(1)),
+        auth=auth,  # type: ignore[arg-type]
+        headers={"Content-Type": SOAP11_CT, "SOAPAction": action("GetStatus"), **(headers or {})},
+    )
 
 
 def assert_401(reply: requests.Response) -> None:
@@ -107,10 +116,19 @@ def test_missing_credentials(strict: Strict, caplog: pytest.LogCaptureFixture) -
     assert "WWW-Authenticate" in reply.headers
 
 
-@pytest.mark.parametrize("cause", [
-    "unknown license", "wrong app id", "suspended license", "expired license", "disabled app",
-    "other region", "not basic", "garbled basic",
-])
+@pytest.mark.parametrize(
+    "cause",
+    [
+        "unknown license",
+        "wrong app id",
+        "suspended license",
+        "expired license",
+        "disabled app",
+        "other region",
+        "not basic",
+        "garbled basic",
+    ],
+)
 def test_each_401_cause(strict: Strict, cause: str, caplog: pytest.LogCaptureFixture) -> None:
     license_id, app_id = strict.credentials()
     auth: object = (license_id, app_id)
@@ -163,9 +181,20 @@ def test_throttled_jobs_resume_after_the_hour(strict: Strict, connection_root: P
     for name in ("a.png", "b.png"):
         (connection_root / "in").mkdir(exist_ok=True)
         (connection_root / "in" / name).write_bytes(b"scan " + name.encode())
-    first = client.service.FileBatch(**file_batch_args(
-        InputFile={"Connection": "CoraOCRExternalConnection", "RelativeLocation": "in", "FileName": "a.png"},
-        OutPutFile={"Connection": "CoraOCRExternalConnection", "RelativeLocation": "out", "FileName": "a.xml"}))
+    first = client.service.FileBatch(
+        **file_batch_args(
+            InputFile={
+                "Connection": "CoraOCRExternalConnection",
+                "RelativeLocation": "in",
+                "FileName": "a.png",
+            },
+            OutPutFile={
+                "Connection": "CoraOCRExternalConnection",
+                "RelativeLocation": "out",
+                "FileName": "a.xml",
+            },
+        )
+    )
     strict.services.profiles.ensure_folders()
     worker = strict.services.worker(clock=strict.clock, name="throttle-worker")
     robot = SimulatedRobot(strict.services.profiles.get("Default"))  # type: ignore[arg-type]
@@ -175,9 +204,20 @@ def test_throttled_jobs_resume_after_the_hour(strict: Strict, connection_root: P
     worker.run(burst=True)
     assert strict.services.jobs.show(first).state == "completed"
 
-    second = client.service.FileBatch(**file_batch_args(
-        InputFile={"Connection": "CoraOCRExternalConnection", "RelativeLocation": "in", "FileName": "b.png"},
-        OutPutFile={"Connection": "CoraOCRExternalConnection", "RelativeLocation": "out", "FileName": "b.xml"}))
+    second = client.service.FileBatch(
+        **file_batch_args(
+            InputFile={
+                "Connection": "CoraOCRExternalConnection",
+                "RelativeLocation": "in",
+                "FileName": "b.png",
+            },
+            OutPutFile={
+                "Connection": "CoraOCRExternalConnection",
+                "RelativeLocation": "out",
+                "FileName": "b.xml",
+            },
+        )
+    )
     worker.run(burst=True)
     job = strict.services.jobs.show(second)
     assert job.state == JobState.THROTTLED.value
@@ -194,8 +234,15 @@ def test_throttled_jobs_resume_after_the_hour(strict: Strict, connection_root: P
     worker.run(burst=True)
     assert client.service.GetStatus(_soapheaders=header).Status == "Completed"
     states = [e.to_state for e in strict.services.jobs.show(second).events]
-    assert states == ["queued", "throttled", "queued", "processing_input", "waiting_for_output",
-                      "delivering", "completed"]
+    assert states == [
+        "queued",
+        "throttled",
+        "queued",
+        "processing_input",
+        "waiting_for_output",
+        "delivering",
+        "completed",
+    ]
 
 
 def test_failed_jobs_do_not_count_against_the_page_budget(strict: Strict) -> None:
@@ -210,8 +257,9 @@ def test_failed_jobs_do_not_count_against_the_page_budget(strict: Strict) -> Non
 
 
 def test_plain_http_refused_unless_a_trusted_proxy_says_https(services: Services) -> None:
-    settings = dataclasses.replace(services.settings, require_https=True,
-                                   trusted_proxies=frozenset({"127.0.0.1"}))
+    settings = dataclasses.replace(
+        services.settings, require_https=True, trusted_proxies=frozenset({"127.0.0.1"})
+    )
     app, server, thread, url = start(build_services(settings, services.store), ManualClock())
     try:
         plain = requests.get(url + "?wsdl")
@@ -226,7 +274,7 @@ def test_plain_http_refused_unless_a_trusted_proxy_says_https(services: Services
         stop_server(server, loop_running=True)
         thread.join(timeout=10)
     untrusted = dataclasses.replace(settings, trusted_proxies=frozenset())
-    app, server, thread, url = start(build_services(untrusted, services.store), ManualClock())
+    _app, server, thread, url = start(build_services(untrusted, services.store), ManualClock())
     try:
         assert get_status(url, headers={"X-Forwarded-Proto": "https"}).status_code == 403
     finally:

@@ -42,7 +42,9 @@ def upgrade() -> None:
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("created_at", Stamp, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_apps"),
-        sa.ForeignKeyConstraint(["license_pk"], ["licenses.id"], name="fk_apps_license_pk_licenses"),
+        sa.ForeignKeyConstraint(
+            ["license_pk"], ["licenses.id"], name="fk_apps_license_pk_licenses"
+        ),
         sa.UniqueConstraint("license_pk", "app_id_hash", name="uq_apps_license_pk_app_id_hash"),
     )
     op.create_index("ix_apps_license_pk", "apps", ["license_pk"])
@@ -56,7 +58,9 @@ def upgrade() -> None:
         sa.Column("pages", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("app_pk", "hour", name="pk_usage"),
         sa.ForeignKeyConstraint(["app_pk"], ["apps.id"], name="fk_usage_app_pk_apps"),
-        sa.ForeignKeyConstraint(["license_pk"], ["licenses.id"], name="fk_usage_license_pk_licenses"),
+        sa.ForeignKeyConstraint(
+            ["license_pk"], ["licenses.id"], name="fk_usage_license_pk_licenses"
+        ),
     )
     op.create_index("ix_usage_license_pk_hour", "usage", ["license_pk", "hour"])
     with op.batch_alter_table("jobs") as batch:

@@ -1,0 +1,224 @@
+"""Acceptance (hardening): a suite of hostile requests against a running `cora-ocr serve`,
+each answered with the right status; no file is read, no outbound connection is made, and
+legitimate callers, the worker and the robot keep working meanwhile. (How fast each answer
+comes and the server's memory growth are printed by bench/hostile.py, not asserted here.)"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from cora_ocr.robot import samples
+from tests.conftest import make_store_url
+from tests.factories import (
+    SOAP11_CT,
+    action,
+    envelope,
+    file_batch_body,
+    get_status_body,
+    header_xml,
+)
+from tests.hostile_cases import CANARY, FIFTY_MB, Case, cases
+
+SERVICE = "/SequenceServices/coraOcrIntegration_v1.0.0.asmx"
+
+
+class Trap:
+    """A listener on loopback that counts every connection made to it."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.sock.settimeout(0.2)
+        self.connections = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/evil.dtd"
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            conn.close()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.sock.close()
+
+
+class Service:
+    def __init__(self, directory: Path, database_url: str) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.data = directory / "data"
+        env = {
+            **os.environ,
+            "CORA_OCR_DATA_DIR": str(self.data),
+            "CORA_OCR_PORT": str(self.port),
+            "CORA_OCR_DATABASE_URL": database_url,
+            "CORA_OCR_POLL_SECONDS": "0.1",
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "cora_ocr.cli", "serve"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        assert "cora-ocr serving" in self.process.stdout.readline()
+        self.url = f"http://127.0.0.1:{self.port}{SERVICE}"
+        self.files = self.data / "connections" / "CoraOCRExternalConnection"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+def send(service: Service, case: Case) -> tuple[int, str]:
+    if case.name == "50 MB body":
+        return send_declared_size(service, case)
+    body = case.body()
+    reply = requests.request(
+        case.method, service.url + case.path, data=body, headers=case.headers, timeout=30
+    )
+    return reply.status_code, reply.text
+
+
+def send_declared_size(service: Service, case: Case) -> tuple[int, str]:
+    """Declare 50 MB and stream it; the server may answer (and close) before the end."""
+    with socket.create_connection(("127.0.0.1", service.port), timeout=30) as conn:
+        head = (
+            f"POST {SERVICE} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {FIFTY_MB}\r\n"
+            + "".join(f"{k}: {v}\r\n" for k, v in case.headers.items())
+            + "\r\n"
+        )
+        conn.sendall(head.encode())
+        try:
+            for chunk in case.body():  # type: ignore[union-attr]
+                conn.sendall(chunk)
+        except OSError:
+            pass  # refused early: the server closed its side
+        answer = b""
+        try:
+            while chunk := conn.recv(65536):
+                answer += chunk
+        except OSError:
+            pass
+    status_line = answer.split(b"\r\n", 1)[0].decode()
+    return int(status_line.split()[1]), answer.decode("latin-1")
+
+
+class LegitimateCaller(threading.Thread):
+    """Submits and polls, checking every answer, for as long as the hostile suite runs."""
+
+    def __init__(self, service: Service) -> None:
+        super().__init__(daemon=True)
+        self.service, self.stop = service, threading.Event()
+        self.good, self.bad = 0, []  # type: ignore[var-annotated]
+
+    def run(self) -> None:
+        with requests.Session() as http:
+            while not self.stop.is_set():
+                submitted = http.post(
+                    self.service.url,
+                    data=envelope(file_batch_body()),
+                    timeout=30,
+                    headers={"Content-Type": SOAP11_CT, "SOAPAction": action("FileBatch")},
+                )
+                if submitted.status_code != 200:
+                    self.bad.append(submitted.text)
+                    continue
+                job_id = int(submitted.text.split("<MasterWorkflowInstanceId>")[1].split("<")[0])
+                status = http.post(
+                    self.service.url,
+                    data=envelope(get_status_body(), header_xml(job_id)),
+                    timeout=30,
+                    headers={"Content-Type": SOAP11_CT, "SOAPAction": action("GetStatus")},
+                )
+                if (
+                    status.status_code == 200
+                    and b"<ExternalContext>ctx</ExternalContext>" in status.content
+                ):
+                    self.good += 1
+                else:
+                    self.bad.append(status.text)
+
+
+@pytest.fixture
+def service(backend: str, tmp_path: Path) -> Iterator[Service]:
+    url, schema = make_store_url(backend, tmp_path)
+    running = Service(tmp_path, url)
+    yield running
+    running.stop()
+    if schema is not None:
+        schema.drop()
+
+
+def test_hostile_suite(service: Service, tmp_path: Path) -> None:
+    canary = tmp_path / "canary.txt"
+    canary.write_text(CANARY)
+    trap = Trap()
+    (service.files / "scans").mkdir(parents=True)
+    lines = samples.sample_lines(seed=3, count=5)
+    samples.write_png(service.files / "scans" / "real.png", lines)
+    real = requests.post(
+        service.url,
+        timeout=30,
+        data=envelope(
+            file_batch_body().replace(
+                "<RelativeLocation>in</RelativeLocation><FileName>a.png</FileName>",
+                "<RelativeLocation>scans</RelativeLocation><FileName>real.png</FileName>",
+            )
+        ),
+        headers={"Content-Type": SOAP11_CT, "SOAPAction": action("FileBatch")},
+    )
+    real_id = int(real.text.split("<MasterWorkflowInstanceId>")[1].split("<")[0])
+    caller = LegitimateCaller(service)
+    caller.start()
+    suite = cases(str(canary), trap.url)
+    assert len(suite) >= 20
+    failures = []
+    try:
+        for case in suite:
+            status, text = send(service, case)
+            if status != case.status or case.says not in text or CANARY in text:
+                failures.append(f"{case.name}: {status} {text[-300:]!r}")
+    finally:
+        caller.stop.set()
+        caller.join(timeout=30)
+        trap.close()
+    assert failures == []
+    assert trap.connections == 0, "no request may make the server connect anywhere"
+    assert caller.bad == [] and caller.good > 0
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        answer = requests.get(
+            f"{service.url}/GetStatus", params={"MasterWorkflowInstanceId": real_id}
+        )
+        if "<Status>Completed</Status>" in answer.text or "<Status>Failed</Status>" in answer.text:
+            break
+        time.sleep(0.2)
+    assert "<Status>Completed</Status>" in answer.text, answer.text
