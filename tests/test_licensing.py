@@ -260,7 +260,7 @@ def test_plain_http_refused_unless_a_trusted_proxy_says_https(services: Services
     settings = dataclasses.replace(
         services.settings, require_https=True, trusted_proxies=frozenset({"127.0.0.1"})
     )
-    app, server, thread, url = start(build_services(settings, services.store), ManualClock())
+    _app, server, thread, url = start(build_services(settings, services.store), ManualClock())
     try:
         plain = requests.get(url + "?wsdl")
         assert plain.status_code == 403 and "HTTPS is required" in plain.text
