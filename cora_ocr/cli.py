@@ -165,6 +165,24 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_web(settings: Settings, _args: argparse.Namespace) -> int:
+    from cora_ocr.errors import SettingsError
+    from cora_ocr.web.production import WebServer
+
+    if bool(settings.tls_cert) != bool(settings.tls_key):
+        raise SettingsError("tls_cert: give both tls_cert and tls_key, or neither")
+    _open_store(settings).dispose()  # migrate once, before the workers fork
+    scheme = "https" if settings.tls_cert else "http"
+    print(
+        f"cora-ocr web on {scheme}://{settings.host}:{settings.port}"
+        "/SequenceServices/coraOcrIntegration_v1.0.0.asmx "
+        f"({settings.web_workers} processes x {settings.web_threads} threads)",
+        flush=True,
+    )
+    WebServer(settings).run()
+    return 0
+
+
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     services = _services(settings)
     services.profiles.ensure_folders()
@@ -352,6 +370,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.set_defaults(func=cmd_serve)
+
+    web = commands.add_parser("web", help="the production web server (gunicorn)")
+    web.add_argument("--host")
+    web.add_argument("--port", type=int)
+    web.set_defaults(func=cmd_web)
 
     worker = commands.add_parser("worker", help="run a worker against the configured database")
     worker.add_argument("--burst", action="store_true", help="stop when no job is due")

@@ -29,8 +29,11 @@ class Settings:
     # Address `cora-ocr serve` listens on (loopback only by default).
     host: str = "127.0.0.1"
     port: int = 8080
-    # Threads of the embedded HTTP server.
+    # Threads of the embedded HTTP server (`serve`).
     threads: int = 8
+    # `cora-ocr web` (gunicorn): processes, and threads per process (1: sync workers).
+    web_workers: int = 2
+    web_threads: int = 1
     # Named storage roots; empty means {CoraOCRExternalConnection: <data_dir>/connections/...}.
     connections: Mapping[str, Path] = dataclasses.field(default_factory=dict)
     # Peers whose X-Forwarded-Proto / X-Forwarded-Host are believed.
@@ -170,6 +173,8 @@ def _convert(key: str, value: Any) -> Any:
         "host": str,
         "port": lambda v: _as_int(key, v, 0, 65535),
         "threads": lambda v: _as_int(key, v, 1, 1024),
+        "web_workers": lambda v: _as_int(key, v, 1, 256),
+        "web_threads": lambda v: _as_int(key, v, 1, 256),
         "connections": lambda v: _as_connections(key, v),
         "trusted_proxies": lambda v: _as_str_set(key, v),
         "max_request_bytes": lambda v: _as_int(key, v, 1024, 2**31),
