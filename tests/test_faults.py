@@ -312,3 +312,11 @@ def test_unexpected_error_over_http_get_is_plain(
     assert reply.status_code == 500
     assert reply.headers["Content-Type"] == TEXT_PLAIN
     assert reply.text == GENERIC_SERVER_TEXT
+
+
+def test_get_status_with_content_is_refused(http: requests.Session, server: LiveServer) -> None:
+    body = envelope(
+        f'<GetStatus xmlns="{TNS}"><MasterWorkflowInstanceId>1</MasterWorkflowInstanceId></GetStatus>'
+    )
+    code, text = fault_of(post11(http, server, body, action("GetStatus")))
+    assert code == "soap:Client" and "ActivityMetadata header" in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from xml.sax.saxutils import escape
 
 from lxml import etree
 
@@ -80,6 +81,30 @@ def render_response(version: SoapVersion, payload: etree._Element) -> bytes:
     env, body = version.envelope()
     body.append(requalify(payload))
     return XML_DECLARATION + etree.tostring(env, encoding="utf-8")
+
+
+class StatusTemplate:
+    """GetStatusResponse bytes for one SOAP version, built once: the GetStatus hot path only
+    fills in three values (the same bytes render_response would produce)."""
+
+    def __init__(self, version: SoapVersion) -> None:
+        env, body = version.envelope()
+        response = etree.SubElement(body, f"{{{TNS}}}GetStatusResponse", nsmap={None: TNS})
+        result = etree.SubElement(response, f"{{{TNS}}}GetStatusResult")
+        for name in ("Status", "ErrorCode", "ExternalContext"):
+            etree.SubElement(result, f"{{{TNS}}}{name}").text = f"@{name}@"
+        text = (XML_DECLARATION + etree.tostring(env, encoding="utf-8")).decode()
+        self._head, rest = text.split("@Status@")
+        self._middle, rest = rest.split("@ErrorCode@")
+        self._before_context, self._tail = rest.split("@ExternalContext@")
+        # ExternalContext is omitted when null.
+        self._tail_without_context = "</ErrorCode>" + self._tail.split("</ExternalContext>", 1)[1]
+
+    def render(self, status: str, error_code: str, context: str | None) -> bytes:
+        start = self._head + status + self._middle + error_code
+        if context is None:
+            return (start + self._tail_without_context).encode("utf-8")
+        return (start + self._before_context + escape(context) + self._tail).encode("utf-8")
 
 
 def render_fault(version: SoapVersion, code: str, message: str) -> bytes:

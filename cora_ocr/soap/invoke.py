@@ -20,10 +20,11 @@ from cora_ocr.errors import ClientError, UnknownOperation
 from cora_ocr.jobs import JobService
 from cora_ocr.licensing import Principal
 from cora_ocr.namespaces import HEADER_NAME, TNS
-from cora_ocr.soap.envelope import SOAP11, SOAP12, SoapVersion
+from cora_ocr.soap.envelope import SOAP11, SOAP12, SoapVersion, StatusTemplate
 from cora_ocr.soap.service import CoraOcrIntegration
 
 _HEADER_TAG = f"{{{TNS}}}{HEADER_NAME}"
+_ID_TAG = f"{{{TNS}}}MasterWorkflowInstanceId"
 _SCHEMA_NOISE = re.compile(r"^.*?SCHEMAV_[A-Z0-9_]+: ")
 
 
@@ -31,6 +32,13 @@ _SCHEMA_NOISE = re.compile(r"^.*?SCHEMAV_[A-Z0-9_]+: ")
 class UserContext:
     jobs: JobService
     principal: Principal | None
+
+
+def _fault_text(fault: Fault) -> str:
+    text = fault.faultstring
+    if isinstance(text, bytes):
+        text = text.decode("ascii", "replace")
+    return _clean_schema_error(str(text))
 
 
 def _clean_schema_error(text: str) -> str:
@@ -51,6 +59,39 @@ class SoapInvoker:
                 out_protocol=protocol(),
             )
             self._transports[version] = ServerBase(app)
+        self._templates = {version: StatusTemplate(version) for version in (SOAP11, SOAP12)}
+
+    def get_status(
+        self,
+        version: SoapVersion,
+        header: etree._Element | None,
+        payload: etree._Element,
+        principal: Principal | None,
+    ) -> bytes:
+        """GetStatus without Spyne's object round trip: the header is validated against the
+        same schema, the answer filled into a template. Callers poll this for every job."""
+        if len(payload) or (payload.text or "").strip():
+            raise ClientError(
+                "GetStatus: content is not allowed; the job id travels in the "
+                "ActivityMetadata header"
+            )
+        job_id = None
+        if header is not None:
+            entry = header.find(_HEADER_TAG)
+            if entry is not None:
+                self._validate(version, entry)
+                text = entry.findtext(_ID_TAG)
+                job_id = int(text) if text and text.strip() else None
+        view = self.jobs.status(job_id, principal)
+        return self._templates[version].render(
+            view.status.value, view.error_code.value, view.external_context
+        )
+
+    def _validate(self, version: SoapVersion, element: etree._Element) -> None:
+        try:
+            self._transports[version].app.in_protocol.validate_document(element)
+        except Fault as fault:
+            raise ClientError(_fault_text(fault)) from None
 
     def invoke(
         self,
@@ -82,10 +123,7 @@ class SoapInvoker:
             app.in_protocol.validate_body(ctx, ProtocolBase.REQUEST)
             app.in_protocol.deserialize(ctx, ProtocolBase.REQUEST)
         except Fault as fault:
-            text = fault.faultstring
-            if isinstance(text, bytes):
-                text = text.decode("ascii", "replace")
-            raise ClientError(_clean_schema_error(str(text))) from None
+            raise ClientError(_fault_text(fault)) from None
         except (ValueError, TypeError) as exc:
             raise ClientError(f"the request could not be read: {exc}") from None
         ctx.out_object = [app.call_wrapper(ctx)]

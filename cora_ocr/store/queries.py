@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Connection, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from cora_ocr.statuses import JobState, OcrErrorCode, can_move
@@ -28,13 +28,17 @@ def insert_job(session: Session, fields: dict[str, Any], actor: str) -> int:
     return job.id
 
 
-def status_row(session: Session, job_id: int) -> tuple[str, str, str | None, int | None] | None:
-    """(state, error_code, external_context, license_pk) of one job: the GetStatus hot path."""
-    row = session.execute(
-        select(Job.state, Job.error_code, Job.external_context, Job.license_pk).where(
-            Job.id == job_id
-        )
-    ).first()
+_STATUS = select(Job.state, Job.error_code, Job.external_context, Job.license_pk).where(
+    Job.id == bindparam("job_id")
+)
+
+
+def status_row(
+    connection: Connection, job_id: int
+) -> tuple[str, str, str | None, int | None] | None:
+    """(state, error_code, external_context, license_pk) of one job: the GetStatus hot path,
+    on a bare connection (no ORM session) with a statement compiled once."""
+    row = connection.execute(_STATUS, {"job_id": job_id}).first()
     return None if row is None else (row[0], row[1], row[2], row[3])
 
 

@@ -103,6 +103,8 @@ class SoapEndpoint:
         root = parse_soap_body(self.parser, body, self.limits)
         header, payload = split_envelope(version, root)
         check_headers(version, header)
-        route(version, action, payload)
+        if route(version, action, payload) == "GetStatus":
+            body = self.invoker.get_status(version, header, payload, principal)
+            return Response(200, version.content_type, body)
         answer = self.invoker.invoke(version, header, payload, principal)
         return Response(200, version.content_type, render_response(version, answer))
