@@ -102,3 +102,45 @@ def test_external_context_omitted_when_null(http: requests.Session, server: Live
     )
     expected = CONTRACT_SOAP11.replace("<ExternalContext>ctx</ExternalContext>", "")
     assert_same_tree(reply.content, expected.encode())
+
+
+TRICKY_CONTEXTS = [
+    None,
+    "",
+    "plain",
+    "a<b>&c\"d'e",
+    "ünïcødé ✓",
+    "line1\nline2",
+    "]]>",
+    "  spaced  ",
+]
+
+
+def test_status_templates_render_what_lxml_renders() -> None:
+    """The hot-path templates give byte for byte what the general renderers give."""
+    from lxml import etree as et
+
+    from cora_ocr.jobs import StatusView
+    from cora_ocr.soap.envelope import SOAP11, SOAP12, StatusTemplate, render_response
+    from cora_ocr.statuses import OcrErrorCode, OcrStatus
+    from cora_ocr.web.http_binding import StatusDocuments, render_status_document
+
+    documents = StatusDocuments()
+    for version in (SOAP11, SOAP12):
+        template = StatusTemplate(version)
+        for context in TRICKY_CONTEXTS:
+            for status, code in (
+                (OcrStatus.Failed, OcrErrorCode.TimedOut),
+                (OcrStatus.Queued, OcrErrorCode.NoError),
+            ):
+                payload = et.Element(f"{{{TNS}}}GetStatusResponse")
+                result = et.SubElement(payload, f"{{{TNS}}}GetStatusResult")
+                et.SubElement(result, f"{{{TNS}}}Status").text = status.value
+                et.SubElement(result, f"{{{TNS}}}ErrorCode").text = code.value
+                if context is not None:
+                    et.SubElement(result, f"{{{TNS}}}ExternalContext").text = context
+                assert template.render(status.value, code.value, context) == render_response(
+                    version, payload
+                )
+                view = StatusView(status, code, context)
+                assert documents.render(view) == render_status_document(view)

@@ -48,6 +48,7 @@ class CoraOcrApp:
         self.jobs = jobs
         self.guard = guard
         self.wsdl = WsdlDocument()
+        self.documents = http_binding.StatusDocuments()
         limits = XmlLimits(
             settings.max_xml_depth, settings.max_xml_elements, settings.max_xml_attributes
         )
@@ -147,7 +148,7 @@ class CoraOcrApp:
             params = parse_qs(form, keep_blank_values=True)
         else:
             raise ClientError(f"HTTP {method} is not supported for {name}")
-        return http_binding.get_status(self.jobs, params, principal)
+        return http_binding.get_status(self.jobs, self.documents, params, principal)
 
     # --- helpers ----------------------------------------------------------------------
     def read_body(self, environ: dict[str, Any]) -> bytes:

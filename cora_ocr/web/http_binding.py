@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from xml.sax.saxutils import escape
+
 from lxml import etree
 
 from cora_ocr.errors import InvalidField
@@ -42,8 +44,40 @@ def render_status_document(view: StatusView) -> bytes:
     )
 
 
+class StatusDocuments:
+    """The bare OcrJobStatus answer as a template built once from render_status_document:
+    a request only fills in the three values."""
+
+    def __init__(self) -> None:
+        marked = StatusView(_Marker("@S@"), _Marker("@E@"), "@C@")  # type: ignore[arg-type]
+        text = render_status_document(marked).decode("utf-8")
+        self._head, rest = text.split("@S@")
+        self._middle, rest = rest.split("@E@")
+        self._before_context, self._tail = rest.split("@C@")
+        line_end = self._before_context.index("\n")
+        self._close_without_context = (
+            self._before_context[: line_end + 1] + self._tail.split("\n", 1)[1]
+        )
+
+    def render(self, view: StatusView) -> bytes:
+        start = self._head + view.status.value + self._middle + view.error_code.value
+        if view.external_context is None:
+            return (start + self._close_without_context).encode("utf-8")
+        context = escape(view.external_context)
+        return (start + self._before_context + context + self._tail).encode("utf-8")
+
+
+class _Marker(str):
+    @property
+    def value(self) -> str:
+        return str(self)
+
+
 def get_status(
-    jobs: JobService, params: dict[str, list[str]], principal: Principal | None
+    jobs: JobService,
+    documents: StatusDocuments,
+    params: dict[str, list[str]],
+    principal: Principal | None,
 ) -> Response:
     view = jobs.status(parse_job_id(params), principal)
-    return Response(200, TEXT_XML, render_status_document(view))
+    return Response(200, TEXT_XML, documents.render(view))
