@@ -65,31 +65,33 @@ def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
         app, settings.host, settings.port, settings.threads, settings.max_request_bytes
     )
     host, port = server.effective_host, server.effective_port
-    print(
-        f"cora-ocr serving http://{host}:{port}/SequenceServices/coraOcrIntegration_v1.0.0.asmx"
-        f" (database {store.engine.url.render_as_string(hide_password=True)})",
-        flush=True,
-    )
 
     def stop(_signum: int, _frame: Any) -> None:
-        # Unwinds server.run() in the main thread; the finally below then cleans up.
+        # Unwinds the main thread wherever it is; the finally below then cleans up.
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
-    worker_thread.start()
-    if robot_thread is not None:
-        robot_thread.start()
     try:
+        print(
+            f"cora-ocr serving http://{host}:{port}/SequenceServices/coraOcrIntegration_v1.0.0.asmx"
+            f" (database {store.engine.url.render_as_string(hide_password=True)})",
+            flush=True,
+        )
+        worker_thread.start()
+        if robot_thread is not None:
+            robot_thread.start()
         server.run()
     except KeyboardInterrupt:
         log.info("stopping")
     finally:
         stop_server(server, loop_running=False)
         worker.stop()
-        worker_thread.join()
+        if worker_thread.is_alive():
+            worker_thread.join()
         if robot is not None and robot_thread is not None:
             robot.stop()
-            robot_thread.join()
+            if robot_thread.is_alive():
+                robot_thread.join()
             robot.close()
         store.dispose()
     return 0

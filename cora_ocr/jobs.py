@@ -105,8 +105,7 @@ class JobService:
         """The wire status of a job; another license's job is NotFound, as if it did not exist."""
         if job_id is None:
             return NOT_FOUND
-        with self.store.engine.connect() as connection:
-            row = queries.status_row(connection, job_id)
+        row = queries.status_row(self.store, job_id)
         if row is None:
             return NOT_FOUND
         state, error_code, context, owner = row

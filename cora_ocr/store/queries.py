@@ -6,10 +6,11 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from cora_ocr.statuses import JobState, OcrErrorCode, can_move
+from cora_ocr.store.engine import Store
 from cora_ocr.store.models import Job, JobEvent, utcnow
 
 
@@ -33,12 +34,9 @@ _STATUS = select(Job.state, Job.error_code, Job.external_context, Job.license_pk
 )
 
 
-def status_row(
-    connection: Connection, job_id: int
-) -> tuple[str, str, str | None, int | None] | None:
-    """(state, error_code, external_context, license_pk) of one job: the GetStatus hot path,
-    on a bare connection (no ORM session) with a statement compiled once."""
-    row = connection.execute(_STATUS, {"job_id": job_id}).first()
+def status_row(store: Store, job_id: int) -> tuple[str, str, str | None, int | None] | None:
+    """(state, error_code, external_context, license_pk) of one job: the GetStatus hot path."""
+    row = store.read_one(_STATUS, {"job_id": job_id})
     return None if row is None else (row[0], row[1], row[2], row[3])
 
 

@@ -1,0 +1,343 @@
+"""The serving benchmark behind bench/run. Prints a table; asserts nothing.
+
+Each service runs under `cora-ocr web` (gunicorn, the settings' processes and threads) on
+loopback; wrk drives it with 64 connections on 2 threads. The ceiling is a bare WSGI app
+answering the same bytes under the same server and process count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+SERVICE = "/SequenceServices/coraOcrIntegration_v1.0.0.asmx"
+TNS = "http://genpact.com/cora/orchestration/ocr/1.0.0/api/"
+PG_URL = os.environ.get(
+    "CORA_OCR_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+CONNECTIONS, THREADS = 64, 2
+
+
+def envelope(
+    body: str, header: str = "", ns: str = "http://schemas.xmlsoap.org/soap/envelope/"
+) -> str:
+    head = f"<soap:Header>{header}</soap:Header>" if header else ""
+    return f'<soap:Envelope xmlns:soap="{ns}">{head}<soap:Body>{body}</soap:Body></soap:Envelope>'
+
+
+def lua(method: str, headers: dict[str, str], body: str) -> str:
+    lines = [f'wrk.method = "{method}"']
+    lines += [f'wrk.headers["{k}"] = [[{v}]]' for k, v in headers.items()]
+    lines.append(f"wrk.body = [[{body}]]")
+    return "\n".join(lines) + "\n"
+
+
+def scripts(job_id: int) -> dict[str, tuple[str, str | None]]:
+    """Operation -> (path and query, wrk script or None for a plain GET)."""
+    header = (
+        f'<ActivityMetadata xmlns="{TNS}"><MasterWorkflowInstanceId>{job_id}'
+        "</MasterWorkflowInstanceId></ActivityMetadata>"
+    )
+    get_status = f'<GetStatus xmlns="{TNS}"/>'
+    ref = (
+        "<{t}><Connection>CoraOCRExternalConnection</Connection><RelativeLocation>in"
+        "</RelativeLocation><FileName>{n}</FileName></{t}>"
+    )
+    file_batch = (
+        f'<FileBatch xmlns="{TNS}"><TimeOut>600</TimeOut><ExternalContext>bench'
+        f"</ExternalContext>{ref.format(t='InputFile', n='a.png')}<OCRProfile>Default"
+        f"</OCRProfile>{ref.format(t='OutPutFile', n='a.xml')}<PutModel>Overwrite"
+        "</PutModel></FileBatch>"
+    )
+    soap11 = {"Content-Type": "text/xml; charset=utf-8"}
+    return {
+        "SOAP 1.1 GetStatus": (
+            SERVICE,
+            lua(
+                "POST", {**soap11, "SOAPAction": f'"{TNS}GetStatus"'}, envelope(get_status, header)
+            ),
+        ),
+        "SOAP 1.2 GetStatus": (
+            SERVICE,
+            lua(
+                "POST",
+                {"Content-Type": "application/soap+xml; charset=utf-8"},
+                envelope(get_status, header, "http://www.w3.org/2003/05/soap-envelope"),
+            ),
+        ),
+        "HTTP GET GetStatus": (f"{SERVICE}/GetStatus?MasterWorkflowInstanceId={job_id}", None),
+        "FileBatch": (
+            SERVICE,
+            lua("POST", {**soap11, "SOAPAction": f'"{TNS}FileBatch"'}, envelope(file_batch)),
+        ),
+    }
+
+
+@dataclass
+class Result:
+    requests: int
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def to_ms(value: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value)
+    if match is None:
+        raise ValueError(f"wrk printed a latency of {value!r}")
+    number, unit = match.groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
+
+
+def run_wrk(port: int, path: str, script: str | None, seconds: int, workdir: Path) -> Result:
+    command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency"]
+    if script is not None:
+        script_file = workdir / "script.lua"
+        script_file.write_text(script)
+        command += ["-s", str(script_file)]
+    output = subprocess.run(
+        [*command, f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, check=True
+    ).stdout
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    return Result(
+        requests=int(re.search(r"(\d+) requests in", output).group(1)),  # type: ignore[union-attr]
+        rate=float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),  # type: ignore[union-attr]
+        p50_ms=to_ms(re.search(r"^\s+50%\s+(\S+)$", output, re.M).group(1)),  # type: ignore[union-attr]
+        p99_ms=to_ms(re.search(r"^\s+99%\s+(\S+)$", output, re.M).group(1)),  # type: ignore[union-attr]
+        errors=(int(errors.group(1)) if errors else 0)
+        + (sum(int(g) for g in socket_errors.groups()) if socket_errors else 0),
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_listening(port: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(p) for p in (task / "children").read_text().split()]
+    return found
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Server:
+    def __init__(self, command: list[str], env: dict[str, str], port: int) -> None:
+        self.process = subprocess.Popen(
+            command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        self.port = port
+        wait_listening(port)
+        time.sleep(1)  # every worker forked and loaded
+
+    def worker_rss(self) -> list[float]:
+        return [round(rss_mb(pid), 1) for pid in children(self.process.pid)]
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=30)
+
+
+COLUMNS = (
+    "gen_series",
+    "state",
+    "error_code",
+    "external_context",
+    "timeout_seconds",
+    "input_connection",
+    "input_location",
+    "input_name",
+    "ocr_profile",
+    "output_connection",
+    "output_location",
+    "output_name",
+    "put_model",
+    "created_at",
+    "updated_at",
+    "stalls",
+)
+
+
+def fill(url: str, target: int) -> int:
+    """Grow the jobs table to `target` rows in one statement; returns a job id in the middle."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        have = conn.execute(text("SELECT count(*) FROM jobs")).scalar_one()
+        missing = target - have
+        if missing > 0:
+            values = (
+                "'queued', 'NoError', 'bench-' || x, 600, 'CoraOCRExternalConnection', 'in',"
+                " 'a.png', 'Default', 'CoraOCRExternalConnection', 'out', 'a.xml',"
+                " 'Overwrite', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 0"
+            )
+            columns = ", ".join(COLUMNS[1:])
+            if engine.dialect.name == "postgresql":
+                conn.execute(
+                    text(
+                        f"INSERT INTO jobs ({columns}) SELECT {values} "
+                        f"FROM generate_series(1, {missing}) AS x"
+                    )
+                )
+                conn.execute(text("ANALYZE jobs"))
+            else:
+                conn.execute(
+                    text(
+                        f"WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n "
+                        f"WHERE x < {missing}) INSERT INTO jobs ({columns}) "
+                        f"SELECT {values} FROM n"
+                    )
+                )
+        middle = conn.execute(
+            text("SELECT min(id) + (max(id) - min(id)) / 2 FROM jobs")
+        ).scalar_one()
+    engine.dispose()
+    return int(middle)
+
+
+def database_url(kind: str, workdir: Path) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{workdir / 'bench.db'}"
+    engine = create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS cora_bench CASCADE"))
+        conn.execute(text("CREATE SCHEMA cora_bench"))
+    engine.dispose()
+    return f"{PG_URL}?options=-csearch_path%3Dcora_bench"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--sizes", default="1000,1000000")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.sizes.split(",")]
+    print(
+        f"wrk {THREADS} threads x {CONNECTIONS} connections, {args.seconds} s per figure; "
+        f"gunicorn {args.workers} sync processes; {os.cpu_count()} cores",
+        flush=True,
+    )
+
+    with tempfile.TemporaryDirectory(prefix="cora-bench-") as tmp:
+        workdir = Path(tmp)
+        port = free_port()
+        bare = Server(
+            [
+                str(VENV_BIN / "gunicorn"),
+                "-w",
+                str(args.workers),
+                "-k",
+                "sync",
+                "-b",
+                f"127.0.0.1:{port}",
+                "--chdir",
+                str(ROOT / "bench"),
+                "bare_app:app",
+            ],
+            dict(os.environ),
+            port,
+        )
+        run_wrk(port, SERVICE, lua("POST", {}, "x"), 1, workdir)
+        ceiling = run_wrk(
+            port, SERVICE, lua("POST", {"Content-Type": "text/xml"}, "x"), args.seconds, workdir
+        )
+        bare.stop()
+        print(
+            f"ceiling (bare WSGI, same bytes): {ceiling.rate:8.0f} req/s  "
+            f"p50 {ceiling.p50_ms:.1f} ms  p99 {ceiling.p99_ms:.1f} ms\n"
+        )
+        print(
+            f"{'database':<11}{'jobs':>9}  {'operation':<20}{'req/s':>8}{'of ceiling':>12}"
+            f"{'p50 ms':>8}{'p99 ms':>8}{'errors':>8}",
+            flush=True,
+        )
+
+        for kind in args.databases.split(","):
+            url = database_url(kind, workdir / kind) if kind == "postgresql" else None
+            if kind == "sqlite":
+                (workdir / kind).mkdir()
+                url = database_url(kind, workdir / kind)
+            assert url is not None
+            env = {
+                **os.environ,
+                "CORA_OCR_DATA_DIR": str(workdir / f"data-{kind}"),
+                "CORA_OCR_DATABASE_URL": url,
+                "CORA_OCR_PORT": str(port),
+                "CORA_OCR_WEB_WORKERS": str(args.workers),
+                "CORA_OCR_WEB_THREADS": "1",
+                "CORA_OCR_ALLOW_ANONYMOUS": "true",
+                "CORA_OCR_REQUIRE_HTTPS": "false",
+            }
+            subprocess.run(
+                [str(VENV_BIN / "cora-ocr"), "db", "upgrade"],
+                env=env,
+                check=True,
+                capture_output=True,
+            )
+            served, memory = 0, []
+            for size in sizes:
+                job_id = fill(url, size)
+                server = Server(
+                    [str(VENV_BIN / "cora-ocr"), "--log-level", "WARNING", "web"], env, port
+                )
+                for operation, (path, script) in scripts(job_id).items():
+                    run_wrk(port, path, script, 1, workdir)  # warm-up
+                    result = run_wrk(port, path, script, args.seconds, workdir)
+                    served += result.requests
+                    print(
+                        f"{kind:<11}{size:>9}  {operation:<20}{result.rate:8.0f}"
+                        f"{result.rate / ceiling.rate:11.0%} {result.p50_ms:7.1f} "
+                        f"{result.p99_ms:7.1f}{result.errors:8}",
+                        flush=True,
+                    )
+                    if not memory and served >= 10_000:
+                        memory.append((served, server.worker_rss()))
+                while served < 100_000:  # memory after at least 100k requests
+                    path, script = scripts(job_id)["SOAP 1.1 GetStatus"]
+                    served += run_wrk(port, path, script, args.seconds, workdir).requests
+                memory.append((served, server.worker_rss()))
+                server.stop()
+            for count, rss in memory:
+                print(f"{kind:<11} worker RSS after {count:>7} requests: {rss} MB")
+            print(flush=True)
+
+
+if __name__ == "__main__":
+    main()
