@@ -13,6 +13,7 @@ from typing import Any
 
 from cora_ocr.config import Settings, load_settings
 from cora_ocr.errors import CoraError
+from cora_ocr.report import describe_job
 from cora_ocr.statuses import JobState
 from cora_ocr.store import Store
 from cora_ocr.store.migrate import upgrade
@@ -233,36 +234,7 @@ def cmd_jobs_show(settings: Settings, args: argparse.Namespace) -> int:
     services = _services(settings)
     jobs = services.jobs
     job = jobs.show(args.id)
-    state = JobState(job.state)
-    rows = [
-        ("id", job.id),
-        ("status", f"{state.wire.value} ({state.value})"),
-        ("error code", job.error_code),
-        ("error reason", job.error_reason or ""),
-        ("external context", job.external_context or ""),
-        ("timeout", f"{job.timeout_seconds} s"),
-        ("input", f"{job.input_connection}:{job.input_location}/{job.input_name}"),
-        ("profile", job.ocr_profile),
-        ("output", f"{job.output_connection}:{job.output_location}/{job.output_name}"),
-        ("put model", job.put_model),
-        ("pages", "" if job.pages_total is None else f"{job.pages_done or 0}/{job.pages_total}"),
-        ("created", job.created_at.isoformat()),
-        ("updated", job.updated_at.isoformat()),
-    ]
-    for label, value in rows:
-        print(f"{label + ':':<18}{value}")
-    if job.activity_metadata:
-        print("activity metadata:")
-        for key, value in job.activity_metadata.items():
-            print(f"  {key}: {value}")
-    print("history:")
-    for event in job.events:
-        error = "" if event.error_code == "NoError" else f" [{event.error_code}]"
-        reason = f" - {event.reason}" if event.reason else ""
-        print(
-            f"  {event.at.isoformat()}  {event.from_state or '-'} -> {event.to_state}"
-            f"{error} by {event.actor}{reason}"
-        )
+    print("\n".join(describe_job(job)))
     jobs.store.dispose()
     return 0
 

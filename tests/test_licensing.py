@@ -29,6 +29,7 @@ from tests.factories import (
     activity_header,
     envelope,
     file_batch_args,
+    file_ref,
     get_status_body,
     header_xml,
 )
@@ -182,18 +183,7 @@ def test_throttled_jobs_resume_after_the_hour(strict: Strict, connection_root: P
         (connection_root / "in").mkdir(exist_ok=True)
         (connection_root / "in" / name).write_bytes(b"scan " + name.encode())
     first = client.service.FileBatch(
-        **file_batch_args(
-            InputFile={
-                "Connection": "CoraOCRExternalConnection",
-                "RelativeLocation": "in",
-                "FileName": "a.png",
-            },
-            OutPutFile={
-                "Connection": "CoraOCRExternalConnection",
-                "RelativeLocation": "out",
-                "FileName": "a.xml",
-            },
-        )
+        **file_batch_args(InputFile=file_ref("a.png", "in"), OutPutFile=file_ref("a.xml", "out"))
     )
     strict.services.profiles.ensure_folders()
     worker = strict.services.worker(clock=strict.clock, name="throttle-worker")
@@ -205,18 +195,7 @@ def test_throttled_jobs_resume_after_the_hour(strict: Strict, connection_root: P
     assert strict.services.jobs.show(first).state == "completed"
 
     second = client.service.FileBatch(
-        **file_batch_args(
-            InputFile={
-                "Connection": "CoraOCRExternalConnection",
-                "RelativeLocation": "in",
-                "FileName": "b.png",
-            },
-            OutPutFile={
-                "Connection": "CoraOCRExternalConnection",
-                "RelativeLocation": "out",
-                "FileName": "b.xml",
-            },
-        )
+        **file_batch_args(InputFile=file_ref("b.png", "in"), OutPutFile=file_ref("b.xml", "out"))
     )
     worker.run(burst=True)
     job = strict.services.jobs.show(second)

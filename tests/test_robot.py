@@ -167,3 +167,8 @@ def test_progress_is_stored_while_the_robot_works(harness: Harness) -> None:
     harness.worker.run(burst=True)
     job = harness.services.jobs.show(job_id)
     assert (job.state, job.pages_done, job.pages_total) == ("waiting_for_output", 1, 3)
+    from cora_ocr.report import describe_job
+
+    lines = describe_job(job)
+    assert "status:           WaitingForOutput (waiting_for_output)" in lines
+    assert "pages:            1/3" in lines
