@@ -8,6 +8,7 @@ answering the same bytes under the same server and process count.
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import re
 import signal
@@ -45,7 +46,7 @@ def lua(method: str, headers: dict[str, str], body: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def scripts(job_id: int) -> dict[str, tuple[str, str | None]]:
+def scripts(job_id: int, auth: dict[str, str]) -> dict[str, tuple[str, str | None]]:
     """Operation -> (path and query, wrk script or None for a plain GET)."""
     header = (
         f'<ActivityMetadata xmlns="{TNS}"><MasterWorkflowInstanceId>{job_id}'
@@ -62,7 +63,8 @@ def scripts(job_id: int) -> dict[str, tuple[str, str | None]]:
         f"</OCRProfile>{ref.format(t='OutPutFile', n='a.xml')}<PutModel>Overwrite"
         "</PutModel></FileBatch>"
     )
-    soap11 = {"Content-Type": "text/xml; charset=utf-8"}
+    soap11 = {"Content-Type": "text/xml; charset=utf-8", **auth}
+    http_get = f"{SERVICE}/GetStatus?MasterWorkflowInstanceId={job_id}"
     return {
         "SOAP 1.1 GetStatus": (
             SERVICE,
@@ -74,11 +76,11 @@ def scripts(job_id: int) -> dict[str, tuple[str, str | None]]:
             SERVICE,
             lua(
                 "POST",
-                {"Content-Type": "application/soap+xml; charset=utf-8"},
+                {"Content-Type": "application/soap+xml; charset=utf-8", **auth},
                 envelope(get_status, header, "http://www.w3.org/2003/05/soap-envelope"),
             ),
         ),
-        "HTTP GET GetStatus": (f"{SERVICE}/GetStatus?MasterWorkflowInstanceId={job_id}", None),
+        "HTTP GET GetStatus": (http_get, lua("GET", auth, "") if auth else None),
         "FileBatch": (
             SERVICE,
             lua("POST", {**soap11, "SOAPAction": f'"{TNS}FileBatch"'}, envelope(file_batch)),
@@ -230,6 +232,20 @@ def fill(url: str, target: int) -> int:
     return int(middle)
 
 
+def licensed_caller(env: dict[str, str]) -> dict[str, str]:
+    """A license with a quota the bench cannot exhaust, and its Basic credentials."""
+
+    def cli(*args: str) -> str:
+        return subprocess.run(
+            [str(VENV_BIN / "cora-ocr"), *args], env=env, check=True, capture_output=True, text=True
+        ).stdout.strip()
+
+    license_id = cli("licenses", "create", "bench", "--requests-per-hour", "1000000000")
+    app_id = cli("apps", "create", license_id, "bench")
+    token = base64.b64encode(f"{license_id}:{app_id}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
 def database_url(kind: str, workdir: Path) -> str:
     if kind == "sqlite":
         return f"sqlite:///{workdir / 'bench.db'}"
@@ -247,6 +263,12 @@ def main() -> None:
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--sizes", default="1000,1000000")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--licensed",
+        action="store_true",
+        help="call with License ID + App ID (authentication and quota counting"
+        " on every request) instead of the anonymous local setup",
+    )
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     print(
@@ -290,11 +312,8 @@ def main() -> None:
         )
 
         for kind in args.databases.split(","):
-            url = database_url(kind, workdir / kind) if kind == "postgresql" else None
-            if kind == "sqlite":
-                (workdir / kind).mkdir()
-                url = database_url(kind, workdir / kind)
-            assert url is not None
+            (workdir / kind).mkdir()
+            url = database_url(kind, workdir / kind)
             env = {
                 **os.environ,
                 "CORA_OCR_DATA_DIR": str(workdir / f"data-{kind}"),
@@ -302,7 +321,7 @@ def main() -> None:
                 "CORA_OCR_PORT": str(port),
                 "CORA_OCR_WEB_WORKERS": str(args.workers),
                 "CORA_OCR_WEB_THREADS": "1",
-                "CORA_OCR_ALLOW_ANONYMOUS": "true",
+                "CORA_OCR_ALLOW_ANONYMOUS": "false" if args.licensed else "true",
                 "CORA_OCR_REQUIRE_HTTPS": "false",
             }
             subprocess.run(
@@ -311,13 +330,14 @@ def main() -> None:
                 check=True,
                 capture_output=True,
             )
+            auth = licensed_caller(env) if args.licensed else {}
             served, memory = 0, []
             for size in sizes:
                 job_id = fill(url, size)
                 server = Server(
                     [str(VENV_BIN / "cora-ocr"), "--log-level", "WARNING", "web"], env, port
                 )
-                for operation, (path, script) in scripts(job_id).items():
+                for operation, (path, script) in scripts(job_id, auth).items():
                     run_wrk(port, path, script, 1, workdir)  # warm-up
                     result = run_wrk(port, path, script, args.seconds, workdir)
                     served += result.requests
@@ -330,7 +350,7 @@ def main() -> None:
                     if not memory and served >= 10_000:
                         memory.append((served, server.worker_rss()))
                 while served < 100_000:  # memory after at least 100k requests
-                    path, script = scripts(job_id)["SOAP 1.1 GetStatus"]
+                    path, script = scripts(job_id, auth)["SOAP 1.1 GetStatus"]
                     served += run_wrk(port, path, script, args.seconds, workdir).requests
                 memory.append((served, server.worker_rss()))
                 server.stop()

@@ -11,6 +11,9 @@ import hashlib
 import hmac
 import logging
 import secrets
+import threading
+import time
+from collections import Counter
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -31,6 +34,7 @@ class Principal:
     app_name: str
     hourly_request_quota: int
     hourly_page_quota: int
+    expires_at: dt.datetime | None = None
 
 
 def digest(app_id: str) -> str:
@@ -42,31 +46,59 @@ def seconds_to_next_hour(now: dt.datetime) -> int:
 
 
 class Licensing:
-    def __init__(self, store: Store, region: str) -> None:
+    def __init__(
+        self, store: Store, region: str, cache_seconds: float = 5.0, flush_seconds: float = 1.0
+    ) -> None:
         self.store = store
         self.region = region
+        self.cache_seconds = cache_seconds
+        self.flush_seconds = flush_seconds
+        self._lock = threading.Lock()
+        self._verdicts: dict[tuple[str, str], tuple[float, Principal | str]] = {}
+        self._pending: Counter[tuple[int, int, dt.datetime]] = Counter()
+        self._pending_by_license: Counter[tuple[int, dt.datetime]] = Counter()
+        self._totals: dict[tuple[int, dt.datetime], int] = {}
+        self._synced_at = time.monotonic()
 
     # --- the request path -----------------------------------------------------------------
     def authenticate(self, license_id: str, app_id: str, now: dt.datetime) -> Principal:
-        """The caller, or AuthenticationFailed with a reason that is logged, not shown."""
+        """The caller, or AuthenticationFailed with a reason that is logged, not shown.
+
+        Verdicts (refusals too) are cached per process for `cache_seconds`: a suspension or
+        a disabled app takes effect within that time everywhere, at once in this process.
+        """
+        key = (license_id, digest(app_id))
+        with self._lock:
+            cached = self._verdicts.get(key)
+        if cached is None or time.monotonic() - cached[0] > self.cache_seconds:
+            verdict = self._lookup(license_id, key[1])
+            with self._lock:
+                if len(self._verdicts) > 10_000:  # a flood of made-up credentials
+                    self._verdicts.clear()
+                self._verdicts[key] = (time.monotonic(), verdict)
+        else:
+            verdict = cached[1]
+        if isinstance(verdict, str):
+            return self._refuse(verdict, license_id)
+        if verdict.expires_at is not None and verdict.expires_at <= now:
+            return self._refuse("license expired", license_id)
+        return verdict
+
+    def _lookup(self, license_id: str, wanted: str) -> Principal | str:
+        """The principal, or the reason for refusing (expiry is checked per request)."""
         with self.store.session() as session:
             pairs = queries.credentials(session, license_id)
-        wanted = digest(app_id)
         # Every app of the license is compared, so timing does not reveal which one matched.
         matches = [(lic, app) for lic, app in pairs if hmac.compare_digest(app.app_id_hash, wanted)]
         if not matches:
-            return self._refuse("unknown license or app", license_id)
+            return "unknown license or app"
         lic, app = matches[0]
         if lic.suspended:
-            return self._refuse("license suspended", license_id)
-        if lic.expires_at is not None and lic.expires_at <= now:
-            return self._refuse("license expired", license_id)
+            return "license suspended"
         if not app.enabled:
-            return self._refuse("app disabled", license_id)
+            return "app disabled"
         if lic.region != self.region:
-            return self._refuse(
-                f"license of region {lic.region}, this is {self.region}", license_id
-            )
+            return f"license of region {lic.region}, this is {self.region}"
         return Principal(
             lic.id,
             app.id,
@@ -74,6 +106,7 @@ class Licensing:
             app.name,
             lic.hourly_request_quota,
             lic.hourly_page_quota,
+            lic.expires_at,
         )
 
     def _refuse(self, reason: str, license_id: str) -> Principal:
@@ -85,11 +118,23 @@ class Licensing:
         raise AuthenticationFailed("the License ID and App ID do not grant access")
 
     def count_request(self, principal: Principal, now: dt.datetime) -> None:
-        """Count one request against the hourly quota; QuotaExceeded once it is spent."""
+        """Count one request against the hourly quota; QuotaExceeded once it is spent.
+
+        Counts are kept in memory and written to the usage table at most every
+        `flush_seconds`; the quota is checked against the stored total of all processes (as
+        of the last write) plus this process's unwritten count. Several processes can thus
+        overshoot a quota by what they serve in one flush interval.
+        """
         hour = queries.hour_of(now)
-        with self.store.session.begin() as session:
-            requests, _pages = queries.license_usage(session, principal.license_pk, hour)
-            if requests >= principal.hourly_request_quota:
+        slot = (principal.license_pk, hour)
+        with self._lock:
+            if time.monotonic() - self._synced_at >= self.flush_seconds:
+                self._sync()
+            used = self._totals.get(slot)
+            if used is None:
+                with self.store.session() as session:
+                    used = self._totals[slot] = queries.license_usage(session, *slot)[0]
+            if used + self._pending_by_license[slot] >= principal.hourly_request_quota:
                 retry = seconds_to_next_hour(now)
                 log.warning(
                     "request quota spent",
@@ -104,7 +149,27 @@ class Licensing:
                     f" is spent; retry after {retry} s",
                     retry,
                 )
-            queries.add_usage(session, principal.license_pk, principal.app_pk, hour, requests=1)
+            self._pending[(principal.license_pk, principal.app_pk, hour)] += 1
+            self._pending_by_license[slot] += 1
+
+    def _forget(self) -> None:
+        with self._lock:
+            self._verdicts.clear()
+
+    def flush(self) -> None:
+        """Write the counted requests now (also done by the next request after an interval)."""
+        with self._lock:
+            self._sync()
+
+    def _sync(self) -> None:
+        if self._pending:
+            with self.store.session.begin() as session:
+                for (license_pk, app_pk, hour), count in self._pending.items():
+                    queries.add_usage(session, license_pk, app_pk, hour, requests=count)
+        self._pending.clear()
+        self._pending_by_license.clear()
+        self._totals.clear()  # re-read lazily: other processes have counted too
+        self._synced_at = time.monotonic()
 
     # --- administration ---------------------------------------------------------------------
     def create_license(
@@ -151,13 +216,16 @@ class Licensing:
         return app_id
 
     def set_license_suspended(self, license_id: str, suspended: bool) -> None:
+        self._forget()
         with self.store.session.begin() as session:
             if not queries.set_flag(
                 session, License, License.license_id == license_id, suspended=suspended
             ):
                 raise CoraError(f"no license {license_id}")
+        self._forget()  # again: a request may have cached the old verdict meanwhile
 
     def set_app_enabled(self, license_id: str, app_id: str, enabled: bool) -> None:
+        self._forget()
         with self.store.session.begin() as session:
             pairs = queries.credentials(session, license_id)
             match = [
@@ -166,6 +234,7 @@ class Licensing:
             if not match:
                 raise CoraError(f"no such app for license {license_id}")
             queries.set_flag(session, App, App.id == match[0].id, enabled=enabled)
+        self._forget()  # again: a request may have cached the old verdict meanwhile
 
     def licenses(self) -> list[License]:
         with self.store.session() as session:

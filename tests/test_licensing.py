@@ -279,3 +279,25 @@ def test_basic_header_parsing() -> None:
     for bad in ("Basic", "Digest x", "Basic " + base64.b64encode(b"nocolon").decode()):
         with pytest.raises(AuthenticationFailed):
             parse_basic(bad)
+
+
+def test_suspension_applies_even_after_a_cached_success(strict: Strict) -> None:
+    license_id, app_id = strict.credentials()
+    assert get_status(strict.url, (license_id, app_id)).status_code == 200
+    strict.licensing.set_license_suspended(license_id, True)
+    assert_401(get_status(strict.url, (license_id, app_id)))
+
+
+def test_usage_is_counted_per_app(strict: Strict) -> None:
+    license_id, first_app = strict.credentials()
+    second_app = strict.licensing.create_app(license_id, "billing")
+    for _ in range(3):
+        assert get_status(strict.url, (license_id, first_app)).status_code == 200
+    assert get_status(strict.url, (license_id, second_app)).status_code == 200
+    strict.licensing.flush()
+    since = strict.clock.now() - dt.timedelta(hours=1)
+    rows = {
+        (name, requests)
+        for name, _hint, _hour, requests, _jobs, _pages in strict.licensing.usage(license_id, since)
+    }
+    assert rows == {("intake", 3), ("billing", 1)}
