@@ -1,0 +1,128 @@
+"""The `cora-ocr` command. Each subcommand reads its input, calls a use case, prints."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from cora_ocr.cli import admin, run
+from cora_ocr.config import load_settings
+from cora_ocr.errors import CoraError
+from cora_ocr.statuses import JobState
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cora-ocr", description=__doc__)
+    parser.add_argument("--config", help="TOML settings file (default: $CORA_OCR_CONFIG)")
+    parser.add_argument("--log-level", default="INFO")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the service on the embedded defaults")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=run.cmd_serve)
+
+    web = commands.add_parser("web", help="the production web server (gunicorn)")
+    web.add_argument("--host")
+    web.add_argument("--port", type=int)
+    web.set_defaults(func=run.cmd_web)
+
+    worker = commands.add_parser("worker", help="run a worker against the configured database")
+    worker.add_argument("--burst", action="store_true", help="stop when no job is due")
+    worker.add_argument("--name", help="worker name shown in job histories")
+    worker.set_defaults(func=run.cmd_worker)
+
+    licenses = commands.add_parser("licenses", help="licenses").add_subparsers(
+        dest="licenses_command", required=True
+    )
+    create = licenses.add_parser("create", help="create a license; prints its License ID")
+    create.add_argument("name")
+    create.add_argument("--region", help="default: this deployment's region")
+    create.add_argument("--requests-per-hour", type=int, default=10_000)
+    create.add_argument("--pages-per-hour", type=int, default=1_000)
+    create.add_argument("--expires", help="ISO date-time, e.g. 2027-12-31T23:59:59+00:00")
+    create.set_defaults(func=admin.cmd_licenses_create)
+    licenses.add_parser("list", help="all licenses").set_defaults(func=admin.cmd_licenses_list)
+    disable = licenses.add_parser("disable", help="suspend a license")
+    disable.add_argument("license_id")
+    disable.set_defaults(func=admin.cmd_licenses_disable)
+    usage = licenses.add_parser("usage", help="requests, jobs and pages per app and hour")
+    usage.add_argument("license_id")
+    usage.add_argument("--hours", type=int, default=24)
+    usage.set_defaults(func=admin.cmd_licenses_usage)
+
+    apps = commands.add_parser("apps", help="apps of a license").add_subparsers(
+        dest="apps_command", required=True
+    )
+    app_create = apps.add_parser("create", help="create an app; prints its App ID (once)")
+    app_create.add_argument("license_id")
+    app_create.add_argument("name")
+    app_create.set_defaults(func=admin.cmd_apps_create)
+    app_disable = apps.add_parser("disable", help="disable an app")
+    app_disable.add_argument("license_id")
+    app_disable.add_argument("app_id")
+    app_disable.set_defaults(func=admin.cmd_apps_disable)
+
+    robot = commands.add_parser("robot", help="run the built-in OCR robot for one profile")
+    robot.add_argument("--profile", default="Default")
+    robot.add_argument("--burst", action="store_true", help="stop when the input folder is empty")
+    robot.set_defaults(func=run.cmd_robot)
+
+    demo = commands.add_parser("demo", help="OCR a generated document through a running service")
+    demo.add_argument("--url", help="service URL (default: from host and port settings)")
+    demo.add_argument("--timeout", type=int, default=120)
+    demo.set_defaults(func=run.cmd_demo)
+
+    profiles = commands.add_parser("profiles", help="OCR profiles").add_subparsers(
+        dest="profiles_command", required=True
+    )
+    profiles.add_parser("list", help="configured profiles").set_defaults(
+        func=admin.cmd_profiles_list
+    )
+    profiles.add_parser("check", help="folders exist and are writable").set_defaults(
+        func=admin.cmd_profiles_check
+    )
+
+    db = commands.add_parser("db", help="database maintenance").add_subparsers(
+        dest="db_command", required=True
+    )
+    db.add_parser("upgrade", help="create or migrate the database").set_defaults(
+        func=admin.cmd_db_upgrade
+    )
+
+    jobs = commands.add_parser("jobs", help="inspect jobs").add_subparsers(
+        dest="jobs_command", required=True
+    )
+    listing = jobs.add_parser("list", help="the newest jobs")
+    listing.add_argument("--state", choices=[state.value for state in JobState])
+    listing.add_argument("--limit", type=int, default=50)
+    listing.set_defaults(func=admin.cmd_jobs_list)
+    show = jobs.add_parser("show", help="one job with its full history")
+    show.add_argument("id", type=int)
+    show.set_defaults(func=admin.cmd_jobs_show)
+    abort = jobs.add_parser("abort", help="abort a job that is not final")
+    abort.add_argument("id", type=int)
+    abort.set_defaults(func=admin.cmd_jobs_abort)
+    retry = jobs.add_parser("retry", help="queue a Failed job again")
+    retry.add_argument("id", type=int)
+    retry.set_defaults(func=admin.cmd_jobs_retry)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        settings = load_settings(
+            args.config, host=getattr(args, "host", None), port=getattr(args, "port", None)
+        )
+        return int(args.func(settings, args))
+    except CoraError as exc:
+        print(f"cora-ocr: {exc}", file=sys.stderr)
+        return 2

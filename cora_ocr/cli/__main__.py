@@ -1,0 +1,5 @@
+import sys
+
+from cora_ocr.cli import main
+
+sys.exit(main())

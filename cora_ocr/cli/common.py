@@ -1,0 +1,44 @@
+"""What the command groups share: opening the store, the local-setup defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+from cora_ocr.config import Settings
+from cora_ocr.store import Store
+from cora_ocr.store.migrate import upgrade
+
+log = logging.getLogger("cora_ocr")
+
+
+def open_store(settings: Settings) -> Store:
+    store = Store(settings.effective_database_url)
+    upgrade(store.engine)
+    return store
+
+
+def local_setup(settings: Settings) -> Settings:
+    """`serve` on a loopback address is the zero-setup local mode: unless the settings say
+    otherwise, callers on this machine need no credentials and plain HTTP is accepted."""
+    if not settings.local_setup:
+        return settings
+    settings = dataclasses.replace(
+        settings,
+        allow_anonymous=True if settings.allow_anonymous is None else settings.allow_anonymous,
+        require_https=False if settings.require_https is None else settings.require_https,
+    )
+    log.warning(
+        "local setup on %s: anonymous=%s, plain HTTP=%s",
+        settings.host,
+        settings.allow_anonymous,
+        not settings.require_https,
+    )
+    return settings
+
+
+def services_for(settings: Settings) -> Any:
+    from cora_ocr.services import build_services
+
+    return build_services(settings, open_store(settings))

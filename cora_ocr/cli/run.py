@@ -1,0 +1,169 @@
+"""Commands that run something: serve, web, worker, robot, demo."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from typing import Any
+
+from cora_ocr.cli.common import local_setup, log, open_store, services_for
+from cora_ocr.config import Settings
+from cora_ocr.errors import CoraError
+
+
+def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
+    settings = local_setup(settings)
+    from cora_ocr.services import build_services
+    from cora_ocr.web.app import create_app
+    from cora_ocr.web.server import make_server, stop_server
+
+    store = open_store(settings)
+    services = build_services(settings, store)
+    app = create_app(services)
+    services.profiles.ensure_folders()
+    worker = services.worker()
+    worker_thread = threading.Thread(target=worker.run, name="cora-ocr-worker", daemon=True)
+    robot = _embedded_robot(services)
+    robot_thread = (
+        threading.Thread(target=robot.run, name="cora-ocr-robot", daemon=True) if robot else None
+    )
+    server = make_server(
+        app, settings.host, settings.port, settings.threads, settings.max_request_bytes
+    )
+    host, port = server.effective_host, server.effective_port
+
+    def stop(_signum: int, _frame: Any) -> None:
+        # Unwinds the main thread wherever it is; the finally below then cleans up.
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        print(
+            f"cora-ocr serving http://{host}:{port}/SequenceServices/coraOcrIntegration_v1.0.0.asmx"
+            f" (database {store.engine.url.render_as_string(hide_password=True)})",
+            flush=True,
+        )
+        worker_thread.start()
+        if robot_thread is not None:
+            robot_thread.start()
+        server.run()
+    except KeyboardInterrupt:
+        log.info("stopping")
+    finally:
+        stop_server(server, loop_running=False)
+        worker.stop()
+        if worker_thread.is_alive():
+            worker_thread.join()
+        if robot is not None and robot_thread is not None:
+            robot.stop()
+            if robot_thread.is_alive():
+                robot_thread.join()
+            robot.close()
+        store.dispose()
+    return 0
+
+
+def _embedded_robot(services: Any) -> Any:
+    """The built-in robot for the Default profile, or None (logged) if it cannot run here."""
+    from cora_ocr.profiles import DEFAULT_PROFILE
+    from cora_ocr.robot.engine import EngineUnavailable
+    from cora_ocr.robot.hotfolder import Robot
+
+    profile = services.profiles.get(DEFAULT_PROFILE)
+    if profile is None:
+        return None
+    try:
+        return Robot(profile)
+    except (EngineUnavailable, ImportError) as exc:
+        log.warning("no built-in OCR robot: %s", exc)
+        return None
+
+
+def cmd_robot(settings: Settings, args: argparse.Namespace) -> int:
+    from cora_ocr.profiles import Profiles
+    from cora_ocr.robot.hotfolder import Robot
+
+    profile = Profiles.from_settings(settings).get(args.profile)
+    if profile is None:
+        raise CoraError(f"--profile: no OCR profile named {args.profile!r}")
+    profile.input_dir.mkdir(parents=True, exist_ok=True)
+    profile.output_dir.mkdir(parents=True, exist_ok=True)
+    robot = Robot(profile)
+
+    def stop(_signum: int, _frame: Any) -> None:
+        robot.stop()  # finishes the document in hand
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"cora-ocr robot watching {profile.input_dir}", flush=True)
+    handled = robot.run(burst=args.burst)
+    robot.close()
+    print(f"cora-ocr robot stopped after {handled} documents ({robot.pages_done} pages)")
+    return 0
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    import time as _time
+
+    from cora_ocr.config import DEFAULT_CONNECTION
+    from cora_ocr.demo import run_demo
+    from cora_ocr.robot import samples
+    from cora_ocr.robot.render import words_of_alto
+
+    root = settings.effective_connections.get(DEFAULT_CONNECTION)
+    if root is None:
+        raise CoraError(f"connections: the demo needs the {DEFAULT_CONNECTION} connection")
+    folder = root / "demo"
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = samples.sample_lines(seed=int(_time.time()), count=6)
+    document = samples.write_png(folder / f"demo-{_time.strftime('%Y%m%d-%H%M%S')}.png", lines)
+    url = (
+        args.url
+        or f"http://{settings.host}:{settings.port}/SequenceServices/coraOcrIntegration_v1.0.0.asmx"
+    )
+    print(f"submitted {document} to {url}", flush=True)
+    result = run_demo(url, root, document, args.timeout)
+    print(f"job {result.job_id}: {result.status} ({result.error_code})")
+    if result.status != "Completed":
+        return 1
+    text = " ".join(words_of_alto(result.output.read_bytes()))
+    print(f"recognised text:\n{text}")
+    error = samples.character_error_rate(" ".join(lines), text)
+    print(f"character error rate against the known text: {error:.2%}")
+    return 0
+
+
+def cmd_web(settings: Settings, _args: argparse.Namespace) -> int:
+    from cora_ocr.errors import SettingsError
+    from cora_ocr.web.production import WebServer
+
+    if bool(settings.tls_cert) != bool(settings.tls_key):
+        raise SettingsError("tls_cert: give both tls_cert and tls_key, or neither")
+    open_store(settings).dispose()  # migrate once, before the workers fork
+    scheme = "https" if settings.tls_cert else "http"
+    print(
+        f"cora-ocr web on {scheme}://{settings.host}:{settings.port}"
+        "/SequenceServices/coraOcrIntegration_v1.0.0.asmx "
+        f"({settings.web_workers} processes x {settings.web_threads} threads)",
+        flush=True,
+    )
+    WebServer(settings).run()
+    return 0
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    services = services_for(settings)
+    services.profiles.ensure_folders()
+    worker = services.worker(**({"name": args.name} if args.name else {}))
+
+    def stop(_signum: int, _frame: Any) -> None:
+        worker.stop()  # finishes the step in hand, then returns
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"cora-ocr worker {worker.name} started", flush=True)
+    handled = worker.run(burst=args.burst)
+    services.store.dispose()
+    print(f"cora-ocr worker {worker.name} stopped after {handled} claims", flush=True)
+    return 0
