@@ -174,7 +174,7 @@ class CoraOcrApp:
         host = environ.get("HTTP_HOST") or (
             f"{environ.get('SERVER_NAME', 'localhost')}:{environ.get('SERVER_PORT', '80')}"
         )
-        if environ.get("REMOTE_ADDR") in self.settings.trusted_proxies:
+        if self.guard.trusted_peer(environ):
             forwarded_proto = environ.get("HTTP_X_FORWARDED_PROTO", "").split(",")[0].strip()
             if forwarded_proto.lower() in ("http", "https"):
                 scheme = forwarded_proto.lower()
