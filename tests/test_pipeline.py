@@ -300,3 +300,23 @@ def test_final_jobs_cannot_be_aborted_or_retried(pipeline: Pipeline) -> None:
         pipeline.services.jobs.abort(job_id)
     with pytest.raises(ClientError, match="only Failed jobs"):
         pipeline.services.jobs.retry(job_id)
+
+
+def test_a_document_with_the_same_stem_in_the_robot_folder(pipeline: Pipeline) -> None:
+    """scan.png and scan.pdf would both come back as scan.xml: the second one must wait."""
+    pipeline.source()
+    pipeline.profile.input_path("scan.pdf").write_bytes(b"another caller's document")
+    job_id = pipeline.submit()
+    pipeline.drain()
+    assert pipeline.status(job_id) == ("Failed", "InputFileExists")
+    assert "same name stem" in (pipeline.job(job_id).error_reason or "")
+
+
+def test_a_stale_result_in_the_robot_output_folder(pipeline: Pipeline) -> None:
+    pipeline.source()
+    pipeline.profile.result_path("scan.png").write_bytes(b"someone else's result")
+    job_id = pipeline.submit()
+    pipeline.drain()
+    assert pipeline.status(job_id) == ("Failed", "InputFileExists")
+    assert "still in the robot output folder" in (pipeline.job(job_id).error_reason or "")
+    assert pipeline.profile.result_path("scan.png").read_bytes() == b"someone else's result"

@@ -5,14 +5,15 @@ except `deliver`, which records the chosen output name before it places the file
 from __future__ import annotations
 
 import datetime as dt
+import glob
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from cora_ocr.connections import Connections, files
 from cora_ocr.errors import ClientError
-from cora_ocr.profiles import Profiles, job_temp_tag
+from cora_ocr.profiles import Profile, Profiles, job_temp_tag
 from cora_ocr.statuses import JobState, OcrErrorCode, PutModel
 from cora_ocr.store import Job
 
@@ -100,6 +101,11 @@ def put_input(ctx: StepContext, job: Job) -> Outcome:
             return Outcome.fail(
                 OcrErrorCode.InputFileExists, f"{target.name} is already in the robot input folder"
             )
+        clash = stem_clash(profile, job)
+        if clash == "ours":  # the robot took our input before a worker died
+            return Outcome(JobState.WAITING_FOR_OUTPUT)
+        if clash:
+            return Outcome.fail(OcrErrorCode.InputFileExists, clash)
         try:
             files.put_file(reader, target, replace=False, tag=job_temp_tag(job.id))
         except files.TargetExists:
@@ -111,6 +117,34 @@ def put_input(ctx: StepContext, job: Job) -> Outcome:
                 OcrErrorCode.FailedToPutInputFile, f"cannot write {target}: {exc.strerror or exc}"
             )
     return Outcome(JobState.WAITING_FOR_OUTPUT)
+
+
+def stem_clash(profile: Profile, job: Job) -> str | None:
+    """Results are named by the input's stem, so a document with the same stem already in the
+    robot's folders would collide with this one: the reason, "ours" on a resumed job whose
+    result is already there, or None."""
+    name = job.input_name
+    pending = [
+        path for path in (profile.result_path(name), profile.error_path(name)) if path.exists()
+    ]
+    if pending:
+        if job.stalls:
+            return "ours"
+        return (
+            f"{pending[0].name} for a document of the same name is still in the robot output folder"
+        )
+    stem = PurePath(name).stem
+    for other in profile.input_dir.glob(glob.escape(stem) + ".*"):
+        if (
+            other.name != name
+            and not other.name.startswith(".")
+            and PurePath(other.name).stem == stem
+        ):
+            return (
+                f"{other.name} in the robot input folder has the same name stem;"
+                " the results would collide"
+            )
+    return None
 
 
 def wait_for_output(ctx: StepContext, job: Job) -> Outcome:
