@@ -46,9 +46,12 @@ class Store:
         self._compiled: dict[Executable, SQLCompiler] = {}
         # Single-statement reads (GetStatus) need no transaction. On a server database an
         # engine of autocommit connections saves the BEGIN/ROLLBACK round trips around them
-        # (its own pool: switching a pooled connection back and forth costs statements too).
+        # (its own pool: switching a pooled connection back and forth costs statements too;
+        # with no transaction there is nothing to roll back when a connection is returned).
         self.reads = (
-            make_engine(url, isolation_level="AUTOCOMMIT", **engine_kwargs)
+            make_engine(
+                url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None, **engine_kwargs
+            )
             if self.engine.dialect.name != "sqlite"
             else self.engine
         )
