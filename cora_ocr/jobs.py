@@ -119,12 +119,7 @@ class JobService:
 
     def show(self, job_id: int) -> Job:
         """The job with its events loaded, for `cora-ocr jobs show`."""
-        with self.store.session() as session:
-            job = queries.get_job(session, job_id)
-            if job is None:
-                raise JobNotFound(f"no job with id {job_id}")
-            _ = job.events  # load the history before the session closes
-            return job
+        return self._get(job_id, with_events=True)
 
     def abort(self, job_id: int, actor: str = "cli") -> JobState:
         """Abort a job that is not final; a racing worker cannot overwrite it afterwards."""
@@ -173,9 +168,11 @@ class JobService:
         if not moved:
             raise ClientError(f"job {job_id} changed state meanwhile; try again")
 
-    def _get(self, job_id: int) -> Job:
+    def _get(self, job_id: int, with_events: bool = False) -> Job:
         with self.store.session() as session:
             job = queries.get_job(session, job_id)
-        if job is None:
-            raise JobNotFound(f"no job with id {job_id}")
+            if job is None:
+                raise JobNotFound(f"no job with id {job_id}")
+            if with_events:
+                _ = job.events  # load the history before the session closes
         return job

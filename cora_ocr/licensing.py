@@ -41,6 +41,12 @@ def digest(app_id: str) -> str:
     return hashlib.sha256(app_id.encode("utf-8")).hexdigest()
 
 
+def _matching(pairs: list[tuple[License, App]], wanted: str) -> tuple[License, App] | None:
+    # Every app of the license is compared, so timing does not reveal which one matched.
+    matches = [(lic, app) for lic, app in pairs if hmac.compare_digest(app.app_id_hash, wanted)]
+    return matches[0] if matches else None
+
+
 def seconds_to_next_hour(now: dt.datetime) -> int:
     return max(1, int((queries.hour_of(now) + dt.timedelta(hours=1) - now).total_seconds() + 0.999))
 
@@ -88,11 +94,10 @@ class Licensing:
         """The principal, or the reason for refusing (expiry is checked per request)."""
         with self.store.session() as session:
             pairs = queries.credentials(session, license_id)
-        # Every app of the license is compared, so timing does not reveal which one matched.
-        matches = [(lic, app) for lic, app in pairs if hmac.compare_digest(app.app_id_hash, wanted)]
-        if not matches:
+        match = _matching(pairs, wanted)
+        if match is None:
             return "unknown license or app"
-        lic, app = matches[0]
+        lic, app = match
         if lic.suspended:
             return "license suspended"
         if not app.enabled:
@@ -228,12 +233,10 @@ class Licensing:
         self._forget()
         with self.store.session.begin() as session:
             pairs = queries.credentials(session, license_id)
-            match = [
-                app for _lic, app in pairs if hmac.compare_digest(app.app_id_hash, digest(app_id))
-            ]
-            if not match:
+            match = _matching(pairs, digest(app_id))
+            if match is None:
                 raise CoraError(f"no such app for license {license_id}")
-            queries.set_flag(session, App, App.id == match[0].id, enabled=enabled)
+            queries.set_flag(session, App, App.id == match[1].id, enabled=enabled)
         self._forget()  # again: a request may have cached the old verdict meanwhile
 
     def licenses(self) -> list[License]:

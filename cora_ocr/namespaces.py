@@ -12,3 +12,4 @@ SERVICE_PATH = "/SequenceServices/coraOcrIntegration_v1.0.0.asmx"
 OPERATIONS = ("FileBatch", "GetStatus")
 HTTP_OPERATIONS = ("GetStatus",)
 HEADER_NAME = "ActivityMetadata"
+HEADER_TAG = f"{{{TNS}}}{HEADER_NAME}"

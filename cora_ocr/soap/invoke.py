@@ -19,11 +19,10 @@ from spyne.server import ServerBase
 from cora_ocr.errors import ClientError, UnknownOperation
 from cora_ocr.jobs import JobService
 from cora_ocr.licensing import Principal
-from cora_ocr.namespaces import HEADER_NAME, TNS
+from cora_ocr.namespaces import HEADER_TAG, TNS
 from cora_ocr.soap.envelope import SOAP11, SOAP12, SoapVersion, StatusTemplate
 from cora_ocr.soap.service import CoraOcrIntegration
 
-_HEADER_TAG = f"{{{TNS}}}{HEADER_NAME}"
 _ID_TAG = f"{{{TNS}}}MasterWorkflowInstanceId"
 _SCHEMA_NOISE = re.compile(r"^.*?SCHEMAV_[A-Z0-9_]+: ")
 
@@ -75,23 +74,26 @@ class SoapInvoker:
                 "GetStatus: content is not allowed; the job id travels in the "
                 "ActivityMetadata header"
             )
-        job_id = None
-        if header is not None:
-            entry = header.find(_HEADER_TAG)
-            if entry is not None:
-                self._validate(version, entry)
-                text = entry.findtext(_ID_TAG)
-                job_id = int(text) if text and text.strip() else None
+        entry = self._validated_header(version, header)
+        text = None if entry is None else entry.findtext(_ID_TAG)
+        job_id = int(text) if text and text.strip() else None
         view = self.jobs.status(job_id, principal)
         return self._templates[version].render(
             view.status.value, view.error_code.value, view.external_context
         )
 
-    def _validate(self, version: SoapVersion, element: etree._Element) -> None:
-        try:
-            self._transports[version].app.in_protocol.validate_document(element)
-        except Fault as fault:
-            raise ClientError(_fault_text(fault)) from None
+    def _validated_header(
+        self, version: SoapVersion, header: etree._Element | None
+    ) -> etree._Element | None:
+        """The ActivityMetadata header entry, checked against the service's schema (Spyne
+        validates only the body). The front door has already refused duplicates."""
+        entry = None if header is None else header.find(HEADER_TAG)
+        if entry is not None:
+            try:
+                self._transports[version].app.in_protocol.validate_document(entry)
+            except Fault as fault:
+                raise ClientError(_fault_text(fault)) from None
+        return entry
 
     def invoke(
         self,
@@ -100,7 +102,8 @@ class SoapInvoker:
         payload: etree._Element,
         principal: Principal | None = None,
     ) -> etree._Element:
-        """The response payload element (e.g. GetStatusResponse) for one request payload."""
+        """The response payload element (FileBatchResponse) for one request payload; GetStatus
+        takes the get_status fast path and never comes here."""
         transport = self._transports[version]
         app: Any = transport.app
         ctx = MethodContext(transport, MethodContext.SERVER)
@@ -115,11 +118,8 @@ class SoapInvoker:
                 " is not an operation of this service"
             )
         ctx.descriptor = handles[0]
+        self._validated_header(version, header)
         try:
-            if header is not None:
-                for entry in header:
-                    if entry.tag == _HEADER_TAG:
-                        app.in_protocol.validate_document(entry)
             app.in_protocol.validate_body(ctx, ProtocolBase.REQUEST)
             app.in_protocol.deserialize(ctx, ProtocolBase.REQUEST)
         except Fault as fault:

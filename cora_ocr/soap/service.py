@@ -8,7 +8,7 @@ from typing import Any
 from spyne import Integer32, ServiceBase, Unicode, rpc
 
 from cora_ocr.jobs import FileBatchRequest, FileRef, JobService
-from cora_ocr.soap.types import ActivityMetadata, FileBatchResult, FileReference, OcrJobStatus
+from cora_ocr.soap.types import ActivityMetadata, FileBatchResult, FileReference
 
 
 def _file_ref(value: FileReference | None) -> FileRef | None:
@@ -27,6 +27,9 @@ def _activity(header: ActivityMetadata | None) -> dict[str, Any] | None:
 
 
 class CoraOcrIntegration(ServiceBase):
+    """FileBatch. GetStatus, polled for every job, is answered by SoapInvoker.get_status from
+    a template instead of a Spyne object round trip (same schema for its header)."""
+
     __in_header__ = ActivityMetadata
 
     @rpc(
@@ -62,15 +65,3 @@ class CoraOcrIntegration(ServiceBase):
             ctx.udc.principal,
         )
         return FileBatchResult(MasterWorkflowInstanceId=job_id)
-
-    @rpc(_returns=OcrJobStatus, _out_variable_name="GetStatusResult")
-    def GetStatus(ctx: Any) -> OcrJobStatus:
-        jobs: JobService = ctx.udc.jobs
-        header: ActivityMetadata | None = ctx.in_header
-        job_id = None if header is None else header.MasterWorkflowInstanceId
-        view = jobs.status(job_id, ctx.udc.principal)
-        return OcrJobStatus(
-            Status=view.status.value,
-            ErrorCode=view.error_code.value,
-            ExternalContext=view.external_context,
-        )

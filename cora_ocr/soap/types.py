@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-from spyne import ComplexModel, Enum, Integer32, Long, Unicode, Uuid
+from spyne import ComplexModel, Integer32, Long, Unicode, Uuid
 
 from cora_ocr.namespaces import TNS
-from cora_ocr.statuses import OcrErrorCode as _ErrorCodes
-from cora_ocr.statuses import OcrStatus as _Statuses
-
-OcrStatus = Enum(*[member.value for member in _Statuses], type_name="OcrStatus")
-OcrStatus.__namespace__ = TNS
-OcrErrorCode = Enum(*[member.value for member in _ErrorCodes], type_name="OcrErrorCode")
-OcrErrorCode.__namespace__ = TNS
-
 
 # Names in the header are free text for Cora; bounded so that no field can carry megabytes.
 Name = Unicode(max_len=1024)
@@ -46,12 +38,3 @@ class ActivityMetadata(ComplexModel):
 class FileBatchResult(ComplexModel):
     __namespace__ = TNS
     _type_info = [("MasterWorkflowInstanceId", Long(min_occurs=1, nillable=False))]
-
-
-class OcrJobStatus(ComplexModel):
-    __namespace__ = TNS
-    _type_info = [
-        ("Status", OcrStatus.customize(min_occurs=1, nillable=False)),
-        ("ErrorCode", OcrErrorCode.customize(min_occurs=1, nillable=False)),
-        ("ExternalContext", Unicode),
-    ]

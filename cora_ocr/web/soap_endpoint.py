@@ -6,13 +6,12 @@ from lxml import etree
 
 from cora_ocr.errors import ClientError, MustUnderstand, UnknownOperation, VersionMismatch
 from cora_ocr.licensing import Principal
-from cora_ocr.namespaces import HEADER_NAME, OPERATIONS, TNS
+from cora_ocr.namespaces import HEADER_NAME, HEADER_TAG, OPERATIONS, TNS
 from cora_ocr.soap.envelope import SOAP11, VERSIONS, SoapVersion, render_response
 from cora_ocr.soap.invoke import SoapInvoker
 from cora_ocr.web.response import Response
 from cora_ocr.web.xmlparse import XmlLimits, make_parser, parse_soap_body
 
-_KNOWN_HEADER = f"{{{TNS}}}{HEADER_NAME}"
 _ACTIONS = {f"{TNS}{op}": op for op in OPERATIONS}
 _TRUE = ("1", "true")
 
@@ -56,7 +55,7 @@ def check_headers(version: SoapVersion, header: etree._Element | None) -> None:
     seen = 0
     must_understand = f"{{{version.envelope_ns}}}mustUnderstand"
     for entry in _elements(header):
-        if entry.tag == _KNOWN_HEADER:
+        if entry.tag == HEADER_TAG:
             seen += 1
             if seen > 1:
                 raise ClientError(f"{HEADER_NAME}: the header appears more than once")
