@@ -8,6 +8,7 @@ naming its key.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import tomllib
 from collections.abc import Mapping
@@ -88,7 +89,9 @@ class Settings:
         return {DEFAULT_CONNECTION: self.data_dir / "connections" / DEFAULT_CONNECTION}
 
 
+@functools.lru_cache(maxsize=4096)
 def is_loopback(host: str) -> bool:
+    """Asked for every anonymous request's peer address: cached, the answer never changes."""
     import ipaddress
 
     if host == "localhost":

@@ -184,6 +184,30 @@ def test_processing_instruction_is_refused(http: requests.Session, server: LiveS
     assert reply.status_code == 500 and code == "soap:Client" and "processing instruction" in text
 
 
+def test_processing_instruction_deep_in_a_header_is_refused(
+    http: requests.Session, server: LiveServer
+) -> None:
+    body = envelope(get_status_body(), '<X xmlns="urn:x"><Y><?evil stuff?></Y></X>')
+    reply = post11(http, server, body, action("GetStatus"))
+    code, text = fault_of(reply)
+    assert reply.status_code == 500 and code == "soap:Client" and "processing instruction" in text
+
+
+@pytest.mark.parametrize("depth", [29, 30])
+def test_depth_limit_holds_in_utf16(http: requests.Session, server: LiveServer, depth: int) -> None:
+    """Envelope, Body and GetStatus are 3 levels: 29 more reach the limit of 32, 30 pass it."""
+    inner = "<a>" * depth + "</a>" * depth
+    text = envelope(f'<GetStatus xmlns="{TNS}">{inner}</GetStatus>').decode()
+    body = text.replace('encoding="utf-8"', 'encoding="utf-16"').encode("utf-16")
+    reply = post11(http, server, body, action("GetStatus"))
+    code, message = fault_of(reply)
+    assert reply.status_code == 500 and code == "soap:Client"
+    if depth == 30:
+        assert "deeper than 32" in message
+    else:  # within the limit: refused only for holding content
+        assert "content is not allowed" in message
+
+
 # --- headers --------------------------------------------------------------------------
 @pytest.mark.parametrize("soap12", [False, True])
 def test_unknown_must_understand_header(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
@@ -26,6 +27,15 @@ class SoapVersion:
 
     def _element(self, local: str) -> str:
         return f"{{{self.envelope_ns}}}{local}"
+
+    @functools.cached_property
+    def envelope_tag(self) -> str:
+        return self._element("Envelope")
+
+    @functools.cached_property
+    def envelope_shapes(self) -> tuple[list[str], list[str]]:
+        """The child tags an Envelope may hold: a Body, or a Header then a Body."""
+        return [self._element("Body")], [self._element("Header"), self._element("Body")]
 
     def envelope(self) -> tuple[etree._Element, etree._Element]:
         env = etree.Element(

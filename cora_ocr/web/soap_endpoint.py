@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from lxml import etree
 
 from cora_ocr.errors import ClientError, MustUnderstand, UnknownOperation, VersionMismatch
@@ -24,6 +26,19 @@ def split_envelope(
     version: SoapVersion, root: etree._Element
 ) -> tuple[etree._Element | None, etree._Element]:
     """(Header or None, the one Body child) of an envelope, refusing any other shape."""
+    if root.tag != version.envelope_tag:
+        _refuse_root(version, root)
+    children = _elements(root)
+    if [child.tag for child in children] not in version.envelope_shapes:
+        raise ClientError("the Envelope must hold an optional Header followed by one Body")
+    body = children[-1]
+    payload = _elements(body)
+    if len(payload) != 1 or (body.text or "").strip():
+        raise ClientError(f"the Body must hold exactly one element, found {len(payload)}")
+    return (children[0] if len(children) == 2 else None), payload[0]
+
+
+def _refuse_root(version: SoapVersion, root: etree._Element) -> NoReturn:
     qname = etree.QName(root)
     if qname.localname != "Envelope":
         raise ClientError(f"the root element must be a SOAP Envelope, not {qname.localname!r}")
@@ -31,22 +46,10 @@ def split_envelope(
         raise VersionMismatch(
             f"the Envelope namespace {qname.namespace or '(none)'!r} is not SOAP 1.1 or SOAP 1.2"
         )
-    if VERSIONS[qname.namespace] is not version:
-        raise VersionMismatch(
-            f"a SOAP {VERSIONS[qname.namespace].name} envelope was sent with the content type "
-            f"of SOAP {version.name} ({version.media_type})"
-        )
-    children = _elements(root)
-    names = [etree.QName(child).localname for child in children]
-    if names not in (["Body"], ["Header", "Body"]) or any(
-        etree.QName(child).namespace != version.envelope_ns for child in children
-    ):
-        raise ClientError("the Envelope must hold an optional Header followed by one Body")
-    body = children[-1]
-    payload = _elements(body)
-    if len(payload) != 1 or (body.text or "").strip():
-        raise ClientError(f"the Body must hold exactly one element, found {len(payload)}")
-    return (children[0] if len(children) == 2 else None), payload[0]
+    raise VersionMismatch(
+        f"a SOAP {VERSIONS[qname.namespace].name} envelope was sent with the content type "
+        f"of SOAP {version.name} ({version.media_type})"
+    )
 
 
 def check_headers(version: SoapVersion, header: etree._Element | None) -> None:

@@ -1,0 +1,94 @@
+"""The GetStatus read path (cora_ocr.store.reads) on a real SQLite file and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import bindparam, select, text
+
+from cora_ocr.store import Store, queries
+from cora_ocr.store.migrate import upgrade
+from cora_ocr.store.models import Job
+from cora_ocr.store.reads import ReadError
+from tests.conftest import make_store_url
+
+FIELDS = {
+    "external_context": "reads-test",
+    "timeout_seconds": 60,
+    "input_connection": "c",
+    "input_location": "in",
+    "input_name": "a.png",
+    "ocr_profile": "Default",
+    "output_connection": "c",
+    "output_location": "out",
+    "output_name": "a.xml",
+    "put_model": "Overwrite",
+}
+
+
+def new_job(store: Store, context: str | None = "reads-test") -> int:
+    with store.session.begin() as session:
+        return queries.insert_job(session, {**FIELDS, "external_context": context}, "test")
+
+
+def test_status_row_reads_text_integers_and_nulls(store: Store) -> None:
+    job_id = new_job(store, context=None)
+    assert queries.status_row(store, job_id) == ("queued", "NoError", None, None)
+    statement = select(Job.id, Job.timeout_seconds, Job.input_name).where(
+        Job.id == bindparam("job_id")
+    )
+    assert store.read_one(statement, {"job_id": job_id}) == (job_id, 60, "a.png")
+    assert queries.status_row(store, 10**15) is None
+
+
+def test_reads_see_commits_of_other_connections(store: Store) -> None:
+    """Read connections are kept between reads: none may hold a snapshot or a transaction."""
+    job_id = new_job(store)
+    assert queries.status_row(store, job_id)[0] == "queued"  # type: ignore[index]
+    with store.session.begin() as session:
+        session.get_one(Job, job_id).state = "processing_input"
+    assert queries.status_row(store, job_id)[0] == "processing_input"  # type: ignore[index]
+
+
+@pytest.fixture
+def pg_store(tmp_path: Path) -> Iterator[Store]:
+    url, schema = make_store_url("postgresql", tmp_path)
+    store = Store(url)
+    upgrade(store.engine)
+    yield store
+    store.dispose()
+    assert schema is not None
+    schema.drop()
+
+
+def test_a_read_survives_its_connection_being_killed(pg_store: Store) -> None:
+    job_id = new_job(pg_store)
+    assert queries.status_row(pg_store, job_id) is not None
+    with pg_store.engine.begin() as conn:
+        readers = conn.execute(
+            text(
+                "SELECT pid, state FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND query LIKE '%FROM jobs%'"
+            )
+        ).all()
+        assert readers and all(state == "idle" for _, state in readers)  # no open transaction
+        for pid, _ in readers:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    # The kept connection is dead now; the read is retried once on a new one.
+    assert queries.status_row(pg_store, job_id) == ("queued", "NoError", "reads-test", None)
+
+
+def test_a_failing_read_raises_with_the_servers_message(store: Store, backend: str) -> None:
+    missing = (
+        select(text("x"))
+        .select_from(text("no_such_table"))
+        .where(text("x = :job_id").bindparams(bindparam("job_id")))
+    )
+    with pytest.raises(Exception, match="no_such_table") as raised:
+        store.read_one(missing, {"job_id": 1})
+    if backend == "postgresql":
+        assert raised.type is ReadError
+    job_id = new_job(store)  # and the next read works
+    assert queries.status_row(store, job_id) is not None
