@@ -98,8 +98,8 @@ class JobService:
         fields = self.validate(request)
         if principal is not None:
             fields.update(license_pk=principal.license_pk, app_pk=principal.app_pk)
-        with self.store.session.begin() as session:
-            return queries.insert_job(session, fields, actor)
+        with self.store.engine.begin() as conn:
+            return queries.insert_job(conn, fields, actor)
 
     def status(self, job_id: int | None, principal: Principal | None = None) -> StatusView:
         """The wire status of a job; another license's job is NotFound, as if it did not exist."""

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import Connection, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from cora_ocr.statuses import JobState, OcrErrorCode, can_move
@@ -14,19 +14,26 @@ from cora_ocr.store.engine import Store
 from cora_ocr.store.models import Job, JobEvent, utcnow
 
 
-def insert_job(session: Session, fields: dict[str, Any], actor: str) -> int:
+def insert_job(conn: Connection, fields: dict[str, Any], actor: str) -> int:
+    """A new queued job and its first event. Core statements, not the unit of work: this is
+    FileBatch's cost, and the ORM's flush is most of it."""
     now = utcnow()
-    job = Job(
+    values = {
         **fields,
-        state=JobState.QUEUED.value,
-        error_code=OcrErrorCode.NoError.value,
-        created_at=now,
-        updated_at=now,
+        "state": JobState.QUEUED.value,
+        "error_code": OcrErrorCode.NoError.value,
+        "created_at": now,
+        "updated_at": now,
+    }
+    job_id: int = conn.execute(_INSERT_JOB, values).scalar_one()
+    conn.execute(
+        _INSERT_EVENT, _event_values(job_id, now, None, JobState.QUEUED, actor, reason="submitted")
     )
-    session.add(job)
-    session.flush()
-    session.add(_event(job.id, now, None, JobState.QUEUED, actor, reason="submitted"))
-    return job.id
+    return job_id
+
+
+_INSERT_JOB = insert(Job.__table__).returning(Job.__table__.c.id)  # type: ignore[arg-type]
+_INSERT_EVENT = insert(JobEvent.__table__)  # type: ignore[arg-type]
 
 
 _STATUS = select(Job.state, Job.error_code, Job.external_context, Job.license_pk).where(
@@ -51,7 +58,7 @@ def list_jobs(session: Session, state: JobState | None = None, limit: int = 50) 
     return session.scalars(query).all()
 
 
-def _event(
+def _event_values(
     job_id: int,
     at: dt.datetime,
     source: JobState | None,
@@ -59,16 +66,16 @@ def _event(
     actor: str,
     error_code: OcrErrorCode = OcrErrorCode.NoError,
     reason: str | None = None,
-) -> JobEvent:
-    return JobEvent(
-        job_id=job_id,
-        at=at,
-        from_state=None if source is None else source.value,
-        to_state=target.value,
-        error_code=error_code.value,
-        reason=reason,
-        actor=actor,
-    )
+) -> dict[str, Any]:
+    return {
+        "job_id": job_id,
+        "at": at,
+        "from_state": None if source is None else source.value,
+        "to_state": target.value,
+        "error_code": error_code.value,
+        "reason": reason,
+        "actor": actor,
+    }
 
 
 def _updated(session: Session, job_id: int, guard: list[Any], values: dict[str, Any]) -> bool:
@@ -117,7 +124,9 @@ def transition(
         guard.append(Job.lease_owner == owner)
     if not _updated(session, job_id, guard, values):
         return False
-    session.add(_event(job_id, now, expected, target, actor, error_code, reason))
+    session.execute(
+        _INSERT_EVENT, _event_values(job_id, now, expected, target, actor, error_code, reason)
+    )
     return True
 
 
@@ -160,7 +169,10 @@ def claim(
         return None
     if previous_owner is not None:
         reason = f"lease of {previous_owner} expired; resumed by {owner}"
-        session.add(_event(job_id, now, JobState(state), JobState(state), owner, reason=reason))
+        session.execute(
+            _INSERT_EVENT,
+            _event_values(job_id, now, JobState(state), JobState(state), owner, reason=reason),
+        )
     return session.get(Job, job_id, populate_existing=True)
 
 
