@@ -98,7 +98,7 @@ class JobService:
         fields = self.validate(request)
         if principal is not None:
             fields.update(license_pk=principal.license_pk, app_pk=principal.app_pk)
-        with self.store.engine.begin() as conn:
+        with self.store.engine.connect() as conn:
             return queries.insert_job(conn, fields, actor)
 
     def status(self, job_id: int | None, principal: Principal | None = None) -> StatusView:

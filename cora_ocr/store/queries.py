@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from cora_ocr.statuses import JobState, OcrErrorCode, can_move
@@ -15,8 +16,9 @@ from cora_ocr.store.models import Job, JobEvent, utcnow
 
 
 def insert_job(conn: Connection, fields: dict[str, Any], actor: str) -> int:
-    """A new queued job and its first event. Core statements, not the unit of work: this is
-    FileBatch's cost, and the ORM's flush is most of it."""
+    """A new queued job and its first event, on a connection with no transaction begun.
+    Core statements, not the unit of work (its flush was most of FileBatch's cost); on
+    PostgreSQL one statement, run in autocommit: one round trip instead of four."""
     now = utcnow()
     values = {
         **fields,
@@ -25,15 +27,45 @@ def insert_job(conn: Connection, fields: dict[str, Any], actor: str) -> int:
         "created_at": now,
         "updated_at": now,
     }
-    job_id: int = conn.execute(_INSERT_JOB, values).scalar_one()
-    conn.execute(
-        _INSERT_EVENT, _event_values(job_id, now, None, JobState.QUEUED, actor, reason="submitted")
-    )
+    if conn.dialect.name == "postgresql":
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+        statement = _insert_job_and_event(tuple(sorted(values)))
+        return int(conn.execute(statement, {**values, "actor": actor}).scalar_one())
+    with conn.begin():
+        job_id = int(conn.execute(_INSERT_JOB, values).scalar_one())
+        event = _event_values(job_id, now, None, JobState.QUEUED, actor, reason="submitted")
+        conn.execute(_INSERT_EVENT, event)
     return job_id
 
 
-_INSERT_JOB = insert(Job.__table__).returning(Job.__table__.c.id)  # type: ignore[arg-type]
-_INSERT_EVENT = insert(JobEvent.__table__)  # type: ignore[arg-type]
+_JOBS, _EVENTS = Job.__table__, JobEvent.__table__
+_INSERT_JOB = insert(_JOBS).returning(_JOBS.c.id)  # type: ignore[arg-type]
+_INSERT_EVENT = insert(_EVENTS)  # type: ignore[arg-type]
+
+
+@functools.cache
+def _insert_job_and_event(columns: tuple[str, ...]) -> Any:
+    """INSERT the job, and from what it returns its first event, in one statement (built
+    once per set of columns: anonymous and licensed submissions differ)."""
+    new_job = (
+        insert(_JOBS)  # type: ignore[arg-type]
+        .values({name: bindparam(name, type_=_JOBS.c[name].type) for name in columns})
+        .returning(_JOBS.c.id, _JOBS.c.created_at)
+        .cte("new_job")
+    )
+    first_event = select(
+        new_job.c.id,
+        new_job.c.created_at,
+        literal(JobState.QUEUED.value),
+        literal(OcrErrorCode.NoError.value),
+        literal("submitted"),
+        bindparam("actor", type_=_EVENTS.c.actor.type),
+    )
+    return (
+        insert(_EVENTS)  # type: ignore[arg-type]
+        .from_select(["job_id", "at", "to_state", "error_code", "reason", "actor"], first_event)
+        .returning(_EVENTS.c.job_id)
+    )
 
 
 _STATUS = select(Job.state, Job.error_code, Job.external_context, Job.license_pk).where(
