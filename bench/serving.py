@@ -364,21 +364,26 @@ def main() -> None:
                 capture_output=True,
             )
             auth = licensed_caller(env) if args.licensed else {}
-            served, memory = 0, list[tuple[int, list[float]]]()
+            memory: list[str] = []
             for size in sizes:
                 job_id = fill(url, size)
+                served, early = 0, ""  # requests this server process has answered
                 server = Server(
                     [str(VENV_BIN / "cora-ocr"), "--log-level", "WARNING", "web"], env, port
                 )
+                # Warm-up: every code path loaded before the first memory reading.
+                for path, script in scripts(job_id, auth).values():
+                    served += run_wrk(port, path, script, 1, workdir).requests
                 for operation, (path, script) in scripts(job_id, auth).items():
-                    run_wrk(port, path, script, 1, workdir)  # warm-up
                     ours, bare = [], []
                     for _ in range(args.rounds):
                         bare.append(ceiling.measure(args.seconds))
                         ours.append(run_wrk(port, path, script, args.seconds, workdir))
+                        served += ours[-1].requests
+                        if not early and served >= 10_000:
+                            early = f"{server.worker_rss()} MB after {served} requests"
                     result = median_result(ours)
                     row = Row(kind, size, operation, result, result.rate / median_result(bare).rate)
-                    served += result.requests
                     rows.append(row)
                     print(
                         f"{kind:<11}{size:>9}  {operation:<20}{result.rate:8.0f}"
@@ -386,16 +391,15 @@ def main() -> None:
                         f"{result.p99_ms:7.1f}{result.errors:8}",
                         flush=True,
                     )
-                    if not memory and served >= 10_000:
-                        memory.append((served, server.worker_rss()))
                 while served < 100_000:  # memory after at least 100k requests
                     path, script = scripts(job_id, auth)["SOAP 1.1 GetStatus"]
                     served += run_wrk(port, path, script, args.seconds, workdir).requests
-                memory.append((served, server.worker_rss()))
+                memory.append(
+                    f"{kind:<11}{size:>9}  worker RSS: {early}, "
+                    f"{server.worker_rss()} MB after {served}"
+                )
                 server.stop()
-            for count, rss in memory:
-                print(f"{kind:<11} worker RSS after {count:>7} requests: {rss} MB")
-            print(flush=True)
+            print("\n".join(memory) + "\n", flush=True)
         ceiling.server.stop()
         overall = median_result(ceiling.runs)
         print(
