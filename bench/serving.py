@@ -25,6 +25,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from cora_ocr.config import Settings
+
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 SERVICE = "/SequenceServices/coraOcrIntegration_v1.0.0.asmx"
@@ -318,7 +320,13 @@ def main() -> None:
     )
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--sizes", default="1000,1000000")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=Settings().web_workers,
+        help="gunicorn processes, for the service and the ceiling alike (default: the"
+        " setting's default, cores + 1)",
+    )
     parser.add_argument(
         "--licensed",
         action="store_true",

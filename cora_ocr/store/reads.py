@@ -41,7 +41,7 @@ class _Reader:
         self.pgconn: Any = getattr(dbapi, "pgconn", None)  # psycopg 3's libpq connection
         self.prepared: dict[str, bytes] = {}
 
-    def fetch_one(self, sql: str, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    def fetch_one(self, sql: str, args: Any) -> tuple[Any, ...] | None:
         if self.pgconn is None:
             cursor = self.proxied.cursor()
             try:
