@@ -29,8 +29,8 @@ FIELDS = {
 
 
 def new_job(store: Store, context: str | None = "reads-test") -> int:
-    with store.session.begin() as session:
-        return queries.insert_job(session, {**FIELDS, "external_context": context}, "test")
+    with store.engine.connect() as conn:
+        return queries.insert_job(conn, {**FIELDS, "external_context": context}, "test")
 
 
 def test_status_row_reads_text_integers_and_nulls(store: Store) -> None:
