@@ -334,7 +334,6 @@ def main() -> None:
         " on every request) instead of the anonymous local setup",
     )
     args = parser.parse_args()
-    sizes = [int(size) for size in args.sizes.split(",")]
     print(
         f"wrk {THREADS} threads x {CONNECTIONS} connections; each figure the median of "
         f"{args.rounds} runs of {args.seconds} s, each run next to one of the ceiling; "
@@ -350,67 +349,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="cora-bench-") as tmp:
         workdir = Path(tmp)
         ceiling = Ceiling(args.workers, workdir)
-        port = free_port()
         rows: list[Row] = []
-        for kind in args.databases.split(","):
-            (workdir / kind).mkdir()
-            url = database_url(kind, workdir / kind)
-            env = {
-                **os.environ,
-                "CORA_OCR_DATA_DIR": str(workdir / f"data-{kind}"),
-                "CORA_OCR_DATABASE_URL": url,
-                "CORA_OCR_PORT": str(port),
-                "CORA_OCR_WEB_WORKERS": str(args.workers),
-                "CORA_OCR_WEB_THREADS": "1",
-                "CORA_OCR_ALLOW_ANONYMOUS": "false" if args.licensed else "true",
-                "CORA_OCR_REQUIRE_HTTPS": "false",
-            }
-            subprocess.run(
-                [str(VENV_BIN / "cora-ocr"), "db", "upgrade"],
-                env=env,
-                check=True,
-                capture_output=True,
-            )
-            auth = licensed_caller(env) if args.licensed else {}
-            memory: list[str] = []
-            for size in sizes:
-                job_id = fill(url, size)
-                served = 0  # requests this server process has answered
-                server = Server(
-                    [str(VENV_BIN / "cora-ocr"), "--log-level", "WARNING", "web"], env, port
-                )
-                # Warm-up: every code path loaded before the first memory reading at 10k.
-                for path, script in scripts(job_id, auth).values():
-                    served += run_wrk(port, path, script, 1, workdir).requests
-                path, script = scripts(job_id, auth)["SOAP 1.1 GetStatus"]
-                while served < 10_000:
-                    served += run_wrk(port, path, script, 1, workdir).requests
-                early = f"{server.worker_rss()} MB after {served} requests"
-                for operation, (path, script) in scripts(job_id, auth).items():
-                    ours, bare = [], []
-                    for _ in range(args.rounds):
-                        bare.append(ceiling.measure(args.seconds))
-                        ours.append(run_wrk(port, path, script, args.seconds, workdir))
-                        served += ours[-1].requests
-                    result = median_result(ours)
-                    row = Row(kind, size, operation, result, result.rate / median_result(bare).rate)
-                    rows.append(row)
-                    print(
-                        f"{kind:<11}{size:>9}  {operation:<20}{result.rate:8.0f}"
-                        f"{row.ratio:11.0%} {result.p50_ms:7.1f} "
-                        f"{result.p99_ms:7.1f}{result.errors:8}",
-                        flush=True,
-                    )
-                while served < 100_000:  # memory after at least 100k requests
-                    path, script = scripts(job_id, auth)["SOAP 1.1 GetStatus"]
-                    served += run_wrk(port, path, script, args.seconds, workdir).requests
-                memory.append(
-                    f"{kind:<11}{size:>9}  worker RSS: {early}, "
-                    f"{server.worker_rss()} MB after {served}"
-                )
-                server.stop()
-            print("\n".join(memory) + "\n", flush=True)
-        ceiling.server.stop()
+        try:
+            for kind in args.databases.split(","):
+                rows += bench_database(kind, args, ceiling, workdir)
+        finally:
+            ceiling.server.stop()
         overall = median_result(ceiling.runs)
         print(
             f"ceiling (bare WSGI, same bytes, median of {len(ceiling.runs)} runs): "
@@ -419,6 +363,64 @@ def main() -> None:
             f"{max(r.rate for r in ceiling.runs):.0f} req/s)\n"
         )
         print_targets(rows, overall)
+
+
+def bench_database(
+    kind: str, args: argparse.Namespace, ceiling: Ceiling, workdir: Path
+) -> list[Row]:
+    """Every operation at every table size on one database; prints rows and memory."""
+    (workdir / kind).mkdir()
+    url = database_url(kind, workdir / kind)
+    port = free_port()
+    env = {
+        **os.environ,
+        "CORA_OCR_DATA_DIR": str(workdir / f"data-{kind}"),
+        "CORA_OCR_DATABASE_URL": url,
+        "CORA_OCR_PORT": str(port),
+        "CORA_OCR_WEB_WORKERS": str(args.workers),
+        "CORA_OCR_WEB_THREADS": "1",
+        "CORA_OCR_ALLOW_ANONYMOUS": "false" if args.licensed else "true",
+        "CORA_OCR_REQUIRE_HTTPS": "false",
+    }
+    subprocess.run(
+        [str(VENV_BIN / "cora-ocr"), "db", "upgrade"], env=env, check=True, capture_output=True
+    )
+    auth = licensed_caller(env) if args.licensed else {}
+    rows: list[Row] = []
+    memory: list[str] = []
+    for size in (int(size) for size in args.sizes.split(",")):
+        operations = scripts(fill(url, size), auth)
+        server = Server([str(VENV_BIN / "cora-ocr"), "--log-level", "WARNING", "web"], env, port)
+        try:
+            # Warm-up: every code path loaded before the first memory reading at 10k.
+            served = sum(run_wrk(port, *op, 1, workdir).requests for op in operations.values())
+            while served < 10_000:
+                served += run_wrk(port, *operations["SOAP 1.1 GetStatus"], 1, workdir).requests
+            early = f"{server.worker_rss()} MB after {served} requests"
+            for operation, (path, script) in operations.items():
+                ours, bare = [], []
+                for _ in range(args.rounds):
+                    bare.append(ceiling.measure(args.seconds))
+                    ours.append(run_wrk(port, path, script, args.seconds, workdir))
+                    served += ours[-1].requests
+                result = median_result(ours)
+                row = Row(kind, size, operation, result, result.rate / median_result(bare).rate)
+                rows.append(row)
+                print(
+                    f"{kind:<11}{size:>9}  {operation:<20}{result.rate:8.0f}{row.ratio:11.0%} "
+                    f"{result.p50_ms:7.1f} {result.p99_ms:7.1f}{result.errors:8}",
+                    flush=True,
+                )
+            while served < 100_000:  # memory after at least 100k requests
+                path, script = operations["SOAP 1.1 GetStatus"]
+                served += run_wrk(port, path, script, args.seconds, workdir).requests
+            memory.append(
+                f"{kind:<11}{size:>9}  worker RSS: {early}, {server.worker_rss()} MB after {served}"
+            )
+        finally:
+            server.stop()
+    print("\n".join(memory) + "\n", flush=True)
+    return rows
 
 
 def print_targets(rows: list[Row], ceiling: Result) -> None:
