@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, event, select, text
 
 from cora_ocr.store import Store, queries
 from cora_ocr.store.migrate import upgrade
@@ -86,8 +86,19 @@ def test_a_failing_read_raises_with_the_servers_message(store: Store, backend: s
         .select_from(text("no_such_table"))
         .where(text("x = :job_id").bindparams(bindparam("job_id")))
     )
-    with pytest.raises(Exception, match="no_such_table") as raised:
-        store.read_one(missing, {"job_id": 1})
+    assert queries.status_row(store, new_job(store)) is not None  # a live connection is kept
+    opened: list[object] = []
+
+    def count(*_: object) -> None:
+        opened.append(_)
+
+    event.listen(store.reads.engine, "connect", count)
+    try:
+        with pytest.raises(Exception, match="no_such_table") as raised:
+            store.read_one(missing, {"job_id": 1})
+    finally:
+        event.remove(store.reads.engine, "connect", count)
+    assert opened == []  # the connection was alive: the failure is not retried elsewhere
     if backend == "postgresql":
         assert raised.type is ReadError
     job_id = new_job(store)  # and the next read works

@@ -10,7 +10,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
-from cora_ocr.store.reads import ReadConnections
+from cora_ocr.store.reads import RECYCLE_SECONDS, ReadConnections
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -33,7 +33,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # No pre-ping: it costs a round trip per checkout on the GetStatus hot path. Connections
     # are recycled instead, and a broken one fails one request and leaves the pool.
     if "poolclass" not in kwargs:
-        kwargs.setdefault("pool_recycle", 1800)
+        kwargs.setdefault("pool_recycle", RECYCLE_SECONDS)
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
     return create_engine(url, **kwargs)

@@ -23,6 +23,8 @@ from sqlalchemy import Engine, Executable
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 
+# Kept connections are replaced after this long, as the main engine's pool recycles its own.
+RECYCLE_SECONDS = 1800
 _INT_OIDS = frozenset({20, 21, 23})  # int8, int2, int4
 _TEXT_OIDS = frozenset({25, 1043, 1042, 19})  # text, varchar, bpchar, name
 
@@ -97,7 +99,9 @@ class ReadConnections:
     """Connections for single-statement reads, reused LIFO; `keep=False` closes each after
     its read (an in-memory SQLite database, which lives in the one pooled connection)."""
 
-    def __init__(self, engine: Engine, keep: bool = True, recycle_seconds: float = 1800) -> None:
+    def __init__(
+        self, engine: Engine, keep: bool = True, recycle_seconds: float = RECYCLE_SECONDS
+    ) -> None:
         self.engine = engine
         self.keep = keep
         self.recycle_seconds = recycle_seconds
@@ -121,25 +125,23 @@ class ReadConnections:
         names = compiled.positiontup
         args: Any = tuple(values[name] for name in names) if names is not None else values
         reader, reused = self._take()
-        try:
-            row = reader.fetch_one(compiled.string, args)
-        except Exception as error:
-            reader.close()
-            if not (reused and self._disconnected(error, reader)):
-                raise
-            reader = self._open()  # the idle connection had died: once more on a new one
+        while True:
             try:
                 row = reader.fetch_one(compiled.string, args)
-            except BaseException:
+                break
+            except BaseException as error:
+                # Judged before closing: a closed connection always looks broken.
+                retry = reused and self._disconnected(error, reader)
                 reader.close()
-                raise
-        except BaseException:
-            reader.close()
-            raise
+                if not retry:
+                    raise
+                reader, reused = self._open(), False  # the kept one had died: once more
         self._give_back(reader)
         return row
 
-    def _disconnected(self, error: Exception, reader: _Reader) -> bool:
+    def _disconnected(self, error: BaseException, reader: _Reader) -> bool:
+        if not isinstance(error, Exception):  # an interrupt is not a dead connection
+            return False
         if reader.pgconn is not None:
             return reader.broken
         dialect = self.engine.dialect
