@@ -7,7 +7,7 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, literal, or_, select, update
+from sqlalchemy import Connection, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from cora_ocr.statuses import JobState, OcrErrorCode, can_move
@@ -27,20 +27,22 @@ def insert_job(conn: Connection, fields: dict[str, Any], actor: str) -> int:
         "created_at": now,
         "updated_at": now,
     }
+    first = _event_values(None, now, None, JobState.QUEUED, actor, reason="submitted")
     if conn.dialect.name == "postgresql":
         conn.execution_options(isolation_level="AUTOCOMMIT")
         statement = _insert_job_and_event(tuple(sorted(values)))
-        return int(conn.execute(statement, {**values, "actor": actor}).scalar_one())
+        events = {f"event_{name}": first[name] for name in _FIRST_EVENT}
+        return int(conn.execute(statement, {**values, **events}).scalar_one())
     with conn.begin():
         job_id = int(conn.execute(_INSERT_JOB, values).scalar_one())
-        event = _event_values(job_id, now, None, JobState.QUEUED, actor, reason="submitted")
-        conn.execute(_INSERT_EVENT, event)
+        conn.execute(_INSERT_EVENT, {**first, "job_id": job_id})
     return job_id
 
 
 _JOBS, _EVENTS = Job.__table__, JobEvent.__table__
 _INSERT_JOB = insert(_JOBS).returning(_JOBS.c.id)  # type: ignore[arg-type]
 _INSERT_EVENT = insert(_EVENTS)  # type: ignore[arg-type]
+_FIRST_EVENT = ("from_state", "to_state", "error_code", "reason", "actor")
 
 
 @functools.cache
@@ -53,17 +55,12 @@ def _insert_job_and_event(columns: tuple[str, ...]) -> Any:
         .returning(_JOBS.c.id, _JOBS.c.created_at)
         .cte("new_job")
     )
-    first_event = select(
-        new_job.c.id,
-        new_job.c.created_at,
-        literal(JobState.QUEUED.value),
-        literal(OcrErrorCode.NoError.value),
-        literal("submitted"),
-        bindparam("actor", type_=_EVENTS.c.actor.type),
-    )
+    event = (bindparam(f"event_{name}", type_=_EVENTS.c[name].type) for name in _FIRST_EVENT)
     return (
         insert(_EVENTS)  # type: ignore[arg-type]
-        .from_select(["job_id", "at", "to_state", "error_code", "reason", "actor"], first_event)
+        .from_select(
+            ["job_id", "at", *_FIRST_EVENT], select(new_job.c.id, new_job.c.created_at, *event)
+        )
         .returning(_EVENTS.c.job_id)
     )
 
@@ -91,7 +88,7 @@ def list_jobs(session: Session, state: JobState | None = None, limit: int = 50) 
 
 
 def _event_values(
-    job_id: int,
+    job_id: int | None,
     at: dt.datetime,
     source: JobState | None,
     target: JobState,
