@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import requests
 
 from cora_ocr.namespaces import TNS
@@ -120,14 +122,19 @@ def test_status_templates_render_what_lxml_renders() -> None:
     """The hot-path templates give byte for byte what the general renderers give."""
     from lxml import etree as et
 
-    from cora_ocr.jobs import StatusView
-    from cora_ocr.soap.envelope import SOAP11, SOAP12, StatusTemplate, render_response
+    from cora_ocr.soap.envelope import (
+        SOAP11,
+        SOAP12,
+        StatusTemplate,
+        render_response,
+        render_status_response,
+    )
     from cora_ocr.statuses import OcrErrorCode, OcrStatus
-    from cora_ocr.web.http_binding import StatusDocuments, render_status_document
+    from cora_ocr.web.http_binding import render_status_document
 
-    documents = StatusDocuments()
+    documents = StatusTemplate(render_status_document)
     for version in (SOAP11, SOAP12):
-        template = StatusTemplate(version)
+        template = StatusTemplate(functools.partial(render_status_response, version))
         for context in TRICKY_CONTEXTS:
             for status, code in (
                 (OcrStatus.Failed, OcrErrorCode.TimedOut),
@@ -142,5 +149,6 @@ def test_status_templates_render_what_lxml_renders() -> None:
                 assert template.render(status.value, code.value, context) == render_response(
                     version, payload
                 )
-                view = StatusView(status, code, context)
-                assert documents.render(view) == render_status_document(view)
+                assert documents.render(
+                    status.value, code.value, context
+                ) == render_status_document(status.value, code.value, context)

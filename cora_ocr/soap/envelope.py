@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
@@ -39,7 +40,7 @@ class SoapVersion:
 
     def envelope(self) -> tuple[etree._Element, etree._Element]:
         env = etree.Element(
-            self._element("Envelope"),
+            self.envelope_tag,
             nsmap={"soap": self.envelope_ns, "xsi": XSI, "xsd": XSD},
         )
         return env, etree.SubElement(env, self._element("Body"))
@@ -93,28 +94,47 @@ def render_response(version: SoapVersion, payload: etree._Element) -> bytes:
     return XML_DECLARATION + etree.tostring(env, encoding="utf-8")
 
 
-class StatusTemplate:
-    """GetStatusResponse bytes for one SOAP version, built once: the GetStatus hot path only
-    fills in three values (the same bytes render_response would produce)."""
+def render_status_response(
+    version: SoapVersion, status: str, error_code: str, context: str | None
+) -> bytes:
+    """A GetStatusResponse envelope; ExternalContext is omitted when null."""
+    env, body = version.envelope()
+    response = etree.SubElement(body, f"{{{TNS}}}GetStatusResponse", nsmap={None: TNS})
+    result = etree.SubElement(response, f"{{{TNS}}}GetStatusResult")
+    etree.SubElement(result, f"{{{TNS}}}Status").text = status
+    etree.SubElement(result, f"{{{TNS}}}ErrorCode").text = error_code
+    if context is not None:
+        etree.SubElement(result, f"{{{TNS}}}ExternalContext").text = context
+    return XML_DECLARATION + etree.tostring(env, encoding="utf-8")
 
-    def __init__(self, version: SoapVersion) -> None:
-        env, body = version.envelope()
-        response = etree.SubElement(body, f"{{{TNS}}}GetStatusResponse", nsmap={None: TNS})
-        result = etree.SubElement(response, f"{{{TNS}}}GetStatusResult")
-        for name in ("Status", "ErrorCode", "ExternalContext"):
-            etree.SubElement(result, f"{{{TNS}}}{name}").text = f"@{name}@"
-        text = (XML_DECLARATION + etree.tostring(env, encoding="utf-8")).decode()
-        self._head, rest = text.split("@Status@")
-        self._middle, rest = rest.split("@ErrorCode@")
-        self._before_context, self._tail = rest.split("@ExternalContext@")
-        # ExternalContext is omitted when null.
-        self._tail_without_context = "</ErrorCode>" + self._tail.split("</ExternalContext>", 1)[1]
+
+_MARKERS = ("@Status@", "@ErrorCode@", "@ExternalContext@")
+
+
+def _split(text: str, markers: tuple[str, ...]) -> list[str]:
+    parts = []
+    for marker in markers:
+        head, text = text.split(marker)
+        parts.append(head)
+    return [*parts, text]
+
+
+class StatusTemplate:
+    """A status answer (status, error code, external context) rendered once with markers in
+    place of the values: the GetStatus hot path only fills them in, and gets the bytes the
+    renderer itself would produce."""
+
+    def __init__(self, render: Callable[[str, str, str | None], bytes]) -> None:
+        self._with_context = _split(render(*_MARKERS).decode("utf-8"), _MARKERS)
+        self._without_context = _split(render(*_MARKERS[:2], None).decode("utf-8"), _MARKERS[:2])
 
     def render(self, status: str, error_code: str, context: str | None) -> bytes:
-        start = self._head + status + self._middle + error_code
         if context is None:
-            return (start + self._tail_without_context).encode("utf-8")
-        return (start + self._before_context + escape(context) + self._tail).encode("utf-8")
+            head, middle, tail = self._without_context
+            return (head + status + middle + error_code + tail).encode("utf-8")
+        head, middle, before_context, tail = self._with_context
+        text = head + status + middle + error_code + before_context + escape(context) + tail
+        return text.encode("utf-8")
 
 
 def render_fault(version: SoapVersion, code: str, message: str) -> bytes:

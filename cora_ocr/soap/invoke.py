@@ -6,6 +6,7 @@ does what it is good at: typed (de)serialization against the service's schema.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,13 @@ from cora_ocr.errors import ClientError, UnknownOperation
 from cora_ocr.jobs import JobService
 from cora_ocr.licensing import Principal
 from cora_ocr.namespaces import HEADER_TAG, TNS
-from cora_ocr.soap.envelope import SOAP11, SOAP12, SoapVersion, StatusTemplate
+from cora_ocr.soap.envelope import (
+    SOAP11,
+    SOAP12,
+    SoapVersion,
+    StatusTemplate,
+    render_status_response,
+)
 from cora_ocr.soap.service import CoraOcrIntegration
 
 _ID_TAG = f"{{{TNS}}}MasterWorkflowInstanceId"
@@ -58,7 +65,10 @@ class SoapInvoker:
                 out_protocol=protocol(),
             )
             self._transports[version] = ServerBase(app)
-        self._templates = {version: StatusTemplate(version) for version in (SOAP11, SOAP12)}
+        self._templates = {
+            version: StatusTemplate(functools.partial(render_status_response, version))
+            for version in (SOAP11, SOAP12)
+        }
         # Spyne's own validation schema (both apps build the same one), called directly.
         self._schema: etree.XMLSchema = self._transports[SOAP11].app.in_protocol.validation_schema
 

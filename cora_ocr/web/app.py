@@ -13,7 +13,7 @@ from cora_ocr.errors import ClientError, MalformedRequest, RequestTooLarge, Unsu
 from cora_ocr.jobs import JobService
 from cora_ocr.namespaces import HTTP_OPERATIONS, OPERATIONS, SERVICE_PATH
 from cora_ocr.services import Services
-from cora_ocr.soap.envelope import SOAP11, SOAP12
+from cora_ocr.soap.envelope import SOAP11, SOAP12, StatusTemplate
 from cora_ocr.soap.invoke import SoapInvoker
 from cora_ocr.web import help as help_pages
 from cora_ocr.web import http_binding
@@ -48,7 +48,8 @@ class CoraOcrApp:
         self.jobs = jobs
         self.guard = guard
         self.wsdl = WsdlDocument()
-        self.documents = http_binding.StatusDocuments()
+        # The bare OcrJobStatus answer (HTTP GET/POST), filled in per request.
+        self.documents = StatusTemplate(http_binding.render_status_document)
         limits = XmlLimits(
             settings.max_xml_depth, settings.max_xml_elements, settings.max_xml_attributes
         )
@@ -118,8 +119,7 @@ class CoraOcrApp:
                 )
             )
         try:
-            self.guard.check_transport(environ)
-            principal = self.guard.principal(environ)
+            principal = self.guard.admit(environ)
             return self.soap.handle(version, action, self.read_body(environ), principal)
         except Exception as exc:
             return soap_error(version, exc)
@@ -132,8 +132,7 @@ class CoraOcrApp:
             raise ClientError(
                 f"Request format is unrecognized for URL unexpectedly ending in '/{name}'."
             )
-        self.guard.check_transport(environ)
-        principal = self.guard.principal(environ)
+        principal = self.guard.admit(environ)
         if method in ("GET", "HEAD"):
             params = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
         elif method == "POST":
@@ -174,13 +173,10 @@ class CoraOcrApp:
         host = environ.get("HTTP_HOST") or (
             f"{environ.get('SERVER_NAME', 'localhost')}:{environ.get('SERVER_PORT', '80')}"
         )
-        if self.guard.trusted_peer(environ):
-            forwarded_proto = environ.get("HTTP_X_FORWARDED_PROTO", "").split(",")[0].strip()
-            if forwarded_proto.lower() in ("http", "https"):
-                scheme = forwarded_proto.lower()
-            forwarded_host = environ.get("HTTP_X_FORWARDED_HOST", "").split(",")[0].strip()
-            if forwarded_host:
-                host = forwarded_host
+        forwarded_proto = self.guard.forwarded(environ, "HTTP_X_FORWARDED_PROTO").lower()
+        if forwarded_proto in ("http", "https"):
+            scheme = forwarded_proto
+        host = self.guard.forwarded(environ, "HTTP_X_FORWARDED_HOST") or host
         path = (
             environ.get("SCRIPT_NAME", "") + (environ.get("PATH_INFO") or "")[: len(SERVICE_PATH)]
         )

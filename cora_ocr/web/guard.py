@@ -29,11 +29,21 @@ class Guard:
     def trusted_peer(self, environ: dict[str, Any]) -> bool:
         return environ.get("REMOTE_ADDR") in self.settings.trusted_proxies
 
+    def forwarded(self, environ: dict[str, Any], header: str) -> str:
+        """The first value of an X-Forwarded-* header, believed from trusted proxies only."""
+        if not self.trusted_peer(environ):
+            return ""
+        return str(environ.get(header, "")).split(",")[0].strip()
+
     def is_https(self, environ: dict[str, Any]) -> bool:
         if environ.get("wsgi.url_scheme") == "https":
             return True
-        forwarded = environ.get("HTTP_X_FORWARDED_PROTO", "").split(",")[0].strip().lower()
-        return self.trusted_peer(environ) and forwarded == "https"
+        return self.forwarded(environ, "HTTP_X_FORWARDED_PROTO").lower() == "https"
+
+    def admit(self, environ: dict[str, Any]) -> Principal | None:
+        """Transport, then credentials and quota: the caller, or None if anonymous."""
+        self.check_transport(environ)
+        return self.principal(environ)
 
     def check_transport(self, environ: dict[str, Any]) -> None:
         if self.require_https and not self.is_https(environ):
