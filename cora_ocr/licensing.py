@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from cora_ocr.errors import AuthenticationFailed, CoraError, QuotaExceeded
 from cora_ocr.store import App, License, Store
@@ -45,6 +45,13 @@ def _matching(pairs: list[tuple[License, App]], wanted: str) -> tuple[License, A
     # Every app of the license is compared, so timing does not reveal which one matched.
     matches = [(lic, app) for lic, app in pairs if hmac.compare_digest(app.app_id_hash, wanted)]
     return matches[0] if matches else None
+
+
+def _license(session: Session, license_id: str) -> License:
+    found = queries.find_license(session, license_id)
+    if found is None:
+        raise CoraError(f"no license {license_id}")
+    return found
 
 
 def seconds_to_next_hour(now: dt.datetime) -> int:
@@ -205,12 +212,9 @@ class Licensing:
         """A new App ID for a license; shown once, stored only as a digest."""
         app_id = secrets.token_urlsafe(24)
         with self.store.session.begin() as session:
-            lic = session.scalars(select(License).where(License.license_id == license_id)).first()
-            if lic is None:
-                raise CoraError(f"no license {license_id}")
             session.add(
                 App(
-                    license_pk=lic.id,
+                    license_pk=_license(session, license_id).id,
                     app_id_hash=digest(app_id),
                     app_id_hint=app_id[-4:],
                     name=name,
@@ -241,13 +245,11 @@ class Licensing:
 
     def licenses(self) -> list[License]:
         with self.store.session() as session:
-            return list(session.scalars(select(License).order_by(License.id)).all())
+            return queries.all_licenses(session)
 
     def usage(
         self, license_id: str, since: dt.datetime
     ) -> list[tuple[str, str, dt.datetime, int, int, int]]:
         with self.store.session() as session:
-            lic = session.scalars(select(License).where(License.license_id == license_id)).first()
-            if lic is None:
-                raise CoraError(f"no license {license_id}")
-            return [tuple(row) for row in queries.usage_report(session, lic.id, since)]
+            rows = queries.usage_report(session, _license(session, license_id).id, since)
+            return [tuple(row) for row in rows]

@@ -16,6 +16,14 @@ def hour_of(moment: dt.datetime) -> dt.datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
+def find_license(session: Session, license_id: str) -> License | None:
+    return session.scalars(select(License).where(License.license_id == license_id)).first()
+
+
+def all_licenses(session: Session) -> list[License]:
+    return list(session.scalars(select(License).order_by(License.id)).all())
+
+
 def credentials(session: Session, license_id: str) -> list[tuple[License, App]]:
     """The license with each of its apps (none if the license is unknown)."""
     rows = session.execute(
@@ -47,6 +55,11 @@ def add_usage(
         set_={name: getattr(Usage, name) + getattr(statement.excluded, name) for name in counts},
     )
     session.execute(statement)
+
+
+def page_quota(session: Session, license_pk: int) -> int | None:
+    """The license's hourly page quota (None if there is no such license)."""
+    return session.scalar(select(License.hourly_page_quota).where(License.id == license_pk))
 
 
 def license_usage(session: Session, license_pk: int, hour: dt.datetime) -> tuple[int, int]:

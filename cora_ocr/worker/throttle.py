@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cora_ocr.store import Job, License, Store
+from cora_ocr.store import Job, Store
 from cora_ocr.store import licensing as usage
 
 
@@ -21,9 +20,7 @@ class PageBudget:
             return None
         hour = usage.hour_of(now)
         with self.store.session() as session:
-            quota = session.scalar(
-                select(License.hourly_page_quota).where(License.id == job.license_pk)
-            )
+            quota = usage.page_quota(session, job.license_pk)
             _requests, pages = usage.license_usage(session, job.license_pk, hour)
         if quota is None or pages < quota:
             return None
