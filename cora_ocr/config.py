@@ -54,6 +54,9 @@ class Settings:
     poll_seconds: float = 1.0
     # Claims of one job (crashed workers included) before it fails with InternalError.
     max_attempts: int = 5
+    # Files in the robot folders that belong to no live job are removed once this old
+    # (0: never). At least a minute: a job's file is only known as live once it is placed.
+    orphan_seconds: float = 3600.0
     # This deployment's processing region: licenses of other regions are refused.
     region: str = "local"
     # Requests without credentials: never, unless set true for a loopback-only setup.
@@ -135,6 +138,13 @@ def _as_float(key: str, value: Any, low: float, high: float) -> float:
     return number
 
 
+def _as_orphan_age(key: str, value: Any) -> float:
+    age = _as_float(key, value, 0, 366 * 86400)
+    if 0 < age < 60:
+        raise SettingsError(f"{key}: {age} is below 60 seconds (0 turns the sweep off)")
+    return age
+
+
 def _as_profiles(key: str, value: Any) -> dict[str, dict[str, Any]]:
     if isinstance(value, str):  # the environment carries a JSON object
         import json
@@ -188,6 +198,7 @@ def _convert(key: str, value: Any) -> Any:
         "lease_seconds": lambda v: _as_float(key, v, 0.1, 3600),
         "poll_seconds": lambda v: _as_float(key, v, 0.0, 3600),
         "max_attempts": lambda v: _as_int(key, v, 1, 1000),
+        "orphan_seconds": lambda v: _as_orphan_age(key, v),
         "region": str,
         "allow_anonymous": lambda v: _as_bool(key, v),
         "require_https": lambda v: _as_bool(key, v),

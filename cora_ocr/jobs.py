@@ -136,8 +136,8 @@ class JobService:
                 )
             if moved:
                 profile = self.profiles.get(job.ocr_profile)
-                if profile is not None and state not in (JobState.QUEUED, JobState.THROTTLED):
-                    profile.cleanup(job.input_name, job.id)
+                if profile is not None and job.robot_name is not None:
+                    profile.cleanup(job.robot_name, job.id)
                 return state
         raise ClientError(f"job {job_id} keeps changing state; try again")
 
@@ -160,6 +160,10 @@ class JobService:
                 started_at=None,
                 finished_at=None,
                 output_final_name=None,
+                robot_name=None,
+                pages_reserved=None,
+                pages_done=None,
+                pages_total=None,
                 stalls=0,
                 next_attempt_at=None,
                 lease_owner=None,

@@ -14,6 +14,8 @@ media_types = ["application/pdf", "image/tiff", "image/png", "image/jpeg"]
 from __future__ import annotations
 
 import os
+import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
@@ -39,9 +41,41 @@ _KEYS = {
 }
 
 
+# Longest robot file name in bytes: the names derived from it (temp files, `.<stem>.progress`,
+# a robot's own temp names) must stay within the 255 bytes file systems allow.
+MAX_ROBOT_NAME = 200
+_ROBOT_NAME = re.compile(r"(?s)\d+-[0-9a-f]{8}-(.+)")
+
+
 def job_temp_tag(job_id: int) -> str:
     """Names a job's temporary files, so that a resumed job finds and replaces its own."""
     return f"cora-job{job_id}"
+
+
+def robot_file_name(job_id: int, file_name: str, token: str | None = None) -> str:
+    """The name a job's document has in the robot's folders: `<job id>-<token>-<FileName>`.
+
+    It belongs to that job alone (the token also tells apart jobs of two databases, or of a
+    database that was re-created, sharing one robot), so no two jobs ever meet in a hot
+    folder whatever their names, and a resumed job knows its own files by name. A name too
+    long is shortened in its stem; the extension, which robots read, is kept.
+    """
+    prefix = f"{job_id}-{token or secrets.token_hex(4)}-"
+    name = prefix + file_name
+    if len(name.encode()) <= MAX_ROBOT_NAME:
+        return name
+    suffix = PurePath(file_name).suffix
+    if len(suffix.encode()) > 16:
+        suffix = ""
+    room = MAX_ROBOT_NAME - len(prefix) - len(suffix.encode())
+    stem = file_name.removesuffix(suffix)
+    return prefix + stem.encode()[:room].decode("utf-8", "ignore") + suffix
+
+
+def original_name(robot_name: str) -> str:
+    """The caller's FileName inside a robot file name (as it is, for other names)."""
+    match = _ROBOT_NAME.fullmatch(robot_name)
+    return match.group(1) if match else robot_name
 
 
 @dataclass(frozen=True)
@@ -76,16 +110,21 @@ class Profile:
         """`done total` pages, written by the robot while it works (hidden: not a result)."""
         return self.output_dir / f".{PurePath(file_name).stem}.progress"
 
-    def cleanup(self, file_name: str, job_id: int) -> None:
-        """Remove what one job left in the robot's folders: input, result, error, temp file."""
+    def job_files(self, file_name: str, job_id: int) -> tuple[Path, ...]:
+        """Every file a job can have in the robot's folders: its document (and the temp file
+        it is written through), the result, the robot's error and progress files."""
         placed = self.input_path(file_name)
-        files.remove_quietly(
+        return (
             placed,
             files.temp_name(placed, job_temp_tag(job_id)),
             self.result_path(file_name),
             self.error_path(file_name),
             self.progress_path(file_name),
         )
+
+    def cleanup(self, file_name: str, job_id: int) -> None:
+        """Remove what one job left in the robot's folders."""
+        files.remove_quietly(*self.job_files(file_name, job_id))
 
     def problems(self) -> list[str]:
         """What stops a robot from using this profile: missing or unwritable folders."""

@@ -29,6 +29,7 @@ class Services:
             lease_seconds=self.settings.lease_seconds,
             poll_seconds=self.settings.poll_seconds,
             max_attempts=self.settings.max_attempts,
+            orphan_seconds=self.settings.orphan_seconds,
         )
         return Worker(self.store, self.connections, self.profiles, config, **kwargs)
 

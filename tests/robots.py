@@ -8,14 +8,17 @@ import threading
 from collections import Counter
 from pathlib import Path
 
-from cora_ocr.profiles import Profile
+from cora_ocr.profiles import Profile, original_name
 
 
 def result_text(name: str, data: bytes) -> bytes:
-    return f"<ocr source='{name}' bytes='{len(data)}'/>".encode()
+    """What the simulated robot "recognises": the caller's file name and the document's bytes."""
+    return f"<ocr source='{name}' bytes='{len(data)}'>".encode() + data + b"</ocr>"
 
 
 class SimulatedRobot:
+    """Counts what it processed by robot file name (each job's own)."""
+
     def __init__(self, profile: Profile) -> None:
         self.profile = profile
         self.seen: Counter[str] = Counter()
@@ -36,7 +39,8 @@ class SimulatedRobot:
         done = 0
         for path in self.pending():
             data = path.read_bytes()
-            self._write(self.profile.result_path(path.name), result_text(path.name, data))
+            result = result_text(original_name(path.name), data)
+            self._write(self.profile.result_path(path.name), result)
             path.unlink()
             self.seen[path.name] += 1
             done += 1

@@ -3,6 +3,7 @@ simulated robot, real files, a real worker in burst mode and a clock the test mo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +76,16 @@ class Pipeline:
     def job(self, job_id: int) -> Job:
         return self.services.jobs.show(job_id)
 
+    def robot_name(self, job_id: int) -> str:
+        name = self.job(job_id).robot_name
+        assert name is not None
+        return name
+
+    def robot_files(self) -> list[str]:
+        """Everything in the profile's robot folders, hidden files included."""
+        folders = (self.profile.input_dir, self.profile.output_dir)
+        return sorted(path.name for folder in folders for path in folder.iterdir())
+
 
 @pytest.fixture
 def pipeline(
@@ -100,7 +111,10 @@ def test_completed_through_every_status(pipeline: Pipeline) -> None:
     pipeline.drain()
     assert seen == [("ProcessingInput", "NoError")]
     assert pipeline.status(job_id) == ("WaitingForOutput", "NoError")
-    assert pipeline.profile.input_path("scan.png").read_bytes() == b"page one"
+    name = pipeline.robot_name(job_id)
+    assert re.fullmatch(rf"{job_id}-[0-9a-f]{{8}}-scan\.png", name)
+    assert pipeline.robot_files() == [name]
+    assert pipeline.profile.input_path(name).read_bytes() == b"page one"
 
     pipeline.drain()  # the robot has not answered: still waiting
     assert pipeline.status(job_id) == ("WaitingForOutput", "NoError")
@@ -128,10 +142,10 @@ def test_aborted_cleans_the_robot_folder(pipeline: Pipeline) -> None:
     pipeline.source()
     job_id = pipeline.submit()
     pipeline.drain()
-    assert pipeline.profile.input_path("scan.png").exists()
+    assert pipeline.profile.input_path(pipeline.robot_name(job_id)).exists()
     pipeline.services.jobs.abort(job_id)
     assert pipeline.status(job_id) == ("Aborted", "NoError")
-    assert not pipeline.profile.input_path("scan.png").exists()
+    assert pipeline.robot_files() == []
     pipeline.robot.process_all()
     pipeline.drain()  # a worker never touches an aborted job again
     assert pipeline.status(job_id) == ("Aborted", "NoError")
@@ -145,7 +159,7 @@ def test_abort_while_a_worker_holds_the_job(pipeline: Pipeline) -> None:
     pipeline.hooks.before[JobState.PROCESSING_INPUT] = pipeline.services.jobs.abort
     pipeline.drain()
     assert pipeline.status(job_id) == ("Aborted", "NoError")
-    assert not pipeline.profile.input_path("scan.png").exists()  # the worker cleaned up too
+    assert pipeline.robot_files() == []  # the worker cleaned up too
     assert [e.to_state for e in pipeline.job(job_id).events][-1] == "aborted"
 
 
@@ -159,7 +173,7 @@ def test_timed_out(pipeline: Pipeline) -> None:
     pipeline.clock.advance(2)
     pipeline.drain()
     assert pipeline.status(job_id) == ("Failed", "TimedOut")
-    assert not pipeline.profile.input_path("scan.png").exists()
+    assert pipeline.robot_files() == []
     assert "within 5 s" in (pipeline.job(job_id).error_reason or "")
 
 
@@ -186,16 +200,49 @@ def test_link_made_after_submission_is_not_followed(pipeline: Pipeline, tmp_path
     (pipeline.root / "in" / "scan.png").symlink_to(secret)
     pipeline.drain()
     assert pipeline.status(job_id) == ("Failed", "InputFileNotFound")
-    assert not pipeline.profile.input_path("scan.png").exists()
+    assert pipeline.robot_files() == []
 
 
-def test_input_file_exists(pipeline: Pipeline) -> None:
+def test_files_of_the_same_name_in_the_robot_folders_are_not_the_jobs(pipeline: Pipeline) -> None:
+    """A document, a result and an error file named like the job's FileName (another caller's,
+    or left by an older version) are not the job's: it runs under its own name."""
     pipeline.source(data=b"ours")
-    pipeline.profile.input_path("scan.png").write_bytes(b"someone else's")
+    strangers = {
+        pipeline.profile.input_path("scan.png"): b"someone else's document",
+        pipeline.profile.input_path("scan.pdf"): b"same stem",
+        pipeline.profile.result_path("scan.png"): b"someone else's result",
+        pipeline.profile.error_path("scan.png"): b"someone else's error",
+    }
+    for path, data in strangers.items():
+        path.write_bytes(data)
     job_id = pipeline.submit()
     pipeline.drain()
+    assert pipeline.profile.input_path(pipeline.robot_name(job_id)).read_bytes() == b"ours"
+    for path in strangers:
+        path.rename(path.with_name("." + path.name))  # out of the robot's way
+    pipeline.robot.process_all()
+    pipeline.drain()
+    assert pipeline.status(job_id) == ("Completed", "NoError")
+    assert (pipeline.root / "out" / "scan.xml").read_bytes() == result_text("scan.png", b"ours")
+    for path, data in strangers.items():
+        assert path.with_name("." + path.name).read_bytes() == data, "never touched"
+
+
+def test_something_else_under_the_jobs_own_name_is_input_file_exists(pipeline: Pipeline) -> None:
+    pipeline.source()
+    job_id = pipeline.submit()
+    blocker: list[Path] = []
+
+    def block(jid: int) -> None:
+        path = pipeline.profile.input_path(pipeline.robot_name(jid))
+        path.mkdir()
+        blocker.append(path)
+
+    pipeline.hooks.before[JobState.PROCESSING_INPUT] = block
+    pipeline.drain()
     assert pipeline.status(job_id) == ("Failed", "InputFileExists")
-    assert pipeline.profile.input_path("scan.png").read_bytes() == b"someone else's"
+    assert "not a document this job put there" in (pipeline.job(job_id).error_reason or "")
+    assert blocker[0].is_dir(), "what the job did not put there is not removed"
 
 
 def test_failed_to_put_input_file(pipeline: Pipeline) -> None:
@@ -216,7 +263,8 @@ def test_robot_refusal_is_failed_to_put_input_file(pipeline: Pipeline) -> None:
     pipeline.source()
     job_id = pipeline.submit()
     pipeline.drain()
-    pipeline.robot.refuse("scan.png", "not a supported document (application/x-msdownload)")
+    name = pipeline.robot_name(job_id)
+    pipeline.robot.refuse(name, "not a supported document (application/x-msdownload)")
     pipeline.drain()
     assert pipeline.status(job_id) == ("Failed", "FailedToPutInputFile")
     assert "application/x-msdownload" in (pipeline.job(job_id).error_reason or "")
@@ -269,8 +317,8 @@ def test_failed_to_put_output_file(pipeline: Pipeline) -> None:
 
 
 def test_internal_error_when_the_result_vanishes(pipeline: Pipeline) -> None:
-    pipeline.hooks.before[JobState.DELIVERING] = lambda _jid: pipeline.profile.result_path(
-        "scan.png"
+    pipeline.hooks.before[JobState.DELIVERING] = lambda jid: pipeline.profile.result_path(
+        pipeline.robot_name(jid)
     ).unlink()
     job_id = _to_delivery(pipeline)
     assert pipeline.status(job_id) == ("Failed", "InternalError")
@@ -300,23 +348,3 @@ def test_final_jobs_cannot_be_aborted_or_retried(pipeline: Pipeline) -> None:
         pipeline.services.jobs.abort(job_id)
     with pytest.raises(ClientError, match="only Failed jobs"):
         pipeline.services.jobs.retry(job_id)
-
-
-def test_a_document_with_the_same_stem_in_the_robot_folder(pipeline: Pipeline) -> None:
-    """scan.png and scan.pdf would both come back as scan.xml: the second one must wait."""
-    pipeline.source()
-    pipeline.profile.input_path("scan.pdf").write_bytes(b"another caller's document")
-    job_id = pipeline.submit()
-    pipeline.drain()
-    assert pipeline.status(job_id) == ("Failed", "InputFileExists")
-    assert "same name stem" in (pipeline.job(job_id).error_reason or "")
-
-
-def test_a_stale_result_in_the_robot_output_folder(pipeline: Pipeline) -> None:
-    pipeline.source()
-    pipeline.profile.result_path("scan.png").write_bytes(b"someone else's result")
-    job_id = pipeline.submit()
-    pipeline.drain()
-    assert pipeline.status(job_id) == ("Failed", "InputFileExists")
-    assert "still in the robot output folder" in (pipeline.job(job_id).error_reason or "")
-    assert pipeline.profile.result_path("scan.png").read_bytes() == b"someone else's result"

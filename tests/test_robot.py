@@ -163,7 +163,9 @@ def test_progress_is_stored_while_the_robot_works(harness: Harness) -> None:
     harness.worker.run(burst=True)
     harness.clock.advance(1)
     # What the robot writes after its first page (as it does between pages).
-    harness.profile("Default").progress_path("long.pdf").write_text("1 3")
+    name = harness.services.jobs.show(job_id).robot_name
+    assert name is not None and name.endswith("-long.pdf")
+    harness.profile("Default").progress_path(name).write_text("1 3")
     harness.worker.run(burst=True)
     job = harness.services.jobs.show(job_id)
     assert (job.state, job.pages_done, job.pages_total) == ("waiting_for_output", 1, 3)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from PIL import Image, ImageSequence
 
@@ -30,7 +30,10 @@ class UnsupportedDocument(Exception):
 
 def sniff(path: Path) -> str | None:
     with path.open("rb") as handle:
-        head = handle.read(1024)
+        return _media_type(handle.read(1024))
+
+
+def _media_type(head: bytes) -> str | None:
     for signature, media_type in SIGNATURES:
         if head.startswith(signature):
             return media_type
@@ -93,3 +96,25 @@ def open_document(path: Path, accepted: tuple[str, ...], dpi: int = 300) -> Docu
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise UnsupportedDocument(f"unreadable image: {exc}") from None
     return Document(media_type, count, image, dpi)
+
+
+def count_pages(handle: BinaryIO) -> int:
+    """The pages of an open document, without rendering any; 1 for what cannot be read
+    (the robot refuses it later, with the reason)."""
+    media_type = _media_type(handle.read(1024))
+    handle.seek(0)
+    try:
+        if media_type == "application/pdf":
+            import pypdfium2 as pdfium
+
+            pdf = pdfium.PdfDocument(handle, autoclose=False)
+            try:
+                return max(1, len(pdf))
+            finally:
+                pdf.close()
+        if media_type is not None:
+            with Image.open(handle) as image:
+                return max(1, int(getattr(image, "n_frames", 1)))
+    except Exception:  # any reader error means the same: not countable, count one page
+        return 1
+    return 1

@@ -3,7 +3,8 @@
 Protocol (README "Hot-folder protocol"): a document `name.ext` in input_dir becomes
 `<stem><result_extension>` in output_dir, or `<stem>.error` with the reason; while working the
 robot keeps `.<stem>.progress` ("done total") up to date. Files are written under a hidden
-name and renamed, so a reader never sees half a file.
+name and renamed, so a reader never sees half a file. Documents are named for their job
+(`<job id>-<token>-<FileName>`); results name the caller's FileName as their source.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from cora_ocr.profiles import Profile
+from cora_ocr.profiles import Profile, original_name
 from cora_ocr.robot.documents import UnsupportedDocument, open_document
 from cora_ocr.robot.engine import PageResult, TesseractEngine
 from cora_ocr.robot.render import RENDERERS
@@ -89,7 +90,7 @@ class Robot:
                 pages = self._recognize(path)
                 count = len(pages)
                 data = RENDERERS[profile.output_format](
-                    pages, path.name, self.engine.name, self.engine.version
+                    pages, original_name(path.name), self.engine.name, self.engine.version
                 )
         except UnsupportedDocument as exc:
             self._refuse(path, str(exc))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -57,9 +57,39 @@ def add_usage(
     session.execute(statement)
 
 
-def page_quota(session: Session, license_pk: int) -> int | None:
-    """The license's hourly page quota (None if there is no such license)."""
-    return session.scalar(select(License.hourly_page_quota).where(License.id == license_pk))
+def lock_license(session: Session, license_pk: int) -> int | None:
+    """Lock the license's row for the rest of the transaction, and return its hourly page
+    quota (None if there is no such license). An UPDATE that changes nothing, rather than
+    SELECT FOR UPDATE: it takes the row lock on PostgreSQL and the write lock on SQLite,
+    which has no row locks, so page reservations are serialised on both."""
+    return session.execute(
+        update(License)
+        .where(License.id == license_pk)
+        .values(hourly_page_quota=License.hourly_page_quota)
+        .returning(License.hourly_page_quota)
+    ).scalar()
+
+
+class Standing(NamedTuple):
+    suspended: bool
+    expires_at: dt.datetime | None
+    app_enabled: bool
+
+
+def standing(session: Session, license_pk: int, app_pk: int | None) -> Standing | None:
+    """Whether a license (and the app a job came from) may still have work done."""
+    row = session.execute(
+        select(License.suspended, License.expires_at, App.enabled)
+        .outerjoin(App, App.id == app_pk)
+        .where(License.id == license_pk)
+    ).first()
+    if row is None:
+        return None
+    return Standing(bool(row[0]), row[1], row[2] is not False)
+
+
+def apps_of(session: Session, license_pk: int) -> list[App]:
+    return list(session.scalars(select(App).where(App.license_pk == license_pk).order_by(App.id)))
 
 
 def license_usage(session: Session, license_pk: int, hour: dt.datetime) -> tuple[int, int]:

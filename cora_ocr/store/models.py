@@ -98,6 +98,11 @@ class Job(Base):
     # Progress reported by the robot; pages_total is the job's page count once known.
     pages_done: Mapped[int | None] = mapped_column(Integer)
     pages_total: Mapped[int | None] = mapped_column(Integer)
+    # The job's own name in the robot's folders (profiles.robot_file_name), set when it starts.
+    robot_name: Mapped[str | None] = mapped_column(String(255))
+    # Pages counted against the license's hourly budget when the job started; given back
+    # if it fails or is aborted.
+    pages_reserved: Mapped[int | None] = mapped_column(Integer)
     # Who submitted the job (None: anonymous local setup).
     license_pk: Mapped[int | None] = mapped_column(BigId, ForeignKey("licenses.id"))
     app_pk: Mapped[int | None] = mapped_column(BigId, ForeignKey("apps.id"))

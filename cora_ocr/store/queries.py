@@ -11,6 +11,7 @@ from sqlalchemy import Connection, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from cora_ocr.statuses import JobState, OcrErrorCode, can_move
+from cora_ocr.store import licensing as usage
 from cora_ocr.store.engine import Store
 from cora_ocr.store.models import Job, JobEvent, utcnow
 
@@ -107,14 +108,23 @@ def _event_values(
     }
 
 
-def _updated(session: Session, job_id: int, guard: list[Any], values: dict[str, Any]) -> bool:
-    result = session.execute(
+def _update(job_id: int, guard: list[Any], values: dict[str, Any]) -> Any:
+    return (
         update(Job)
         .where(Job.id == job_id, *guard)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
+
+
+def _updated(session: Session, job_id: int, guard: list[Any], values: dict[str, Any]) -> bool:
+    result = session.execute(_update(job_id, guard, values))
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+# A job that ends in one of these gives back the pages it reserved when it started.
+_GIVING_BACK = (JobState.FAILED, JobState.ABORTED)
+_RESERVATION = (Job.license_pk, Job.app_pk, Job.pages_reserved, Job.started_at)
 
 
 def transition(
@@ -133,7 +143,8 @@ def transition(
     """Move a job from `expected` to `target`, and record the event.
 
     False when another party moved the job first or, with `owner`, when that worker no
-    longer holds the job's lease. A final state releases the lease.
+    longer holds the job's lease. A final state releases the lease; Failed and Aborted also
+    give the job's reserved pages back to its license's hourly budget, in this transaction.
     """
     if not can_move(expected, target):
         raise ValueError(f"transition {expected} -> {target} is not allowed")
@@ -146,12 +157,20 @@ def transition(
     }
     if target.is_final:
         values.update(finished_at=now, lease_owner=None, lease_expires_at=None)
-    if target is JobState.FAILED:
+    if target in _GIVING_BACK:
         values["error_reason"] = reason
     guard = [Job.state == expected.value]
     if owner is not None:
         guard.append(Job.lease_owner == owner)
-    if not _updated(session, job_id, guard, values):
+    if target in _GIVING_BACK:
+        row = session.execute(_update(job_id, guard, values).returning(*_RESERVATION)).first()
+        if row is None:
+            return False
+        license_pk, app_pk, pages, started_at = row
+        if license_pk is not None and app_pk is not None and pages and started_at is not None:
+            hour = usage.hour_of(started_at)
+            usage.add_usage(session, license_pk, app_pk, hour, pages=-pages)
+    elif not _updated(session, job_id, guard, values):
         return False
     session.execute(
         _INSERT_EVENT, _event_values(job_id, now, expected, target, actor, error_code, reason)
@@ -166,6 +185,14 @@ ACTIVE_STATES = (
     JobState.WAITING_FOR_OUTPUT,
     JobState.DELIVERING,
 )
+
+
+def live_robot_names(session: Session) -> set[str]:
+    """Robot file names of the jobs that are not final: their files are not strays."""
+    query = select(Job.robot_name).where(
+        Job.state.in_([state.value for state in ACTIVE_STATES]), Job.robot_name.is_not(None)
+    )
+    return {name for name in session.scalars(query) if name}
 
 
 def _claimable(now: dt.datetime) -> list[Any]:

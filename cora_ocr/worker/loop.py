@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Protocol
@@ -21,8 +22,9 @@ from cora_ocr.connections import Connections
 from cora_ocr.profiles import Profiles
 from cora_ocr.statuses import JobState, OcrErrorCode
 from cora_ocr.store import Job, Store, queries
+from cora_ocr.worker.policy import LicensePolicy
 from cora_ocr.worker.steps import STEPS, Outcome, StepContext
-from cora_ocr.worker.throttle import PageBudget
+from cora_ocr.worker.sweep import sweep
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,10 @@ class WorkerConfig:
     poll_seconds: float = 1.0
     max_attempts: int = 5
     idle_sleep_seconds: float = 0.5
+    # Files in the robot folders that belong to no live job are removed once this old (0: never).
+    orphan_seconds: float = 3600.0
+    # How often the robot folders are swept.
+    sweep_interval_seconds: float = 60.0
 
 
 class Heartbeat:
@@ -87,6 +93,11 @@ class Heartbeat:
 
 
 class Worker:
+    """Drives jobs through their states: claims one with a lease, runs its steps, commits
+    each outcome as a guarded transition, and removes the job's robot files when it ends.
+    It never decides what a step does with files (steps do) nor what a license allows (the
+    LicensePolicy does)."""
+
     def __init__(
         self,
         store: Store,
@@ -106,13 +117,16 @@ class Worker:
         self.hooks = hooks or NoHooks()
         self.lease = dt.timedelta(seconds=self.config.lease_seconds)
         self.stop_event = threading.Event()
-        self.budget = PageBudget(store)
+        self.policy = LicensePolicy(store)
+        self._next_sweep = 0.0
 
     # --- the loop ---------------------------------------------------------------------
     def run(self, burst: bool = False) -> int:
         """Work until stopped; with burst, until no job is due now. Returns jobs handled."""
         handled = 0
         while not self.stop_event.is_set():
+            if time.monotonic() >= self._next_sweep:
+                self.sweep()
             if self.run_once():
                 handled += 1
             elif burst:
@@ -123,6 +137,16 @@ class Worker:
 
     def stop(self) -> None:
         self.stop_event.set()
+
+    def sweep(self) -> int:
+        """Remove robot-folder files that belong to no live job and are old enough."""
+        self._next_sweep = time.monotonic() + self.config.sweep_interval_seconds
+        if self.config.orphan_seconds <= 0:
+            return 0
+        with self.store.session() as session:
+            live = queries.live_robot_names(session)
+        now = self.clock.now().timestamp()
+        return sweep(self.profiles.all(), live, now, self.config.orphan_seconds)
 
     def run_once(self) -> bool:
         """Claim one due job and drive it as far as it goes now; False if none was due."""
@@ -140,17 +164,21 @@ class Worker:
             self._drive(job, heartbeat)
         return True
 
+    def _refusal(self, job: Job) -> Outcome | None:
+        """Why a claimed job must end before any step: it outlived too many workers, or its
+        license no longer stands."""
+        if job.stalls > self.config.max_attempts:
+            return Outcome.fail(
+                OcrErrorCode.InternalError,
+                f"given up after {job.stalls} workers stopped while holding this job",
+            )
+        return self.policy.refusal(job, self.clock.now())
+
     def _drive(self, job: Job, heartbeat: Heartbeat) -> None:
         state = JobState(job.state)
-        if job.stalls > self.config.max_attempts:
-            self._commit(
-                job,
-                state,
-                Outcome.fail(
-                    OcrErrorCode.InternalError,
-                    f"given up after {job.stalls} workers stopped while holding this job",
-                ),
-            )
+        refusal = self._refusal(job)
+        if refusal is not None:
+            self._commit(job, state, refusal)
             return
         while True:
             self.hooks.before_step(job.id, state)
@@ -163,15 +191,17 @@ class Worker:
                 if outcome.wait_seconds is None or not self._release(job, outcome):
                     self._lost(job.id)
                 return
-            if not self._commit(job, state, outcome):
+            committed = self._commit(job, state, outcome)
+            if committed is None:
                 self._lost(job.id)
                 return
-            if outcome.target.is_final:
+            if committed.target is JobState.THROTTLED:
+                self._release(job, Outcome(wait_seconds=0.0, columns=committed.columns))
                 return
-            if outcome.target is JobState.THROTTLED:
-                self._release(job, Outcome(wait_seconds=0.0, columns=outcome.columns))
+            assert committed.target is not None
+            if committed.target.is_final:
                 return
-            state = outcome.target
+            state = committed.target
             job = self._reload(job.id)
 
     def _step(self, job: Job, state: JobState) -> Outcome:
@@ -182,7 +212,6 @@ class Worker:
             now,
             self.config.poll_seconds,
             lambda name: self._record_output_name(job.id, name),
-            lambda candidate: self.budget.throttled_until(candidate, now),
         )
         try:
             return STEPS[state](context, job)
@@ -191,11 +220,15 @@ class Worker:
             return Outcome.fail(OcrErrorCode.InternalError, f"{type(exc).__name__}: {exc}")
 
     # --- guarded writes -------------------------------------------------------------------
-    def _commit(self, job: Job, state: JobState, outcome: Outcome) -> bool:
+    def _commit(self, job: Job, state: JobState, outcome: Outcome) -> Outcome | None:
+        """Commit the outcome as a transition; the outcome committed (a start may become
+        Throttled by the page budget), or None if the job is no longer ours."""
         assert outcome.target is not None
         now = self.clock.now()
-        columns = {"next_attempt_at": None, **outcome.columns}
         with self.store.session.begin() as session:
+            if state is JobState.QUEUED and outcome.target is JobState.PROCESSING_INPUT:
+                outcome = self.policy.admit(session, job, outcome, now)
+            assert outcome.target is not None
             moved = queries.transition(
                 session,
                 job.id,
@@ -206,19 +239,22 @@ class Worker:
                 error_code=outcome.error_code,
                 reason=outcome.reason,
                 now=now,
-                **columns,
+                **{"next_attempt_at": None, **outcome.columns},
             )
             if moved and outcome.target is JobState.COMPLETED:
-                self.budget.record_completion(session, job, now)
-        if moved:
-            log.info(
-                "job %s: %s -> %s",
-                job.id,
-                state.value,
-                outcome.target.value,
-                extra={"job_id": job.id, "error_code": outcome.error_code.value},
-            )
-        return moved
+                self.policy.record_completion(session, job, now)
+        if not moved:
+            return None
+        log.info(
+            "job %s: %s -> %s",
+            job.id,
+            state.value,
+            outcome.target.value,
+            extra={"job_id": job.id, "error_code": outcome.error_code.value},
+        )
+        if outcome.target.is_final:
+            self._remove_robot_files(job)
+        return outcome
 
     def _release(self, job: Job, outcome: Outcome) -> bool:
         assert outcome.wait_seconds is not None
@@ -244,6 +280,9 @@ class Worker:
         job = self._reload(job_id)
         log.info("job %s is no longer ours (now %s)", job_id, job.state, extra={"job_id": job_id})
         if job.state == JobState.ABORTED.value:
-            profile = self.profiles.get(job.ocr_profile)
-            if profile is not None:
-                profile.cleanup(job.input_name, job.id)
+            self._remove_robot_files(job)
+
+    def _remove_robot_files(self, job: Job) -> None:
+        profile = self.profiles.get(job.ocr_profile)
+        if profile is not None and job.robot_name is not None:
+            profile.cleanup(job.robot_name, job.id)

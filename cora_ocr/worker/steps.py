@@ -1,19 +1,20 @@
 """One function per job state. A step looks at files and returns an Outcome; the loop
-commits it as a guarded transition. Steps never sleep and never write job rows themselves,
-except `deliver`, which records the chosen output name before it places the file."""
+commits it as a guarded transition (and, on a final state, removes the job's robot files).
+Steps never sleep and never write job rows themselves, except `deliver`, which records the
+chosen output name before it places the file."""
 
 from __future__ import annotations
 
 import datetime as dt
-import glob
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any
 
 from cora_ocr.connections import Connections, files
 from cora_ocr.errors import ClientError
-from cora_ocr.profiles import Profile, Profiles, job_temp_tag
+from cora_ocr.profiles import Profiles, job_temp_tag, robot_file_name
+from cora_ocr.robot.documents import count_pages
 from cora_ocr.statuses import JobState, OcrErrorCode, PutModel
 from cora_ocr.store import Job
 
@@ -43,8 +44,6 @@ class StepContext:
     poll_seconds: float
     # Records the delivery name on the job (guarded by the lease); False if the lease is lost.
     record_output_name: Callable[[str], bool]
-    # When the job's license has spent its hourly page budget: the time it renews, else None.
-    throttled_until: Callable[[Job], dt.datetime | None]
 
 
 def profile_missing(job: Job) -> Outcome:
@@ -54,16 +53,16 @@ def profile_missing(job: Job) -> Outcome:
 
 
 def start(ctx: StepContext, job: Job) -> Outcome:
-    """Queued: the job starts now (its TimeOut counts from here), unless its license's page
-    budget for this hour is spent: then it waits, Throttled, until the hour renews."""
-    until = ctx.throttled_until(job)
-    if until is not None:
-        return Outcome(
-            JobState.THROTTLED,
-            reason=f"hourly page budget spent; resumes at {until.isoformat(timespec='seconds')}",
-            columns={"next_attempt_at": until},
-        )
-    return Outcome(JobState.PROCESSING_INPUT, columns={"started_at": job.started_at or ctx.now})
+    """Queued: the job starts now (its TimeOut counts from here) under a robot file name of its
+    own. A licensed job also reserves its document's pages; the worker admits that against
+    the license's hourly budget when it commits the start, or throttles the job instead."""
+    columns: dict[str, Any] = {
+        "started_at": job.started_at or ctx.now,
+        "robot_name": robot_file_name(job.id, job.input_name),
+    }
+    if job.license_pk is not None:
+        columns["pages_reserved"] = _page_count(ctx, job)
+    return Outcome(JobState.PROCESSING_INPUT, columns=columns)
 
 
 def resume(ctx: StepContext, job: Job) -> Outcome:
@@ -76,15 +75,42 @@ def _source(ctx: StepContext, job: Job) -> Path:
     return connection.resolve("InputFile", job.input_location, job.input_name)
 
 
+def _page_count(ctx: StepContext, job: Job) -> int:
+    """The document's pages, 1 if it cannot be read now (ProcessingInput says why)."""
+    try:
+        with files.open_source(_source(ctx, job)) as reader:
+            return count_pages(reader)
+    except (ClientError, OSError):
+        return 1
+
+
+def robot_name(job: Job) -> str:
+    if job.robot_name is None:  # set when the job starts; a job that never started has none
+        raise RuntimeError(f"job {job.id} has no robot file name")
+    return job.robot_name
+
+
 def put_input(ctx: StepContext, job: Job) -> Outcome:
-    """ProcessingInput: copy the caller's file into the robot's input folder."""
+    """ProcessingInput: copy the caller's file into the robot's input folder, under the job's
+    own name. A file of that name, or the robot's answer to it, was put there by this job
+    before a worker stopped: the job goes on waiting for it (never judged by content)."""
     profile = ctx.profiles.get(job.ocr_profile)
     if profile is None:
         return profile_missing(job)
+    name = robot_name(job)
+    target = profile.input_path(name)
+    if target.is_symlink() or (target.exists() and not target.is_file()):
+        return Outcome.fail(
+            OcrErrorCode.InputFileExists,
+            f"{name} in the robot input folder is not a document this job put there; remove it",
+        )
+    if target.is_file():
+        return Outcome(JobState.WAITING_FOR_OUTPUT)
+    if any(path.exists() for path in profile.job_files(name, job.id)[2:]):
+        return Outcome(JobState.WAITING_FOR_OUTPUT)  # the robot has it, or is done with it
     where = f"{job.input_connection}:{job.input_location}/{job.input_name}".replace(":/", ":")
     try:
-        source = _source(ctx, job)
-        reader = files.open_source(source)
+        reader = files.open_source(_source(ctx, job))
     except ClientError as exc:
         return Outcome.fail(OcrErrorCode.InputFileNotFound, f"input file: {exc}")
     except FileNotFoundError:
@@ -93,25 +119,11 @@ def put_input(ctx: StepContext, job: Job) -> Outcome:
         return Outcome.fail(
             OcrErrorCode.InputFileNotFound, f"input file {where} is not a regular file"
         )
-    target = profile.input_path(job.input_name)
     with reader:
-        if target.exists():
-            if files.same_content(source, target):  # placed by us before a crash
-                return Outcome(JobState.WAITING_FOR_OUTPUT)
-            return Outcome.fail(
-                OcrErrorCode.InputFileExists, f"{target.name} is already in the robot input folder"
-            )
-        clash = stem_clash(profile, job)
-        if clash == "ours":  # the robot took our input before a worker died
-            return Outcome(JobState.WAITING_FOR_OUTPUT)
-        if clash:
-            return Outcome.fail(OcrErrorCode.InputFileExists, clash)
         try:
             files.put_file(reader, target, replace=False, tag=job_temp_tag(job.id))
         except files.TargetExists:
-            return Outcome.fail(
-                OcrErrorCode.InputFileExists, f"{target.name} is already in the robot input folder"
-            )
+            pass  # the job's own name: only this job puts a file there
         except OSError as exc:
             return Outcome.fail(
                 OcrErrorCode.FailedToPutInputFile, f"cannot write {target}: {exc.strerror or exc}"
@@ -119,46 +131,18 @@ def put_input(ctx: StepContext, job: Job) -> Outcome:
     return Outcome(JobState.WAITING_FOR_OUTPUT)
 
 
-def stem_clash(profile: Profile, job: Job) -> str | None:
-    """Results are named by the input's stem, so a document with the same stem already in the
-    robot's folders would collide with this one: the reason, "ours" on a resumed job whose
-    result is already there, or None."""
-    name = job.input_name
-    pending = [
-        path for path in (profile.result_path(name), profile.error_path(name)) if path.exists()
-    ]
-    if pending:
-        if job.stalls:
-            return "ours"
-        return (
-            f"{pending[0].name} for a document of the same name is still in the robot output folder"
-        )
-    stem = PurePath(name).stem
-    for other in profile.input_dir.glob(glob.escape(stem) + ".*"):
-        if (
-            other.name != name
-            and not other.name.startswith(".")
-            and PurePath(other.name).stem == stem
-        ):
-            return (
-                f"{other.name} in the robot input folder has the same name stem;"
-                " the results would collide"
-            )
-    return None
-
-
 def wait_for_output(ctx: StepContext, job: Job) -> Outcome:
     """WaitingForOutput: a result moves on, a robot error fails, past the TimeOut fails."""
     profile = ctx.profiles.get(job.ocr_profile)
     if profile is None:
         return profile_missing(job)
-    pages = read_progress(profile.progress_path(job.input_name))
-    if profile.result_path(job.input_name).is_file():
+    name = robot_name(job)
+    pages = read_progress(profile.progress_path(name))
+    if profile.result_path(name).is_file():
         return Outcome(JobState.DELIVERING, columns=pages)
-    error_file = profile.error_path(job.input_name)
+    error_file = profile.error_path(name)
     if error_file.is_file():
         reason = error_file.read_text("utf-8", "replace").strip()[:MAX_ROBOT_REASON]
-        profile.cleanup(job.input_name, job.id)
         return Outcome.fail(
             OcrErrorCode.FailedToPutInputFile,
             f"the robot refused the input: {reason or 'no reason given'}",
@@ -166,7 +150,6 @@ def wait_for_output(ctx: StepContext, job: Job) -> Outcome:
     assert job.started_at is not None
     deadline = job.started_at + dt.timedelta(seconds=job.timeout_seconds)
     if ctx.now >= deadline:
-        profile.cleanup(job.input_name, job.id)
         return Outcome.fail(
             OcrErrorCode.TimedOut, f"no result from the robot within {job.timeout_seconds} s"
         )
@@ -195,21 +178,17 @@ def deliver(ctx: StepContext, job: Job) -> Outcome:
         target = connection.resolve("OutPutFile", job.output_location, job.output_name)
     except ClientError as exc:
         return Outcome.fail(OcrErrorCode.FailedToPutOutputFile, f"output file: {exc}")
-    result = profile.result_path(job.input_name)
+    result = profile.result_path(robot_name(job))
     recorded = target.with_name(job.output_final_name) if job.output_final_name else None
     if (
         recorded is not None
         and recorded.exists()
         and (not result.exists() or files.same_content(result, recorded))
     ):
-        profile.cleanup(job.input_name, job.id)  # delivered before a crash; finish the job
-        return Outcome(JobState.COMPLETED)
+        return Outcome(JobState.COMPLETED)  # delivered before a crash; finish the job
     if not result.is_file():
         return Outcome.fail(OcrErrorCode.InternalError, f"the robot result {result} vanished")
-    outcome = _place_result(ctx, job, result, target)
-    if outcome.target is JobState.COMPLETED:
-        profile.cleanup(job.input_name, job.id)
-    return outcome
+    return _place_result(ctx, job, result, target)
 
 
 def _place_result(ctx: StepContext, job: Job, result: Path, target: Path) -> Outcome:
