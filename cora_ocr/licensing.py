@@ -247,6 +247,10 @@ class Licensing:
         with self.store.session() as session:
             return queries.all_licenses(session)
 
+    def apps(self, license_id: str) -> list[App]:
+        with self.store.session() as session:
+            return queries.apps_of(session, _license(session, license_id).id)
+
     def usage(
         self, license_id: str, since: dt.datetime
     ) -> list[tuple[str, str, dt.datetime, int, int, int]]:

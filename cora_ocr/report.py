@@ -22,6 +22,7 @@ def describe_job(job: Job) -> list[str]:
         ("profile", job.ocr_profile),
         ("output", f"{job.output_connection}:{job.output_location}/{job.output_name}"),
         ("put model", job.put_model),
+        ("robot file", job.robot_name or ""),
         ("pages", pages),
         ("created", job.created_at.isoformat()),
         ("updated", job.updated_at.isoformat()),

@@ -7,6 +7,7 @@ error, never a skip, so CI cannot go green without it.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import threading
@@ -19,14 +20,17 @@ import pytest
 import requests
 import zeep
 from sqlalchemy import create_engine, text
+from zeep.transports import Transport
 
 from cora_ocr.config import DEFAULT_CONNECTION, Settings
+from cora_ocr.licensing import Licensing
 from cora_ocr.namespaces import SERVICE_PATH
 from cora_ocr.services import Services, build_services
 from cora_ocr.store import Store
 from cora_ocr.store.migrate import upgrade
 from cora_ocr.web.app import CoraOcrApp, create_app
 from cora_ocr.web.server import make_server, stop_server
+from tests.factories import ManualClock
 
 PG_URL = os.environ.get(
     "CORA_OCR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -188,3 +192,49 @@ def http() -> Iterator[requests.Session]:
 @pytest.fixture
 def zeep_client(server: LiveServer) -> zeep.Client:
     return zeep.Client(server.wsdl)
+
+
+@dataclass
+class Strict:
+    """A second server on the same store that admits only licensed callers (region "eu"),
+    on a clock the test moves, standing half a minute before the hour."""
+
+    services: Services
+    app: CoraOcrApp
+    clock: ManualClock
+    url: str
+
+    @property
+    def licensing(self) -> Licensing:
+        return self.services.licensing
+
+    def credentials(self, **license_options: object) -> tuple[str, str]:
+        license_id = self.licensing.create_license("Acme", **license_options)  # type: ignore[arg-type]
+        return license_id, self.licensing.create_app(license_id, "intake")
+
+    def client(self, auth: tuple[str, str]) -> zeep.Client:
+        session = requests.Session()
+        session.auth = auth
+        return zeep.Client(self.url + "?wsdl", transport=Transport(session=session))
+
+
+def start(
+    services: Services, clock: ManualClock
+) -> tuple[CoraOcrApp, object, threading.Thread, str]:
+    app = create_app(services, clock)
+    server = make_server(app, "127.0.0.1", 0, threads=2)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    return app, server, thread, f"http://127.0.0.1:{server.effective_port}{SERVICE_PATH}"
+
+
+@pytest.fixture
+def strict(services: Services) -> Iterator[Strict]:
+    settings = dataclasses.replace(services.settings, allow_anonymous=False, region="eu")
+    built = build_services(settings, services.store)
+    clock = ManualClock()
+    clock._now = clock._now.replace(minute=59, second=30, microsecond=0)
+    app, server, thread, url = start(built, clock)
+    yield Strict(built, app, clock, url)
+    stop_server(server, loop_running=True)
+    thread.join(timeout=10)

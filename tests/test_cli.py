@@ -220,3 +220,48 @@ def test_demo_through_a_running_service(cli_env: dict[str, str]) -> None:
     assert rate is not None and float(rate.group(1)) < 2.0
     text = demo.stdout.split("recognised text:\n", 1)[1]
     assert len(text.split()) >= 30  # six lines of seven words
+
+
+def test_licenses_and_apps_administration(
+    cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In-process (`main` with the same environment): these commands need no server."""
+    from cora_ocr.cli import main
+
+    for key, value in cli_env.items():
+        if key.startswith("CORA_OCR_"):
+            monkeypatch.setenv(key, value)
+
+    def ok(*args: str) -> str:
+        code = main(args)
+        captured = capsys.readouterr()
+        assert code == 0, captured.err
+        return captured.out
+
+    def status_of(license_id: str) -> str:
+        line = next(row for row in ok("licenses", "list").splitlines() if license_id in row)
+        return line.split()[2]
+
+    ok("db", "upgrade")
+    live = ok("licenses", "create", "Live").strip()
+    old = ok("licenses", "create", "Old", "--expires", "2001-02-03T04:05:00+00:00").strip()
+    assert status_of(live) == "active" and status_of(old) == "expired"
+    assert "2001-02-03 04:05" in ok("licenses", "list")
+    ok("licenses", "disable", live)
+    assert status_of(live) == "suspended"
+    ok("licenses", "enable", live)
+    assert status_of(live) == "active"
+
+    app_id = ok("apps", "create", live, "intake").strip()
+    ok("apps", "create", live, "billing")
+    listing = ok("apps", "list", live)
+    assert app_id not in listing, "an App ID is shown once, at creation"
+    rows = {line.split()[-1]: line.split() for line in listing.splitlines()[1:]}
+    assert rows["intake"][:2] == ["…" + app_id[-4:], "enabled"]
+    assert rows["billing"][1] == "enabled"
+    ok("apps", "disable", live, app_id)
+    assert ok("apps", "list", live).count("disabled") == 1
+    ok("apps", "enable", live, app_id)
+    assert "disabled" not in ok("apps", "list", live)
+    assert main(["apps", "list", "0000000000000000"]) == 2
+    assert "no license 0000000000000000" in capsys.readouterr().err

@@ -7,21 +7,15 @@ import base64
 import dataclasses
 import datetime as dt
 import logging
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
-import zeep
-from zeep.transports import Transport
 
-from cora_ocr.licensing import Licensing
 from cora_ocr.services import Services, build_services
 from cora_ocr.statuses import JobState
-from cora_ocr.web.app import CoraOcrApp, create_app
-from cora_ocr.web.server import make_server, stop_server
+from cora_ocr.web.server import stop_server
+from tests.conftest import Strict, start
 from tests.factories import (
     SOAP11_CT,
     ManualClock,
@@ -34,53 +28,6 @@ from tests.factories import (
     header_xml,
 )
 from tests.robots import SimulatedRobot
-
-
-@dataclass
-class Strict:
-    services: Services
-    app: CoraOcrApp
-    clock: ManualClock
-    url: str
-
-    @property
-    def licensing(self) -> Licensing:
-        return self.services.licensing
-
-    def credentials(self, **license_options: object) -> tuple[str, str]:
-        license_id = self.licensing.create_license("Acme", **license_options)  # type: ignore[arg-type]
-        return license_id, self.licensing.create_app(license_id, "intake")
-
-    def client(self, auth: tuple[str, str]) -> zeep.Client:
-        session = requests.Session()
-        session.auth = auth
-        return zeep.Client(self.url + "?wsdl", transport=Transport(session=session))
-
-
-def start(
-    services: Services, clock: ManualClock
-) -> tuple[CoraOcrApp, object, threading.Thread, str]:
-    app = create_app(services, clock)
-    server = make_server(app, "127.0.0.1", 0, threads=2)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = (
-        f"http://127.0.0.1:{server.effective_port}/SequenceServices/coraOcrIntegration_v1.0.0.asmx"
-    )
-    return app, server, thread, url
-
-
-@pytest.fixture
-def strict(services: Services) -> Iterator[Strict]:
-    settings = dataclasses.replace(services.settings, allow_anonymous=False, region="eu")
-    built = build_services(settings, services.store)
-    clock = ManualClock()
-    # Half a minute before the hour, so that quota resets are near.
-    clock._now = clock._now.replace(minute=59, second=30, microsecond=0)
-    app, server, thread, url = start(built, clock)
-    yield Strict(built, app, clock, url)
-    stop_server(server, loop_running=True)
-    thread.join(timeout=10)
 
 
 def get_status(

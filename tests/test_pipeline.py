@@ -3,6 +3,8 @@ simulated robot, real files, a real worker in burst mode and a clock the test mo
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -348,3 +350,54 @@ def test_final_jobs_cannot_be_aborted_or_retried(pipeline: Pipeline) -> None:
         pipeline.services.jobs.abort(job_id)
     with pytest.raises(ClientError, match="only Failed jobs"):
         pipeline.services.jobs.retry(job_id)
+
+
+def test_stray_files_are_swept_once_old_and_live_jobs_files_kept(
+    pipeline: Pipeline, caplog: pytest.LogCaptureFixture
+) -> None:
+    pipeline.source()
+    live = pipeline.submit()
+    pipeline.drain()
+    name = pipeline.robot_name(live)
+    pipeline.profile.progress_path(name).write_text("0 1")
+    strays = [
+        pipeline.profile.input_path("scan.png"),  # a document of nobody's (an older version's)
+        pipeline.profile.result_path("9-0badc0de-late.png"),  # a result after its job ended
+        pipeline.profile.error_path("9-0badc0de-late.png"),
+        pipeline.profile.output_dir / ".9-0badc0de-late.xml.abc.robot",  # a robot's temp file
+    ]
+    for path in strays:
+        path.write_bytes(b"stray")
+    young = pipeline.profile.output_dir / "young.xml"
+    young.write_bytes(b"not old enough yet")
+    (pipeline.profile.input_dir / "sub").mkdir()
+    age = pipeline.services.settings.orphan_seconds
+    then = pipeline.clock.now().timestamp() - age - 1
+    for path in (*strays, pipeline.profile.input_path(name), pipeline.profile.progress_path(name)):
+        os.utime(path, (then, then))
+
+    with caplog.at_level(logging.INFO, logger="cora_ocr.worker.sweep"):
+        assert pipeline.worker.sweep() == len(strays)
+    assert not any(path.exists() for path in strays)
+    assert sorted(pipeline.robot_files()) == sorted(
+        [name, f".{Path(name).stem}.progress", "sub", "young.xml"]
+    )
+    for path in strays:
+        assert any(str(path) in record.getMessage() for record in caplog.records)
+
+    pipeline.robot.process_all()
+    pipeline.drain()
+    assert pipeline.status(live) == ("Completed", "NoError")
+
+
+def test_the_sweep_can_be_turned_off(pipeline: Pipeline) -> None:
+    import dataclasses
+
+    from cora_ocr.services import build_services
+
+    settings = dataclasses.replace(pipeline.services.settings, orphan_seconds=0)
+    worker = build_services(settings, pipeline.services.store).worker(clock=pipeline.clock)
+    stray = pipeline.profile.input_path("scan.png")
+    stray.write_bytes(b"stray")
+    os.utime(stray, (0, 0))
+    assert worker.sweep() == 0 and stray.exists()

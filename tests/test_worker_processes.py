@@ -174,6 +174,56 @@ def test_sigkilled_worker_job_is_resumed_after_the_lease(
     assert list(setup.profile.input_dir.iterdir()) == []
 
 
+def test_a_worker_killed_while_the_robot_works_resumes_by_the_jobs_own_name(
+    setup: Setup,
+) -> None:
+    """The robot has the document (its progress file is there) when the worker dies; a retry
+    of the same document with the same name arrives meanwhile. Each job keeps its own file."""
+    first = setup.submit("scan.png", b"page", "Rename")
+    process, lines = start_process(
+        [
+            sys.executable,
+            "-m",
+            "tests.worker_process",
+            str(setup.config),
+            "before",
+            "waiting_for_output",
+        ]
+    )
+    try:
+        assert wait_for(lines, "HOLDING") == f"HOLDING {first}"
+        name = setup.job(first).robot_name
+        assert name is not None and setup.profile.input_path(name).is_file()
+        setup.profile.progress_path(name).write_text("0 1")  # the robot is at work on it
+        second = setup.submit("scan.png", b"page", "Rename")
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+
+    clock = ManualClock()
+    rescuer = setup.services.worker(clock=clock, name="rescuer")
+    robot = SimulatedRobot(setup.profile)
+    rescuer.run(burst=True)  # the second job starts; the first is still leased
+    assert setup.job(first).lease_owner == "doomed-worker"
+    clock.advance(LEASE + 0.5)
+    for _ in range(3):
+        rescuer.run(burst=True)
+        robot.process_all()
+        clock.advance(1)
+
+    jobs = [setup.job(first), setup.job(second)]
+    assert [(job.state, job.error_code) for job in jobs] == [("completed", "NoError")] * 2
+    assert jobs[0].robot_name == name and jobs[0].stalls == 1
+    assert jobs[1].robot_name != name
+    assert sorted(robot.seen.items()) == sorted((job.robot_name, 1) for job in jobs)
+    outputs = sorted(p.name for p in (setup.files / "out").iterdir())
+    assert outputs == ["scan (1).xml", "scan.xml"], "one output per job"
+    for output in outputs:
+        assert (setup.files / "out" / output).read_bytes() == result_text("scan.png", b"page")
+    leftover = [p for d in (setup.profile.input_dir, setup.profile.output_dir) for p in d.iterdir()]
+    assert leftover == []
+
+
 def test_a_job_that_keeps_killing_workers_fails_with_internal_error(setup: Setup) -> None:
     job_id = setup.submit("scan.png", b"page")
     for _ in range(setup.settings.max_attempts + 1):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import contextlib
+from collections.abc import Iterator
 
 from cora_ocr.cli.common import open_store, services_for
 from cora_ocr.config import Settings
+from cora_ocr.licensing import Licensing
 from cora_ocr.report import describe_job
 from cora_ocr.statuses import JobState
 
@@ -18,45 +20,36 @@ def cmd_db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
-def _services(settings: Settings) -> Any:
-    from cora_ocr.services import build_services
-
-    return build_services(settings, open_store(settings))
-
-
 def cmd_jobs_list(settings: Settings, args: argparse.Namespace) -> int:
-    services = services_for(settings)
-    jobs = services.jobs
     state = JobState(args.state) if args.state else None
+    with services_for(settings) as services:
+        jobs = services.jobs.list(state, args.limit)
     print(f"{'ID':>12}  {'STATE':<18} {'ERROR':<22} {'CREATED':<25} PROFILE")
-    for job in jobs.list(state, args.limit):
+    for job in jobs:
         print(
             f"{job.id:>12}  {job.state:<18} {job.error_code:<22} "
             f"{job.created_at.isoformat(timespec='seconds'):<25} {job.ocr_profile}"
         )
-    jobs.store.dispose()
     return 0
 
 
 def cmd_jobs_show(settings: Settings, args: argparse.Namespace) -> int:
-    services = services_for(settings)
-    jobs = services.jobs
-    job = jobs.show(args.id)
+    with services_for(settings) as services:
+        job = services.jobs.show(args.id)
     print("\n".join(describe_job(job)))
-    jobs.store.dispose()
     return 0
 
 
 def cmd_jobs_abort(settings: Settings, args: argparse.Namespace) -> int:
-    services = services_for(settings)
-    previous = services.jobs.abort(args.id)
+    with services_for(settings) as services:
+        previous = services.jobs.abort(args.id)
     print(f"job {args.id} aborted (was {previous.wire.value})")
     return 0
 
 
 def cmd_jobs_retry(settings: Settings, args: argparse.Namespace) -> int:
-    services = services_for(settings)
-    services.jobs.retry(args.id)
+    with services_for(settings) as services:
+        services.jobs.retry(args.id)
     print(f"job {args.id} queued again")
     return 0
 
@@ -84,35 +77,56 @@ def cmd_profiles_check(settings: Settings, _args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _licensing(settings: Settings) -> Any:
-    return services_for(settings).licensing
+@contextlib.contextmanager
+def _licensing(settings: Settings) -> Iterator[Licensing]:
+    with services_for(settings) as services:
+        yield services.licensing
 
 
 def cmd_licenses_create(settings: Settings, args: argparse.Namespace) -> int:
     import datetime as dt
 
     expires = dt.datetime.fromisoformat(args.expires).astimezone(dt.UTC) if args.expires else None
-    license_id = _licensing(settings).create_license(
-        args.name, args.region, args.requests_per_hour, args.pages_per_hour, expires
-    )
+    with _licensing(settings) as licensing:
+        license_id = licensing.create_license(
+            args.name, args.region, args.requests_per_hour, args.pages_per_hour, expires
+        )
     print(license_id)
     return 0
 
 
 def cmd_licenses_list(settings: Settings, _args: argparse.Namespace) -> int:
-    print(f"{'LICENSE ID':<18} {'REGION':<10} {'STATUS':<10} {'REQ/H':>7} {'PAGES/H':>8}  NAME")
-    for lic in _licensing(settings).licenses():
-        status = "suspended" if lic.suspended else "active"
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC)
+    with _licensing(settings) as licensing:
+        licenses = licensing.licenses()
+    print(
+        f"{'LICENSE ID':<18} {'REGION':<10} {'STATUS':<10} {'REQ/H':>7} {'PAGES/H':>8}"
+        f"  {'EXPIRES (UTC)':<17} NAME"
+    )
+    for lic in licenses:
+        expired = lic.expires_at is not None and lic.expires_at <= now
+        status = "suspended" if lic.suspended else "expired" if expired else "active"
+        expires = f"{lic.expires_at:%Y-%m-%d %H:%M}" if lic.expires_at else "never"
         print(
             f"{lic.license_id:<18} {lic.region:<10} {status:<10} {lic.hourly_request_quota:>7}"
-            f" {lic.hourly_page_quota:>8}  {lic.name}"
+            f" {lic.hourly_page_quota:>8}  {expires:<17} {lic.name}"
         )
     return 0
 
 
 def cmd_licenses_disable(settings: Settings, args: argparse.Namespace) -> int:
-    _licensing(settings).set_license_suspended(args.license_id, True)
+    with _licensing(settings) as licensing:
+        licensing.set_license_suspended(args.license_id, True)
     print(f"license {args.license_id} suspended")
+    return 0
+
+
+def cmd_licenses_enable(settings: Settings, args: argparse.Namespace) -> int:
+    with _licensing(settings) as licensing:
+        licensing.set_license_suspended(args.license_id, False)
+    print(f"license {args.license_id} active again (jobs stopped while suspended stay Aborted)")
     return 0
 
 
@@ -120,10 +134,10 @@ def cmd_licenses_usage(settings: Settings, args: argparse.Namespace) -> int:
     import datetime as dt
 
     since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=args.hours)
+    with _licensing(settings) as licensing:
+        rows = licensing.usage(args.license_id, since)
     print(f"{'HOUR (UTC)':<17} {'APP':<20} {'REQUESTS':>9} {'JOBS':>6} {'PAGES':>6}")
-    for name, hint, hour, requests, jobs, pages in _licensing(settings).usage(
-        args.license_id, since
-    ):
+    for name, hint, hour, requests, jobs, pages in rows:
         print(
             f"{hour:%Y-%m-%d %H:00} {name + ' (…' + hint + ')':<20} "
             f"{requests:>9} {jobs:>6} {pages:>6}"
@@ -132,11 +146,30 @@ def cmd_licenses_usage(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_apps_create(settings: Settings, args: argparse.Namespace) -> int:
-    print(_licensing(settings).create_app(args.license_id, args.name))
+    with _licensing(settings) as licensing:
+        print(licensing.create_app(args.license_id, args.name))
+    return 0
+
+
+def cmd_apps_list(settings: Settings, args: argparse.Namespace) -> int:
+    with _licensing(settings) as licensing:
+        apps = licensing.apps(args.license_id)
+    print(f"{'APP ID ENDS':<12} {'STATUS':<9} {'CREATED (UTC)':<17} NAME")
+    for app in apps:
+        status = "enabled" if app.enabled else "disabled"
+        print(f"{'…' + app.app_id_hint:<12} {status:<9} {app.created_at:%Y-%m-%d %H:%M} {app.name}")
     return 0
 
 
 def cmd_apps_disable(settings: Settings, args: argparse.Namespace) -> int:
-    _licensing(settings).set_app_enabled(args.license_id, args.app_id, False)
+    with _licensing(settings) as licensing:
+        licensing.set_app_enabled(args.license_id, args.app_id, False)
     print("app disabled")
+    return 0
+
+
+def cmd_apps_enable(settings: Settings, args: argparse.Namespace) -> int:
+    with _licensing(settings) as licensing:
+        licensing.set_app_enabled(args.license_id, args.app_id, True)
+    print("app enabled")
     return 0

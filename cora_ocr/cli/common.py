@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from cora_ocr.config import Settings
 from cora_ocr.store import Store
 from cora_ocr.store.migrate import upgrade
+
+if TYPE_CHECKING:
+    from cora_ocr.services import Services
 
 log = logging.getLogger("cora_ocr")
 
@@ -38,7 +43,13 @@ def local_setup(settings: Settings) -> Settings:
     return settings
 
 
-def services_for(settings: Settings) -> Any:
+@contextlib.contextmanager
+def services_for(settings: Settings) -> Iterator[Services]:
+    """The object graph on a migrated store, disposed of when the command is done."""
     from cora_ocr.services import build_services
 
-    return build_services(settings, open_store(settings))
+    services = build_services(settings, open_store(settings))
+    try:
+        yield services
+    finally:
+        services.store.dispose()

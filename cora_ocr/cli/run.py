@@ -153,17 +153,16 @@ def cmd_web(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
-    services = services_for(settings)
-    services.profiles.ensure_folders()
-    worker = services.worker(**({"name": args.name} if args.name else {}))
+    with services_for(settings) as services:
+        services.profiles.ensure_folders()
+        worker = services.worker(**({"name": args.name} if args.name else {}))
 
-    def stop(_signum: int, _frame: Any) -> None:
-        worker.stop()  # finishes the step in hand, then returns
+        def stop(_signum: int, _frame: Any) -> None:
+            worker.stop()  # finishes the step in hand, then returns
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    print(f"cora-ocr worker {worker.name} started", flush=True)
-    handled = worker.run(burst=args.burst)
-    services.store.dispose()
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        print(f"cora-ocr worker {worker.name} started", flush=True)
+        handled = worker.run(burst=args.burst)
     print(f"cora-ocr worker {worker.name} stopped after {handled} claims", flush=True)
     return 0

@@ -1,0 +1,225 @@
+"""Licensing as the worker applies it: pages reserved when a job starts (so parallel jobs never
+run past the hourly budget) and given back when it fails; jobs of a license suspended,
+expired or whose app was disabled after they were queued stop with a "license error"."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import threading
+from pathlib import Path
+
+import pytest
+import zeep
+
+from cora_ocr.report import describe_job
+from cora_ocr.robot import samples
+from cora_ocr.statuses import JobState
+from cora_ocr.worker import Worker
+from cora_ocr.worker.steps import Outcome
+from tests.conftest import Strict
+from tests.factories import file_batch_args, file_ref
+from tests.robots import SimulatedRobot
+
+
+class Tenant:
+    """One license with one app, submitting through its own SOAP client."""
+
+    def __init__(self, strict: Strict, root: Path, **license_options: object) -> None:
+        self.strict, self.root = strict, root
+        self.license_id, self.app_id = strict.credentials(**license_options)
+        self.client: zeep.Client = strict.client((self.license_id, self.app_id))
+
+    def submit(self, name: str, data: bytes = b"one page") -> int:
+        (self.root / "in").mkdir(exist_ok=True)
+        if not (self.root / "in" / name).exists():
+            (self.root / "in" / name).write_bytes(data)
+        out = file_ref(Path(name).stem + ".xml", "out")
+        args = file_batch_args(InputFile=file_ref(name, "in"), OutPutFile=out, PutModel="Rename")
+        return int(self.client.service.FileBatch(**args))
+
+    def pages_used(self) -> int:
+        since = self.strict.clock.now() - dt.timedelta(hours=2)
+        return sum(row[5] for row in self.strict.licensing.usage(self.license_id, since))
+
+
+@pytest.fixture
+def robot(strict: Strict) -> SimulatedRobot:
+    strict.services.profiles.ensure_folders()
+    profile = strict.services.profiles.get("Default")
+    assert profile is not None
+    return SimulatedRobot(profile)
+
+
+@pytest.fixture
+def worker(strict: Strict) -> Worker:
+    return strict.services.worker(clock=strict.clock, name="license-worker")
+
+
+def states(strict: Strict, ids: list[int]) -> list[str]:
+    return [strict.services.jobs.show(job_id).state for job_id in ids]
+
+
+def test_five_one_page_jobs_on_three_pages_an_hour_run_three(
+    strict: Strict,
+    connection_root: Path,
+    robot: SimulatedRobot,
+    worker: Worker,
+) -> None:
+    tenant = Tenant(strict, connection_root, page_quota=3)
+    ids = [tenant.submit(f"doc{n}.png") for n in range(5)]
+    worker.run(burst=True)
+    assert states(strict, ids).count("waiting_for_output") == 3
+    assert states(strict, ids).count("throttled") == 2
+    assert tenant.pages_used() == 3, "reserved when they started"
+
+    robot.process_all()
+    strict.clock.advance(1)
+    worker.run(burst=True)
+    assert states(strict, ids).count("completed") == 3
+    assert tenant.pages_used() == 3, "completion counts nothing twice"
+    throttled = next(
+        job_id for job_id in ids if strict.services.jobs.show(job_id).state != "completed"
+    )
+    reason = strict.services.jobs.show(throttled).events[-1].reason or ""
+    assert "3 of 3 pages used, this job needs 1" in reason
+
+    strict.clock.advance(60)  # the next hour
+    worker.run(burst=True)
+    robot.process_all()
+    strict.clock.advance(1)
+    worker.run(burst=True)
+    assert states(strict, ids) == ["completed"] * 5
+
+
+def test_parallel_workers_never_run_past_the_budget(
+    strict: Strict,
+    connection_root: Path,
+) -> None:
+    """Two workers each compute a start at the same moment, then both commit it."""
+    tenant = Tenant(strict, connection_root, page_quota=3)
+    ids = [tenant.submit(f"doc{n}.png") for n in range(5)]
+    both = threading.Barrier(2, timeout=2)
+
+    class MeetAfterStart:
+        def before_step(self, job_id: int, state: JobState) -> None:
+            return None
+
+        def after_step(self, job_id: int, state: JobState, outcome: Outcome) -> None:
+            if state is JobState.QUEUED:
+                # Broken: the other worker found nothing left to start.
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    both.wait()
+
+    workers = [
+        strict.services.worker(clock=strict.clock, name=f"w{n}", hooks=MeetAfterStart())
+        for n in range(2)
+    ]
+    threads = [threading.Thread(target=w.run, kwargs={"burst": True}) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert states(strict, ids).count("throttled") == 2
+    assert tenant.pages_used() == 3
+
+
+def test_a_job_reserves_its_documents_page_count(
+    strict: Strict,
+    connection_root: Path,
+    worker: Worker,
+) -> None:
+    tenant = Tenant(strict, connection_root, page_quota=4)
+    (connection_root / "in").mkdir()
+    lines = samples.sample_lines(seed=1, count=1)
+    samples.write_pdf(connection_root / "in" / "three.pdf", [lines, lines, lines])
+    three = tenant.submit("three.pdf")
+    one, other = tenant.submit("a.png"), tenant.submit("b.png")
+    worker.run(burst=True)
+    assert strict.services.jobs.show(three).pages_reserved == 3
+    assert states(strict, [three, one, other]) == [
+        "waiting_for_output",
+        "waiting_for_output",
+        "throttled",
+    ]
+
+
+def test_a_job_larger_than_the_budget_runs_alone_in_an_empty_hour(
+    strict: Strict,
+    connection_root: Path,
+    worker: Worker,
+) -> None:
+    tenant = Tenant(strict, connection_root, page_quota=2)
+    (connection_root / "in").mkdir()
+    lines = samples.sample_lines(seed=1, count=1)
+    samples.write_pdf(connection_root / "in" / "three.pdf", [lines, lines, lines])
+    big, small = tenant.submit("three.pdf"), tenant.submit("a.png")
+    worker.run(burst=True)
+    assert states(strict, [big, small]) == ["waiting_for_output", "throttled"]
+
+
+def test_a_failed_job_gives_its_pages_back(
+    strict: Strict,
+    connection_root: Path,
+    robot: SimulatedRobot,
+    worker: Worker,
+) -> None:
+    tenant = Tenant(strict, connection_root, page_quota=1)
+    refused = tenant.submit("refused.png")
+    worker.run(burst=True)
+    assert tenant.pages_used() == 1
+    name = strict.services.jobs.show(refused).robot_name
+    assert name is not None
+    robot.refuse(name, "not a document")
+    strict.clock.advance(1)
+    worker.run(burst=True)
+    assert strict.services.jobs.show(refused).error_code == "FailedToPutInputFile"
+    assert tenant.pages_used() == 0
+    after = tenant.submit("after.png")
+    worker.run(burst=True)
+    assert strict.services.jobs.show(after).state == "waiting_for_output"
+
+
+@pytest.mark.parametrize("cause", ["suspended", "expired", "app disabled"])
+def test_jobs_of_a_license_that_no_longer_stands_stop(
+    strict: Strict,
+    connection_root: Path,
+    robot: SimulatedRobot,
+    worker: Worker,
+    cause: str,
+) -> None:
+    expires = strict.clock.now() + dt.timedelta(seconds=5)
+    tenant = Tenant(strict, connection_root, expires_at=expires if cause == "expired" else None)
+    bystander = Tenant(strict, connection_root)
+    started = tenant.submit("started.png")
+    worker.run(burst=True)
+    queued = tenant.submit("queued.png")
+    other = bystander.submit("other.png")
+    assert states(strict, [started, queued]) == ["waiting_for_output", "queued"]
+
+    if cause == "suspended":
+        strict.licensing.set_license_suspended(tenant.license_id, True)
+        expected = "license error: the license is suspended"
+    elif cause == "expired":
+        strict.clock.advance(10)
+        expected = "license error: the license expired at"
+    else:
+        strict.licensing.set_app_enabled(tenant.license_id, tenant.app_id, False)
+        expected = "license error: the app is disabled"
+    strict.clock.advance(1)
+    worker.run(burst=True)
+    robot.process_all()
+    strict.clock.advance(1)
+    worker.run(burst=True)
+
+    for job_id in (started, queued):
+        job = strict.services.jobs.show(job_id)
+        assert strict.services.jobs.status(job_id).status.value == "Aborted"
+        assert strict.services.jobs.status(job_id).error_code.value == "NoError"
+        assert (job.error_reason or "").startswith(expected)
+        assert any(line.endswith(job.error_reason or "") for line in describe_job(job))
+    assert tenant.pages_used() == 0, "the started job's page is given back"
+    assert strict.services.jobs.show(other).state == "completed"
+    profile = robot.profile
+    leftover = [p.name for d in (profile.input_dir, profile.output_dir) for p in d.iterdir()]
+    assert leftover == []
