@@ -110,21 +110,20 @@ class Profile:
         """`done total` pages, written by the robot while it works (hidden: not a result)."""
         return self.output_dir / f".{PurePath(file_name).stem}.progress"
 
-    def job_files(self, file_name: str, job_id: int) -> tuple[Path, ...]:
-        """Every file a job can have in the robot's folders: its document (and the temp file
-        it is written through), the result, the robot's error and progress files."""
-        placed = self.input_path(file_name)
+    def answers(self, file_name: str) -> tuple[Path, Path, Path]:
+        """What the robot writes for a document: result, error, progress."""
         return (
-            placed,
-            files.temp_name(placed, job_temp_tag(job_id)),
             self.result_path(file_name),
             self.error_path(file_name),
             self.progress_path(file_name),
         )
 
     def cleanup(self, file_name: str, job_id: int) -> None:
-        """Remove what one job left in the robot's folders."""
-        files.remove_quietly(*self.job_files(file_name, job_id))
+        """Remove what one job left in the robot's folders: its document (and the temp file
+        it is written through) and the robot's answers."""
+        placed = self.input_path(file_name)
+        temp = files.temp_name(placed, job_temp_tag(job_id))
+        files.remove_quietly(placed, temp, *self.answers(file_name))
 
     def problems(self) -> list[str]:
         """What stops a robot from using this profile: missing or unwritable folders."""

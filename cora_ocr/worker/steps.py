@@ -106,7 +106,7 @@ def put_input(ctx: StepContext, job: Job) -> Outcome:
         )
     if target.is_file():
         return Outcome(JobState.WAITING_FOR_OUTPUT)
-    if any(path.exists() for path in profile.job_files(name, job.id)[2:]):
+    if any(path.exists() for path in profile.answers(name)):
         return Outcome(JobState.WAITING_FOR_OUTPUT)  # the robot has it, or is done with it
     where = f"{job.input_connection}:{job.input_location}/{job.input_name}".replace(":/", ":")
     try:
