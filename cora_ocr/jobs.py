@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
+from cora_ocr.clock import Clock, SystemClock
 from cora_ocr.connections import Connections
 from cora_ocr.errors import ClientError, InvalidField, JobNotFound
 from cora_ocr.licensing import Principal
@@ -42,16 +44,28 @@ class StatusView:
 
 
 NOT_FOUND = StatusView(OcrStatus.NotFound, OcrErrorCode.NoError, None)
+NOT_STARTED = "not started within its TimeOut: no worker took it"
+_WAITING_TO_START = frozenset({JobState.QUEUED.value, JobState.THROTTLED.value})
 
 
 class JobService:
+    """The use cases every edge calls (SOAP, HTTP, CLI): submit, status, list, show, abort,
+    retry. It owns the rules of a job's life that do not need a worker, such as a queued job
+    timing out when no worker takes it; it never touches files of a running job."""
+
     def __init__(
-        self, store: Store, connections: Connections, profiles: Profiles, max_timeout: int
+        self,
+        store: Store,
+        connections: Connections,
+        profiles: Profiles,
+        max_timeout: int,
+        clock: Clock | None = None,
     ) -> None:
         self.store = store
         self.connections = connections
         self.profiles = profiles
         self.max_timeout = max_timeout
+        self.clock = clock or SystemClock()
 
     def _file_fields(self, prefix: str, ref: FileRef | None) -> tuple[str, str, str]:
         if ref is None:
@@ -98,6 +112,7 @@ class JobService:
         fields = self.validate(request)
         if principal is not None:
             fields.update(license_pk=principal.license_pk, app_pk=principal.app_pk)
+        fields["start_by"] = math.ceil(self.clock.now().timestamp()) + fields["timeout_seconds"]
         with self.store.engine.connect() as conn:
             return queries.insert_job(conn, fields, actor)
 
@@ -108,10 +123,36 @@ class JobService:
         row = queries.status_row(self.store, job_id)
         if row is None:
             return NOT_FOUND
-        state, error_code, context, owner = row
+        owner = row.license_pk
         if principal is not None and owner is not None and owner != principal.license_pk:
             return NOT_FOUND
-        return StatusView(JobState(state).wire, OcrErrorCode(error_code), context)
+        if self._overdue(row) and self._time_out(job_id, JobState(row.state)):
+            return StatusView(OcrStatus.Failed, OcrErrorCode.TimedOut, row.external_context)
+        return StatusView(
+            JobState(row.state).wire, OcrErrorCode(row.error_code), row.external_context
+        )
+
+    def _overdue(self, row: queries.StatusRow) -> bool:
+        return (
+            row.state in _WAITING_TO_START
+            and row.start_by is not None
+            and self.clock.now().timestamp() >= row.start_by
+        )
+
+    def _time_out(self, job_id: int, state: JobState) -> bool:
+        """Fail a job that no worker started within its TimeOut, so that its caller gets an
+        answer even with no worker running; False if a worker moved it first."""
+        with self.store.session.begin() as session:
+            return queries.transition(
+                session,
+                job_id,
+                state,
+                JobState.FAILED,
+                actor="web",
+                error_code=OcrErrorCode.TimedOut,
+                reason=NOT_STARTED,
+                now=self.clock.now(),
+            )
 
     def list(self, state: JobState | None = None, limit: int = 50) -> list[Job]:
         with self.store.session() as session:
@@ -162,6 +203,8 @@ class JobService:
                 output_final_name=None,
                 robot_name=None,
                 pages_reserved=None,
+                start_by=math.ceil(self.clock.now().timestamp()) + job.timeout_seconds,
+                retries=0,
                 pages_done=None,
                 pages_total=None,
                 stalls=0,

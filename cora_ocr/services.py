@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from cora_ocr.clock import Clock
 from cora_ocr.config import Settings
 from cora_ocr.connections import Connections
 from cora_ocr.jobs import JobService
@@ -34,9 +35,9 @@ class Services:
         return Worker(self.store, self.connections, self.profiles, config, **kwargs)
 
 
-def build_services(settings: Settings, store: Store) -> Services:
+def build_services(settings: Settings, store: Store, clock: Clock | None = None) -> Services:
     connections = Connections(settings.effective_connections)
     profiles = Profiles.from_settings(settings)
-    jobs = JobService(store, connections, profiles, settings.max_timeout_seconds)
+    jobs = JobService(store, connections, profiles, settings.max_timeout_seconds, clock)
     licensing = Licensing(store, settings.region)
     return Services(settings, store, connections, profiles, jobs, licensing)

@@ -231,9 +231,9 @@ def start(
 @pytest.fixture
 def strict(services: Services) -> Iterator[Strict]:
     settings = dataclasses.replace(services.settings, allow_anonymous=False, region="eu")
-    built = build_services(settings, services.store)
     clock = ManualClock()
     clock._now = clock._now.replace(minute=59, second=30, microsecond=0)
+    built = build_services(settings, services.store, clock)
     app, server, thread, url = start(built, clock)
     yield Strict(built, app, clock, url)
     stop_server(server, loop_running=True)

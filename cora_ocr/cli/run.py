@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import signal
-import threading
 from typing import Any
 
 from cora_ocr.cli.common import local_setup, log, open_store, services_for
@@ -12,26 +11,61 @@ from cora_ocr.config import Settings
 from cora_ocr.errors import CoraError
 
 
-def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
-    settings = local_setup(settings)
-    from cora_ocr.services import build_services
-    from cora_ocr.web.app import create_app
-    from cora_ocr.web.server import make_server, stop_server
+class Serve:
+    """`cora-ocr serve`: the web service, one worker and the built-in robot in one process,
+    built once here. The worker and the robot run under supervisors that restart them if
+    they die (`supervisors[...].healthy` says whether they are being kept alive)."""
 
-    store = open_store(settings)
-    services = build_services(settings, store)
-    app = create_app(services)
-    services.profiles.ensure_folders()
-    worker = services.worker()
-    worker_thread = threading.Thread(target=worker.run, name="cora-ocr-worker", daemon=True)
-    robot = _embedded_robot(services)
-    robot_thread = (
-        threading.Thread(target=robot.run, name="cora-ocr-robot", daemon=True) if robot else None
-    )
-    server = make_server(
-        app, settings.host, settings.port, settings.threads, settings.max_request_bytes
-    )
-    host, port = server.effective_host, server.effective_port
+    def __init__(self, settings: Settings) -> None:
+        from cora_ocr.services import build_services
+        from cora_ocr.supervisor import Supervised
+        from cora_ocr.web.app import create_app
+        from cora_ocr.web.server import make_server
+
+        self.settings = settings
+        self.store = open_store(settings)
+        self.services = build_services(settings, self.store)
+        self.app = create_app(self.services)
+        self.services.profiles.ensure_folders()
+        self.worker = self.services.worker()
+        self.robot = _embedded_robot(self.services)
+        self.supervisors = [Supervised("worker", lambda: self.worker.run(), self.worker.stop)]
+        if self.robot is not None:
+            robot = self.robot
+            self.supervisors.append(Supervised("robot", lambda: robot.run(), robot.stop))
+        self.server = make_server(
+            self.app, settings.host, settings.port, settings.threads, settings.max_request_bytes
+        )
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.effective_host, self.server.effective_port
+        return f"http://{host}:{port}/SequenceServices/coraOcrIntegration_v1.0.0.asmx"
+
+    def run(self) -> None:
+        """Serve until the server is stopped (`stop`, or KeyboardInterrupt in the caller)."""
+        database = self.store.engine.url.render_as_string(hide_password=True)
+        print(f"cora-ocr serving {self.url} (database {database})", flush=True)
+        for supervisor in self.supervisors:
+            supervisor.start()
+        self.server.run()
+
+    def stop(self, loop_running: bool = True) -> None:
+        from cora_ocr.web.server import stop_server
+
+        stop_server(self.server, loop_running=loop_running)
+
+    def close(self) -> None:
+        """Stop the loops (each finishes what it holds) and release the database."""
+        for supervisor in self.supervisors:
+            supervisor.stop()
+        if self.robot is not None:
+            self.robot.close()
+        self.store.dispose()
+
+
+def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
+    serve = Serve(local_setup(settings))
 
     def stop(_signum: int, _frame: Any) -> None:
         # Unwinds the main thread wherever it is; the finally below then cleans up.
@@ -39,28 +73,12 @@ def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        print(
-            f"cora-ocr serving http://{host}:{port}/SequenceServices/coraOcrIntegration_v1.0.0.asmx"
-            f" (database {store.engine.url.render_as_string(hide_password=True)})",
-            flush=True,
-        )
-        worker_thread.start()
-        if robot_thread is not None:
-            robot_thread.start()
-        server.run()
+        serve.run()
     except KeyboardInterrupt:
         log.info("stopping")
     finally:
-        stop_server(server, loop_running=False)
-        worker.stop()
-        if worker_thread.is_alive():
-            worker_thread.join()
-        if robot is not None and robot_thread is not None:
-            robot.stop()
-            if robot_thread.is_alive():
-                robot_thread.join()
-            robot.close()
-        store.dispose()
+        serve.stop(loop_running=False)
+        serve.close()
     return 0
 
 
@@ -87,9 +105,7 @@ def cmd_robot(settings: Settings, args: argparse.Namespace) -> int:
     profile = Profiles.from_settings(settings).get(args.profile)
     if profile is None:
         raise CoraError(f"--profile: no OCR profile named {args.profile!r}")
-    profile.input_dir.mkdir(parents=True, exist_ok=True)
-    profile.output_dir.mkdir(parents=True, exist_ok=True)
-    robot = Robot(profile)
+    robot = Robot(profile)  # its loop creates the hot folders, and waits while it cannot
 
     def stop(_signum: int, _frame: Any) -> None:
         robot.stop()  # finishes the document in hand

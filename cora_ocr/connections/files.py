@@ -54,12 +54,18 @@ def first_free(target: Path) -> Path:
 
 
 def write_temp(source: BinaryIO, target: Path, tag: str) -> Path:
+    """The source written and synced to a hidden temp file beside target; on any failure (a
+    full disk, a vanished folder) the temp file is removed before the error goes on."""
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = temp_name(target, tag)
-    with temp.open("wb") as out:
-        shutil.copyfileobj(source, out, CHUNK)
-        out.flush()
-        os.fsync(out.fileno())
+    try:
+        with temp.open("wb") as out:
+            shutil.copyfileobj(source, out, CHUNK)
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
     return temp
 
 

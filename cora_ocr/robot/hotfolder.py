@@ -9,6 +9,7 @@ name and renamed, so a reader never sees half a file. Documents are named for th
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
@@ -17,6 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from cora_ocr.outages import Backoff, Outage
 from cora_ocr.profiles import Profile, original_name
 from cora_ocr.robot.documents import UnsupportedDocument, open_document
 from cora_ocr.robot.engine import PageResult, TesseractEngine
@@ -48,25 +50,49 @@ class Robot:
         self.idle_seconds = idle_seconds
         self.stop_event = threading.Event()
         self.pages_done = 0
+        self.outage = Outage(f"robot folders of profile {profile.name}", log, Backoff(cap=10.0))
 
     def pending(self) -> list[Path]:
-        entries = [
-            p
-            for p in self.profile.input_dir.iterdir()
-            if not p.name.startswith(".") and p.is_file() and not p.is_symlink()
-        ]
-        return sorted(entries, key=lambda p: (p.stat().st_mtime, p.name))
+        """Documents waiting, oldest first (entries that vanish meanwhile are skipped)."""
+        entries = []
+        with os.scandir(self.profile.input_dir) as listing:
+            for entry in listing:
+                with contextlib.suppress(OSError):
+                    if not entry.name.startswith(".") and entry.is_file(follow_symlinks=False):
+                        entries.append((entry.stat().st_mtime, entry.name, Path(entry.path)))
+        return [path for _mtime, _name, path in sorted(entries)]
+
+    def ensure_folders(self) -> None:
+        """Recreate a missing hot folder; OSError if that cannot be done (a file in the way,
+        a share not mounted)."""
+        for folder in (self.profile.input_dir, self.profile.output_dir):
+            if not folder.is_dir():
+                folder.mkdir(parents=True, exist_ok=True)
+                log.warning("recreated the missing robot folder %s", folder)
 
     def run(self, burst: bool = False) -> int:
-        """Process documents until stopped (burst: until the input folder is empty)."""
+        """Process documents until stopped (burst: until the input folder is empty).
+
+        A hot folder that is missing is recreated; one that cannot be, or a write that
+        fails, is weather: one WARNING, then the loop waits and tries again (burst: returns).
+        """
         handled = 0
         while not self.stop_event.is_set():
-            batch = self.pending()
-            for path in batch:
-                if self.stop_event.is_set():
+            try:
+                self.ensure_folders()
+                batch = self.pending()
+                for path in batch:
+                    if self.stop_event.is_set():
+                        break
+                    self.process(path)
+                    handled += 1
+            except OSError as error:
+                delay = self.outage.failed(error)
+                if burst:
                     break
-                self.process(path)
-                handled += 1
+                self.stop_event.wait(delay)
+                continue
+            self.outage.succeeded()
             if not batch:
                 if burst:
                     break

@@ -74,6 +74,9 @@ class Job(Base):
     error_reason: Mapped[str | None] = mapped_column(Text)
     external_context: Mapped[str | None] = mapped_column(Text)
     timeout_seconds: Mapped[int] = mapped_column(Integer)
+    # Unix time by which the job must have left Queued (submission + TimeOut), else it fails
+    # TimedOut. An integer: the GetStatus read path decodes integers and text only.
+    start_by: Mapped[int | None] = mapped_column(BigInteger)
     input_connection: Mapped[str] = mapped_column(String(255))
     input_location: Mapped[str] = mapped_column(Text)
     input_name: Mapped[str] = mapped_column(String(255))
@@ -93,6 +96,8 @@ class Job(Base):
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     # Claims that found the previous lease unreleased: workers that died on this job.
     stalls: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Consecutive tries of the current step that failed on a transient error.
+    retries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Where delivery puts (or put) the result, recorded before the file is placed.
     output_final_name: Mapped[str | None] = mapped_column(String(255))
     # Progress reported by the robot; pages_total is the job's page count once known.

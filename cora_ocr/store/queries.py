@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
@@ -66,15 +66,23 @@ def _insert_job_and_event(columns: tuple[str, ...]) -> Any:
     )
 
 
-_STATUS = select(Job.state, Job.error_code, Job.external_context, Job.license_pk).where(
-    Job.id == bindparam("job_id")
-)
+_STATUS = select(
+    Job.state, Job.error_code, Job.external_context, Job.license_pk, Job.start_by
+).where(Job.id == bindparam("job_id"))
 
 
-def status_row(store: Store, job_id: int) -> tuple[str, str, str | None, int | None] | None:
-    """(state, error_code, external_context, license_pk) of one job: the GetStatus hot path."""
+class StatusRow(NamedTuple):
+    state: str
+    error_code: str
+    external_context: str | None
+    license_pk: int | None
+    start_by: int | None
+
+
+def status_row(store: Store, job_id: int) -> StatusRow | None:
+    """What GetStatus needs of one job: the hot path."""
     row = store.read_one(_STATUS, {"job_id": job_id})
-    return None if row is None else (row[0], row[1], row[2], row[3])
+    return None if row is None else StatusRow(*row)
 
 
 def get_job(session: Session, job_id: int) -> Job | None:

@@ -80,9 +80,14 @@ class _Reader:
 
         return self.pgconn is not None and self.pgconn.status != pq.ConnStatus.OK
 
-    def close(self) -> None:
+    def close(self, dead: bool = False) -> None:
+        """Give the connection back; a dead one is invalidated: the pool's reset (a rollback)
+        would fail on it and log an ERROR for an outage that the retry rides out."""
         with contextlib.suppress(Exception):  # a dead connection may fail to close: gone anyway
-            self.proxied.close()
+            if dead:
+                self.proxied.invalidate()
+            else:
+                self.proxied.close()
 
 
 def _value(oid: int, raw: bytes | None) -> Any:
@@ -131,9 +136,9 @@ class ReadConnections:
                 break
             except BaseException as error:
                 # Judged before closing: a closed connection always looks broken.
-                retry = reused and self._disconnected(error, reader)
-                reader.close()
-                if not retry:
+                dead = self._disconnected(error, reader)
+                reader.close(dead)
+                if not (reused and dead):
                     raise
                 reader, reused = self._open(), False  # the kept one had died: once more
         self._give_back(reader)

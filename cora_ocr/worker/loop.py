@@ -3,6 +3,11 @@
 A worker holds one job at a time. Its lease is renewed by a heartbeat thread while a step
 runs (copies can be long); every write is guarded by the lease, so a worker that lost its
 job (lease expired and taken over, or the job aborted) can no longer change it.
+
+Database and file-system trouble is expected weather: the loop never exits on it. It waits
+with backoff, logs one WARNING per outage and one INFO when it ends, and gives back the job
+it held so that the job resumes at once. A step that failed on such trouble is tried again
+later; after `max_attempts` tries in a row the job fails with InternalError, reason kept.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Protocol
 
 from cora_ocr.clock import Clock, SystemClock
 from cora_ocr.connections import Connections
+from cora_ocr.outages import Backoff, Outage, describe, is_transient
 from cora_ocr.profiles import Profiles
 from cora_ocr.statuses import JobState, OcrErrorCode
 from cora_ocr.store import Job, Store, queries
@@ -64,6 +70,7 @@ class Heartbeat:
         self.worker, self.job_id = worker, job_id
         self.stopped = threading.Event()
         self.lost = False
+        self.outage = Outage(f"lease heartbeat of job {job_id}", log)
         self.thread = threading.Thread(target=self._beat, name=f"heartbeat-{job_id}", daemon=True)
 
     def _beat(self) -> None:
@@ -80,8 +87,10 @@ class Heartbeat:
                     ):
                         self.lost = True
                         return
-            except Exception:  # a database hiccup: try again at the next beat
-                log.warning("heartbeat failed", exc_info=True, extra={"job_id": self.job_id})
+            except Exception as error:  # a database hiccup: try again at the next beat
+                self.outage.failed(error)
+            else:
+                self.outage.succeeded()
 
     def __enter__(self) -> Heartbeat:
         self.thread.start()
@@ -118,16 +127,26 @@ class Worker:
         self.lease = dt.timedelta(seconds=self.config.lease_seconds)
         self.stop_event = threading.Event()
         self.policy = LicensePolicy(store)
+        self.outage = Outage("database", log)
         self._next_sweep = 0.0
+        self._held: int | None = None  # the job claimed and not yet given back
 
     # --- the loop ---------------------------------------------------------------------
     def run(self, burst: bool = False) -> int:
         """Work until stopped; with burst, until no job is due now. Returns jobs handled."""
         handled = 0
         while not self.stop_event.is_set():
-            if time.monotonic() >= self._next_sweep:
-                self.sweep()
-            if self.run_once():
+            try:
+                if self._held is not None:
+                    self._let_go(self._held)
+                if time.monotonic() >= self._next_sweep:
+                    self.sweep()
+                claimed = self.run_once()
+            except Exception as error:
+                self.stop_event.wait(self.outage.failed(error))
+                continue
+            self.outage.succeeded()
+            if claimed:
                 handled += 1
             elif burst:
                 break
@@ -160,9 +179,18 @@ class Worker:
             )
         if job is None:
             return False
+        self._held = job.id
         with Heartbeat(self, job.id) as heartbeat:
             self._drive(job, heartbeat)
+        self._held = None
         return True
+
+    def _let_go(self, job_id: int) -> None:
+        """Give back the lease of a job whose drive an outage interrupted: it is claimed again
+        at once (by anyone), not after the lease runs out, and counts no stall."""
+        with self.store.session.begin() as session:
+            queries.release(session, job_id, self.name)
+        self._held = None
 
     def _refusal(self, job: Job) -> Outcome | None:
         """Why a claimed job must end before any step: it outlived too many workers, or its
@@ -215,9 +243,28 @@ class Worker:
         )
         try:
             return STEPS[state](context, job)
-        except Exception as exc:
+        except Exception as error:
+            if is_transient(error):
+                return self._retry_later(job, state, error)
             log.exception("step %s of job %s failed", state.value, job.id)
-            return Outcome.fail(OcrErrorCode.InternalError, f"{type(exc).__name__}: {exc}")
+            return Outcome.fail(OcrErrorCode.InternalError, describe(error))
+
+    def _retry_later(self, job: Job, state: JobState, error: Exception) -> Outcome:
+        """The step met trouble that may pass: try it again after a backoff, or give up after
+        `max_attempts` tries in a row."""
+        attempt = job.retries + 1
+        if attempt > self.config.max_attempts:
+            return Outcome.fail(
+                OcrErrorCode.InternalError,
+                f"the {state.value} step failed {job.retries} times; last: {describe(error)}",
+            )
+        backoff = Backoff(base=max(self.config.poll_seconds, 0.1), cap=60.0)
+        backoff.failures = attempt - 1
+        reason = f"the {state.value} step failed ({describe(error)}); try {attempt + 1} follows"
+        log.warning("job %s: %s", job.id, reason, extra={"job_id": job.id})
+        return Outcome(
+            wait_seconds=backoff.next_delay(), columns={"retries": attempt, "error_reason": reason}
+        )
 
     # --- guarded writes -------------------------------------------------------------------
     def _commit(self, job: Job, state: JobState, outcome: Outcome) -> Outcome | None:
@@ -239,7 +286,7 @@ class Worker:
                 error_code=outcome.error_code,
                 reason=outcome.reason,
                 now=now,
-                **{"next_attempt_at": None, **outcome.columns},
+                **{"next_attempt_at": None, "retries": 0, "error_reason": None, **outcome.columns},
             )
             if moved and outcome.target is JobState.COMPLETED:
                 self.policy.record_completion(session, job, now)

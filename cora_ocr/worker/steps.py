@@ -13,6 +13,7 @@ from typing import Any
 
 from cora_ocr.connections import Connections, files
 from cora_ocr.errors import ClientError
+from cora_ocr.jobs import NOT_STARTED
 from cora_ocr.profiles import Profiles, job_temp_tag, robot_file_name
 from cora_ocr.robot.documents import count_pages
 from cora_ocr.statuses import JobState, OcrErrorCode, PutModel
@@ -52,10 +53,20 @@ def profile_missing(job: Job) -> Outcome:
     )
 
 
+def _not_started_in_time(ctx: StepContext, job: Job) -> Outcome | None:
+    if job.start_by is not None and ctx.now.timestamp() >= job.start_by:
+        return Outcome.fail(OcrErrorCode.TimedOut, NOT_STARTED)
+    return None
+
+
 def start(ctx: StepContext, job: Job) -> Outcome:
     """Queued: the job starts now (its TimeOut counts from here) under a robot file name of its
-    own. A licensed job also reserves its document's pages; the worker admits that against
-    the license's hourly budget when it commits the start, or throttles the job instead."""
+    own, unless it waited longer than its TimeOut to start. A licensed job also reserves its
+    document's pages; the worker admits that against the license's hourly budget when it
+    commits the start, or throttles the job instead."""
+    late = _not_started_in_time(ctx, job)
+    if late is not None:
+        return late
     columns: dict[str, Any] = {
         "started_at": job.started_at or ctx.now,
         "robot_name": robot_file_name(job.id, job.input_name),
@@ -67,7 +78,9 @@ def start(ctx: StepContext, job: Job) -> Outcome:
 
 def resume(ctx: StepContext, job: Job) -> Outcome:
     """Throttled, and due again: back to the queue, where the budget is checked anew."""
-    return Outcome(JobState.QUEUED, reason="hourly page budget renewed")
+    return _not_started_in_time(ctx, job) or Outcome(
+        JobState.QUEUED, reason="hourly page budget renewed"
+    )
 
 
 def _source(ctx: StepContext, job: Job) -> Path:
@@ -147,6 +160,12 @@ def wait_for_output(ctx: StepContext, job: Job) -> Outcome:
             OcrErrorCode.FailedToPutInputFile,
             f"the robot refused the input: {reason or 'no reason given'}",
         )
+    for label, folder in (("input", profile.input_dir), ("output", profile.output_dir)):
+        if not folder.is_dir():  # the document, or the robot's way to answer, is gone
+            return Outcome.fail(
+                OcrErrorCode.FailedToPutInputFile,
+                f"robot {label} folder unavailable: {folder} is missing or not a folder",
+            )
     assert job.started_at is not None
     deadline = job.started_at + dt.timedelta(seconds=job.timeout_seconds)
     if ctx.now >= deadline:

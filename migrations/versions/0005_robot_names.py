@@ -1,4 +1,5 @@
-"""Robot folders belong to jobs: each job's own file name there, and the pages it reserved.
+"""Robot folders belong to jobs: each job's own file name there, and the pages it reserved;
+retries of a step that failed on a transient error; the time by which a job must start.
 
 Jobs already past Queued keep the name they placed under (their FileName), so an upgrade
 while jobs are in flight loses none of them.
@@ -23,6 +24,8 @@ def upgrade() -> None:
     with op.batch_alter_table("jobs") as batch:
         batch.add_column(sa.Column("robot_name", sa.String(255), nullable=True))
         batch.add_column(sa.Column("pages_reserved", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("retries", sa.Integer(), nullable=False, server_default="0"))
+        batch.add_column(sa.Column("start_by", sa.BigInteger(), nullable=True))
     jobs = sa.table(
         "jobs",
         sa.column("state", sa.String),
@@ -36,5 +39,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("jobs") as batch:
+        batch.drop_column("start_by")
+        batch.drop_column("retries")
         batch.drop_column("pages_reserved")
         batch.drop_column("robot_name")
