@@ -12,9 +12,10 @@ import os
 import shutil
 import threading
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -25,12 +26,17 @@ from zeep.transports import Transport
 from cora_ocr.config import DEFAULT_CONNECTION, Settings
 from cora_ocr.licensing import Licensing
 from cora_ocr.namespaces import SERVICE_PATH
+from cora_ocr.profiles import Profile
 from cora_ocr.services import Services, build_services
-from cora_ocr.store import Store
+from cora_ocr.statuses import JobState
+from cora_ocr.store import Job, Store
 from cora_ocr.store.migrate import upgrade
 from cora_ocr.web.app import CoraOcrApp, create_app
 from cora_ocr.web.server import make_server, stop_server
-from tests.factories import ManualClock
+from cora_ocr.worker import Worker
+from cora_ocr.worker.steps import Outcome
+from tests.factories import ManualClock, activity_header, file_batch_args
+from tests.robots import SimulatedRobot
 
 PG_URL = os.environ.get(
     "CORA_OCR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -238,3 +244,83 @@ def strict(services: Services) -> Iterator[Strict]:
     yield Strict(built, app, clock, url)
     stop_server(server, loop_running=True)
     thread.join(timeout=10)
+
+
+@dataclass
+class Hooks:
+    """Worker hooks a test sets per state: called before that state's step."""
+
+    before: dict[JobState, Callable[[int], None]] = field(default_factory=dict)
+
+    def before_step(self, job_id: int, state: JobState) -> None:
+        if state in self.before:
+            self.before[state](job_id)
+
+    def after_step(self, job_id: int, state: JobState, outcome: Outcome) -> None:
+        return None
+
+
+@dataclass
+class Pipeline:
+    services: Services
+    client: zeep.Client
+    worker: Worker
+    clock: ManualClock
+    hooks: Hooks
+    robot: SimulatedRobot
+    root: Path
+
+    @property
+    def profile(self) -> Profile:
+        profile = self.services.profiles.get("Default")
+        assert profile is not None
+        return profile
+
+    def source(
+        self, name: str = "scan.png", data: bytes = b"PNG-bytes", folder: str = "in"
+    ) -> Path:
+        path = self.root / folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return path
+
+    def submit(self, **overrides: Any) -> int:
+        return int(self.client.service.FileBatch(**file_batch_args(**overrides)))
+
+    def status(self, job_id: int) -> tuple[str, str]:
+        answer = self.client.service.GetStatus(
+            _soapheaders={"ActivityMetadata": activity_header(job_id)}
+        )
+        return answer.Status, answer.ErrorCode
+
+    def drain(self) -> None:
+        """Run the worker until nothing is due, then let one poll interval pass."""
+        self.worker.run(burst=True)
+        self.clock.advance(self.services.settings.poll_seconds)
+
+    def job(self, job_id: int) -> Job:
+        return self.services.jobs.show(job_id)
+
+    def robot_name(self, job_id: int) -> str:
+        name = self.job(job_id).robot_name
+        assert name is not None
+        return name
+
+    def robot_files(self) -> list[str]:
+        """Everything in the profile's robot folders, hidden files included."""
+        folders = (self.profile.input_dir, self.profile.output_dir)
+        return sorted(path.name for folder in folders for path in folder.iterdir())
+
+
+@pytest.fixture
+def pipeline(
+    server: LiveServer, services: Services, zeep_client: zeep.Client, connection_root: Path
+) -> Pipeline:
+    clock, hooks = ManualClock(), Hooks()
+    worker = services.worker(clock=clock, name="test-worker", hooks=hooks)
+    profile = services.profiles.get("Default")
+    assert profile is not None
+    services.profiles.ensure_folders()
+    return Pipeline(
+        services, zeep_client, worker, clock, hooks, SimulatedRobot(profile), connection_root
+    )

@@ -6,101 +6,15 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import zeep
 
-from cora_ocr.profiles import Profile
-from cora_ocr.services import Services
 from cora_ocr.statuses import JobState
-from cora_ocr.store import Job
-from cora_ocr.worker import Worker
-from cora_ocr.worker.steps import Outcome
-from tests.conftest import LiveServer
-from tests.factories import ManualClock, activity_header, file_batch_args, file_ref
-from tests.robots import SimulatedRobot, result_text
-
-
-@dataclass
-class Hooks:
-    before: dict[JobState, Callable[[int], None]] = field(default_factory=dict)
-
-    def before_step(self, job_id: int, state: JobState) -> None:
-        if state in self.before:
-            self.before[state](job_id)
-
-    def after_step(self, job_id: int, state: JobState, outcome: Outcome) -> None:
-        return None
-
-
-@dataclass
-class Pipeline:
-    services: Services
-    client: zeep.Client
-    worker: Worker
-    clock: ManualClock
-    hooks: Hooks
-    robot: SimulatedRobot
-    root: Path
-
-    @property
-    def profile(self) -> Profile:
-        profile = self.services.profiles.get("Default")
-        assert profile is not None
-        return profile
-
-    def source(
-        self, name: str = "scan.png", data: bytes = b"PNG-bytes", folder: str = "in"
-    ) -> Path:
-        path = self.root / folder / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        return path
-
-    def submit(self, **overrides: Any) -> int:
-        return int(self.client.service.FileBatch(**file_batch_args(**overrides)))
-
-    def status(self, job_id: int) -> tuple[str, str]:
-        answer = self.client.service.GetStatus(
-            _soapheaders={"ActivityMetadata": activity_header(job_id)}
-        )
-        return answer.Status, answer.ErrorCode
-
-    def drain(self) -> None:
-        """Run the worker until nothing is due, then let one poll interval pass."""
-        self.worker.run(burst=True)
-        self.clock.advance(self.services.settings.poll_seconds)
-
-    def job(self, job_id: int) -> Job:
-        return self.services.jobs.show(job_id)
-
-    def robot_name(self, job_id: int) -> str:
-        name = self.job(job_id).robot_name
-        assert name is not None
-        return name
-
-    def robot_files(self) -> list[str]:
-        """Everything in the profile's robot folders, hidden files included."""
-        folders = (self.profile.input_dir, self.profile.output_dir)
-        return sorted(path.name for folder in folders for path in folder.iterdir())
-
-
-@pytest.fixture
-def pipeline(
-    server: LiveServer, services: Services, zeep_client: zeep.Client, connection_root: Path
-) -> Pipeline:
-    clock, hooks = ManualClock(), Hooks()
-    worker = services.worker(clock=clock, name="test-worker", hooks=hooks)
-    profile = services.profiles.get("Default")
-    assert profile is not None
-    services.profiles.ensure_folders()
-    return Pipeline(
-        services, zeep_client, worker, clock, hooks, SimulatedRobot(profile), connection_root
-    )
+from tests.conftest import Pipeline
+from tests.factories import file_ref
+from tests.robots import result_text
 
 
 def test_completed_through_every_status(pipeline: Pipeline) -> None:
