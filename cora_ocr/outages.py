@@ -12,6 +12,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import exc as sa_exc
 
 
+def is_database_trouble(error: BaseException) -> bool:
+    """The database (or the way to it) failed, rather than the work at hand."""
+    return isinstance(error, sa_exc.DBAPIError | sa_exc.TimeoutError)
+
+
 def is_transient(error: BaseException) -> bool:
     """A database that is restarting, unreachable, locked or that cut the connection, or a
     file system error: worth retrying. Anything else is a defect."""

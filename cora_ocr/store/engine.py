@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import select
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, Executable, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -22,6 +24,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _discard_if_cut(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """On checkout: an idle PostgreSQL connection with something to read was cut by the
+    server (a restart, pg_terminate_backend, an idle timeout): what waits is the server's last
+    words, or the end of the stream. Raising DisconnectionError makes the pool open a new
+    connection instead, so a database restart fails no request. A zero-timeout select costs
+    microseconds; a pre-ping would cost a round trip on every checkout."""
+    pgconn = getattr(dbapi_connection, "pgconn", None)
+    if pgconn is None:
+        return
+    try:
+        readable, _, _ = select.select([pgconn.socket], [], [], 0)
+    except Exception as error:  # the socket is already gone
+        raise DisconnectionError("the connection was closed") from error
+    if readable:
+        raise DisconnectionError("the server closed the connection while it was idle")
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -30,13 +49,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    # No pre-ping: it costs a round trip per checkout on the GetStatus hot path. Connections
-    # are recycled instead, and a broken one fails one request and leaves the pool.
+    # No pre-ping (a round trip per checkout): connections cut while idle are found on
+    # checkout by _discard_if_cut, and connections are recycled. One cut mid-statement fails
+    # that statement (a Server fault on the web, a retried loop in the worker).
     if "poolclass" not in kwargs:
         kwargs.setdefault("pool_recycle", RECYCLE_SECONDS)
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    event.listen(engine, "checkout", _discard_if_cut)
+    return engine
 
 
 class Store:

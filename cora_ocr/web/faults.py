@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from cora_ocr import errors
+from cora_ocr.outages import describe, is_database_trouble
 from cora_ocr.soap.envelope import SoapVersion, render_fault
 from cora_ocr.web.response import Response, plain
 
@@ -45,7 +46,10 @@ def rule_for(exc: BaseException) -> FaultRule:
 
 def message_for(exc: BaseException, rule: FaultRule) -> str:
     if rule.code == "Server":
-        log.error("unexpected error while serving a request", exc_info=exc)
+        if is_database_trouble(exc):  # weather, not a defect: one line, no traceback
+            log.warning("request failed: database unavailable (%s)", describe(exc))
+        else:
+            log.error("unexpected error while serving a request", exc_info=exc)
         return GENERIC_SERVER_TEXT
     log.info("request refused: %s", exc, extra={"error": type(exc).__name__})
     return str(exc)

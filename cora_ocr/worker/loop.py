@@ -4,10 +4,11 @@ A worker holds one job at a time. Its lease is renewed by a heartbeat thread whi
 runs (copies can be long); every write is guarded by the lease, so a worker that lost its
 job (lease expired and taken over, or the job aborted) can no longer change it.
 
-Database and file-system trouble is expected weather: the loop never exits on it. It waits
-with backoff, logs one WARNING per outage and one INFO when it ends, and gives back the job
-it held so that the job resumes at once. A step that failed on such trouble is tried again
-later; after `max_attempts` tries in a row the job fails with InternalError, reason kept.
+Database and file-system trouble is expected weather: the loop never exits on it. On a
+database outage it waits with backoff, logs one WARNING per outage and one INFO when it ends,
+and gives back the job it held, which resumes at once and is not charged for the outage. A
+step that failed on file-system trouble is tried again later; after `max_attempts` tries in
+a row the job fails with InternalError, the reason kept.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Protocol
 
 from cora_ocr.clock import Clock, SystemClock
 from cora_ocr.connections import Connections
-from cora_ocr.outages import Backoff, Outage, describe, is_transient
+from cora_ocr.outages import Backoff, Outage, describe, is_database_trouble, is_transient
 from cora_ocr.profiles import Profiles
 from cora_ocr.statuses import JobState, OcrErrorCode
 from cora_ocr.store import Job, Store, queries
@@ -244,6 +245,8 @@ class Worker:
         try:
             return STEPS[state](context, job)
         except Exception as error:
+            if is_database_trouble(error):
+                raise  # the service's outage, not the job's: the loop rides it out
             if is_transient(error):
                 return self._retry_later(job, state, error)
             log.exception("step %s of job %s failed", state.value, job.id)
