@@ -344,3 +344,34 @@ def test_get_status_with_content_is_refused(http: requests.Session, server: Live
     )
     code, text = fault_of(post11(http, server, body, action("GetStatus")))
     assert code == "soap:Client" and "ActivityMetadata header" in text
+
+
+def test_fault_texts_hold_under_concurrent_requests(server: LiveServer) -> None:
+    """Schema validation from several threads at once: every refused FileBatch still names
+    its field (an lxml validator's error log is its own, and not shared between threads)."""
+    bad_file_batch = envelope(file_batch_body(timeout="9" * 400))
+    bad_header = envelope(get_status_body(), header_xml(1).replace(">1<", ">x<"))
+    texts: list[str] = []
+
+    def send(body: bytes, soap_action: str, times: int) -> None:
+        with requests.Session() as http:
+            for _ in range(times):
+                reply = post11(http, server, body, action(soap_action))
+                if reply.status_code == 500:
+                    texts.append(fault_of(reply)[1])
+
+    threads = [
+        threading.Thread(target=send, args=(bad_file_batch, "FileBatch", 150)),
+        threading.Thread(target=send, args=(bad_file_batch, "FileBatch", 150)),
+        threading.Thread(target=send, args=(bad_header, "GetStatus", 150)),
+        threading.Thread(target=send, args=(GET_STATUS, "GetStatus", 150)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(texts) == 450
+    wrong = [
+        text for text in texts if "TimeOut" not in text and "MasterWorkflowInstanceId" not in text
+    ]
+    assert wrong == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,11 +53,49 @@ def _clean_schema_error(text: str) -> str:
     return _SCHEMA_NOISE.sub("", text).replace(f"{{{TNS}}}", "")
 
 
+class _OneValidationAtATime:
+    """lxml keeps a validator's error log on the validator, so two threads validating with
+    one at once can read each other's log: a refused request got the other thread's empty
+    error, a fault saying "None". Spyne shares one validator per application; every use of
+    it goes through this lock (microseconds; uncontended with one thread per process)."""
+
+    validation_schema: etree.XMLSchema
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.validation_lock = threading.Lock()
+        # Spyne sets its validator per instance (self.validate_document = its lxml one).
+        spyne_validate = self.validate_document
+
+        def validate_document(payload: etree._Element) -> None:
+            with self.validation_lock:
+                spyne_validate(payload)
+
+        self.validate_document = validate_document
+
+    validate_document: Any
+
+    def schema_error(self, element: etree._Element) -> str | None:
+        """Why `element` breaks the service's schema, or None if it does not."""
+        with self.validation_lock:
+            if self.validation_schema.validate(element):
+                return None
+            return str(self.validation_schema.error_log.last_error)
+
+
+class _Soap11(_OneValidationAtATime, Soap11):
+    pass
+
+
+class _Soap12(_OneValidationAtATime, Soap12):
+    pass
+
+
 class SoapInvoker:
     def __init__(self, jobs: JobService) -> None:
         self.jobs = jobs
         self._transports: dict[SoapVersion, ServerBase] = {}
-        for version, protocol in ((SOAP11, Soap11), (SOAP12, Soap12)):
+        for version, protocol in ((SOAP11, _Soap11), (SOAP12, _Soap12)):
             app = Application(
                 [CoraOcrIntegration],
                 tns=TNS,
@@ -70,7 +109,7 @@ class SoapInvoker:
             for version in (SOAP11, SOAP12)
         }
         # Spyne's own validation schema (both apps build the same one), called directly.
-        self._schema: etree.XMLSchema = self._transports[SOAP11].app.in_protocol.validation_schema
+        self._validator: _OneValidationAtATime = self._transports[SOAP11].app.in_protocol
 
     def get_status(
         self,
@@ -98,9 +137,10 @@ class SoapInvoker:
         """The ActivityMetadata header entry, checked against the service's schema (Spyne
         validates only the body). The front door has already refused duplicates."""
         entry = None if header is None else header.find(HEADER_TAG)
-        if entry is not None and not self._schema.validate(entry):
-            message = str(self._schema.error_log.last_error)
-            raise ClientError(_clean_schema_error(message))
+        if entry is not None:
+            message = self._validator.schema_error(entry)
+            if message is not None:
+                raise ClientError(_clean_schema_error(message))
         return entry
 
     def invoke(
