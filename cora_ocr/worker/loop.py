@@ -29,6 +29,7 @@ from cora_ocr.outages import Backoff, Outage, describe, is_database_trouble, is_
 from cora_ocr.profiles import Profiles
 from cora_ocr.statuses import JobState, OcrErrorCode
 from cora_ocr.store import Job, Store, queries
+from cora_ocr.worker.lease import Heartbeat
 from cora_ocr.worker.policy import LicensePolicy
 from cora_ocr.worker.steps import STEPS, Outcome, StepContext
 from cora_ocr.worker.sweep import sweep
@@ -62,44 +63,6 @@ class WorkerConfig:
     orphan_seconds: float = 3600.0
     # How often the robot folders are swept.
     sweep_interval_seconds: float = 60.0
-
-
-class Heartbeat:
-    """Renews a lease every third of its length until stopped."""
-
-    def __init__(self, worker: Worker, job_id: int) -> None:
-        self.worker, self.job_id = worker, job_id
-        self.stopped = threading.Event()
-        self.lost = False
-        self.outage = Outage(f"lease heartbeat of job {job_id}", log)
-        self.thread = threading.Thread(target=self._beat, name=f"heartbeat-{job_id}", daemon=True)
-
-    def _beat(self) -> None:
-        interval = self.worker.config.lease_seconds / 3
-        while not self.stopped.wait(interval):
-            try:
-                with self.worker.store.session.begin() as session:
-                    if not queries.heartbeat(
-                        session,
-                        self.job_id,
-                        self.worker.name,
-                        self.worker.clock.now(),
-                        self.worker.lease,
-                    ):
-                        self.lost = True
-                        return
-            except Exception as error:  # a database hiccup: try again at the next beat
-                self.outage.failed(error)
-            else:
-                self.outage.succeeded()
-
-    def __enter__(self) -> Heartbeat:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stopped.set()
-        self.thread.join()
 
 
 class Worker:
@@ -181,7 +144,8 @@ class Worker:
         if job is None:
             return False
         self._held = job.id
-        with Heartbeat(self, job.id) as heartbeat:
+        heartbeat = Heartbeat(self.store, job.id, self.name, self.clock, self.lease)
+        with heartbeat:
             self._drive(job, heartbeat)
         self._held = None
         return True
