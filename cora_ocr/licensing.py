@@ -209,8 +209,11 @@ class Licensing:
         return license_id
 
     def create_app(self, license_id: str, name: str) -> str:
-        """A new App ID for a license; shown once, stored only as a digest."""
+        """A new App ID for a license; shown once, stored only as a digest. It never starts
+        with "-", which a command line would take for an option."""
         app_id = secrets.token_urlsafe(24)
+        while app_id.startswith("-"):
+            app_id = secrets.token_urlsafe(24)
         with self.store.session.begin() as session:
             session.add(
                 App(

@@ -248,3 +248,10 @@ def test_usage_is_counted_per_app(strict: Strict) -> None:
         for name, _hint, _hour, requests, _jobs, _pages in strict.licensing.usage(license_id, since)
     }
     assert rows == {("intake", 3), ("billing", 1)}
+
+
+def test_app_ids_never_look_like_command_line_options(strict: Strict) -> None:
+    license_id, _ = strict.credentials()
+    ids = [strict.licensing.create_app(license_id, f"app{n}") for n in range(300)]
+    assert not [app_id for app_id in ids if app_id.startswith("-")]
+    assert len(set(ids)) == 300
