@@ -78,3 +78,40 @@ def test_ids_are_distinct_and_64_bit_capable(
         _soapheaders={"ActivityMetadata": activity_header(2**62)}
     )
     assert status.Status == "NotFound"
+
+
+ROUND_TRIP = {
+    "carriage return": "one\rtwo\r\nthree",
+    "tab": "a\tb",
+    "cdata end": "x]]>y",
+    "markup": "a & b < c > d \" e ' f",
+    "non-BMP": "emoji \U0001f600 gothic \U00010348",
+    "spaces": "  leading and trailing  ",
+    "newlines only": "\n\n",
+}
+
+
+@pytest.mark.parametrize("text", ROUND_TRIP.values(), ids=ROUND_TRIP.keys())
+def test_text_round_trips_exactly_on_every_binding(
+    zeep_client: zeep.Client, server: LiveServer, text: str
+) -> None:
+    """ExternalContext goes in through FileBatch and comes back unchanged, by SOAP 1.1 and
+    1.2 (zeep) and by HTTP GET and POST (parsed as XML, as any client does)."""
+    import requests
+    from lxml import etree
+
+    from cora_ocr.namespaces import TNS
+
+    for port in PORTS:
+        service = zeep_client.bind("CoraOcrIntegration", port)
+        job_id = service.FileBatch(**file_batch_args(ExternalContext=text))
+        answer = service.GetStatus(_soapheaders={"ActivityMetadata": activity_header(job_id)})
+        assert answer.ExternalContext == text, port
+    params = {"MasterWorkflowInstanceId": str(job_id)}
+    for reply in (
+        requests.get(f"{server.url}/GetStatus", params=params),
+        requests.post(f"{server.url}/GetStatus", data=params),
+    ):
+        assert reply.status_code == 200
+        document = etree.fromstring(reply.content)
+        assert document.findtext(f"{{{TNS}}}ExternalContext") == text, reply.request.method

@@ -115,6 +115,9 @@ TRICKY_CONTEXTS = [
     "line1\nline2",
     "]]>",
     "  spaced  ",
+    "carriage\rreturn\r\n",
+    "tab\there",
+    "non-BMP \U0001f600 \U00010348",
 ]
 
 

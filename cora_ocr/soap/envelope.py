@@ -109,6 +109,9 @@ def render_status_response(
 
 
 _MARKERS = ("@Status@", "@ErrorCode@", "@ExternalContext@")
+# Text escaped as lxml escapes it: a raw CR would reach the caller as LF (XML parsers
+# normalise line ends), so it travels as a character reference.
+_TEXT_ENTITIES = {"\r": "&#13;"}
 
 
 def _split(text: str, markers: tuple[str, ...]) -> list[str]:
@@ -133,7 +136,8 @@ class StatusTemplate:
             head, middle, tail = self._without_context
             return (head + status + middle + error_code + tail).encode("utf-8")
         head, middle, before_context, tail = self._with_context
-        text = head + status + middle + error_code + before_context + escape(context) + tail
+        context = escape(context, _TEXT_ENTITIES)
+        text = head + status + middle + error_code + before_context + context + tail
         return text.encode("utf-8")
 
 
