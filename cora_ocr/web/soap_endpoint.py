@@ -16,6 +16,14 @@ from cora_ocr.web.xmlparse import XmlLimits, make_parser, parse_soap_body
 
 _ACTIONS = {f"{TNS}{op}": op for op in OPERATIONS}
 _TRUE = ("1", "true")
+_BOOLEANS = ("0", "1", "true", "false")
+# The attributes SOAP gives a header entry, in the envelope's namespace: name -> whether its
+# value is a boolean. SOAP 1.1 writes mustUnderstand as 0/1; true/false are taken too, as
+# the .NET original takes them (gSOAP sends "true").
+_ENTRY_ATTRIBUTES = {
+    "1.1": {"mustUnderstand": True, "actor": False, "encodingStyle": False},
+    "1.2": {"mustUnderstand": True, "role": False, "relay": True, "encodingStyle": False},
+}
 
 
 def _elements(parent: etree._Element) -> list[etree._Element]:
@@ -53,17 +61,43 @@ def _refuse_root(version: SoapVersion, root: etree._Element) -> NoReturn:
 
 
 def check_headers(version: SoapVersion, header: etree._Element | None) -> None:
+    """Header entries as ASMX takes them: ActivityMetadata once at most, whatever SOAP
+    attributes it carries (they are honoured here and removed: they address the SOAP node,
+    carry no data, and the service's schema has no place for them); any other entry is
+    ignored unless it must be understood."""
     if header is None:
         return
     seen = 0
-    must_understand = f"{{{version.envelope_ns}}}mustUnderstand"
     for entry in _elements(header):
+        must_understand = _entry_attributes(version, entry)
         if entry.tag == HEADER_TAG:
             seen += 1
             if seen > 1:
                 raise ClientError(f"{HEADER_NAME}: the header appears more than once")
-        elif entry.get(must_understand, "").strip().lower() in _TRUE:
+            entry.attrib.clear()
+        elif must_understand:
             raise MustUnderstand(f"SOAP header {etree.QName(entry).localname} was not understood.")
+
+
+def _entry_attributes(version: SoapVersion, entry: etree._Element) -> bool:
+    """Check the SOAP attributes of a header entry (those of other namespaces are anyone's);
+    whether it must be understood."""
+    must_understand = False
+    for name, value in entry.attrib.items():
+        qname = etree.QName(name)
+        if qname.namespace != version.envelope_ns:
+            continue
+        where = f"{etree.QName(entry).localname}: soap:{qname.localname}"
+        boolean = _ENTRY_ATTRIBUTES[version.name].get(qname.localname)
+        if boolean is None:
+            raise ClientError(f"{where} is not an attribute of a SOAP {version.name} header")
+        if boolean:
+            flag = value.strip().lower()
+            if flag not in _BOOLEANS:
+                raise ClientError(f"{where}={value!r} is not one of {', '.join(_BOOLEANS)}")
+            if qname.localname == "mustUnderstand":
+                must_understand = flag in _TRUE
+    return must_understand
 
 
 def route(version: SoapVersion, action: str | None, payload: etree._Element) -> str:
