@@ -77,15 +77,16 @@ def test_a_step_failing_past_the_limit_fails_the_job_with_the_reason(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     limit = pipeline.services.settings.max_attempts
-    flaky(monkeypatch, JobState.WAITING_FOR_OUTPUT, failures=100)
+    calls = flaky(monkeypatch, JobState.WAITING_FOR_OUTPUT, failures=100)
     pipeline.source()
     job_id = pipeline.submit()
     for _ in range(limit + 2):
         pipeline.drain()
         pipeline.clock.advance(120)  # past any backoff
     assert pipeline.status(job_id) == ("Failed", "InternalError")
+    assert len(calls) == limit, "max_attempts tries, no more"
     reason = pipeline.job(job_id).error_reason or ""
-    assert f"the waiting_for_output step failed {limit} times" in reason
+    assert f"the waiting_for_output step failed {limit} times in a row" in reason
     assert "Input/output error (injected)" in reason
     assert pipeline.robot_files() == []
 

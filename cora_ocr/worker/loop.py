@@ -220,10 +220,10 @@ class Worker:
         """The step met trouble that may pass: try it again after a backoff, or give up after
         `max_attempts` tries in a row."""
         attempt = job.retries + 1
-        if attempt > self.config.max_attempts:
+        if attempt >= self.config.max_attempts:
             return Outcome.fail(
                 OcrErrorCode.InternalError,
-                f"the {state.value} step failed {job.retries} times; last: {describe(error)}",
+                f"the {state.value} step failed {attempt} times in a row; last: {describe(error)}",
             )
         backoff = Backoff(base=max(self.config.poll_seconds, 0.1), cap=60.0)
         backoff.failures = attempt - 1
