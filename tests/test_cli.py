@@ -131,6 +131,8 @@ def test_settings_sources(tmp_path: Path) -> None:
         ("", {"CORA_OCR_PORT": "70000"}, "port: 70000 is outside 0..65535"),
         ("", {"CORA_OCR_CONNECTIONS": "nopath"}, "connections: 'nopath' is not of the form"),
         ("", {"CORA_OCR_MAX_TIMEOUT_SECONDS": "0"}, "max_timeout_seconds: 0 is outside"),
+        ("orphan_seconds = 30\n", {}, "orphan_seconds: 30.0 is below 60 seconds"),
+        ("", {"CORA_OCR_ORPHAN_SECONDS": "-1"}, "orphan_seconds: -1.0 is outside"),
     ],
 )
 def test_bad_settings(tmp_path: Path, content: str, environ: dict[str, str], message: str) -> None:
