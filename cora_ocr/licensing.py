@@ -228,12 +228,16 @@ class Licensing:
         return app_id
 
     def set_license_suspended(self, license_id: str, suspended: bool) -> None:
+        """Suspend (or reinstate) a license. Its throttled jobs are made due at once, so that
+        the workers stop them now rather than when their hour renews."""
         self._forget()
         with self.store.session.begin() as session:
             if not queries.set_flag(
                 session, License, License.license_id == license_id, suspended=suspended
             ):
                 raise CoraError(f"no license {license_id}")
+            if suspended:
+                queries.wake_throttled_jobs(session, _license(session, license_id).id)
         self._forget()  # again: a request may have cached the old verdict meanwhile
 
     def set_app_enabled(self, license_id: str, app_id: str, enabled: bool) -> None:
@@ -244,6 +248,8 @@ class Licensing:
             if match is None:
                 raise CoraError(f"no such app for license {license_id}")
             queries.set_flag(session, App, App.id == match[1].id, enabled=enabled)
+            if not enabled:
+                queries.wake_throttled_jobs(session, match[0].id, match[1].id)
         self._forget()  # again: a request may have cached the old verdict meanwhile
 
     def licenses(self) -> list[License]:

@@ -223,3 +223,28 @@ def test_jobs_of_a_license_that_no_longer_stands_stop(
     profile = robot.profile
     leftover = [p.name for d in (profile.input_dir, profile.output_dir) for p in d.iterdir()]
     assert leftover == []
+
+
+@pytest.mark.parametrize("cause", ["suspended", "app disabled"])
+def test_throttled_jobs_of_a_suspended_license_stop_at_once(
+    strict: Strict,
+    connection_root: Path,
+    worker: Worker,
+    cause: str,
+) -> None:
+    """Not when their hour renews: the suspension makes them due, a worker stops them."""
+    tenant = Tenant(strict, connection_root, page_quota=1)
+    running, throttled = tenant.submit("a.png"), tenant.submit("b.png")
+    worker.run(burst=True)
+    assert states(strict, [running, throttled]) == ["waiting_for_output", "throttled"]
+    if cause == "suspended":
+        strict.licensing.set_license_suspended(tenant.license_id, True)
+    else:
+        strict.licensing.set_app_enabled(tenant.license_id, tenant.app_id, False)
+    worker.run(burst=True)  # the same second: the hour is half a minute away
+    assert states(strict, [running, throttled]) == ["waiting_for_output", "aborted"]
+    strict.clock.advance(1)  # the running job's next poll
+    worker.run(burst=True)
+    assert states(strict, [running, throttled]) == ["aborted", "aborted"]
+    reason = strict.services.jobs.show(throttled).error_reason or ""
+    assert reason.startswith("license error:")

@@ -9,7 +9,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from cora_ocr.store.models import App, License, Usage
+from cora_ocr.statuses import JobState
+from cora_ocr.store.models import App, Job, License, Usage
 
 
 def hour_of(moment: dt.datetime) -> dt.datetime:
@@ -86,6 +87,16 @@ def standing(session: Session, license_pk: int, app_pk: int | None) -> Standing 
     if row is None:
         return None
     return Standing(bool(row[0]), row[1], row[2] is not False)
+
+
+def wake_throttled_jobs(session: Session, license_pk: int, app_pk: int | None = None) -> int:
+    """Make a license's (or one app's) throttled jobs due now, so that a worker looks at them
+    at once rather than when their hour renews (after a suspension: to stop them)."""
+    query = update(Job).where(Job.license_pk == license_pk, Job.state == JobState.THROTTLED.value)
+    if app_pk is not None:
+        query = query.where(Job.app_pk == app_pk)
+    result = session.execute(query.values(next_attempt_at=None))
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def apps_of(session: Session, license_pk: int) -> list[App]:
