@@ -112,7 +112,7 @@ class JobService:
         fields = self.validate(request)
         if principal is not None:
             fields.update(license_pk=principal.license_pk, app_pk=principal.app_pk)
-        fields["start_by"] = math.ceil(self.clock.now().timestamp()) + fields["timeout_seconds"]
+        fields["start_by"] = self._start_by(fields["timeout_seconds"])
         with self.store.engine.connect() as conn:
             return queries.insert_job(conn, fields, actor)
 
@@ -131,6 +131,10 @@ class JobService:
         return StatusView(
             JobState(row.state).wire, OcrErrorCode(row.error_code), row.external_context
         )
+
+    def _start_by(self, timeout_seconds: int) -> int:
+        """When a job queued now must have started: now plus its TimeOut, whole seconds up."""
+        return math.ceil(self.clock.now().timestamp()) + timeout_seconds
 
     def _overdue(self, row: queries.StatusRow) -> bool:
         return (
@@ -203,7 +207,7 @@ class JobService:
                 output_final_name=None,
                 robot_name=None,
                 pages_reserved=None,
-                start_by=math.ceil(self.clock.now().timestamp()) + job.timeout_seconds,
+                start_by=self._start_by(job.timeout_seconds),
                 retries=0,
                 pages_done=None,
                 pages_total=None,

@@ -35,8 +35,8 @@ from cora_ocr.web.app import CoraOcrApp, create_app
 from cora_ocr.web.server import make_server, stop_server
 from cora_ocr.worker import Worker
 from cora_ocr.worker.steps import Outcome
-from tests.factories import ManualClock, activity_header, file_batch_args
-from tests.robots import SimulatedRobot
+from tests.factories import ManualClock, file_batch_args, wire_status
+from tests.robots import SimulatedRobot, robot_files
 
 PG_URL = os.environ.get(
     "CORA_OCR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -288,10 +288,7 @@ class Pipeline:
         return int(self.client.service.FileBatch(**file_batch_args(**overrides)))
 
     def status(self, job_id: int) -> tuple[str, str]:
-        answer = self.client.service.GetStatus(
-            _soapheaders={"ActivityMetadata": activity_header(job_id)}
-        )
-        return answer.Status, answer.ErrorCode
+        return wire_status(self.client, job_id)
 
     def drain(self) -> None:
         """Run the worker until nothing is due, then let one poll interval pass."""
@@ -307,9 +304,7 @@ class Pipeline:
         return name
 
     def robot_files(self) -> list[str]:
-        """Everything in the profile's robot folders, hidden files included."""
-        folders = (self.profile.input_dir, self.profile.output_dir)
-        return sorted(path.name for folder in folders for path in folder.iterdir())
+        return robot_files(self.profile)
 
 
 @pytest.fixture

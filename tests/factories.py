@@ -33,6 +33,12 @@ def activity_header(job_id: int = 0, **overrides: Any) -> dict[str, Any]:
     return header
 
 
+def wire_status(client: Any, job_id: int) -> tuple[str, str]:
+    """(Status, ErrorCode) of a job, asked through GetStatus as a Cora workflow asks."""
+    answer = client.service.GetStatus(_soapheaders={"ActivityMetadata": activity_header(job_id)})
+    return answer.Status, answer.ErrorCode
+
+
 def file_ref(
     name: str, location: str = "batch", connection: str = DEFAULT_CONNECTION
 ) -> dict[str, Any]:

@@ -16,6 +16,12 @@ def result_text(name: str, data: bytes) -> bytes:
     return f"<ocr source='{name}' bytes='{len(data)}'>".encode() + data + b"</ocr>"
 
 
+def robot_files(profile: Profile) -> list[str]:
+    """Everything in a profile's robot folders, hidden files included."""
+    folders = (profile.input_dir, profile.output_dir)
+    return sorted(path.name for folder in folders for path in folder.iterdir())
+
+
 class SimulatedRobot:
     """Counts what it processed by robot file name (each job's own)."""
 

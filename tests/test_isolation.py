@@ -19,7 +19,8 @@ from cora_ocr.robot.hotfolder import Robot
 from cora_ocr.services import Services
 from cora_ocr.statuses import JobState
 from tests.conftest import LiveServer
-from tests.factories import ManualClock, activity_header, file_batch_args, file_ref
+from tests.factories import ManualClock, file_batch_args, file_ref, wire_status
+from tests.robots import robot_files
 
 PROFILE = "Text"  # plain text results: the markers are read straight out of them
 EXTERNAL_ROBOT = Path(__file__).with_name("external_robot.py")
@@ -66,18 +67,14 @@ class Trial:
         self.clock.advance(1)
 
     def status(self, job_id: int) -> tuple[str, str]:
-        answer = self.client.service.GetStatus(
-            _soapheaders={"ActivityMetadata": activity_header(job_id)}
-        )
-        return answer.Status, answer.ErrorCode
+        return wire_status(self.client, job_id)
 
     def markers(self, output: str) -> set[int]:
         text = (self.root / output).read_text()
         return {int(number) for number in re.findall(r"\d{5}", text)}
 
     def robot_files(self) -> list[str]:
-        folders = (self.profile.input_dir, self.profile.output_dir)
-        return sorted(path.name for folder in folders for path in folder.iterdir())
+        return robot_files(self.profile)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from cora_ocr.worker import Worker
 from cora_ocr.worker.steps import Outcome
 from tests.conftest import Strict
 from tests.factories import file_batch_args, file_ref
-from tests.robots import SimulatedRobot
+from tests.robots import SimulatedRobot, robot_files
 
 
 class Tenant:
@@ -37,6 +37,13 @@ class Tenant:
         out = file_ref(Path(name).stem + ".xml", "out")
         args = file_batch_args(InputFile=file_ref(name, "in"), OutPutFile=out, PutModel="Rename")
         return int(self.client.service.FileBatch(**args))
+
+    def submit_three_pages(self) -> int:
+        """A real three-page PDF (its pages are counted when the job starts)."""
+        (self.root / "in").mkdir(exist_ok=True)
+        lines = samples.sample_lines(seed=1, count=1)
+        samples.write_pdf(self.root / "in" / "three.pdf", [lines, lines, lines])
+        return self.submit("three.pdf")
 
     def pages_used(self) -> int:
         since = self.strict.clock.now() - dt.timedelta(hours=2)
@@ -130,10 +137,7 @@ def test_a_job_reserves_its_documents_page_count(
     worker: Worker,
 ) -> None:
     tenant = Tenant(strict, connection_root, page_quota=4)
-    (connection_root / "in").mkdir()
-    lines = samples.sample_lines(seed=1, count=1)
-    samples.write_pdf(connection_root / "in" / "three.pdf", [lines, lines, lines])
-    three = tenant.submit("three.pdf")
+    three = tenant.submit_three_pages()
     one, other = tenant.submit("a.png"), tenant.submit("b.png")
     worker.run(burst=True)
     assert strict.services.jobs.show(three).pages_reserved == 3
@@ -150,10 +154,7 @@ def test_a_job_larger_than_the_budget_runs_alone_in_an_empty_hour(
     worker: Worker,
 ) -> None:
     tenant = Tenant(strict, connection_root, page_quota=2)
-    (connection_root / "in").mkdir()
-    lines = samples.sample_lines(seed=1, count=1)
-    samples.write_pdf(connection_root / "in" / "three.pdf", [lines, lines, lines])
-    big, small = tenant.submit("three.pdf"), tenant.submit("a.png")
+    big, small = tenant.submit_three_pages(), tenant.submit("a.png")
     worker.run(burst=True)
     assert states(strict, [big, small]) == ["waiting_for_output", "throttled"]
 
@@ -220,9 +221,7 @@ def test_jobs_of_a_license_that_no_longer_stands_stop(
         assert any(line.endswith(job.error_reason or "") for line in describe_job(job))
     assert tenant.pages_used() == 0, "the started job's page is given back"
     assert strict.services.jobs.show(other).state == "completed"
-    profile = robot.profile
-    leftover = [p.name for d in (profile.input_dir, profile.output_dir) for p in d.iterdir()]
-    assert leftover == []
+    assert robot_files(robot.profile) == []
 
 
 @pytest.mark.parametrize("cause", ["suspended", "app disabled"])

@@ -212,14 +212,13 @@ def test_the_robot_survives_its_folders_vanishing(
             parent.unlink()
             wait_until(profile.output_dir.is_dir, what="the robot makes its folders again")
             job_id = pipeline.submit()
-            wait_until(
-                lambda: (
-                    pipeline.worker.run(burst=True) >= 0
-                    and pipeline.clock.advance(1) is None
-                    and pipeline.job(job_id).state == "completed"
-                ),
-                what="a new job completes",
-            )
+
+            def completed() -> bool:
+                pipeline.worker.run(burst=True)
+                pipeline.clock.advance(1)
+                return pipeline.job(job_id).state == "completed"
+
+            wait_until(completed, what="a new job completes")
         warnings = [r for r in caplog.records if "unavailable" in r.getMessage()]
         assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
         assert any("available again" in r.getMessage() for r in caplog.records)

@@ -16,7 +16,7 @@ from cora_ocr.robot.hotfolder import Robot
 from cora_ocr.robot.render import ALTO_NS, words_of_alto
 from cora_ocr.services import Services
 from tests.conftest import LiveServer
-from tests.factories import ManualClock, activity_header, file_batch_args, file_ref
+from tests.factories import ManualClock, file_batch_args, file_ref, wire_status
 
 PAGE = samples.sample_lines(seed=7, count=12)
 PDF_PAGES = [samples.sample_lines(seed=s, count=12) for s in (11, 12, 13)]
@@ -61,10 +61,7 @@ class Harness:
         self.clock.advance(1)
 
     def status(self, job_id: int) -> tuple[str, str]:
-        answer = self.client.service.GetStatus(
-            _soapheaders={"ActivityMetadata": activity_header(job_id)}
-        )
-        return answer.Status, answer.ErrorCode
+        return wire_status(self.client, job_id)
 
     def result(self, name: str) -> bytes:
         return (self.root / "results" / name).read_bytes()

@@ -24,7 +24,7 @@ from cora_ocr.store import Job, JobEvent, Store
 from cora_ocr.store.migrate import upgrade
 from tests.conftest import make_store_url
 from tests.factories import ManualClock
-from tests.robots import RobotThread, SimulatedRobot, result_text
+from tests.robots import RobotThread, SimulatedRobot, result_text, robot_files
 
 ROOT = Path(__file__).resolve().parents[1]
 LEASE = 2.0
@@ -220,8 +220,7 @@ def test_a_worker_killed_while_the_robot_works_resumes_by_the_jobs_own_name(
     assert outputs == ["scan (1).xml", "scan.xml"], "one output per job"
     for output in outputs:
         assert (setup.files / "out" / output).read_bytes() == result_text("scan.png", b"page")
-    leftover = [p for d in (setup.profile.input_dir, setup.profile.output_dir) for p in d.iterdir()]
-    assert leftover == []
+    assert robot_files(setup.profile) == []
 
 
 def test_a_job_that_keeps_killing_workers_fails_with_internal_error(setup: Setup) -> None:

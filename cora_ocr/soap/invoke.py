@@ -60,6 +60,7 @@ class _OneValidationAtATime:
     it goes through this lock (microseconds; uncontended with one thread per process)."""
 
     validation_schema: etree.XMLSchema
+    validate_document: Any  # set per instance, by Spyne and again below
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -72,8 +73,6 @@ class _OneValidationAtATime:
                 spyne_validate(payload)
 
         self.validate_document = validate_document
-
-    validate_document: Any
 
     def schema_error(self, element: etree._Element) -> str | None:
         """Why `element` breaks the service's schema, or None if it does not."""

@@ -225,8 +225,7 @@ class Worker:
                 OcrErrorCode.InternalError,
                 f"the {state.value} step failed {attempt} times in a row; last: {describe(error)}",
             )
-        backoff = Backoff(base=max(self.config.poll_seconds, 0.1), cap=60.0)
-        backoff.failures = attempt - 1
+        backoff = Backoff(base=max(self.config.poll_seconds, 0.1), cap=60.0, failures=attempt - 1)
         reason = f"the {state.value} step failed ({describe(error)}); try {attempt + 1} follows"
         log.warning("job %s: %s", job.id, reason, extra={"job_id": job.id})
         return Outcome(
