@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import bindparam, event, select, text
+from sqlalchemy.exc import DBAPIError
 
 from cora_ocr.store import Store, queries
 from cora_ocr.store.migrate import upgrade
 from cora_ocr.store.models import Job
-from cora_ocr.store.reads import ReadError
 from tests.conftest import make_store_url
 
 FIELDS = {
@@ -47,7 +47,8 @@ def test_status_row_reads_text_integers_and_nulls(store: Store) -> None:
 
 
 def test_reads_see_commits_of_other_connections(store: Store) -> None:
-    """Read connections are kept between reads: none may hold a snapshot or a transaction."""
+    """Read connections go back to the pool between reads: none may hold a snapshot or a
+    transaction (on PostgreSQL they run in AUTOCOMMIT, with no reset on return)."""
     job_id = new_job(store)
     assert queries.status_row(store, job_id)[0] == "queued"  # type: ignore[index]
     with store.session.begin() as session:
@@ -88,7 +89,7 @@ def test_a_read_survives_its_connection_being_killed(
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
-def test_a_failing_read_raises_with_the_servers_message(store: Store, backend: str) -> None:
+def test_a_failing_read_raises_with_the_servers_message(store: Store) -> None:
     missing = (
         select(text("x"))
         .select_from(text("no_such_table"))
@@ -107,7 +108,6 @@ def test_a_failing_read_raises_with_the_servers_message(store: Store, backend: s
     finally:
         event.remove(store.reads.engine, "connect", count)
     assert opened == []  # the connection was alive: the failure is not retried elsewhere
-    if backend == "postgresql":
-        assert raised.type is ReadError
+    assert issubclass(raised.type, DBAPIError)
     job_id = new_job(store)  # and the next read works
     assert queries.status_row(store, job_id) is not None

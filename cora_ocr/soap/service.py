@@ -1,4 +1,5 @@
-"""The SOAP service: each method reads its input, calls a use case, returns."""
+"""The service: each method reads its input, calls a use case, returns. Every binding (SOAP
+1.1, SOAP 1.2, HTTP GET and POST) dispatches into this one class (cora_ocr.soap.bindings)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from spyne import Integer32, ServiceBase, Unicode, rpc
 
 from cora_ocr.jobs import FileBatchRequest, FileRef, JobService
-from cora_ocr.soap.types import ActivityMetadata, FileBatchResult, FileReference
+from cora_ocr.soap.types import ActivityMetadata, FileBatchResult, FileReference, OcrJobStatus
 
 
 def _file_ref(value: FileReference | None) -> FileRef | None:
@@ -27,9 +28,6 @@ def _activity(header: ActivityMetadata | None) -> dict[str, Any] | None:
 
 
 class CoraOcrIntegration(ServiceBase):
-    """FileBatch. GetStatus, polled for every job, is answered by SoapInvoker.get_status from
-    a template instead of a Spyne object round trip (same schema for its header)."""
-
     __in_header__ = ActivityMetadata
 
     @rpc(
@@ -65,3 +63,17 @@ class CoraOcrIntegration(ServiceBase):
             ctx.udc.principal,
         )
         return FileBatchResult(MasterWorkflowInstanceId=job_id)
+
+    @rpc(_returns=OcrJobStatus, _out_variable_name="GetStatusResult")
+    def GetStatus(ctx: Any) -> OcrJobStatus:
+        """The job named by the header's MasterWorkflowInstanceId (no header, or no id in it:
+        NotFound). Its answer is written from a template (cora_ocr.soap.bindings)."""
+        header: ActivityMetadata | None = ctx.in_header
+        job_id = None if header is None else header.MasterWorkflowInstanceId
+        jobs: JobService = ctx.udc.jobs
+        view = jobs.status(job_id, ctx.udc.principal)
+        return OcrJobStatus(
+            Status=view.status.value,
+            ErrorCode=view.error_code.value,
+            ExternalContext=view.external_context,
+        )

@@ -38,3 +38,14 @@ class ActivityMetadata(ComplexModel):
 class FileBatchResult(ComplexModel):
     __namespace__ = TNS
     _type_info = [("MasterWorkflowInstanceId", Long(min_occurs=1, nillable=False))]
+
+
+class OcrJobStatus(ComplexModel):
+    """GetStatus's answer: OcrStatus and OcrErrorCode values (cora_ocr.statuses) as text."""
+
+    __namespace__ = TNS
+    _type_info = [
+        ("Status", Unicode(min_occurs=1, nillable=False)),
+        ("ErrorCode", Unicode(min_occurs=1, nillable=False)),
+        ("ExternalContext", Unicode),
+    ]

@@ -6,13 +6,15 @@ import select
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Executable, create_engine, event
+from sqlalchemy import Engine, Executable, Row, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import NullPool
 
-from cora_ocr.store.reads import RECYCLE_SECONDS, ReadConnections
+from cora_ocr.store.reads import Reads
+
+# Pooled connections are replaced after this long.
+RECYCLE_SECONDS = 1800
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -68,26 +70,29 @@ class Store:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.session: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
-        # GetStatus reads go around SQLAlchemy's pool and Connection (cora_ocr.store.reads),
-        # on autocommit connections of their own: no BEGIN/ROLLBACK round trips on a server.
-        # An in-memory SQLite database exists only in the engine's one connection.
+        # GetStatus reads: SQLAlchemy Core on an engine of their own (cora_ocr.store.reads),
+        # whose connections run in AUTOCOMMIT on a server: no BEGIN/ROLLBACK per read, and
+        # psycopg keeps its prepared statements. An in-memory SQLite database exists only in
+        # the main engine's one connection.
         parsed = make_url(url)
-        sqlite = parsed.get_backend_name() == "sqlite"
-        if sqlite and parsed.database in (None, "", ":memory:"):
-            self.reads = ReadConnections(self.engine, keep=False)
+        if parsed.get_backend_name() == "sqlite":
+            memory = parsed.database in (None, "", ":memory:")
+            self.reads = Reads(self.engine if memory else make_engine(url, **engine_kwargs))
         else:
-            extra = {} if sqlite else {"isolation_level": "AUTOCOMMIT"}
-            reads = make_engine(url, poolclass=NullPool, **extra, **engine_kwargs)
-            self.reads = ReadConnections(reads)
+            read_engine = make_engine(
+                url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None, **engine_kwargs
+            )
+            self.reads = Reads(read_engine)
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def read_one(self, statement: Executable, params: dict[str, Any]) -> tuple[Any, ...] | None:
+    def read_one(self, statement: Executable, params: dict[str, Any]) -> Row[Any] | None:
         """One row of a single-statement read (the GetStatus hot path), or None."""
-        return self.reads.read_one(statement, params)
+        return self.reads.one(statement, params)
 
     def dispose(self) -> None:
-        self.reads.dispose()
+        if self.reads.engine is not self.engine:
+            self.reads.dispose()
         self.engine.dispose()

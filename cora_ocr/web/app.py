@@ -11,18 +11,19 @@ from cora_ocr.clock import Clock
 from cora_ocr.config import Settings
 from cora_ocr.errors import ClientError, MalformedRequest, RequestTooLarge, UnsupportedMediaType
 from cora_ocr.jobs import JobService
+from cora_ocr.licensing import Principal
 from cora_ocr.namespaces import HTTP_OPERATIONS, OPERATIONS, SERVICE_PATH
 from cora_ocr.services import Services
-from cora_ocr.soap.envelope import SOAP11, SOAP12, StatusTemplate
-from cora_ocr.soap.invoke import SoapInvoker
+from cora_ocr.soap import http as http_binding
+from cora_ocr.soap.bindings import Bindings
+from cora_ocr.soap.envelope import SOAP11, SOAP12, SoapVersion
+from cora_ocr.soap.request import check_headers, route, split_envelope
 from cora_ocr.web import help as help_pages
-from cora_ocr.web import http_binding
 from cora_ocr.web.faults import plain_error, soap_error
 from cora_ocr.web.guard import Guard
 from cora_ocr.web.response import TEXT_HTML, TEXT_XML, Response, plain
-from cora_ocr.web.soap_endpoint import SoapEndpoint
 from cora_ocr.web.wsdl import WsdlDocument
-from cora_ocr.web.xmlparse import XmlLimits
+from cora_ocr.web.xmlparse import XmlLimits, make_parser, parse_soap_body
 
 log = logging.getLogger(__name__)
 
@@ -41,19 +42,19 @@ def parse_content_type(value: str) -> tuple[str, dict[str, str]]:
 
 
 class CoraOcrApp:
-    """WSGI callable. Everything reusable (WSDL, Spyne apps, parser) is built in __init__."""
+    """WSGI callable. Everything reusable (WSDL, the Spyne application, the parser) is built in
+    __init__."""
 
     def __init__(self, settings: Settings, jobs: JobService, guard: Guard) -> None:
         self.settings = settings
         self.jobs = jobs
         self.guard = guard
         self.wsdl = WsdlDocument()
-        # The bare OcrJobStatus answer (HTTP GET/POST), filled in per request.
-        self.documents = StatusTemplate(http_binding.render_status_document)
-        limits = XmlLimits(
+        self.bindings = Bindings(jobs)
+        self.limits = XmlLimits(
             settings.max_xml_depth, settings.max_xml_elements, settings.max_xml_attributes
         )
-        self.soap = SoapEndpoint(SoapInvoker(jobs), limits)
+        self.parser = make_parser()
         self._path = SERVICE_PATH.lower()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -120,9 +121,19 @@ class CoraOcrApp:
             )
         try:
             principal = self.guard.admit(environ)
-            return self.soap.handle(version, action, self.read_body(environ), principal)
+            body = self._soap_answer(version, action, self.read_body(environ), principal)
+            return Response(200, version.content_type, body)
         except Exception as exc:
             return soap_error(version, exc)
+
+    def _soap_answer(
+        self, version: SoapVersion, action: str | None, body: bytes, principal: Principal | None
+    ) -> bytes:
+        root = parse_soap_body(self.parser, body, self.limits)
+        header, payload = split_envelope(version, root)
+        check_headers(version, header)
+        route(version, action, payload)
+        return self.bindings.soap(version, header, payload, principal)
 
     # --- GET/POST <path>/GetStatus ----------------------------------------------------
     def _http_operation(self, environ: dict[str, Any], method: str, name: str) -> Response:
@@ -147,7 +158,7 @@ class CoraOcrApp:
             params = parse_qs(form, keep_blank_values=True)
         else:
             raise ClientError(f"HTTP {method} is not supported for {name}")
-        return http_binding.get_status(self.jobs, self.documents, params, principal)
+        return Response(200, http_binding.CONTENT_TYPE, self.bindings.http(name, params, principal))
 
     # --- helpers ----------------------------------------------------------------------
     def read_body(self, environ: dict[str, Any]) -> bytes:

@@ -1,4 +1,5 @@
-"""SOAP over POST: content type, envelope checks, headers and routing (ASMX rules)."""
+"""What a SOAP request may hold: the envelope's shape, its header entries and the operation it
+names (ASMX's rules). The front door (cora_ocr.web) has parsed it with the hardened parser."""
 
 from __future__ import annotations
 
@@ -7,12 +8,8 @@ from typing import NoReturn
 from lxml import etree
 
 from cora_ocr.errors import ClientError, MustUnderstand, UnknownOperation, VersionMismatch
-from cora_ocr.licensing import Principal
 from cora_ocr.namespaces import HEADER_NAME, HEADER_TAG, OPERATIONS, TNS
-from cora_ocr.soap.envelope import SOAP11, VERSIONS, SoapVersion, render_response
-from cora_ocr.soap.invoke import SoapInvoker
-from cora_ocr.web.response import Response
-from cora_ocr.web.xmlparse import XmlLimits, make_parser, parse_soap_body
+from cora_ocr.soap.envelope import SOAP11, VERSIONS, SoapVersion
 
 _ACTIONS = {f"{TNS}{op}": op for op in OPERATIONS}
 _TRUE = ("1", "true")
@@ -125,22 +122,3 @@ def route(version: SoapVersion, action: str | None, payload: etree._Element) -> 
         f"the request element {element.localname!r} in namespace "
         f"{element.namespace or '(none)'!r} is not an operation of this service"
     )
-
-
-class SoapEndpoint:
-    def __init__(self, invoker: SoapInvoker, limits: XmlLimits) -> None:
-        self.invoker = invoker
-        self.limits = limits
-        self.parser = make_parser()
-
-    def handle(
-        self, version: SoapVersion, action: str | None, body: bytes, principal: Principal | None
-    ) -> Response:
-        root = parse_soap_body(self.parser, body, self.limits)
-        header, payload = split_envelope(version, root)
-        check_headers(version, header)
-        if route(version, action, payload) == "GetStatus":
-            body = self.invoker.get_status(version, header, payload, principal)
-            return Response(200, version.content_type, body)
-        answer = self.invoker.invoke(version, header, payload, principal)
-        return Response(200, version.content_type, render_response(version, answer))

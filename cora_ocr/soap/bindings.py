@@ -1,0 +1,235 @@
+"""The Spyne application and its four bindings: SOAP 1.1, SOAP 1.2, HTTP GET and HTTP POST.
+
+One service class (cora_ocr.soap.service) declares both operations; every binding is a Spyne
+protocol on one Spyne application, so every request goes through Spyne's deserialization,
+its `process_request` and its events. The front door (cora_ocr.web) has already parsed,
+hardened, authenticated and routed the request; what is ours here:
+
+- errors leave Spyne as our own exceptions (the front door renders ASMX's faults);
+- GetStatus, polled for every job, is answered from a template: a `method_return_object`
+  listener fills the answer into `ctx.out_string`, and Spyne skips its serializer;
+- the header entry is checked against the service's schema (Spyne validates only the body).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from lxml import etree
+from spyne import Application, Fault, MethodContext
+from spyne.protocol import ProtocolBase
+from spyne.protocol.soap import Soap11, Soap12
+from spyne.server import ServerBase
+
+from cora_ocr.errors import ClientError, UnknownOperation
+from cora_ocr.jobs import JobService
+from cora_ocr.licensing import Principal
+from cora_ocr.namespaces import HEADER_TAG, TNS
+from cora_ocr.soap.envelope import (
+    SOAP11,
+    SOAP12,
+    SoapVersion,
+    StatusTemplate,
+    render_response,
+    render_status_response,
+)
+from cora_ocr.soap.http import HttpGetPost
+from cora_ocr.soap.service import CoraOcrIntegration
+
+_SCHEMA_NOISE = re.compile(r"^.*?SCHEMAV_[A-Z0-9_]+: ")
+
+
+@dataclass(frozen=True)
+class UserContext:
+    jobs: JobService
+    principal: Principal | None
+
+
+def _fault_text(fault: Fault) -> str:
+    text = fault.faultstring
+    if isinstance(text, bytes):
+        text = text.decode("ascii", "replace")
+    return _clean_schema_error(str(text))
+
+
+def _clean_schema_error(text: str) -> str:
+    """Make lxml's schema message readable: no error-code prefix, no namespace braces."""
+    return _SCHEMA_NOISE.sub("", text).replace(f"{{{TNS}}}", "")
+
+
+class _AsmxSoap:
+    """What our SOAP protocols add to Spyne's: one validation at a time, the header entry
+    validated with the body, a GetStatus body that holds nothing, ASMX's envelope out."""
+
+    version: SoapVersion
+    validation_schema: etree.XMLSchema
+    validate_document: Any  # set per instance, by Spyne and again below
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.status_template = StatusTemplate(
+            lambda *values: render_status_response(self.version, *values)
+        )
+        # lxml keeps a validator's error log on the validator, so two threads validating
+        # with one at once can read each other's log: a refused request got the other
+        # thread's empty error, a fault saying "None". Every use of Spyne's validator goes
+        # through this lock (microseconds; uncontended with one thread per process).
+        self.validation_lock = threading.Lock()
+        spyne_validate = self.validate_document
+
+        def validate_document(payload: etree._Element) -> None:
+            with self.validation_lock:
+                spyne_validate(payload)
+
+        self.validate_document = validate_document
+
+    def validate_body(self, ctx: Any, message: Any) -> None:
+        header = ctx.in_header_doc
+        entry = None if header is None else header.find(HEADER_TAG)
+        if entry is not None:
+            self._validate_header(entry)
+        body = ctx.in_body_doc
+        if not ctx.descriptor.in_message._type_info and (len(body) or (body.text or "").strip()):
+            raise ClientError(
+                f"{ctx.descriptor.name}: content is not allowed; the job id travels in the "
+                "ActivityMetadata header"
+            )
+        super().validate_body(ctx, message)  # type: ignore[misc]
+
+    def _validate_header(self, entry: etree._Element) -> None:
+        with self.validation_lock:
+            if self.validation_schema.validate(entry):
+                return
+            message = str(self.validation_schema.error_log.last_error)
+        raise ClientError(_clean_schema_error(message))
+
+    def create_out_string(self, ctx: Any, charset: str | None = None) -> None:
+        """The answer in ASMX's envelope: our namespace as the default one."""
+        ctx.out_string = [render_response(self.version, ctx.out_body_doc[0])]
+
+
+class _Soap11(_AsmxSoap, Soap11):
+    version = SOAP11
+
+
+class _Soap12(_AsmxSoap, Soap12):
+    version = SOAP12
+
+
+class CoraApplication(Application):
+    def process_request(self, ctx: Any) -> None:
+        """Spyne's process_request with its events, minus its error handling: Spyne would log
+        every refused request at CRITICAL and turn it into its own Fault; ours travel on to
+        the front door, which answers as ASMX does."""
+        try:
+            ctx.fire_event("method_call")
+            # Our methods are wrapped and return one value each.
+            ctx.out_object = [self.call_wrapper(ctx)]
+            ctx.protocol = ctx.outprot_ctx
+            ctx.fire_event("method_return_object")
+        except Exception as error:
+            ctx.out_error = error
+            ctx.fire_event("method_exception_object")
+            raise
+
+
+def _answer_from_template(ctx: Any) -> None:
+    """GetStatus's answer filled into its out protocol's template: Spyne sees ctx.out_string
+    set and skips its serializer (about 4x the cost of the template here)."""
+    if ctx.descriptor.name != "GetStatus":
+        return
+    result = ctx.out_object[0]
+    template: StatusTemplate = ctx.out_protocol.status_template
+    ctx.out_string = [template.render(result.Status, result.ErrorCode, result.ExternalContext)]
+
+
+class Bindings:
+    """The Spyne application, with one protocol instance per binding."""
+
+    def __init__(self, jobs: JobService) -> None:
+        self.jobs = jobs
+        # Spyne's rule: a protocol instance belongs to one application, in one direction.
+        soap11 = (_Soap11(validator="lxml"), _Soap11())
+        self.app = CoraApplication(
+            [CoraOcrIntegration],
+            tns=TNS,
+            name="CoraOcrIntegration",
+            in_protocol=soap11[0],
+            out_protocol=soap11[1],
+        )
+        self.soap_protocols: dict[SoapVersion, tuple[_AsmxSoap, _AsmxSoap]] = {
+            SOAP11: soap11,
+            SOAP12: (_Soap12(validator="lxml"), _Soap12()),
+        }
+        self.http_protocols = (HttpGetPost(), HttpGetPost())
+        protocol: Any
+        for protocol in (*self.soap_protocols[SOAP12], *self.http_protocols):
+            protocol.set_app(self.app)
+        self.server = ServerBase(self.app)
+        self.app.event_manager.add_listener("method_return_object", _answer_from_template)
+
+    def soap(
+        self,
+        version: SoapVersion,
+        header: etree._Element | None,
+        payload: etree._Element,
+        principal: Principal | None = None,
+    ) -> bytes:
+        """The answer to a checked and routed SOAP request (cora_ocr.soap.request)."""
+        protocols = self.soap_protocols[version]
+        ctx = self._context(protocols, payload.tag, principal)
+        ctx.in_header_doc = header
+        ctx.in_body_doc = payload
+        protocol = protocols[0]
+        try:
+            protocol.validate_body(ctx, ProtocolBase.REQUEST)
+            protocol.deserialize(ctx, ProtocolBase.REQUEST)  # type: ignore[attr-defined]
+        except Fault as fault:
+            raise ClientError(_fault_text(fault)) from None
+        except (ValueError, TypeError) as exc:
+            raise ClientError(f"the request could not be read: {exc}") from None
+        return self._answer(ctx)
+
+    def http(
+        self, operation: str, params: dict[str, list[str]], principal: Principal | None
+    ) -> bytes:
+        """The answer to an HTTP GET or POST of `operation` with these fields."""
+        ctx = self._context(self.http_protocols, f"{{{TNS}}}{operation}", principal)
+        ctx.in_document = params
+        self.http_protocols[0].deserialize(ctx, ProtocolBase.REQUEST)
+        return self._answer(ctx)
+
+    def _context(
+        self, protocols: tuple[Any, Any], request: str, principal: Principal | None
+    ) -> Any:
+        ctx = MethodContext(self.server, MethodContext.SERVER)
+        # The binding's protocols in place of the application's defaults (SOAP 1.1). Spyne
+        # lets a context change its out_protocol; its in_protocol setter would re-home the
+        # protocol, so the attribute behind it is set (what a listener reads as in_protocol).
+        ctx._in_protocol, ctx.out_protocol = protocols
+        ctx.udc = UserContext(self.jobs, principal)
+        ctx.method_request_string = request
+        handles = protocols[0].get_call_handles(ctx)
+        if not handles:
+            raise UnknownOperation(
+                f"the request element {etree.QName(request).localname!r}"
+                " is not an operation of this service"
+            )
+        ctx.descriptor = handles[0]
+        return ctx
+
+    def _answer(self, ctx: Any) -> bytes:
+        try:
+            self.app.process_request(ctx)
+            self.server.get_out_string(ctx)
+            return b"".join(ctx.out_string)
+        finally:
+            # MethodContext.close() without its gc.collect() (once a second per process: a
+            # pause of milliseconds in somebody's request, for file handles we never open).
+            ctx.call_end = time.time()
+            self.app.event_manager.fire_event("method_context_closed", ctx)
+            ctx.is_closed = True
