@@ -132,8 +132,8 @@ def test_status_templates_render_what_lxml_renders() -> None:
         render_response,
         render_status_response,
     )
-    from cora_ocr.statuses import OcrErrorCode, OcrStatus
     from cora_ocr.soap.http import render_status_document
+    from cora_ocr.statuses import OcrErrorCode, OcrStatus
 
     documents = StatusTemplate(render_status_document)
     for version in (SOAP11, SOAP12):

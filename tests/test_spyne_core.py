@@ -1,0 +1,110 @@
+"""Spyne at the core: one service class declares both operations, and every binding (SOAP 1.1,
+SOAP 1.2, HTTP GET, HTTP POST) dispatches into it through the one Spyne application, whose
+event listeners therefore see every call."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import requests
+import zeep
+
+from cora_ocr.errors import InvalidField
+from cora_ocr.soap.service import CoraOcrIntegration
+from tests.conftest import LiveServer
+from tests.factories import activity_header, file_batch_args
+
+EVENTS = ("method_call", "method_return_object", "method_exception_object")
+
+
+@dataclass(frozen=True)
+class Seen:
+    event: str
+    operation: str
+    protocol: str
+    job_id: int | None
+    error: str | None
+
+
+@pytest.fixture
+def seen(server: LiveServer) -> Iterator[list[Seen]]:
+    """What listeners registered on the Spyne application see, in order."""
+    app = server.app.bindings.app
+    calls: list[Seen] = []
+
+    def listener(event: str) -> Any:
+        def record(ctx: Any) -> None:
+            header = ctx.in_header
+            calls.append(
+                Seen(
+                    event,
+                    ctx.descriptor.name,
+                    type(ctx.in_protocol).__name__,
+                    None if header is None else header.MasterWorkflowInstanceId,
+                    None if ctx.out_error is None else type(ctx.out_error).__name__,
+                )
+            )
+
+        return record
+
+    listeners = {event: listener(event) for event in EVENTS}
+    for event, handler in listeners.items():
+        app.event_manager.add_listener(event, handler)
+    yield calls
+    for event, handler in listeners.items():
+        app.event_manager.handlers[event].discard(handler)
+
+
+def test_the_application_serves_one_class_with_both_operations(server: LiveServer) -> None:
+    app = server.app.bindings.app
+    assert app.services == (CoraOcrIntegration,)
+    assert sorted(CoraOcrIntegration.public_methods) == ["FileBatch", "GetStatus"]
+    assert sorted(app.interface.service_method_map) == [
+        "{http://genpact.com/cora/orchestration/ocr/1.0.0/api/}FileBatch",
+        "{http://genpact.com/cora/orchestration/ocr/1.0.0/api/}GetStatus",
+    ]
+
+
+def test_a_listener_on_the_application_sees_every_call_on_all_four_bindings(
+    server: LiveServer, zeep_client: zeep.Client, http: requests.Session, seen: list[Seen]
+) -> None:
+    soap12 = zeep_client.bind("CoraOcrIntegration", "CoraOcrIntegrationSoap12")
+    expected: list[Seen] = []
+    for service, protocol in ((zeep_client.service, "_Soap11"), (soap12, "_Soap12")):
+        job_id = service.FileBatch(**file_batch_args())
+        expected += [
+            Seen("method_call", "FileBatch", protocol, None, None),
+            Seen("method_return_object", "FileBatch", protocol, None, None),
+        ]
+        answer = service.GetStatus(_soapheaders={"ActivityMetadata": activity_header(job_id)})
+        assert answer.Status == "Queued"
+        expected += [
+            Seen("method_call", "GetStatus", protocol, job_id, None),
+            Seen("method_return_object", "GetStatus", protocol, job_id, None),
+        ]
+    url = server.url + "/GetStatus"
+    for reply in (
+        http.get(url, params={"MasterWorkflowInstanceId": str(job_id)}),
+        http.post(url, data={"MasterWorkflowInstanceId": str(job_id)}),
+    ):
+        assert reply.status_code == 200 and b"<Status>Queued</Status>" in reply.content
+        expected += [
+            Seen("method_call", "GetStatus", "HttpGetPost", job_id, None),
+            Seen("method_return_object", "GetStatus", "HttpGetPost", job_id, None),
+        ]
+    assert seen == expected
+
+
+def test_a_refused_call_reaches_the_listeners_and_the_caller_gets_asmx_fault(
+    zeep_client: zeep.Client, seen: list[Seen]
+) -> None:
+    with pytest.raises(zeep.exceptions.Fault) as fault:
+        zeep_client.service.FileBatch(**file_batch_args(TimeOut=0))
+    assert fault.value.message.startswith("TimeOut")
+    assert seen == [
+        Seen("method_call", "FileBatch", "_Soap11", None, None),
+        Seen("method_exception_object", "FileBatch", "_Soap11", None, InvalidField.__name__),
+    ]
