@@ -13,9 +13,19 @@ import requests
 import zeep
 
 from cora_ocr.errors import InvalidField
+from cora_ocr.namespaces import TNS, XSI
 from cora_ocr.soap.service import CoraOcrIntegration
 from tests.conftest import LiveServer
-from tests.factories import activity_header, file_batch_args
+from tests.factories import (
+    GUID,
+    SOAP11_CT,
+    action,
+    activity_header,
+    envelope,
+    file_batch_args,
+    file_batch_body,
+    get_status_body,
+)
 
 EVENTS = ("method_call", "method_return_object", "method_exception_object")
 
@@ -108,3 +118,62 @@ def test_a_refused_call_reaches_the_listeners_and_the_caller_gets_asmx_fault(
         Seen("method_call", "FileBatch", "_Soap11", None, None),
         Seen("method_exception_object", "FileBatch", "_Soap11", None, InvalidField.__name__),
     ]
+
+
+HEADERS = {
+    "every field": (
+        f"<WorkflowSpaceId>{GUID}</WorkflowSpaceId><WorkflowSpaceName> Claims &amp; co\u00e9"
+        f"</WorkflowSpaceName><WorkflowId>{GUID.upper()}</WorkflowId><WorkflowName/>"
+        "<WorkflowInstanceId> 7001 </WorkflowInstanceId><ActivityId>{guid}</ActivityId>"
+        "<ActivityName>OCR\U0001f600</ActivityName><ActivityInstanceId>-9223372036854775808"
+        "</ActivityInstanceId><CallerId>+42</CallerId>"
+    ),
+    "nil fields": (
+        f'<WorkflowSpaceId xmlns:xsi="{XSI}" xsi:nil="true"/>'
+        f'<WorkflowName xmlns:xsi="{XSI}" xsi:nil="1"/><CallerId>0</CallerId>'
+    ),
+    "only the id": "",
+}
+
+
+@pytest.mark.parametrize("fields", HEADERS.values(), ids=HEADERS.keys())
+def test_get_status_reads_the_header_as_spyne_reads_it_for_file_batch(
+    server: LiveServer, http: requests.Session, fields: str
+) -> None:
+    """GetStatus builds its header without Spyne's generic walk: the values must be those
+    Spyne's own deserialization gives FileBatch for the same entry."""
+    app = server.app.bindings.app
+    headers: dict[str, dict[str, Any]] = {}
+
+    def keep(ctx: Any) -> None:
+        headers[ctx.descriptor.name] = ctx.in_header.as_dict()
+
+    app.event_manager.add_listener("method_call", keep)
+    try:
+        entry = (
+            f'<ActivityMetadata xmlns="{TNS}">{fields.format(guid=GUID)}'
+            "<MasterWorkflowInstanceId>{job_id}</MasterWorkflowInstanceId></ActivityMetadata>"
+        )
+        reply = http.post(
+            server.url,
+            data=envelope(file_batch_body(), entry.format(job_id=0)),
+            headers={"Content-Type": SOAP11_CT, "SOAPAction": action("FileBatch")},
+        )
+        assert reply.status_code == 200, reply.text
+        job_id = int(reply.text.split("<MasterWorkflowInstanceId>")[1].split("<")[0])
+        reply = http.post(
+            server.url,
+            data=envelope(get_status_body(), entry.format(job_id=job_id)),
+            headers={"Content-Type": SOAP11_CT, "SOAPAction": action("GetStatus")},
+        )
+        assert reply.status_code == 200 and b"<Status>Queued</Status>" in reply.content
+    finally:
+        app.event_manager.handlers["method_call"].discard(keep)
+    batch, status = headers["FileBatch"], headers["GetStatus"]
+    assert (batch.pop("MasterWorkflowInstanceId"), status.pop("MasterWorkflowInstanceId")) == (
+        0,
+        job_id,
+    )
+    assert status == batch
+    if fields:
+        assert any(value is not None for value in status.values())

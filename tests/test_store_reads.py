@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,6 +45,21 @@ def test_status_row_reads_text_integers_and_nulls(store: Store) -> None:
     )
     assert store.read_one(statement, {"job_id": job_id}) == (job_id, 60, "a.png")
     assert queries.status_row(store, 10**15) is None
+
+
+def test_columns_come_through_sqlalchemys_types(store: Store) -> None:
+    """A TypeDecorator (UTC datetimes) and JSON read as the ORM reads them, on both paths."""
+    activity = {"CallerId": 7, "WorkflowName": "Intake \u00e9"}
+    job_id = new_job(store, activity_metadata=activity)
+    statement = select(Job.created_at, Job.activity_metadata, Job.finished_at).where(
+        Job.id == bindparam("job_id")
+    )
+    created_at, metadata, finished_at = store.read_one(statement, {"job_id": job_id})  # type: ignore[misc]
+    with store.session() as session:
+        job = session.get_one(Job, job_id)
+        assert created_at == job.created_at and created_at.utcoffset() == dt.timedelta(0)
+    assert metadata == activity
+    assert finished_at is None
 
 
 def test_reads_see_commits_of_other_connections(store: Store) -> None:

@@ -16,11 +16,13 @@ from __future__ import annotations
 import re
 import threading
 import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from lxml import etree
-from spyne import Application, Fault, MethodContext
+from spyne import Application, Fault, Integer, MethodContext, Uuid
 from spyne.protocol import ProtocolBase
 from spyne.protocol.soap import Soap11, Soap12
 from spyne.server import ServerBase
@@ -28,7 +30,7 @@ from spyne.server import ServerBase
 from cora_ocr.errors import ClientError, UnknownOperation
 from cora_ocr.jobs import JobService
 from cora_ocr.licensing import Principal
-from cora_ocr.namespaces import HEADER_TAG, TNS
+from cora_ocr.namespaces import HEADER_TAG, TNS, XSI
 from cora_ocr.soap.envelope import (
     SOAP11,
     SOAP12,
@@ -39,8 +41,24 @@ from cora_ocr.soap.envelope import (
 )
 from cora_ocr.soap.http import HttpGetPost
 from cora_ocr.soap.service import CoraOcrIntegration
+from cora_ocr.soap.types import ActivityMetadata
 
 _SCHEMA_NOISE = re.compile(r"^.*?SCHEMAV_[A-Z0-9_]+: ")
+_XSI_NIL = f"{{{XSI}}}nil"
+
+
+def _converter(field: Any) -> Callable[[str], Any]:
+    """How a schema-valid text of this Spyne type becomes its value."""
+    if issubclass(field, Uuid):
+        return lambda text: uuid.UUID(text.strip())
+    if issubclass(field, Integer):
+        return int  # takes the spaces around that XML Schema allows
+    return str
+
+
+_HEADER_FIELDS = {
+    name: _converter(field) for name, field in cast(Any, ActivityMetadata)._type_info.items()
+}
 
 
 @dataclass(frozen=True)
@@ -99,6 +117,32 @@ class _AsmxSoap:
                 "ActivityMetadata header"
             )
         super().validate_body(ctx, message)  # type: ignore[misc]
+
+    def deserialize(self, ctx: Any, message: Any) -> None:
+        """Spyne's, but for GetStatus, the poll: its body is empty and its header entry has
+        passed the schema (validate_body), so the header is built field by field with Spyne's
+        values converted as the schema has typed them (Spyne's generic walk and per-field
+        deserializers cost about 150 µs for a full Cora header; this, about 10)."""
+        if ctx.descriptor.name != "GetStatus":
+            super().deserialize(ctx, message)  # type: ignore[misc]
+            return
+        self.event_manager.fire_event("before_deserialize", ctx)  # type: ignore[attr-defined]
+        header = ctx.in_header_doc
+        entry = None if header is None else header.find(HEADER_TAG)
+        ctx.in_header = None if entry is None else self._header(ctx, entry)
+        ctx.in_object = ()
+        self.event_manager.fire_event("after_deserialize", ctx)  # type: ignore[attr-defined]
+
+    def _header(self, ctx: Any, entry: etree._Element) -> ActivityMetadata:
+        values: dict[str, Any] = {}
+        for child in entry:
+            if isinstance(child.tag, str):
+                name = etree.QName(child).localname
+                if child.get(_XSI_NIL) in ("true", "1"):
+                    values[name] = None
+                else:
+                    values[name] = _HEADER_FIELDS[name](child.text or "")
+        return ActivityMetadata(**values)
 
     def _validate_header(self, entry: etree._Element) -> None:
         with self.validation_lock:
@@ -187,7 +231,7 @@ class Bindings:
         protocol = protocols[0]
         try:
             protocol.validate_body(ctx, ProtocolBase.REQUEST)
-            protocol.deserialize(ctx, ProtocolBase.REQUEST)  # type: ignore[attr-defined]
+            protocol.deserialize(ctx, ProtocolBase.REQUEST)
         except Fault as fault:
             raise ClientError(_fault_text(fault)) from None
         except (ValueError, TypeError) as exc:

@@ -6,12 +6,12 @@ import select
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Executable, Row, create_engine, event
+from sqlalchemy import Engine, Executable, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
-from cora_ocr.store.reads import Reads
+from cora_ocr.store.reads import PreparedReads, Reads
 
 # Pooled connections are replaced after this long.
 RECYCLE_SECONDS = 1800
@@ -82,13 +82,14 @@ class Store:
             read_engine = make_engine(
                 url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None, **engine_kwargs
             )
-            self.reads = Reads(read_engine)
+            faster = PreparedReads if read_engine.driver == "psycopg" else Reads
+            self.reads = faster(read_engine)
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def read_one(self, statement: Executable, params: dict[str, Any]) -> Row[Any] | None:
+    def read_one(self, statement: Executable, params: dict[str, Any]) -> tuple[Any, ...] | None:
         """One row of a single-statement read (the GetStatus hot path), or None."""
         return self.reads.one(statement, params)
 

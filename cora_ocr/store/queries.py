@@ -82,7 +82,7 @@ class StatusRow(NamedTuple):
 def status_row(store: Store, job_id: int) -> StatusRow | None:
     """What GetStatus needs of one job: the hot path."""
     row = store.read_one(_STATUS, {"job_id": job_id})
-    return None if row is None else StatusRow._make(row)
+    return None if row is None else StatusRow(*row)
 
 
 def get_job(session: Session, job_id: int) -> Job | None:
