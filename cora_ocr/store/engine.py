@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
-from cora_ocr.store.reads import PreparedReads, Reads
+from cora_ocr.store.reads import CompiledReads, PreparedReads, Reads
 
 # Pooled connections are replaced after this long.
 RECYCLE_SECONDS = 1800
@@ -77,12 +77,13 @@ class Store:
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite":
             memory = parsed.database in (None, "", ":memory:")
-            self.reads = Reads(self.engine if memory else make_engine(url, **engine_kwargs))
+            reads = self.engine if memory else make_engine(url, **engine_kwargs)
+            self.reads: Reads = CompiledReads(reads)
         else:
             read_engine = make_engine(
                 url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None, **engine_kwargs
             )
-            faster = PreparedReads if read_engine.driver == "psycopg" else Reads
+            faster = PreparedReads if read_engine.driver == "psycopg" else CompiledReads
             self.reads = faster(read_engine)
 
     @property
