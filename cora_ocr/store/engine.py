@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import select
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
-from cora_ocr.store.reads import CompiledReads, PreparedReads, Reads
+from cora_ocr.store.reads import PreparedReads, Reads, cut_while_idle
 
 # Pooled connections are replaced after this long.
 RECYCLE_SECONDS = 1800
@@ -27,19 +26,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _discard_if_cut(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
-    """On checkout: an idle PostgreSQL connection with something to read was cut by the
-    server (a restart, pg_terminate_backend, an idle timeout): what waits is the server's last
-    words, or the end of the stream. Raising DisconnectionError makes the pool open a new
-    connection instead, so a database restart fails no request. A zero-timeout select costs
-    microseconds; a pre-ping would cost a round trip on every checkout."""
-    pgconn = getattr(dbapi_connection, "pgconn", None)
-    if pgconn is None:
-        return
-    try:
-        readable, _, _ = select.select([pgconn.socket], [], [], 0)
-    except Exception as error:  # the socket is already gone
-        raise DisconnectionError("the connection was closed") from error
-    if readable:
+    """On checkout: a connection the server cut while it was idle (a restart, an idle
+    timeout) makes the pool open a new one instead, so a database restart fails no request.
+    No pre-ping: that would cost a round trip on every checkout."""
+    if cut_while_idle(dbapi_connection):
         raise DisconnectionError("the server closed the connection while it was idle")
 
 
@@ -78,12 +68,18 @@ class Store:
         if parsed.get_backend_name() == "sqlite":
             memory = parsed.database in (None, "", ":memory:")
             reads = self.engine if memory else make_engine(url, **engine_kwargs)
-            self.reads: Reads = CompiledReads(reads)
+            self.reads: Reads = Reads(reads)
         else:
+            # Each thread holds at most one read connection (PreparedReads): as many as the
+            # server has threads, hence no overflow limit.
             read_engine = make_engine(
-                url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None, **engine_kwargs
+                url,
+                isolation_level="AUTOCOMMIT",
+                pool_reset_on_return=None,
+                max_overflow=-1,
+                **engine_kwargs,
             )
-            faster = PreparedReads if read_engine.driver == "psycopg" else CompiledReads
+            faster = PreparedReads if read_engine.driver == "psycopg" else Reads
             self.reads = faster(read_engine)
 
     @property

@@ -1,34 +1,43 @@
 """Single-statement reads (the GetStatus hot path), on an engine of their own.
 
-`Reads` is SQLAlchemy Core as written in its documentation: a pooled connection, `execute`,
-`first()`. On a server database the read engine runs its connections in AUTOCOMMIT: a read
-opens no transaction, so there is nothing to roll back when the connection goes back to the
-pool, and the pool's reset is turned off. That matters beyond the saved round trip: psycopg 3
-forgets its prepared statements on every rollback.
+`Reads` is SQLAlchemy Core as its documentation writes it: a pooled connection, `execute`,
+`first()`. It serves SQLite and any driver but psycopg.
 
-`PreparedReads` (PostgreSQL with psycopg) gives the same rows for the same statements, faster:
-measured under `bench/run`, Core cost GetStatus 43-47% of its throughput on PostgreSQL (README,
-"Performance"). It keeps what SQLAlchemy does: the statement is compiled by SQLAlchemy, the
-connection comes from SQLAlchemy's pool (its checkout listener, recycling and invalidation),
-parameters and columns go through SQLAlchemy's types over psycopg's own adapters. What it
-skips is the per-call machinery: SQLAlchemy's Connection and Result, psycopg's cursor. The
-statement is prepared once per pooled connection (remembered in the pool's per-connection
-`info`, which goes with the connection) and run through libpq, which releases the GIL while it
-waits.
+`PreparedReads` serves PostgreSQL with psycopg: the same rows for the same statements, faster.
+Under `bench/run`, Core cost GetStatus 43-47% of its throughput on PostgreSQL, more than the
+quarter the project allows before a faster path (README, "Performance"); on SQLite it costs
+less, and Core stays. What PreparedReads keeps of SQLAlchemy: the statement is compiled by
+its compiler, parameters and columns go through its types (over psycopg's own adapters), and
+connections come from its pool, which opens, recycles, invalidates and disposes of them. What
+it skips is the per-call machinery:
+
+- SQLAlchemy's Connection and Result, and psycopg's cursor: the statement is prepared once
+  per connection (remembered in the pool's per-connection `info`, which goes with the
+  connection) and run through libpq, which releases the GIL while it waits;
+- the pool's checkout and checkin on every read (about 100 µs of CPU per GetStatus here):
+  each thread keeps the connection it reads on checked out for up to HOLD_SECONDS, then hands
+  it back so that the pool's recycling applies, and hands it back at once when the server has
+  cut it while idle (`cut_while_idle`, the check the pool's checkout listener also runs).
+
+The read engine runs its connections in AUTOCOMMIT: a read opens no transaction, and there is
+nothing to roll back on return to the pool, whose reset is off (psycopg 3 forgets its prepared
+statements on every rollback).
 
 Both retry a read once on a new connection when its connection died mid-statement (the server
-restarted): it is a read, so running it twice is harmless. Connections cut while idle never
-get that far: the pool's checkout listener (cora_ocr.store.engine) replaces them.
+restarted): it is a read, so running it twice is harmless.
 """
 
 from __future__ import annotations
 
 import contextlib
+import select
+import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from sqlalchemy import Engine, Executable
-from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -53,6 +62,10 @@ class Reads:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+# How long a thread keeps its read connection checked out before handing it back to the pool.
+HOLD_SECONDS = 60.0
 
 
 class _Plan:
@@ -87,70 +100,68 @@ class _Plan:
         )
 
 
-class CompiledReads(Reads):
-    """The faster path: a pooled connection's DBAPI cursor, the statement compiled once."""
+class PreparedReads(Reads):
+    """psycopg: the statement prepared once per pooled connection and run through libpq,
+    values through psycopg's adapters and SQLAlchemy's types (module docstring)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, hold_seconds: float = HOLD_SECONDS) -> None:
         super().__init__(engine)
+        self.hold_seconds = hold_seconds
         self._plans: dict[Executable, _Plan] = {}
-
-    def dialect(self) -> Any:
-        return self.engine.dialect
+        self._dialect = cast(Any, type(engine.dialect))(paramstyle="numeric_dollar")  # $1, $2
+        self._local = threading.local()
+        self._held: set[PoolProxiedConnection] = set()
+        self._lock = threading.Lock()
 
     def one(self, statement: Executable, params: dict[str, Any]) -> tuple[Any, ...] | None:
         plan = self._plans.get(statement)
         if plan is None:
-            plan = self._plans[statement] = _Plan(statement, self.dialect())
+            plan = self._plans[statement] = _Plan(statement, self._dialect)
         args = plan.arguments(params)
         for attempt in (1, 2):
-            proxied = self.engine.raw_connection()
+            proxied = self._take()
             try:
-                row = self._run(proxied, plan, args)
+                return self._run(proxied, plan, args)
             except BaseException as error:
-                dead = isinstance(error, Exception) and self._dead(proxied, error)
-                with contextlib.suppress(Exception):  # a dead connection may fail to close
-                    proxied.invalidate() if dead else proxied.close()
+                # Judged before letting go: a connection let go of always looks broken.
+                dead = isinstance(error, Exception) and self._dead(proxied)
+                self._let_go(proxied, dead)
                 if not dead or attempt == 2:
                     if isinstance(error, self.engine.dialect.loaded_dbapi.Error):
-                        raise self._error(plan, args, error) from error
+                        dialect = self.engine.dialect
+                        raise DBAPIError.instance(
+                            plan.sql, args, error, dialect.loaded_dbapi.Error, dialect=dialect
+                        ) from error
                     raise
-                continue
-            proxied.close()
-            return row
         raise AssertionError("unreachable")
 
-    def _run(
-        self, proxied: PoolProxiedConnection, plan: _Plan, args: list[Any]
-    ) -> tuple[Any, ...] | None:
-        cursor = proxied.cursor()
-        try:
-            cursor.execute(plan.sql, args)
-            row = cursor.fetchone()
-        finally:
-            cursor.close()
-        return None if row is None else plan.row(row)
+    def _take(self) -> PoolProxiedConnection:
+        """This thread's connection: the one it holds, unless the server cut it while idle or
+        it has been held for hold_seconds (then it goes back, and the pool, which recycles
+        and refreshes its connections on checkout, hands one out again)."""
+        held: tuple[PoolProxiedConnection, float] | None = getattr(self._local, "held", None)
+        if held is not None:
+            proxied, since = held
+            if time.monotonic() - since < self.hold_seconds and not cut_while_idle(
+                proxied.dbapi_connection
+            ):
+                return proxied
+            self._let_go(proxied, dead=False)
+        proxied = self.engine.raw_connection()
+        self._local.held = (proxied, time.monotonic())
+        with self._lock:
+            self._held.add(proxied)
+        return proxied
 
-    def _dead(self, proxied: PoolProxiedConnection, error: Exception) -> bool:
-        dialect = self.engine.dialect
-        return isinstance(error, dialect.loaded_dbapi.Error) and dialect.is_disconnect(
-            error, proxied.dbapi_connection, None
-        )
-
-    def _error(self, plan: _Plan, args: list[Any], error: Exception) -> StatementError:
-        """The error as SQLAlchemy would raise it (its DBAPIError subclasses)."""
-        dialect = self.engine.dialect
-        return DBAPIError.instance(
-            plan.sql, args, error, dialect.loaded_dbapi.Error, dialect=dialect
-        )
-
-
-class PreparedReads(CompiledReads):
-    """psycopg: the statement prepared once per pooled connection (remembered in the pool's
-    per-connection `info`, which goes with the connection) and run through libpq, which
-    releases the GIL while it waits; values through psycopg's adapters."""
-
-    def dialect(self) -> Any:
-        return cast(Any, type(self.engine.dialect))(paramstyle="numeric_dollar")  # $1, $2
+    def _let_go(self, proxied: PoolProxiedConnection, dead: bool) -> None:
+        self._local.held = None
+        with self._lock:
+            self._held.discard(proxied)
+        with contextlib.suppress(Exception):  # a dead connection may fail to close
+            if dead:
+                proxied.invalidate()
+            else:
+                proxied.close()  # back to the pool; one cut while idle is refreshed there
 
     def _run(
         self, proxied: PoolProxiedConnection, plan: _Plan, args: list[Any]
@@ -160,7 +171,13 @@ class PreparedReads(CompiledReads):
 
         connection: Any = proxied.dbapi_connection
         pgconn = connection.pgconn
-        prepared: dict[str, bytes] = proxied.info.setdefault("cora_prepared", {})
+        info = proxied.info
+        prepared: dict[str, bytes] | None = info.get("cora_prepared")
+        if prepared is None:
+            # The connection's own: its prepared statements, and psycopg's adapters with the
+            # dumpers and loaders they have looked up (a new Transformer looks them up again).
+            prepared = info["cora_prepared"] = {}
+            info["cora_transformer"] = Transformer(connection)
         name = prepared.get(plan.sql)
         if name is None:
             name = f"cora_read_{len(prepared)}".encode()
@@ -168,7 +185,7 @@ class PreparedReads(CompiledReads):
             if result.status != pq.ExecStatus.COMMAND_OK:
                 raise errors.error_from_result(result)
             prepared[plan.sql] = name
-        transformer = Transformer(connection)
+        transformer = info["cora_transformer"]
         values = transformer.dump_sequence(args, [PyFormat.TEXT] * len(args))
         result = pgconn.exec_prepared(name, values)
         if result.status != pq.ExecStatus.TUPLES_OK:
@@ -178,8 +195,32 @@ class PreparedReads(CompiledReads):
         transformer.set_pgresult(result)
         return plan.row(transformer.load_row(0, tuple))
 
-    def _dead(self, proxied: PoolProxiedConnection, error: Exception) -> bool:
+    @staticmethod
+    def _dead(proxied: PoolProxiedConnection) -> bool:
         from psycopg import pq
 
         connection: Any = proxied.dbapi_connection
         return connection is None or connection.pgconn.status != pq.ConnStatus.OK
+
+    def dispose(self) -> None:
+        with self._lock:
+            held, self._held = self._held, set()
+        for proxied in held:
+            with contextlib.suppress(Exception):
+                proxied.close()
+        super().dispose()
+
+
+def cut_while_idle(dbapi_connection: Any) -> bool:
+    """Whether the server has closed this idle psycopg connection (a restart,
+    pg_terminate_backend, an idle timeout): an idle connection with something to read holds
+    the server's last words, or the end of the stream. A zero-timeout select costs
+    microseconds; a ping would cost a round trip."""
+    pgconn = getattr(dbapi_connection, "pgconn", None)
+    if pgconn is None:
+        return False
+    try:
+        readable, _, _ = select.select([pgconn.socket], [], [], 0)
+    except Exception:  # the socket is already gone
+        return True
+    return bool(readable)
