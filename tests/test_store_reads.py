@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import bindparam, event, select, text
+from sqlalchemy import bindparam, event, func, literal, select, text
 from sqlalchemy.exc import DBAPIError
 
 from cora_ocr.store import Store, queries
 from cora_ocr.store.migrate import upgrade
 from cora_ocr.store.models import Job
+from cora_ocr.store.reads import PreparedReads
 from tests.conftest import make_store_url
 
 FIELDS = {
@@ -127,3 +129,55 @@ def test_a_failing_read_raises_with_the_servers_message(store: Store) -> None:
     assert issubclass(raised.type, DBAPIError)
     job_id = new_job(store)  # and the next read works
     assert queries.status_row(store, job_id) is not None
+
+
+BACKEND_PID = select(func.pg_backend_pid()).where(literal(1) == bindparam("job_id"))
+
+
+def test_each_thread_keeps_its_read_connection_then_hands_it_back(pg_store: Store) -> None:
+    """PreparedReads: a thread reads on the connection it holds (no pool checkout per read),
+    threads never share one, and a connection goes back to the pool after hold_seconds."""
+    reads = pg_store.reads
+    assert isinstance(reads, PreparedReads)
+    pool = reads.engine.pool
+    first = pg_store.read_one(BACKEND_PID, {"job_id": 1})
+    assert pg_store.read_one(BACKEND_PID, {"job_id": 1}) == first
+    assert pool.checkedout() == 1  # type: ignore[attr-defined]
+
+    others: list[object] = []
+    barrier = threading.Barrier(3)
+
+    def read_in_a_thread() -> None:
+        barrier.wait()
+        others.append(pg_store.read_one(BACKEND_PID, {"job_id": 1}))
+        barrier.wait()  # both threads hold theirs at once
+
+    threads = [threading.Thread(target=read_in_a_thread) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(set(others)) == 3 and first not in others
+
+    assert pool.checkedout() == 1 + 3  # type: ignore[attr-defined]
+    reads.hold_seconds = 0  # the next read hands the held one back, and the ended threads'
+    pg_store.read_one(BACKEND_PID, {"job_id": 1})
+    assert pool.checkedout() == 1  # type: ignore[attr-defined]
+
+
+def test_dispose_closes_the_held_read_connections(tmp_path: Path) -> None:
+    url, schema = make_store_url("postgresql", tmp_path)
+    store = Store(url)
+    try:
+        pid = store.read_one(BACKEND_PID, {"job_id": 1})
+        store.dispose()
+        with store.engine.connect() as conn:
+            alive = conn.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
+                {"pid": pid[0]},  # type: ignore[index]
+            ).scalar_one()
+        assert alive == 0
+    finally:
+        store.dispose()
+        assert schema is not None
+        schema.drop()

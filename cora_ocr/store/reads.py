@@ -110,7 +110,7 @@ class PreparedReads(Reads):
         self._plans: dict[Executable, _Plan] = {}
         self._dialect = cast(Any, type(engine.dialect))(paramstyle="numeric_dollar")  # $1, $2
         self._local = threading.local()
-        self._held: set[PoolProxiedConnection] = set()
+        self._held: dict[PoolProxiedConnection, threading.Thread] = {}
         self._lock = threading.Lock()
 
     def one(self, statement: Executable, params: dict[str, Any]) -> tuple[Any, ...] | None:
@@ -147,16 +147,28 @@ class PreparedReads(Reads):
             ):
                 return proxied
             self._let_go(proxied, dead=False)
+        self._close_orphans()
         proxied = self.engine.raw_connection()
         self._local.held = (proxied, time.monotonic())
         with self._lock:
-            self._held.add(proxied)
+            self._held[proxied] = threading.current_thread()
         return proxied
+
+    def _close_orphans(self) -> None:
+        """Hand back the connections of threads that have ended (a server that replaces its
+        threads): nobody else would."""
+        with self._lock:
+            orphans = [proxied for proxied, owner in self._held.items() if not owner.is_alive()]
+            for proxied in orphans:
+                del self._held[proxied]
+        for proxied in orphans:
+            with contextlib.suppress(Exception):
+                proxied.close()
 
     def _let_go(self, proxied: PoolProxiedConnection, dead: bool) -> None:
         self._local.held = None
         with self._lock:
-            self._held.discard(proxied)
+            self._held.pop(proxied, None)
         with contextlib.suppress(Exception):  # a dead connection may fail to close
             if dead:
                 proxied.invalidate()
@@ -204,7 +216,7 @@ class PreparedReads(Reads):
 
     def dispose(self) -> None:
         with self._lock:
-            held, self._held = self._held, set()
+            held, self._held = list(self._held), {}
         for proxied in held:
             with contextlib.suppress(Exception):
                 proxied.close()
