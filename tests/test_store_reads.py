@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from cora_ocr.store import Store, queries
 from cora_ocr.store.migrate import upgrade
 from cora_ocr.store.models import Job
-from cora_ocr.store.reads import PreparedReads
+from cora_ocr.store.reads import PreparedReads, Reads
 from tests.conftest import make_store_url
 
 FIELDS = {
@@ -62,6 +62,29 @@ def test_columns_come_through_sqlalchemys_types(store: Store) -> None:
         assert created_at == job.created_at and created_at.utcoffset() == dt.timedelta(0)
     assert metadata == activity
     assert finished_at is None
+
+
+def test_the_faster_path_reads_what_core_reads(store: Store) -> None:
+    """The store's reads against SQLAlchemy Core (Reads) on the same engine, statement by
+    statement: the same rows, types included, and None for no row."""
+    assert type(store.reads) is not Reads
+    core = Reads(store.reads.engine)
+    with_context = new_job(store, activity_metadata={"CallerId": 1}, start_by=2**40)
+    without = new_job(store, context=None)
+    statements = [
+        queries._STATUS,
+        select(Job.id, Job.created_at, Job.activity_metadata, Job.finished_at).where(
+            Job.id == bindparam("job_id")
+        ),
+        select(Job.external_context, Job.timeout_seconds).where(Job.id > bindparam("job_id")),
+    ]
+    for statement in statements:
+        for job_id in (with_context, without, 10**15):
+            expected = core.one(statement, {"job_id": job_id})
+            row = store.read_one(statement, {"job_id": job_id})
+            assert row == expected
+            if row is not None and expected is not None:
+                assert [type(value) for value in row] == [type(value) for value in expected]
 
 
 def test_reads_see_commits_of_other_connections(store: Store) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
-from cora_ocr.store.reads import PreparedReads, Reads, cut_while_idle
+from cora_ocr.store.reads import CompiledReads, PreparedReads, Reads, cut_while_idle
 
 # Pooled connections are replaced after this long.
 RECYCLE_SECONDS = 1800
@@ -60,26 +60,26 @@ class Store:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.session: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
-        # GetStatus reads: SQLAlchemy Core on an engine of their own (cora_ocr.store.reads),
-        # whose connections run in AUTOCOMMIT on a server: no BEGIN/ROLLBACK per read, and
-        # psycopg keeps its prepared statements. An in-memory SQLite database exists only in
-        # the main engine's one connection.
+        # GetStatus reads (cora_ocr.store.reads): on an engine of their own, each server
+        # thread holding at most one of its connections, hence no overflow limit: as many as
+        # the server has threads. On a server, in AUTOCOMMIT with no reset on return. An
+        # in-memory SQLite database exists only in the main engine's one connection: Core.
         parsed = make_url(url)
+        pool = {} if "poolclass" in engine_kwargs else {"max_overflow": -1}
         if parsed.get_backend_name() == "sqlite":
-            memory = parsed.database in (None, "", ":memory:")
-            reads = self.engine if memory else make_engine(url, **engine_kwargs)
-            self.reads: Reads = Reads(reads)
+            if parsed.database in (None, "", ":memory:"):
+                self.reads: Reads = Reads(self.engine)
+            else:
+                self.reads = CompiledReads(make_engine(url, **pool, **engine_kwargs))
         else:
-            # Each thread holds at most one read connection (PreparedReads): as many as the
-            # server has threads, hence no overflow limit.
             read_engine = make_engine(
                 url,
                 isolation_level="AUTOCOMMIT",
                 pool_reset_on_return=None,
-                max_overflow=-1,
+                **pool,
                 **engine_kwargs,
             )
-            faster = PreparedReads if read_engine.driver == "psycopg" else Reads
+            faster = PreparedReads if read_engine.driver == "psycopg" else CompiledReads
             self.reads = faster(read_engine)
 
     @property

@@ -1,30 +1,31 @@
 """Single-statement reads (the GetStatus hot path), on an engine of their own.
 
 `Reads` is SQLAlchemy Core as its documentation writes it: a pooled connection, `execute`,
-`first()`. It serves SQLite and any driver but psycopg.
+`first()`. Measured under `bench/run`, it cost GetStatus 43-47% of its throughput on
+PostgreSQL and 17-25% on SQLite (README, "Performance"), more than the quarter the project
+allows before a faster path on PostgreSQL, and enough on SQLite to miss the 40%-of-ceiling
+target. So the store reads through the faster path, behind the same interface and giving the
+same rows (tests/test_store_reads.py compares them), and Core serves only an in-memory SQLite
+database. What the faster path keeps of SQLAlchemy: the statement is compiled by its compiler,
+parameters and columns go through its types, and connections come from its pool, which opens,
+recycles, invalidates and disposes of them. What it skips is the per-call machinery:
 
-`PreparedReads` serves PostgreSQL with psycopg: the same rows for the same statements, faster.
-Under `bench/run`, Core cost GetStatus 43-47% of its throughput on PostgreSQL, more than the
-quarter the project allows before a faster path (README, "Performance"); on SQLite it costs
-less, and Core stays. What PreparedReads keeps of SQLAlchemy: the statement is compiled by
-its compiler, parameters and columns go through its types (over psycopg's own adapters), and
-connections come from its pool, which opens, recycles, invalidates and disposes of them. What
-it skips is the per-call machinery:
+- SQLAlchemy's Connection and Result: `CompiledReads` runs the compiled statement on a DBAPI
+  cursor; `PreparedReads` (psycopg) prepares it once per connection (remembered in the pool's
+  per-connection `info`, which goes with the connection) and runs it through libpq, which
+  releases the GIL while it waits, values through psycopg's own adapters;
+- the pool's checkout and checkin on every read (about 100 µs of CPU per GetStatus on
+  PostgreSQL here): each thread keeps the connection it reads on checked out for up to
+  HOLD_SECONDS, then hands it back so that the pool's recycling applies, and hands it back at
+  once when the server has cut it while idle (`cut_while_idle`, the check the pool's checkout
+  listener also runs).
 
-- SQLAlchemy's Connection and Result, and psycopg's cursor: the statement is prepared once
-  per connection (remembered in the pool's per-connection `info`, which goes with the
-  connection) and run through libpq, which releases the GIL while it waits;
-- the pool's checkout and checkin on every read (about 100 µs of CPU per GetStatus here):
-  each thread keeps the connection it reads on checked out for up to HOLD_SECONDS, then hands
-  it back so that the pool's recycling applies, and hands it back at once when the server has
-  cut it while idle (`cut_while_idle`, the check the pool's checkout listener also runs).
+On a server the read engine runs its connections in AUTOCOMMIT: a read opens no transaction,
+and there is nothing to roll back on return to the pool, whose reset is off (psycopg 3 forgets
+its prepared statements on every rollback).
 
-The read engine runs its connections in AUTOCOMMIT: a read opens no transaction, and there is
-nothing to roll back on return to the pool, whose reset is off (psycopg 3 forgets its prepared
-statements on every rollback).
-
-Both retry a read once on a new connection when its connection died mid-statement (the server
-restarted): it is a read, so running it twice is harmless.
+Every path retries a read once on a new connection when its connection died mid-statement (the
+server restarted): it is a read, so running it twice is harmless.
 """
 
 from __future__ import annotations
@@ -100,15 +101,15 @@ class _Plan:
         )
 
 
-class PreparedReads(Reads):
-    """psycopg: the statement prepared once per pooled connection and run through libpq,
-    values through psycopg's adapters and SQLAlchemy's types (module docstring)."""
+class CompiledReads(Reads):
+    """The faster path (module docstring): each thread's held connection, the statement
+    compiled once, run on a DBAPI cursor."""
 
     def __init__(self, engine: Engine, hold_seconds: float = HOLD_SECONDS) -> None:
         super().__init__(engine)
         self.hold_seconds = hold_seconds
         self._plans: dict[Executable, _Plan] = {}
-        self._dialect = cast(Any, type(engine.dialect))(paramstyle="numeric_dollar")  # $1, $2
+        self._dialect = self.dialect()
         self._local = threading.local()
         self._held: dict[PoolProxiedConnection, threading.Thread] = {}
         self._lock = threading.Lock()
@@ -124,7 +125,7 @@ class PreparedReads(Reads):
                 return self._run(proxied, plan, args)
             except BaseException as error:
                 # Judged before letting go: a connection let go of always looks broken.
-                dead = isinstance(error, Exception) and self._dead(proxied)
+                dead = isinstance(error, Exception) and self._dead(proxied, error)
                 self._let_go(proxied, dead)
                 if not dead or attempt == 2:
                     if isinstance(error, self.engine.dialect.loaded_dbapi.Error):
@@ -175,6 +176,42 @@ class PreparedReads(Reads):
             else:
                 proxied.close()  # back to the pool; one cut while idle is refreshed there
 
+    def dialect(self) -> Any:
+        return self.engine.dialect
+
+    def _run(
+        self, proxied: PoolProxiedConnection, plan: _Plan, args: list[Any]
+    ) -> tuple[Any, ...] | None:
+        cursor = proxied.cursor()
+        try:
+            cursor.execute(plan.sql, args)
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        return None if row is None else plan.row(row)
+
+    def _dead(self, proxied: PoolProxiedConnection, error: Exception) -> bool:
+        dialect = self.engine.dialect
+        return isinstance(error, dialect.loaded_dbapi.Error) and dialect.is_disconnect(
+            error, proxied.dbapi_connection, None
+        )
+
+    def dispose(self) -> None:
+        with self._lock:
+            held, self._held = list(self._held), {}
+        for proxied in held:
+            with contextlib.suppress(Exception):
+                proxied.close()
+        super().dispose()
+
+
+class PreparedReads(CompiledReads):
+    """psycopg: the statement prepared once per connection and run through libpq, values
+    through psycopg's adapters and SQLAlchemy's types (module docstring)."""
+
+    def dialect(self) -> Any:
+        return cast(Any, type(self.engine.dialect))(paramstyle="numeric_dollar")  # $1, $2
+
     def _run(
         self, proxied: PoolProxiedConnection, plan: _Plan, args: list[Any]
     ) -> tuple[Any, ...] | None:
@@ -207,20 +244,11 @@ class PreparedReads(Reads):
         transformer.set_pgresult(result)
         return plan.row(transformer.load_row(0, tuple))
 
-    @staticmethod
-    def _dead(proxied: PoolProxiedConnection) -> bool:
+    def _dead(self, proxied: PoolProxiedConnection, error: Exception) -> bool:
         from psycopg import pq
 
         connection: Any = proxied.dbapi_connection
         return connection is None or connection.pgconn.status != pq.ConnStatus.OK
-
-    def dispose(self) -> None:
-        with self._lock:
-            held, self._held = list(self._held), {}
-        for proxied in held:
-            with contextlib.suppress(Exception):
-                proxied.close()
-        super().dispose()
 
 
 def cut_while_idle(dbapi_connection: Any) -> bool:

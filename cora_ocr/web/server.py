@@ -28,10 +28,14 @@ def _close_all(server: Any) -> None:
 
 
 def stop_server(server: Any, *, loop_running: bool) -> None:
-    """Stop a server. With the loop running in another thread, the closing is handed to
-    that thread (asyncore is not thread-safe) and run() returns once the map is empty."""
+    """Stop a server. Its task threads go first, while the loop still runs: a task that
+    finishes pulls the loop's trigger to have its answer written, and a trigger pulled after
+    it was closed writes to a closed descriptor, or to whatever pipe has since been given that
+    number (waitress#468). Then, with the loop running in another thread, the closing is
+    handed to that thread (asyncore is not thread-safe) and run() returns once the map is
+    empty."""
+    server.task_dispatcher.shutdown(timeout=5)
     if loop_running:
         server.trigger.pull_trigger(lambda: _close_all(server))
     else:
         _close_all(server)
-    server.task_dispatcher.shutdown(timeout=5)
