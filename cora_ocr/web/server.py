@@ -28,14 +28,16 @@ def _close_all(server: Any) -> None:
 
 
 def stop_server(server: Any, *, loop_running: bool) -> None:
-    """Stop a server. Its task threads go first, while the loop still runs: a task that
-    finishes pulls the loop's trigger to have its answer written, and a trigger pulled after
-    it was closed writes to a closed descriptor, or to whatever pipe has since been given that
-    number (waitress#468). Then, with the loop running in another thread, the closing is
-    handed to that thread (asyncore is not thread-safe) and run() returns once the map is
-    empty."""
-    server.task_dispatcher.shutdown(timeout=5)
+    """Stop a server. With its loop running in another thread, the task threads go first,
+    while the loop still runs: a task that finishes pulls the loop's trigger to have its
+    answer written, and a trigger pulled after it was closed writes to a closed descriptor,
+    or to whatever pipe has since been given that number (waitress#468). Then the closing is
+    handed to the loop's thread (asyncore is not thread-safe), and run() returns once the map
+    is empty. With the loop stopped, nothing would write a task's answer: the channels are
+    closed first, which ends any task waiting to write."""
     if loop_running:
+        server.task_dispatcher.shutdown(timeout=5)
         server.trigger.pull_trigger(lambda: _close_all(server))
     else:
         _close_all(server)
+        server.task_dispatcher.shutdown(timeout=5)
