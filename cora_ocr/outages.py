@@ -60,11 +60,9 @@ class Outage:
     logger: logging.Logger
     backoff: Backoff = field(default_factory=Backoff)
     since: float | None = None
-    attempts: int = 0
 
     def failed(self, error: BaseException) -> float:
         """Log as needed; the seconds to wait before trying again."""
-        self.attempts += 1
         if not is_transient(error):
             self.logger.error("%s: unexpected error; retrying", self.what, exc_info=error)
         elif self.since is None:
@@ -81,9 +79,9 @@ class Outage:
                 "%s available again after %.1f s (%d failed attempts)",
                 self.what,
                 time.monotonic() - self.since,
-                self.attempts,
+                self.backoff.failures,  # one delay drawn per failed attempt
             )
-        self.since, self.attempts = None, 0
+        self.since = None
         self.backoff.reset()
 
     @property

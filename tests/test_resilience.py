@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import shutil
 import subprocess
 import threading
@@ -312,3 +313,27 @@ def test_a_missing_robot_output_folder_fails_the_waiting_job(pipeline: Pipeline)
         assert list(pipeline.profile.input_dir.iterdir()) == []
     finally:
         pipeline.profile.output_dir.mkdir()
+
+
+def test_an_outage_logs_once_when_it_starts_and_once_when_it_ends(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from cora_ocr.outages import Backoff, Outage
+
+    outage = Outage("database", logging.getLogger("test-outage"), Backoff(base=0.01, cap=0.02))
+    with caplog.at_level(logging.INFO, logger="test-outage"):
+        for _ in range(3):
+            assert 0.0 < outage.failed(OSError("connection refused")) <= 0.02
+        assert outage.ongoing
+        outage.succeeded()
+        outage.succeeded()  # nothing to say when nothing was wrong
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert lines[0] == (
+        "WARNING",
+        "database unavailable (OSError: connection refused); retrying with backoff",
+    )
+    assert len(lines) == 2 and lines[1][0] == "INFO"
+    assert re.fullmatch(
+        r"database available again after [\d.]+ s \(3 failed attempts\)", lines[1][1]
+    )
+    assert not outage.ongoing and outage.backoff.failures == 0

@@ -96,6 +96,16 @@ def start_process(args: list[str]) -> tuple[subprocess.Popen[str], queue.Queue[s
     return process, lines
 
 
+def start_held_worker(
+    setup: Setup, when: str, state: str
+) -> tuple[subprocess.Popen[str], queue.Queue[str]]:
+    """tests/worker_process.py: a worker that holds its job `when` ("before"/"after") the
+    step of `state`, until killed."""
+    return start_process(
+        [sys.executable, "-m", "tests.worker_process", str(setup.config), when, state]
+    )
+
+
 def wait_for(lines: queue.Queue[str], prefix: str, timeout: float = 30) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -134,9 +144,7 @@ def test_sigkilled_worker_job_is_resumed_after_the_lease(
 ) -> None:
     job_id = setup.submit("scan.png", b"page", put_model)
     robot = SimulatedRobot(setup.profile)
-    process, lines = start_process(
-        [sys.executable, "-m", "tests.worker_process", str(setup.config), when, state.value]
-    )
+    process, lines = start_held_worker(setup, when, state.value)
     try:
         wait_for(lines, "READY")
         if state is JobState.DELIVERING:  # the robot must answer before delivery starts
@@ -180,16 +188,7 @@ def test_a_worker_killed_while_the_robot_works_resumes_by_the_jobs_own_name(
     """The robot has the document (its progress file is there) when the worker dies; a retry
     of the same document with the same name arrives meanwhile. Each job keeps its own file."""
     first = setup.submit("scan.png", b"page", "Rename")
-    process, lines = start_process(
-        [
-            sys.executable,
-            "-m",
-            "tests.worker_process",
-            str(setup.config),
-            "before",
-            "waiting_for_output",
-        ]
-    )
+    process, lines = start_held_worker(setup, "before", "waiting_for_output")
     try:
         assert wait_for(lines, "HOLDING") == f"HOLDING {first}"
         name = setup.job(first).robot_name
@@ -226,16 +225,7 @@ def test_a_worker_killed_while_the_robot_works_resumes_by_the_jobs_own_name(
 def test_a_job_that_keeps_killing_workers_fails_with_internal_error(setup: Setup) -> None:
     job_id = setup.submit("scan.png", b"page")
     for _ in range(setup.settings.max_attempts + 1):
-        process, lines = start_process(
-            [
-                sys.executable,
-                "-m",
-                "tests.worker_process",
-                str(setup.config),
-                "before",
-                "processing_input",
-            ]
-        )
+        process, lines = start_held_worker(setup, "before", "processing_input")
         try:
             wait_for(lines, "HOLDING")
         finally:

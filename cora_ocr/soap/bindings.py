@@ -111,10 +111,10 @@ class _AsmxSoap:
         if entry is not None:
             self._validate_header(entry)
         body = ctx.in_body_doc
-        if not ctx.descriptor.in_message._type_info:  # GetStatus
+        if ctx.descriptor.name == "GetStatus":
             if len(body) or (body.text or "").strip():
                 raise ClientError(
-                    f"{ctx.descriptor.name}: content is not allowed; the job id travels in the "
+                    "GetStatus: content is not allowed; the job id travels in the "
                     "ActivityMetadata header"
                 )
             # Routed by its name, and empty: nothing left for the schema to judge but

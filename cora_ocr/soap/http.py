@@ -55,9 +55,8 @@ def render_status_document(status: str, error_code: str, context: str | None) ->
 
 class HttpGetPost(ProtocolBase):
     """In: ctx.in_document is the request's fields (name -> values, as parse_qs gives them)
-    and ctx.method_request_string the operation named by the URL. Out: the result document."""
-
-    content_type = CONTENT_TYPE
+    and ctx.method_request_string the operation named by the URL. Out: the result document
+    (CONTENT_TYPE)."""
 
     def __init__(self) -> None:
         super().__init__()

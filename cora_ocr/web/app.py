@@ -47,7 +47,6 @@ class CoraOcrApp:
 
     def __init__(self, settings: Settings, jobs: JobService, guard: Guard) -> None:
         self.settings = settings
-        self.jobs = jobs
         self.guard = guard
         self.wsdl = WsdlDocument()
         self.bindings = Bindings(jobs)
