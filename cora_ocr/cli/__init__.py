@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 
+from cora_ocr import logs
 from cora_ocr.cli import admin, run
 from cora_ocr.config import load_settings
 from cora_ocr.errors import CoraError
@@ -120,11 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logs.configure(args.log_level)
     try:
         settings = load_settings(
             args.config, host=getattr(args, "host", None), port=getattr(args, "port", None)
