@@ -41,8 +41,19 @@ class Settings:
     connections: Mapping[str, Path] = dataclasses.field(default_factory=dict)
     # Peers whose X-Forwarded-Proto / X-Forwarded-Host are believed.
     trusted_proxies: frozenset[str] = frozenset()
-    # Largest request body accepted (ASMX/IIS default: 4 MB).
+    # Largest request body accepted (ASMX/IIS default: 4 MB); one byte more gets 413.
     max_request_bytes: int = 4 * 1024 * 1024
+    # Slow clients (web/server.py; Apache mod_reqtimeout's model and defaults): a request's
+    # headers must arrive within header_timeout seconds (a new connection's first request:
+    # of connecting, TLS handshake included); its body within body_timeout of the headers'
+    # end, plus one second per body_min_rate bytes received. Past it: 408, connection closed.
+    header_timeout: float = 20.0
+    body_timeout: float = 20.0
+    body_min_rate: int = 500
+    # A kept-alive connection with no request under way is closed after this long.
+    idle_timeout: float = 15.0
+    # Open connections per server process; past it, new ones wait in the listen backlog.
+    max_connections: int = 1000
     # Longest TimeOut a FileBatch may ask for, in seconds (one week).
     max_timeout_seconds: int = 604_800
     # OCR profiles: name -> table of robot folders and engine options (see profiles.py);
@@ -193,6 +204,11 @@ def _convert(key: str, value: Any) -> Any:
         "connections": lambda v: _as_connections(key, v),
         "trusted_proxies": lambda v: _as_str_set(key, v),
         "max_request_bytes": lambda v: _as_int(key, v, 1024, 2**31),
+        "header_timeout": lambda v: _as_float(key, v, 1, 3600),
+        "body_timeout": lambda v: _as_float(key, v, 1, 3600),
+        "body_min_rate": lambda v: _as_int(key, v, 0, 2**31),
+        "idle_timeout": lambda v: _as_float(key, v, 1, 3600),
+        "max_connections": lambda v: _as_int(key, v, 10, 100_000),
         "max_timeout_seconds": lambda v: _as_int(key, v, 1, 604_800),
         "profiles": lambda v: _as_profiles(key, v),
         "lease_seconds": lambda v: _as_float(key, v, 0.1, 3600),

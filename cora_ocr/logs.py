@@ -43,3 +43,6 @@ def configure(level: str) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(OneLineFormatter(FORMAT))
     logging.basicConfig(level=level.upper(), handlers=[handler])
+    # Waitress warns for every request that waits for a free task thread: under load that is
+    # one line per request, and waiting there is normal (the loop has already read it).
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)

@@ -62,6 +62,28 @@ def many_elements(count: int) -> bytes:
     return envelope(f'<GetStatus xmlns="{TNS}">' + "<x/>" * count + "</GetStatus>")
 
 
+def spelled_attributes(count: int) -> bytes:
+    attrs = " ".join(f"a{n} = '1'" for n in range(count))
+    return envelope(f'<GetStatus xmlns="{TNS}" {attrs}/>')
+
+
+def spelled_namespaces(count: int) -> bytes:
+    attrs = " ".join(f"xmlns:n{n} = 'urn:{n}'" for n in range(count))
+    return envelope(f'<GetStatus xmlns="{TNS}" {attrs}/>')
+
+
+def utf7(body: bytes, name: str) -> bytes:
+    """A UTF-8 envelope declared as UTF-7, every '<' and '=' after the declaration spelled
+    the UTF-7 way (+ADw- and +AD0-): no '<' or '=' byte is left to find."""
+    declaration, rest = body.split(b"?>", 1)
+    rest = rest.replace(b"<", b"+ADw-").replace(b"=", b"+AD0-")
+    return declaration.replace(b"utf-8", name.encode()) + b"?>" + rest
+
+
+def header_elements(count: int) -> bytes:
+    return envelope(get_status_body(), '<Ignored xmlns="urn:x">' + "<e/>" * count + "</Ignored>")
+
+
 FIFTY_MB = 50 * 1024 * 1024
 
 
@@ -139,8 +161,8 @@ def cases(canary_path: str, trap_url: str) -> list[Case]:
             "well-formed",
             soap11(),
         ),
-        # 10k deep is also 20k tags: the byte pre-check refuses it before libxml2 runs.
-        Case("10k-deep nesting", lambda: nested(10_000), 500, "elements", soap11()),
+        # Counted as the parser sees it: refused at the 33rd level, nothing deeper is built.
+        Case("10k-deep nesting", lambda: nested(10_000), 500, "deeper", soap11()),
         Case("300-deep nesting", lambda: nested(300), 500, "deeper", soap11()),
         Case("40-deep nesting", lambda: nested(40), 500, "deeper", soap11()),
         Case("100k attributes", lambda: many_attributes(100_000), 500, "attributes", soap11()),
@@ -152,6 +174,73 @@ def cases(canary_path: str, trap_url: str) -> list[Case]:
             soap11(),
         ),
         Case("100k elements", lambda: many_elements(100_000), 500, "elements", soap11()),
+        # The same floods spelled so that no byte pattern sees them.
+        Case(
+            "100k spaced attributes",
+            lambda: spelled_attributes(100_000),
+            500,
+            "attributes",
+            soap11(),
+        ),
+        Case(
+            "10k spaced namespace declarations",
+            lambda: spelled_namespaces(10_000),
+            500,
+            "attributes",
+            soap11(),
+        ),
+        Case(
+            "200k elements in an ignored header",
+            lambda: header_elements(200_000),
+            500,
+            "elements",
+            soap11(),
+        ),
+        Case(
+            "UTF-7, 200k elements in a header",
+            lambda: utf7(header_elements(200_000), "UTF-7"),
+            500,
+            "UTF-7",
+            soap11(),
+        ),
+        Case(
+            "UTF-7 spelled, 100k attributes",
+            lambda: (
+                spelled_attributes(100_000)
+                .decode()
+                .replace('encoding="utf-8"', 'encoding="utf-7"')
+                .encode("utf-7")
+            ),
+            500,
+            "utf-7",
+            soap11(),
+        ),
+        Case(
+            "EBCDIC",
+            lambda: envelope(get_status_body()).decode().replace("utf-8", "IBM037").encode("cp037"),
+            500,
+            "EBCDIC",
+            soap11(),
+        ),
+        Case(
+            "UTF-16, 100k spaced attributes",
+            lambda: (
+                spelled_attributes(100_000)
+                .decode()
+                .replace('encoding="utf-8"', 'encoding="utf-16"')
+                .encode("utf-16")
+            ),
+            500,
+            "attributes",
+            soap11(),
+        ),
+        Case(
+            "charset UTF-7",
+            lambda: envelope(get_status_body()),
+            500,
+            "charset",
+            {**soap11(), "Content-Type": "text/xml; charset=utf-7"},
+        ),
         Case("50 MB body", fifty_megabytes, 413, "", soap11()),
         Case(
             "invalid UTF-8",

@@ -20,7 +20,7 @@ class Serve:
         from cora_ocr.services import build_services
         from cora_ocr.supervisor import Supervised
         from cora_ocr.web.app import create_app
-        from cora_ocr.web.server import make_server
+        from cora_ocr.web.server import Deadlines, make_server
 
         self.settings = settings
         self.store = open_store(settings)
@@ -34,7 +34,12 @@ class Serve:
             robot = self.robot
             self.supervisors.append(Supervised("robot", lambda: robot.run(), robot.stop))
         self.server = make_server(
-            self.app, settings.host, settings.port, settings.threads, settings.max_request_bytes
+            self.app,
+            settings.host,
+            settings.port,
+            settings.threads,
+            settings.max_request_bytes,
+            Deadlines.from_settings(settings),
         )
 
     @property

@@ -23,7 +23,13 @@ from cora_ocr.web.faults import plain_error, soap_error
 from cora_ocr.web.guard import Guard
 from cora_ocr.web.response import TEXT_HTML, TEXT_XML, Response, plain
 from cora_ocr.web.wsdl import WsdlDocument
-from cora_ocr.web.xmlparse import XmlLimits, make_parser, parse_soap_body
+from cora_ocr.web.xmlparse import (
+    ENCODINGS_ALLOWED,
+    XmlLimits,
+    charset_allowed,
+    make_parser,
+    parse_soap_body,
+)
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +124,12 @@ class CoraOcrApp:
                     "use text/xml (SOAP 1.1) or application/soap+xml (SOAP 1.2)"
                 )
             )
+        charset = params.get("charset", "").lower()
         try:
+            if charset and not charset_allowed(charset):
+                raise ClientError(
+                    f"Content-Type: charset {charset!r} is not allowed; {ENCODINGS_ALLOWED}"
+                )
             principal = self.guard.admit(environ)
             body = self._soap_answer(version, action, self.read_body(environ), principal)
             return Response(200, version.content_type, body)

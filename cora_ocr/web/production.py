@@ -19,19 +19,13 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         if ":" in settings.host
         else f"{settings.host}:{settings.port}",
         "workers": settings.web_workers,
-        "threads": settings.web_threads,
-        "worker_class": "gthread" if settings.web_threads > 1 else "sync",
+        # Requests are read and served by waitress in each process (web/worker.py): the
+        # request limits, deadlines, threads and TLS are the worker's, from the settings.
+        "worker_class": "cora_ocr.web.worker.WaitressWorker",
         "timeout": 60,
-        "keepalive": 5,
-        "limit_request_line": 8190,
-        "limit_request_fields": 100,
-        "limit_request_field_size": 8190,
-        "forwarded_allow_ips": "",  # the app judges X-Forwarded-* itself (trusted_proxies)
         "proc_name": "cora-ocr-web",
         "accesslog": None,
     }
-    if settings.tls_cert or settings.tls_key:
-        options.update(certfile=str(settings.tls_cert), keyfile=str(settings.tls_key))
     return options
 
 

@@ -1,25 +1,358 @@
-"""The embedded HTTP server (waitress): used by `cora-ocr serve` and by the tests."""
+"""The HTTP server of both faces: waitress's asynchronous front, with deadlines of ours.
+
+`cora-ocr serve` runs one server in its process; `cora-ocr web` runs one in each gunicorn
+worker process (`web/worker.py`). Waitress reads every request, headers and body, on its
+event loop and hands it to a task thread only once it is complete, so a slow or stalled
+client never holds a Python thread. What waitress lacks, added here through its channel,
+parser and server classes:
+
+- Deadlines (Apache mod_reqtimeout's model): a connection's first request must finish its
+  headers (TLS handshake included) within `header_timeout` of connecting, a later request
+  within `header_timeout` of its first byte; a body within `body_timeout` of the end of its
+  headers, extended by one second for every `body_min_rate` bytes received. A client past
+  its deadline gets 408 and is closed.
+- Body limits that hold at the door: a Content-Length over the limit is refused with 413
+  without reading the body, `Expect: 100-continue` included (no "100 Continue" is sent);
+  a chunk announcing more than the limit is refused as soon as its size line arrives; a body
+  of exactly the limit is accepted (waitress refuses at the limit itself).
+- TLS served directly (`tls_cert`/`tls_key`), with the handshake on the event loop.
+"""
 
 from __future__ import annotations
 
+import logging
+import socket
+import ssl
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from waitress.server import create_server
+from waitress import wasyncore
+from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
+from waitress.server import TcpWSGIServer
+from waitress.task import ThreadedTaskDispatcher
+from waitress.utilities import RequestEntityTooLarge
+
+log = logging.getLogger(__name__)
+LINGER_SECONDS = 2.0
 
 
-def make_server(app: Any, host: str, port: int, threads: int, max_body: int = 4 << 20) -> Any:
-    """A bound, not yet running server; port 0 picks a free port (see .effective_port)."""
-    return create_server(
-        app,
-        host=host,
-        port=port,
-        threads=threads,
+@dataclass(frozen=True)
+class Deadlines:
+    """How long a client may take to send a request (see the module's docstring)."""
+
+    header_timeout: float = 20.0
+    body_timeout: float = 20.0
+    body_min_rate: int = 500  # bytes per second that extend the body deadline; 0: none
+    idle_timeout: float = 15.0  # a kept-alive connection with no request under way
+    max_connections: int = 1000  # per process; past it, new connections wait in the backlog
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Deadlines:
+        return cls(
+            settings.header_timeout,
+            settings.body_timeout,
+            settings.body_min_rate,
+            settings.idle_timeout,
+            settings.max_connections,
+        )
+
+
+class _Parser(HTTPRequestParser):  # type: ignore[misc]
+    """Waitress's parser, timing the request and refusing oversized bodies at once."""
+
+    max_body = 4 << 20  # set per server (make_servers)
+    headers_at = 0.0
+    error: Any = None  # as in the base class, typed
+    completed = False
+
+    def __init__(self, adj: Any) -> None:
+        super().__init__(adj)
+        self.started = time.monotonic()
+
+    def received(self, data: bytes) -> int:
+        headers_done = self.headers_finished
+        consumed: int = super().received(data)
+        if not headers_done and self.headers_finished:
+            self.headers_at = time.monotonic()
+            if self.error is None and self.content_length > self.max_body:
+                self._refuse(f"Content-Length {self.content_length} exceeds")
+        elif (
+            self.chunked
+            and self.error is None
+            and not self.completed
+            and len(self.body_rcv) + self.body_rcv.chunk_remainder > self.max_body
+        ):
+            # A chunk size line promising more than the limit: refuse now, not after waiting
+            # for bytes that would be refused anyway.
+            self._refuse("a chunk exceeds")
+        if self.error is not None:
+            # Refused at the headers: the client must not be told to go on sending the body.
+            self.expect_continue = False
+        return consumed
+
+    def _refuse(self, what: str) -> None:
+        self.error = RequestEntityTooLarge(f"{what} the limit of {self.max_body} bytes")
+        self.completed = True
+
+
+class _Channel(HTTPChannel):  # type: ignore[misc]
+    parser_class = _Parser
+    begun = False  # has any byte of a request arrived on this connection?
+    lingering_since: float | None = None  # cut: reading and dropping until the client closes
+
+    def __init__(self, server: Any, sock: Any, addr: Any, adj: Any, map: Any = None) -> None:
+        self.opened = time.monotonic()
+        super().__init__(server, sock, addr, adj, map)
+
+    def received(self, data: bytes) -> bool:
+        self.begun = True
+        return bool(super().received(data))
+
+    def overdue(self, now: float, deadlines: Deadlines) -> str | None:
+        """Why this connection is past its deadline, or None."""
+        if self.requests:
+            return None  # a request is being served: the client is not the one waiting
+        request = self.request
+        if request is None:
+            if not self.begun and now > self.opened + deadlines.header_timeout:
+                return f"no request within {deadlines.header_timeout:g} s of connecting"
+            return None
+        if not request.headers_finished:
+            if now > request.started + deadlines.header_timeout:
+                return f"request headers not complete within {deadlines.header_timeout:g} s"
+            return None
+        allowed = deadlines.body_timeout
+        if deadlines.body_min_rate:
+            allowed += request.body_bytes_received / deadlines.body_min_rate
+        if now > request.headers_at + allowed:
+            return (
+                f"request body not complete within {allowed:.0f} s "
+                f"({request.body_bytes_received} bytes received)"
+            )
+        return None
+
+    def cut(self, reason: str) -> None:
+        """408 and close, from the event loop's thread. Closing a socket with unread bytes
+        resets the connection, which can destroy the 408 before the client reads it: the
+        sending side is shut first and what still arrives is read and dropped, for up to
+        LINGER_SECONDS (Apache's lingering close)."""
+        peer = self.addr[0] if self.addr else "?"
+        log.info("closed a slow connection from %s: %s", peer, reason)
+        if not self.begun:
+            self.will_close = True  # closed by the loop (not here: it may be polling it)
+            return
+        body = f"Request Timeout: {reason}\n".encode()
+        head = (
+            "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
+            f"Content-Type: text/plain; charset=utf-8\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        try:
+            self.socket.send(head.encode() + body)
+            self.socket.shutdown(socket.SHUT_WR)
+        except (OSError, ValueError):
+            self.will_close = True
+            return
+        self.request = None
+        self.lingering_since = time.monotonic()
+
+    def readable(self) -> bool:
+        return self.lingering_since is not None or bool(super().readable())
+
+    def writable(self) -> bool:
+        if self.lingering_since is not None:
+            return bool(self.will_close)  # only to be closed (handle_write does that)
+        return bool(super().writable())
+
+    def handle_read(self) -> None:
+        if self.lingering_since is None:
+            super().handle_read()
+        else:
+            self.drain()
+
+    def drain(self) -> None:
+        try:
+            data = self.socket.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.handle_close()
+
+
+class _TlsChannel(_Channel):
+    """A channel whose socket is wrapped in TLS, the handshake done on the event loop."""
+
+    handshaking = True
+    handshake_wants_write = False
+
+    def __init__(self, server: Any, sock: Any, addr: Any, adj: Any, map: Any = None) -> None:
+        sock = server.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        super().__init__(server, sock, addr, adj, map)
+
+    def overdue(self, now: float, deadlines: Deadlines) -> str | None:
+        if self.handshaking and now > self.opened + deadlines.header_timeout:
+            return f"TLS handshake not complete within {deadlines.header_timeout:g} s"
+        return super().overdue(now, deadlines)
+
+    def _handshake(self) -> bool:
+        """True once the handshake is done; closes the channel if it failed."""
+        self.handshake_wants_write = False
+        try:
+            self.socket.do_handshake()
+        except ssl.SSLWantReadError:
+            return False
+        except ssl.SSLWantWriteError:
+            self.handshake_wants_write = True
+            return False
+        except (ssl.SSLError, OSError) as exc:
+            log.info("TLS handshake with %s failed: %s", self.addr[0] if self.addr else "?", exc)
+            self.handle_close()
+            return False
+        self.handshaking = False
+        return True
+
+    def writable(self) -> bool:
+        if self.handshaking and self.lingering_since is None and not self.will_close:
+            return self.handshake_wants_write
+        return bool(super().writable())
+
+    def handle_write(self) -> None:
+        if self.handshaking and not self.will_close:
+            self._handshake()
+            return
+        super().handle_write()
+
+    def handle_read(self) -> None:
+        if self.lingering_since is not None:
+            self.drain()
+            return
+        if self.handshaking and not self._handshake():
+            return
+        while self.socket is not None:
+            try:
+                data = self.socket.recv(self.adj.recv_bytes)
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                return
+            except (ssl.SSLError, OSError):
+                self.handle_close()
+                return
+            if not data:
+                self.handle_close()
+                return
+            self.last_activity = time.time()
+            self.received(data)
+            if not self.socket.pending():  # bytes decrypted but not yet read: go on
+                return
+
+    def send(self, data: Any, do_close: bool = True) -> int:
+        try:
+            return int(self.socket.send(data))
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return 0
+        except (ssl.SSLError, OSError):
+            if do_close:
+                self.handle_close()
+            return 0
+
+
+class _Server(TcpWSGIServer):  # type: ignore[misc]
+    channel_class = _Channel
+    deadlines = Deadlines()
+    tls: ssl.SSLContext | None = None
+
+    def maintenance(self, now: float) -> None:
+        super().maintenance(now)  # idle kept-alive connections (channel_timeout)
+        clock = time.monotonic()
+        for channel in list(self.active_channels.values()):
+            # Channels are closed by the loop, through will_close: this runs while it polls.
+            if channel.lingering_since is not None:
+                if clock > channel.lingering_since + LINGER_SECONDS:
+                    channel.will_close = True
+                continue
+            reason = channel.overdue(clock, self.deadlines)
+            if reason is not None:
+                channel.cut(reason)
+
+
+def make_servers(
+    app: Any,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    sockets: Sequence[Any] = (),
+    threads: int,
+    max_body: int = 4 << 20,
+    deadlines: Deadlines = Deadlines(),
+    tls: ssl.SSLContext | None = None,
+) -> list[Any]:
+    """Servers sharing one event loop map and one pool of task threads: one per given
+    listening socket, or one bound to host:port (port 0 picks a free port, see
+    .effective_port). Run them with `run(servers)` or servers[0].run()."""
+    options: dict[str, Any] = dict(
         ident="cora-ocr",
+        threads=threads,
         clear_untrusted_proxy_headers=False,  # forwarded headers are judged by the app
-        channel_timeout=60,
-        # Bodies over the limit are refused (413) before they are buffered to disk.
-        max_request_body_size=max_body,
+        url_scheme="https" if tls else "http",
+        channel_timeout=deadlines.idle_timeout,
+        cleanup_interval=1,  # how often deadlines are looked at (seconds)
+        connection_limit=deadlines.max_connections,
+        # The body limit is the parser's (max_body, exact); waitress's own limit counts
+        # chunk framing too, so it only backs it up, with room for the framing.
+        max_request_body_size=2 * max_body + 65536,
     )
+    from waitress.adjustments import Adjustments
+
+    adj = Adjustments(**options)
+    dispatcher = ThreadedTaskDispatcher()
+    dispatcher.set_thread_count(threads)
+    parser = type("CoraParser", (_Parser,), {"max_body": max_body})
+    channel = type("CoraChannel", (_TlsChannel if tls else _Channel,), {"parser_class": parser})
+    server_class = type(
+        "CoraServer", (_Server,), {"deadlines": deadlines, "tls": tls, "channel_class": channel}
+    )
+    shared: dict[int, Any] = {}
+    common = dict(map=shared, dispatcher=dispatcher, adj=adj)
+    if not sockets:
+        family = _family(host)
+        sockinfo = (family, 1, 6, (host.strip("[]"), port))
+        return [server_class(app, sockinfo=sockinfo, **common)]
+    return [
+        server_class(
+            app,
+            _sock=sock,
+            bind_socket=False,
+            sockinfo=(sock.family, sock.type, sock.proto, sock.getsockname()),
+            **common,
+        )
+        for sock in sockets
+    ]
+
+
+def make_server(
+    app: Any,
+    host: str,
+    port: int,
+    threads: int,
+    max_body: int = 4 << 20,
+    deadlines: Deadlines = Deadlines(),
+) -> Any:
+    """One bound, not yet running server (`serve` and the tests)."""
+    return make_servers(
+        app, host=host, port=port, threads=threads, max_body=max_body, deadlines=deadlines
+    )[0]
+
+
+def _family(host: str) -> int:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def run_once(server: Any, timeout: float) -> None:
+    """One turn of the event loop shared by `server` and its siblings."""
+    wasyncore.loop(timeout=timeout, map=server._map, use_poll=True, count=1)
 
 
 def _close_all(server: Any) -> None:

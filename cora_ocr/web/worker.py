@@ -1,0 +1,54 @@
+"""A gunicorn worker that serves with our waitress front (web/server.py).
+
+gunicorn keeps what it is good at: the listening sockets, the worker processes (restarted if
+they die or stop answering), signals and graceful reloads. Each worker runs waitress's event
+loop on gunicorn's sockets instead of gunicorn's blocking request reading, so slow clients
+wait on the loop, under the same deadlines and limits as `cora-ocr serve`, and never hold a
+worker process or thread.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import time
+from typing import Any
+
+from gunicorn.workers.base import Worker
+
+from cora_ocr.web.server import Deadlines, make_servers, run_once, stop_server
+
+
+def tls_context(cert: Any, key: Any) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certfile=str(cert), keyfile=str(key))
+    return context
+
+
+class WaitressWorker(Worker):  # type: ignore[misc]
+    def run(self) -> None:
+        settings = self.app.settings
+        tls = tls_context(settings.tls_cert, settings.tls_key) if settings.tls_cert else None
+        servers = make_servers(
+            self.wsgi,
+            sockets=[listener.sock for listener in self.sockets],
+            threads=settings.web_threads,
+            max_body=settings.max_request_bytes,
+            deadlines=Deadlines.from_settings(settings),
+            tls=tls,
+        )
+        server = servers[0]
+        beat = 0.0
+        try:
+            while self.alive:
+                now = time.monotonic()
+                if now - beat >= 1.0:  # the master kills a worker silent for `timeout`
+                    self.notify()
+                    beat = now
+                    if self.ppid != os.getppid():
+                        self.log.info("Parent changed, shutting down: %s", self)
+                        break
+                run_once(server, timeout=1.0)
+        finally:
+            # SIGTERM: stop accepting, let the task threads finish (up to 5 s), close.
+            stop_server(server, loop_running=False)

@@ -1,0 +1,283 @@
+"""Acceptance (front door): `cora-ocr serve` and `cora-ocr web`, on loopback, against raw
+sockets: slow and stalled clients are cut at their deadlines while GetStatus keeps
+answering; the transport edges (huge chunks, Expect: 100-continue, the exact body limit,
+hang-ups) answer as documented; floods spelled to dodge byte patterns get Client faults."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.factories import SOAP11_CT, action, envelope, get_status_body, header_xml
+from tests.hostile_cases import cases
+from tests.test_web import SERVICE, free_port, wait_until_listening
+
+DEADLINE = 2.0  # header_timeout and body_timeout of the servers under test
+MIN_RATE = 500  # body_min_rate: bytes per second that extend the body deadline
+LIMIT = 4 * 1024 * 1024  # the documented default of max_request_bytes
+FLOODS = (
+    "100k spaced attributes",
+    "10k spaced namespace declarations",
+    "200k elements in an ignored header",
+    "UTF-7, 200k elements in a header",
+    "UTF-7 spelled, 100k attributes",
+    "EBCDIC",
+    "UTF-16, 100k spaced attributes",
+    "charset UTF-7",
+)
+
+
+@dataclass
+class Door:
+    command: str
+    port: int
+    log: Path
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{SERVICE}"
+
+    def connect(self) -> socket.socket:
+        return socket.create_connection(("127.0.0.1", self.port), timeout=10)
+
+
+@pytest.fixture(params=["serve", "web"])
+def door(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Door]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "CORA_OCR_DATA_DIR": str(tmp_path / "data"),
+        "CORA_OCR_DATABASE_URL": f"sqlite:///{tmp_path / 'door.db'}",
+        "CORA_OCR_PORT": str(port),
+        "CORA_OCR_WEB_WORKERS": "2",
+        "CORA_OCR_REQUIRE_HTTPS": "false",
+        "CORA_OCR_ALLOW_ANONYMOUS": "true",
+        "CORA_OCR_HEADER_TIMEOUT": str(DEADLINE),
+        "CORA_OCR_BODY_TIMEOUT": str(DEADLINE),
+        "CORA_OCR_BODY_MIN_RATE": str(MIN_RATE),
+    }
+    log = tmp_path / "stderr.log"
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cora_ocr.cli", "--log-level", "INFO", request.param],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    try:
+        wait_until_listening(port, process)
+        yield Door(request.param, port, log, process)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def status_of(answer: bytes) -> int:
+    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.") else 0
+
+
+def read_answer(conn: socket.socket, timeout: float = 10) -> bytes:
+    """Everything the server sends until it closes the connection (or the timeout)."""
+    conn.settimeout(timeout)
+    chunks = []
+    try:
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+    except (TimeoutError, ConnectionResetError):
+        pass
+    return b"".join(chunks)
+
+
+def soap_head(length: int, extra: str = "") -> bytes:
+    return (
+        f"POST {SERVICE} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {SOAP11_CT}\r\n"
+        f'SOAPAction: "{action("GetStatus").strip(chr(34))}"\r\n'
+        f"Content-Length: {length}\r\n{extra}\r\n"
+    ).encode()
+
+
+class SlowClient:
+    """One connection sending what it was given, a byte at a time, until the server closes
+    it; records when that happened and what it answered."""
+
+    def __init__(self, door: Door, kind: str) -> None:
+        self.kind = kind
+        self.conn = door.connect()
+        self.opened = time.monotonic()
+        body = envelope(get_status_body())
+        if kind == "silent":
+            self.pending = b""
+        elif kind == "headers":
+            self.pending = soap_head(len(body))
+        else:  # body: the headers at once, then a fifth of the body, then a trickle
+            self.conn.sendall(soap_head(len(body) + 2000) + body[:300])
+            self.pending = body[300:] + b" " * 2000
+        self.closed_after: float | None = None
+        self.answer = b""
+
+    def step(self) -> None:
+        if self.closed_after is not None:
+            return
+        try:
+            if self.pending:
+                self.conn.send(self.pending[:1])
+                self.pending = self.pending[1:]
+            self.conn.setblocking(False)
+            try:
+                data = self.conn.recv(65536)
+            except BlockingIOError:
+                return
+            finally:
+                self.conn.setblocking(True)
+            self.answer += data
+            if data:
+                return
+        except OSError:
+            pass
+        self.closed_after = time.monotonic() - self.opened
+        self.conn.close()
+
+
+def test_slow_clients_are_cut_at_their_deadlines_while_get_status_answers(door: Door) -> None:
+    slow = [SlowClient(door, kind) for kind in ("silent", "headers", "body") for _ in range(10)]
+    answered: list[float] = []
+    stop = threading.Event()
+
+    def trickle() -> None:
+        while not stop.is_set() and any(client.closed_after is None for client in slow):
+            for client in slow:
+                client.step()
+            time.sleep(0.2)
+
+    trickler = threading.Thread(target=trickle)
+    trickler.start()
+    try:
+        with requests.Session() as http:
+            for job in range(20):
+                started = time.monotonic()
+                reply = http.post(
+                    door.url,
+                    data=envelope(get_status_body(), header_xml(job + 1)),
+                    headers={"Content-Type": SOAP11_CT, "SOAPAction": action("GetStatus")},
+                    timeout=10,
+                )
+                assert reply.status_code == 200 and "<Status>" in reply.text
+                answered.append(time.monotonic() - started)
+        trickler.join(timeout=30)
+    finally:
+        stop.set()
+        trickler.join()
+        for client in slow:
+            client.conn.close()
+    assert all(client.closed_after is not None for client in slow), "a slow client was kept"
+    for client in slow:
+        assert client.closed_after is not None
+        # The body deadline is extended by the bytes received: 300 + a trickle, under 1 s.
+        allowed = DEADLINE + (1 if client.kind == "body" else 0)
+        assert DEADLINE - 0.3 <= client.closed_after <= allowed + 1.5, (
+            client.kind,
+            client.closed_after,
+        )
+        if client.kind == "silent":
+            assert client.answer == b""
+        else:
+            assert status_of(client.answer) == 408, [
+                (c.kind, c.closed_after, c.answer[:20]) for c in slow
+            ][20:]
+    log = door.log.read_text()
+    assert log.count("closed a slow connection") == 30
+    assert "Traceback" not in log
+
+
+def test_a_huge_chunk_size_is_refused_at_once(door: Door) -> None:
+    with door.connect() as conn:
+        conn.sendall(
+            f"POST {SERVICE} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {SOAP11_CT}\r\n"
+            "Transfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFFFF\r\n<soap".encode()
+        )
+        assert status_of(read_answer(conn, timeout=5)) == 413
+
+
+def test_expect_continue_over_the_limit_gets_413_without_sending_the_body(door: Door) -> None:
+    with door.connect() as conn:
+        conn.sendall(soap_head(LIMIT + 1, "Expect: 100-continue\r\n"))
+        answer = read_answer(conn, timeout=5)
+    assert status_of(answer) == 413 and b"100 Continue" not in answer
+
+
+def test_expect_continue_within_the_limit_is_answered(door: Door) -> None:
+    body = envelope(get_status_body(), header_xml(7))
+    with door.connect() as conn:
+        conn.sendall(soap_head(len(body), "Expect: 100-continue\r\nConnection: close\r\n"))
+        conn.settimeout(5)
+        assert status_of(conn.recv(65536)) == 100
+        conn.sendall(body)
+        assert status_of(read_answer(conn)) == 200
+
+
+@pytest.mark.parametrize("size, status", [(LIMIT, 200), (LIMIT + 1, 413)])
+def test_the_documented_maximum_body_is_accepted_and_one_byte_more_refused(
+    door: Door, size: int, status: int
+) -> None:
+    """With a Content-Length and chunked. A refusal comes before the body is sent (the
+    answer is looked for first: sending into a closed connection ends in a reset)."""
+    body = envelope(get_status_body(), header_xml(7))
+    body += b" " * (size - len(body))  # white space after the envelope is still XML
+    for chunked in (False, True):
+        with door.connect() as conn:
+            if chunked:
+                head = soap_head(0).replace(b"Content-Length: 0", b"Transfer-Encoding: chunked")
+                conn.sendall(head + b"%x\r\n" % len(body))
+                rest = body + b"\r\n0\r\n\r\n"
+            else:
+                conn.sendall(soap_head(len(body)))
+                rest = body
+            early = read_answer(conn, timeout=1)
+            if not early:
+                conn.sendall(rest)
+            answer = early or read_answer(conn, timeout=2)
+        assert status_of(answer) == status, (chunked, answer[:200])
+        assert (status == 413) == bool(early), "refused before the body, or not at all"
+
+
+def test_clients_hanging_up_leave_no_error_in_the_log(door: Door) -> None:
+    body = envelope(get_status_body(), header_xml(7))
+    for cut in (b"", body[:10]):  # gone after the headers, or halfway through the body
+        with door.connect() as conn:
+            conn.sendall(soap_head(len(body)) + cut)
+    with door.connect() as conn:  # gone before reading the answer, reset on close
+        conn.sendall(soap_head(len(body)) + body)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    reply = requests.get(door.url + "/GetStatus", params={"MasterWorkflowInstanceId": 7})
+    assert reply.status_code == 200
+    time.sleep(0.5)
+    worrying = [
+        line
+        for line in door.log.read_text().splitlines()
+        if any(word in line for word in ("Traceback", "ERROR", "WARNING", "CRITICAL"))
+        and "local setup on 127.0.0.1" not in line  # said once at the start
+    ]
+    assert worrying == []
+
+
+def test_spelled_out_floods_get_client_faults(door: Door) -> None:
+    suite = {case.name: case for case in cases("/nonexistent", "http://127.0.0.1:9/")}
+    with requests.Session() as http:
+        for name in FLOODS:
+            case = suite[name]
+            reply = http.post(door.url, data=case.body(), headers=case.headers, timeout=30)
+            assert reply.status_code == 500, name
+            assert "<faultcode>soap:Client</faultcode>" in reply.text, (name, reply.text)
+            assert case.says in reply.text, (name, reply.text)
