@@ -16,6 +16,7 @@ from typing import Any
 
 from gunicorn.workers.base import Worker
 
+from cora_ocr.config import load_settings
 from cora_ocr.web.server import Deadlines, make_servers, run_once, stop_server
 
 
@@ -27,7 +28,9 @@ def tls_context(cert: Any, key: Any) -> ssl.SSLContext:
 
 class WaitressWorker(Worker):  # type: ignore[misc]
     def run(self) -> None:
-        settings = self.app.settings
+        # `cora-ocr web` passes its settings; plain `gunicorn -k ...WaitressWorker` (the
+        # benchmarks' ceiling) reads them from the environment.
+        settings = getattr(self.app, "settings", None) or load_settings()
         tls = tls_context(settings.tls_cert, settings.tls_key) if settings.tls_cert else None
         servers = make_servers(
             self.wsgi,
