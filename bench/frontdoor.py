@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.serving import (  # noqa: E402
+from bench.serving import (
     ROOT,
     SERVICE,
     VENV_BIN,

@@ -1,14 +1,16 @@
 """The serving benchmark behind bench/run. Prints a table; asserts nothing.
 
-Each service runs under `cora-ocr web` (gunicorn, the settings' processes and threads) on
-loopback; wrk drives it with 64 connections on 2 threads. The ceiling is a bare WSGI app
-answering the same bytes under the same server and process count, kept running beside it
+Each service runs under `cora-ocr web` (gunicorn processes, each reading requests on
+waitress's loop with the settings' task threads: web/worker.py) on loopback; wrk drives it
+with 64 connections on 2 threads. The ceiling is a bare WSGI app answering the same bytes
+under the same server, worker class, process and thread count, kept running beside it
 and measured in turn with every run, so that each ratio compares runs minutes apart at most
 on a machine whose speed drifts. Each figure is the median of --rounds runs.
 
 The peer ("stock Spyne peer"): SOAP 1.1 GetStatus answered by the app a team would write from
 Spyne's documentation (bench/spyne_peer.py: stock Spyne, a SQLAlchemy ORM session per
 request), on the same database, server and request, measured the same way.
+--server sync puts all three under gunicorn's sync workers instead (the server before issue 13).
 """
 
 from __future__ import annotations
@@ -290,20 +292,30 @@ def median_result(results: list[Result]) -> Result:
     )
 
 
-class Ceiling:
-    """The bare WSGI app under the same server and process count, kept running on its own
-    port, measured in turn with each figure so that both see the same machine."""
+WAITRESS_WORKER = "cora_ocr.web.worker.WaitressWorker"
 
-    def __init__(self, workers: int, workdir: Path) -> None:
+
+def gunicorn(args: argparse.Namespace, port: int) -> list[str]:
+    """gunicorn with the benchmark's server: our worker class (threads from the
+    environment's CORA_OCR_WEB_THREADS, as for `cora-ocr web`) or sync workers."""
+    worker = WAITRESS_WORKER if args.server == "waitress" else "sync"
+    return [
+        str(VENV_BIN / "gunicorn"),
+        *("-w", str(args.workers), "-k", worker, "-b", f"127.0.0.1:{port}"),
+    ]
+
+
+class Ceiling:
+    """The bare WSGI app under the same server, process and thread count, kept running on
+    its own port, measured in turn with each figure so that both see the same machine."""
+
+    def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
         self.port = free_port()
         self.workdir = workdir
+        env = {**os.environ, "CORA_OCR_WEB_THREADS": str(args.threads), "PYTHONPATH": str(ROOT)}
         self.server = Server(
-            [
-                str(VENV_BIN / "gunicorn"),
-                *("-w", str(workers), "-k", "sync", "-b", f"127.0.0.1:{self.port}"),
-                *("--chdir", str(ROOT / "bench"), "bare_app:app"),
-            ],
-            dict(os.environ),
+            [*gunicorn(args, self.port), "--chdir", str(ROOT / "bench"), "bare_app:app"],
+            env,
             self.port,
         )
         self.script = lua("POST", {"Content-Type": "text/xml"}, "x")
@@ -332,6 +344,18 @@ def main() -> None:
         " setting's default, cores + 1)",
     )
     parser.add_argument(
+        "--threads",
+        type=int,
+        default=Settings().web_threads,
+        help="task threads per process (default: the setting's default)",
+    )
+    parser.add_argument(
+        "--server",
+        choices=("waitress", "sync"),
+        default="waitress",
+        help="waitress: `cora-ocr web` as shipped; sync: gunicorn's sync workers for all three",
+    )
+    parser.add_argument(
         "--licensed",
         action="store_true",
         help="call with License ID + App ID (authentication and quota counting"
@@ -341,7 +365,9 @@ def main() -> None:
     print(
         f"wrk {THREADS} threads x {CONNECTIONS} connections; each figure the median of "
         f"{args.rounds} runs of {args.seconds} s, each run next to one of the ceiling; "
-        f"gunicorn {args.workers} sync processes; {os.cpu_count()} cores\n",
+        f"gunicorn {args.workers} processes, "
+        + (f"waitress workers x {args.threads} threads" if args.server == "waitress" else "sync")
+        + f"; {os.cpu_count()} cores\n",
         flush=True,
     )
     print(
@@ -352,7 +378,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="cora-bench-") as tmp:
         workdir = Path(tmp)
-        ceiling = Ceiling(args.workers, workdir)
+        ceiling = Ceiling(args, workdir)
         rows: list[Row] = []
         try:
             for kind in args.databases.split(","):
@@ -382,7 +408,8 @@ def bench_database(
         "CORA_OCR_DATABASE_URL": url,
         "CORA_OCR_PORT": str(port),
         "CORA_OCR_WEB_WORKERS": str(args.workers),
-        "CORA_OCR_WEB_THREADS": "1",
+        "CORA_OCR_WEB_THREADS": str(args.threads),
+        "PYTHONPATH": str(ROOT),
         "CORA_OCR_ALLOW_ANONYMOUS": "false" if args.licensed else "true",
         "CORA_OCR_REQUIRE_HTTPS": "false",
     }
@@ -394,7 +421,11 @@ def bench_database(
     memory: list[str] = []
     for size in (int(size) for size in args.sizes.split(",")):
         operations = scripts(fill(url, size), auth)
-        server = Server([str(VENV_BIN / "cora-ocr"), "--log-level", "WARNING", "web"], env, port)
+        if args.server == "waitress":
+            command = [str(VENV_BIN / "cora-ocr"), "--log-level", "WARNING", "web"]
+        else:
+            command = [*gunicorn(args, port), "--chdir", str(ROOT / "bench"), "service_app:app"]
+        server = Server(command, env, port)
         try:
             # Warm-up: every code path loaded before the first memory reading at 10k.
             served = sum(run_wrk(port, *op, 1, workdir).requests for op in operations.values())
@@ -441,10 +472,9 @@ def bench_peer(
     workdir: Path,
 ) -> Row:
     """SOAP 1.1 GetStatus on the stock Spyne + SQLAlchemy ORM app (bench/spyne_peer.py) under
-    the same gunicorn, database and request."""
+    the same gunicorn, worker class, database and request."""
     port = free_port()
-    command = [str(VENV_BIN / "gunicorn"), "-w", str(args.workers), "-k", "sync"]
-    command += ["-b", f"127.0.0.1:{port}", "--chdir", str(ROOT / "bench"), "spyne_peer:app"]
+    command = [*gunicorn(args, port), "--chdir", str(ROOT / "bench"), "spyne_peer:app"]
     server = Server(command, env, port)
     try:
         path, script = operations["SOAP 1.1 GetStatus"]

@@ -32,11 +32,14 @@ class Settings:
     port: int = 8080
     # Threads of the embedded HTTP server (`serve`).
     threads: int = 8
-    # `cora-ocr web` (gunicorn): processes, and threads per process (1: sync workers). One
-    # process more than cores: a process waiting on the database leaves its core to another
-    # (bench/run, 2 cores: FileBatch on PostgreSQL 475-522/s with 2, 643/s with 3).
+    # `cora-ocr web` (gunicorn): processes, and task threads per process, each process
+    # reading requests on waitress's loop (web/worker.py). One process more than cores: a
+    # process waiting on the database leaves its core to another (bench/run, 2 cores:
+    # FileBatch on PostgreSQL 475-522/s with 2, 643/s with 3). Four threads: bench/frontdoor.py,
+    # 2 cores, GetStatus on SQLite, 3 processes: 6.7k req/s with 1 thread, 7.4k with 2, 9.1k
+    # with 4 (gunicorn's sync workers, before: 5.7k).
     web_workers: int = dataclasses.field(default_factory=lambda: (os.cpu_count() or 1) + 1)
-    web_threads: int = 1
+    web_threads: int = 4
     # Named storage roots; empty means {CoraOCRExternalConnection: <data_dir>/connections/...}.
     connections: Mapping[str, Path] = dataclasses.field(default_factory=dict)
     # Peers whose X-Forwarded-Proto / X-Forwarded-Host are believed.
