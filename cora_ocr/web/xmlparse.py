@@ -117,19 +117,24 @@ def _without_declaration(text: str) -> str:
 
 
 # --- limits ------------------------------------------------------------------------------
-def _widest_tag(body: bytes) -> int:
-    """An upper bound of the attributes and namespace declarations of any one start tag:
-    the most '=' bytes between a '<' and the last '>' before the next '<' (or the end: an
-    unclosed tag is still parsed, when the parser is closed)."""
-    widest = 0
-    for stretch in body.split(b"<")[1:]:
-        end = stretch.rfind(b">")
-        widest = max(widest, stretch.count(b"=", 0, end if end >= 0 else len(stretch)))
-    return widest
+def _widest_tag(body: bytes, limit: int) -> bool:
+    """Whether some start tag may have more than `limit` attributes and namespace
+    declarations: more '=' bytes between a '<' and the last '>' before the next '<' (or the
+    end: an unclosed tag is still parsed, when the parser is closed). Walks the body in
+    place: splitting it would allocate an object per tag."""
+    start = body.find(b"<")
+    while start >= 0:
+        following = body.find(b"<", start + 1)
+        stop = len(body) if following < 0 else following
+        close = body.rfind(b">", start, stop)
+        if body.count(b"=", start, close if close > start else stop) > limit:
+            return True
+        start = following
+    return False
 
 
-def _parse_counted(body: bytes, limits: XmlLimits) -> etree._Element:
-    if _widest_tag(body) > limits.max_attributes:
+def _parse_counted(body: bytes, limits: XmlLimits, equals: int) -> etree._Element:
+    if equals > limits.max_attributes and _widest_tag(body, limits.max_attributes):
         raise ClientError(f"the request has more than {limits.max_attributes} attributes")
     parser = etree.XMLPullParser(events=("start", "end", "start-ns"), **PARSER_OPTIONS)
     elements = attributes = depth = 0
@@ -166,10 +171,10 @@ def parse_soap_body(parser: etree.XMLParser, body: bytes, limits: XmlLimits) -> 
     body = as_utf8(body)
     if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
         raise ClientError("DTDs are not allowed in SOAP messages")
-    opening = body.count(b"<")
-    counted = opening > limits.max_elements or body.count(b"=") > limits.max_attributes
+    opening, equals = body.count(b"<"), body.count(b"=")
+    counted = opening > limits.max_elements or equals > limits.max_attributes
     try:
-        root = _parse_counted(body, limits) if counted else etree.fromstring(body, parser)
+        root = _parse_counted(body, limits, equals) if counted else etree.fromstring(body, parser)
     except etree.XMLSyntaxError as exc:
         if "depth" in str(exc.msg).lower():
             raise ClientError(
