@@ -331,3 +331,42 @@ def test_https_handshakes_and_headers_have_the_same_deadline(tmp_path: Path) -> 
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def test_past_the_connection_limit_callers_wait_for_a_free_slot(tmp_path: Path) -> None:
+    """`serve` with max_connections 10: ten silent sockets take every slot; a GetStatus made
+    then waits in the listen backlog and is answered once the deadline has freed them."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "CORA_OCR_DATA_DIR": str(tmp_path / "data"),
+        "CORA_OCR_DATABASE_URL": f"sqlite:///{tmp_path / 'door.db'}",
+        "CORA_OCR_PORT": str(port),
+        "CORA_OCR_HEADER_TIMEOUT": str(DEADLINE),
+        "CORA_OCR_MAX_CONNECTIONS": "10",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cora_ocr.cli", "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until_listening(port, process)  # its probe connection is closed at once
+        time.sleep(0.5)
+        silent = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(10)]
+        started = time.monotonic()
+        reply = requests.get(
+            f"http://127.0.0.1:{port}{SERVICE}/GetStatus",
+            params={"MasterWorkflowInstanceId": 1},
+            timeout=15,
+        )
+        waited = time.monotonic() - started
+        assert reply.status_code == 200 and "<Status>" in reply.text
+        assert DEADLINE - 1 <= waited <= DEADLINE + 3, waited
+        assert all(read_answer(conn) == b"" for conn in silent)  # cut, no answer
+        for conn in silent:
+            conn.close()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)

@@ -291,7 +291,8 @@ def make_servers(
         url_scheme="https" if tls else "http",
         channel_timeout=deadlines.idle_timeout,
         cleanup_interval=1,  # how often deadlines are looked at (seconds)
-        connection_limit=deadlines.max_connections,
+        # waitress counts its own listeners and triggers (one of each per server) too
+        connection_limit=deadlines.max_connections + 2 * max(1, len(sockets)),
         # The body limit is the parser's (max_body, exact); waitress's own limit counts
         # chunk framing too, so it only backs it up, with room for the framing.
         max_request_body_size=2 * max_body + 65536,

@@ -52,6 +52,20 @@ class WaitressWorker(Worker):  # type: ignore[misc]
                         self.log.info("Parent changed, shutting down: %s", self)
                         break
                 run_once(server, timeout=1.0)
+            self._drain(servers)
         finally:
-            # SIGTERM: stop accepting, let the task threads finish (up to 5 s), close.
             stop_server(server, loop_running=False)
+
+    def _drain(self, servers: list[Any]) -> None:
+        """A graceful stop (SIGTERM, or a reload's old workers): no new connections, and the
+        requests already read are answered and their answers sent, for up to gunicorn's
+        graceful_timeout; then every connection is closed."""
+        for listener in servers:
+            listener.accepting = False  # its socket stays open in the master and the others
+        deadline = time.monotonic() + self.cfg.graceful_timeout
+        channels = servers[0].active_channels
+        while time.monotonic() < deadline and any(
+            channel.requests or channel.total_outbufs_len for channel in channels.values()
+        ):
+            self.notify()
+            run_once(servers[0], timeout=0.1)
