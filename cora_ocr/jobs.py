@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -161,6 +162,17 @@ class JobService:
     def list(self, state: JobState | None = None, limit: int = 50) -> list[Job]:
         with self.store.session() as session:
             return list(queries.list_jobs(session, state, limit))
+
+    def page(
+        self, license_pk: int | None, states: tuple[str, ...], limit: int, before_id: int | None
+    ) -> Sequence[Job]:
+        """A license's jobs (all, for None), newest first, older than `before_id`."""
+        with self.store.session() as session:
+            return queries.page_of_jobs(session, license_pk, states, limit, before_id)
+
+    def get(self, job_id: int) -> Job:
+        """The job without its history; JobNotFound if there is none."""
+        return self._get(job_id)
 
     def show(self, job_id: int) -> Job:
         """The job with its events loaded, for `cora-ocr jobs show`."""

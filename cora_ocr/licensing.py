@@ -35,6 +35,7 @@ class Principal:
     hourly_request_quota: int
     hourly_page_quota: int
     expires_at: dt.datetime | None = None
+    region: str = ""
 
 
 def digest(app_id: str) -> str:
@@ -74,8 +75,12 @@ class Licensing:
         self._synced_at = time.monotonic()
 
     # --- the request path -----------------------------------------------------------------
-    def authenticate(self, license_id: str, app_id: str, now: dt.datetime) -> Principal:
-        """The caller, or AuthenticationFailed with a reason that is logged, not shown.
+    def authenticate(
+        self, license_id: str, app_id: str, now: dt.datetime, any_region: bool = False
+    ) -> Principal:
+        """The caller, or AuthenticationFailed with a reason that is logged, not shown. A
+        license of another region is refused unless `any_region` (the REST licenses
+        endpoint answers in every region).
 
         Verdicts (refusals too) are cached per process for `cache_seconds`: a suspension or
         a disabled app takes effect within that time everywhere, at once in this process.
@@ -95,6 +100,10 @@ class Licensing:
             return self._refuse(verdict, license_id)
         if verdict.expires_at is not None and verdict.expires_at <= now:
             return self._refuse("license expired", license_id)
+        if verdict.region != self.region and not any_region:
+            return self._refuse(
+                f"license of region {verdict.region}, this is {self.region}", license_id
+            )
         return verdict
 
     def _lookup(self, license_id: str, wanted: str) -> Principal | str:
@@ -109,8 +118,6 @@ class Licensing:
             return "license suspended"
         if not app.enabled:
             return "app disabled"
-        if lic.region != self.region:
-            return f"license of region {lic.region}, this is {self.region}"
         return Principal(
             lic.id,
             app.id,
@@ -119,6 +126,7 @@ class Licensing:
             lic.hourly_request_quota,
             lic.hourly_page_quota,
             lic.expires_at,
+            lic.region,
         )
 
     def _refuse(self, reason: str, license_id: str) -> Principal:
@@ -251,6 +259,13 @@ class Licensing:
             if not enabled:
                 queries.wake_throttled_jobs(session, match[0].id, match[1].id)
         self._forget()  # again: a request may have cached the old verdict meanwhile
+
+    def hour_usage(self, principal: Principal, now: dt.datetime) -> tuple[int, int]:
+        """(requests, pages) of the principal's license in the hour of `now`, this
+        process's unwritten counts included."""
+        self.flush()
+        with self.store.session() as session:
+            return queries.license_usage(session, principal.license_pk, queries.hour_of(now))
 
     def licenses(self) -> list[License]:
         with self.store.session() as session:

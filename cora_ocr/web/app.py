@@ -13,6 +13,8 @@ from cora_ocr.errors import ClientError, MalformedRequest, RequestTooLarge, Unsu
 from cora_ocr.jobs import JobService
 from cora_ocr.licensing import Principal
 from cora_ocr.namespaces import HTTP_OPERATIONS, OPERATIONS, SERVICE_PATH
+from cora_ocr.rest import PREFIX as REST_PREFIX
+from cora_ocr.rest import RestApi
 from cora_ocr.services import Services
 from cora_ocr.soap import http as http_binding
 from cora_ocr.soap.bindings import Bindings
@@ -51,9 +53,12 @@ class CoraOcrApp:
     """WSGI callable. Everything reusable (WSDL, the Spyne application, the parser) is built in
     __init__."""
 
-    def __init__(self, settings: Settings, jobs: JobService, guard: Guard) -> None:
+    def __init__(
+        self, settings: Settings, jobs: JobService, guard: Guard, rest: RestApi | None = None
+    ) -> None:
         self.settings = settings
         self.guard = guard
+        self.rest = rest
         self.wsdl = WsdlDocument()
         self.bindings = Bindings(jobs)
         self.limits = XmlLimits(
@@ -63,6 +68,8 @@ class CoraOcrApp:
         self._path = SERVICE_PATH.lower()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if self.rest is not None and (environ.get("PATH_INFO") or "").startswith(REST_PREFIX):
+            return self.rest(environ, start_response)
         response = self.dispatch(environ)
         start_response(response.status_line, response.header_list())
         if environ.get("REQUEST_METHOD") == "HEAD":
@@ -207,4 +214,5 @@ class CoraOcrApp:
 def create_app(services: Services, clock: Clock | None = None) -> CoraOcrApp:
     services.connections.ensure_roots()
     guard = Guard(services.settings, services.licensing, clock)
-    return CoraOcrApp(services.settings, services.jobs, guard)
+    rest = RestApi(services.jobs, guard, services.licensing, clock)
+    return CoraOcrApp(services.settings, services.jobs, guard, rest)

@@ -40,10 +40,10 @@ class Guard:
             return True
         return self.forwarded(environ, "HTTP_X_FORWARDED_PROTO").lower() == "https"
 
-    def admit(self, environ: dict[str, Any]) -> Principal | None:
+    def admit(self, environ: dict[str, Any], any_region: bool = False) -> Principal | None:
         """Transport, then credentials and quota: the caller, or None if anonymous."""
         self.check_transport(environ)
-        return self.principal(environ)
+        return self.principal(environ, any_region)
 
     def check_transport(self, environ: dict[str, Any]) -> None:
         if self.require_https and not self.is_https(environ):
@@ -53,7 +53,7 @@ class Guard:
             )
             raise HttpsRequired("HTTPS is required: this service refuses plain HTTP")
 
-    def principal(self, environ: dict[str, Any]) -> Principal | None:
+    def principal(self, environ: dict[str, Any], any_region: bool = False) -> Principal | None:
         """The authenticated caller (counted against its quota), or None if anonymous."""
         header = environ.get("HTTP_AUTHORIZATION", "")
         if not header:
@@ -67,7 +67,7 @@ class Guard:
             )
         license_id, app_id = parse_basic(header)
         now = self.clock.now()
-        principal = self.licensing.authenticate(license_id, app_id, now)
+        principal = self.licensing.authenticate(license_id, app_id, now, any_region)
         self.licensing.count_request(principal, now)
         return principal
 

@@ -1,0 +1,206 @@
+"""Routes and JSON views of the REST face. Routing and requests are Werkzeug's; the rules
+(authentication, quotas, who sees which job) are the same objects SOAP uses."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from cora_ocr import errors
+from cora_ocr.clock import Clock, SystemClock
+from cora_ocr.jobs import JobService
+from cora_ocr.licensing import Licensing, Principal, seconds_to_next_hour
+from cora_ocr.statuses import JobState
+from cora_ocr.store import Job
+from cora_ocr.web.faults import message_for, rule_for
+from cora_ocr.web.guard import Guard
+
+PREFIX = "/api/v1"
+JSON = "application/json"
+PROBLEM = "application/problem+json"
+MAX_PAGE = 200
+
+# The seeds' life cycle, from the store's states.
+LIFECYCLE: dict[str, str] = {
+    JobState.QUEUED.value: "Queued",
+    JobState.THROTTLED.value: "Throttled",
+    JobState.PROCESSING_INPUT.value: "Processing",
+    JobState.WAITING_FOR_OUTPUT.value: "Processing",
+    JobState.DELIVERING.value: "Processing",
+    JobState.COMPLETED.value: "Completed",
+    JobState.ABORTED.value: "Aborted",
+    JobState.FAILED.value: "ProcessingError",
+}
+STATES_OF: dict[str, tuple[str, ...]] = {
+    name: tuple(state for state, shown in LIFECYCLE.items() if shown == name)
+    for name in dict.fromkeys(LIFECYCLE.values())
+}
+
+StartResponse = Callable[..., Any]
+
+
+class NotFound(errors.ClientError):
+    """404: no such job, as far as this caller may know."""
+
+
+def problem(
+    status: int, title: str, detail: str, headers: Iterable[tuple[str, str]] = ()
+) -> Response:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    return Response(json.dumps(body), status, list(headers), content_type=PROBLEM)
+
+
+def ok(document: Any, status: int = 200) -> Response:
+    return Response(json.dumps(document), status, content_type=JSON)
+
+
+def _iso(moment: Any) -> str | None:
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+class RestApi:
+    """WSGI callable for every path under PREFIX."""
+
+    def __init__(
+        self, jobs: JobService, guard: Guard, licensing: Licensing, clock: Clock | None = None
+    ) -> None:
+        self.jobs = jobs
+        self.guard = guard
+        self.licensing = licensing
+        self.clock = clock or SystemClock()
+        self.routes = Map(
+            [
+                Rule(f"{PREFIX}/licenses", endpoint="licenses", methods=["GET"]),
+                Rule(f"{PREFIX}/jobs", endpoint="list_jobs", methods=["GET"]),
+                Rule(f"{PREFIX}/jobs/<int:job_id>", endpoint="job", methods=["GET"]),
+                Rule(f"{PREFIX}/jobs/<int:job_id>", endpoint="delete_job", methods=["DELETE"]),
+            ],
+            strict_slashes=False,
+        )
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        return self.respond(Request(environ))(environ, start_response)
+
+    def respond(self, request: Request) -> Response:
+        try:
+            endpoint, arguments = self.routes.bind_to_environ(request.environ).match()
+            handler: Callable[..., Response] = getattr(self, endpoint)
+            return handler(request, **arguments)
+        except HTTPException as exc:  # routing: 404, 405 (with Allow)
+            headers = [(k, v) for k, v in exc.get_headers() if k.lower() == "allow"]
+            return problem(exc.code or 500, exc.name, exc.description or exc.name, headers)
+        except NotFound as exc:
+            return problem(404, "Not Found", str(exc))
+        except Exception as exc:
+            rule = rule_for(exc)
+            status = 400 if rule.http_status == 500 and rule.code == "Client" else rule.http_status
+            headers = list(exc.headers) if isinstance(exc, errors.CoraError) else []
+            title = {401: "Unauthorized", 403: "Forbidden", 429: "Too Many Requests"}.get(
+                status, "Bad Request" if status < 500 else "Internal Server Error"
+            )
+            return problem(status, title, message_for(exc, rule), headers)
+
+    # --- endpoints ------------------------------------------------------------------
+    def licenses(self, request: Request) -> Response:
+        """The caller's license; answered for a license of any region."""
+        principal = self._caller(request, any_region=True)
+        if principal is None:
+            raise errors.ClientError("the local setup's anonymous caller has no license")
+        now = self.clock.now()
+        requests, pages = self.licensing.hour_usage(principal, now)
+        return ok(
+            {
+                "licenseId": principal.license_id,
+                "processingRegion": principal.region,
+                "status": "Active",
+                "expires": _iso(principal.expires_at),
+                "hourlyRequestQuota": principal.hourly_request_quota,
+                "hourlyPageQuota": principal.hourly_page_quota,
+                "usage": {
+                    "hour": _iso(now.replace(minute=0, second=0, microsecond=0)),
+                    "requests": requests,
+                    "pages": pages,
+                    "secondsToNextHour": seconds_to_next_hour(now),
+                },
+            }
+        )
+
+    def job(self, request: Request, job_id: int) -> Response:
+        return ok(self._view(self._own_job(self._caller(request), job_id)))
+
+    def delete_job(self, request: Request, job_id: int) -> Response:
+        """Aborts the job if it is not final; 204 either way (it is gone from view)."""
+        job = self._own_job(self._caller(request), job_id)
+        if not JobState(job.state).is_final:
+            self.jobs.abort(job.id, actor="rest")
+        return Response(status=204)
+
+    def list_jobs(self, request: Request) -> Response:
+        principal = self._caller(request)
+        status = request.args.get("status", "")
+        if status and status not in STATES_OF:
+            raise errors.InvalidField("status", f"{status!r} is not one of {', '.join(STATES_OF)}")
+        limit = _int_arg(request, "limit", 50, 1, MAX_PAGE)
+        after = _int_arg(request, "after", None, 1, 2**63 - 1)
+        page = self.jobs.page(
+            None if principal is None else principal.license_pk,
+            STATES_OF.get(status, ()),
+            limit,
+            after,
+        )
+        document: dict[str, Any] = {"jobs": [self._view(job) for job in page]}
+        if len(page) == limit:
+            query = f"?limit={limit}&after={page[-1].id}" + (f"&status={status}" if status else "")
+            document["next"] = f"{PREFIX}/jobs{query}"
+        return ok(document)
+
+    # --- helpers --------------------------------------------------------------------
+    def _caller(self, request: Request, any_region: bool = False) -> Principal | None:
+        return self.guard.admit(request.environ, any_region)
+
+    def _own_job(self, principal: Principal | None, job_id: int) -> Job:
+        try:
+            job = self.jobs.get(job_id)
+        except errors.JobNotFound:
+            job = None
+        if job is None or (
+            principal is not None
+            and job.license_pk is not None
+            and job.license_pk != principal.license_pk
+        ):
+            raise NotFound(f"no job {job_id}")
+        return job
+
+    @staticmethod
+    def _view(job: Job) -> dict[str, Any]:
+        link = f"{PREFIX}/jobs/{job.id}"
+        return {
+            "id": job.id,
+            "status": LIFECYCLE[job.state],
+            "errorCode": job.error_code,
+            "pagesDone": job.pages_done,
+            "pagesTotal": job.pages_total,
+            "profile": job.ocr_profile,
+            "externalContext": job.external_context,
+            "created": _iso(job.created_at),
+            "updated": _iso(job.updated_at),
+            "links": {"self": link},
+        }
+
+
+def _int_arg(request: Request, name: str, default: int | None, low: int, high: int) -> Any:
+    text = request.args.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise errors.InvalidField(name, f"{text!r} is not an integer") from None
+    if not low <= value <= high:
+        raise errors.InvalidField(name, f"{value} is outside {low}..{high}")
+    return value
