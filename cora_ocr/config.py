@@ -46,6 +46,8 @@ class Settings:
     trusted_proxies: frozenset[str] = frozenset()
     # Largest request body accepted (ASMX/IIS default: 4 MB); one byte more gets 413.
     max_request_bytes: int = 4 * 1024 * 1024
+    # Largest document uploaded to the REST face (POST /api/v1/jobs); one byte more: 413.
+    max_upload_bytes: int = 100 * 1024 * 1024
     # Slow clients (web/server.py; Apache mod_reqtimeout's model and defaults): a request's
     # headers must arrive within header_timeout seconds (a new connection's first request:
     # of connecting, TLS handshake included); its body within body_timeout of the headers'
@@ -207,6 +209,7 @@ def _convert(key: str, value: Any) -> Any:
         "connections": lambda v: _as_connections(key, v),
         "trusted_proxies": lambda v: _as_str_set(key, v),
         "max_request_bytes": lambda v: _as_int(key, v, 1024, 2**31),
+        "max_upload_bytes": lambda v: _as_int(key, v, 1024, 2**34),
         "header_timeout": lambda v: _as_float(key, v, 1, 3600),
         "body_timeout": lambda v: _as_float(key, v, 1, 3600),
         "body_min_rate": lambda v: _as_int(key, v, 0, 2**31),

@@ -68,16 +68,19 @@ class JobService:
         self.max_timeout = max_timeout
         self.clock = clock or SystemClock()
 
-    def _file_fields(self, prefix: str, ref: FileRef | None) -> tuple[str, str, str]:
+    def _file_fields(
+        self, prefix: str, ref: FileRef | None, internal: bool = False
+    ) -> tuple[str, str, str]:
         if ref is None:
             raise InvalidField(prefix, "is required")
-        connection = self.connections.get(f"{prefix}.Connection", ref.connection)
+        connection = self.connections.get(f"{prefix}.Connection", ref.connection, internal)
         connection.resolve(prefix, ref.relative_location, ref.file_name)
         assert ref.file_name is not None  # resolve() refuses an empty name
         return connection.name, (ref.relative_location or "").replace("\\", "/"), ref.file_name
 
-    def validate(self, request: FileBatchRequest) -> dict[str, Any]:
-        """The job's columns, or InvalidField naming the first bad field."""
+    def validate(self, request: FileBatchRequest, internal: bool = False) -> dict[str, Any]:
+        """The job's columns, or InvalidField naming the first bad field. `internal`: the
+        files may be in the service's own connections (REST uploads)."""
         if request.timeout is None:
             raise InvalidField("TimeOut", "is required")
         if not 1 <= request.timeout <= self.max_timeout:
@@ -87,12 +90,12 @@ class JobService:
         context = request.external_context
         if context is not None and len(context) > MAX_EXTERNAL_CONTEXT:
             raise InvalidField("ExternalContext", f"longer than {MAX_EXTERNAL_CONTEXT} characters")
-        in_conn, in_loc, in_name = self._file_fields("InputFile", request.input_file)
+        in_conn, in_loc, in_name = self._file_fields("InputFile", request.input_file, internal)
         if not request.ocr_profile or not request.ocr_profile.strip():
             raise InvalidField("OCRProfile", "is required")
         if len(request.ocr_profile) > MAX_PROFILE:
             raise InvalidField("OCRProfile", f"longer than {MAX_PROFILE} characters")
-        out_conn, out_loc, out_name = self._file_fields("OutPutFile", request.output_file)
+        out_conn, out_loc, out_name = self._file_fields("OutPutFile", request.output_file, internal)
         return {
             "timeout_seconds": request.timeout,
             "external_context": context,
@@ -108,9 +111,13 @@ class JobService:
         }
 
     def submit(
-        self, request: FileBatchRequest, principal: Principal | None = None, actor: str = "soap"
+        self,
+        request: FileBatchRequest,
+        principal: Principal | None = None,
+        actor: str = "soap",
+        internal: bool = False,
     ) -> int:
-        fields = self.validate(request)
+        fields = self.validate(request, internal)
         if principal is not None:
             fields.update(license_pk=principal.license_pk, app_pk=principal.app_pk)
         fields["start_by"] = self._start_by(fields["timeout_seconds"])

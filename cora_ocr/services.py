@@ -7,7 +7,7 @@ from typing import Any
 
 from cora_ocr.clock import Clock
 from cora_ocr.config import Settings
-from cora_ocr.connections import Connections
+from cora_ocr.connections import UPLOADS, Connections
 from cora_ocr.jobs import JobService
 from cora_ocr.licensing import Licensing
 from cora_ocr.profiles import Profiles
@@ -36,7 +36,7 @@ class Services:
 
 
 def build_services(settings: Settings, store: Store, clock: Clock | None = None) -> Services:
-    connections = Connections(settings.effective_connections)
+    connections = Connections(settings.effective_connections, {UPLOADS: settings.data_dir / "rest"})
     profiles = Profiles.from_settings(settings)
     jobs = JobService(store, connections, profiles, settings.max_timeout_seconds, clock)
     licensing = Licensing(store, settings.region)

@@ -370,3 +370,30 @@ def test_past_the_connection_limit_callers_wait_for_a_free_slot(tmp_path: Path) 
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def test_document_uploads_have_their_own_limit(door: Door) -> None:
+    """POST /api/v1/jobs takes bodies up to max_upload_bytes (100 MiB), any other request up
+    to max_request_bytes; both refused from the headers when larger."""
+    with door.connect() as conn:
+        head = (
+            "POST /api/v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            "Content-Type: multipart/form-data; boundary=x\r\n"
+            f"Content-Length: {100 * 1024 * 1024 + 1}\r\n\r\n"
+        )
+        conn.sendall(head.encode())
+        assert status_of(read_answer(conn, timeout=5)) == 413
+    with door.connect() as conn:
+        conn.sendall(soap_head(LIMIT + 1).replace(SERVICE.encode(), b"/api/v1/licenses"))
+        assert status_of(read_answer(conn, timeout=5)) == 413
+    # 8 MiB of upload is read (and refused by the app: zeros are not a document)
+    body = b'--x\r\nContent-Disposition: form-data; name="profile"\r\n\r\nDefault\r\n'
+    body += b'--x\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\n'
+    body += b"\0" * (8 * 1024 * 1024) + b"\r\n--x--\r\n"
+    reply = requests.post(
+        f"http://127.0.0.1:{door.port}/api/v1/jobs",
+        data=body,
+        headers={"Content-Type": "multipart/form-data; boundary=x"},
+        timeout=30,
+    )
+    assert reply.status_code == 415 and "file" in reply.json()["detail"], reply.text

@@ -5,11 +5,19 @@ refusal (401, 404, 405, 429 with Retry-After, 400 naming the field)."""
 
 from __future__ import annotations
 
-import requests
+import dataclasses
+from typing import Any
 
-from cora_ocr.rest import PREFIX
-from tests.conftest import Strict
-from tests.factories import activity_header, file_batch_args
+import pytest
+import requests
+import zeep
+
+from cora_ocr.rest.api import PREFIX
+from cora_ocr.services import Services, build_services
+from cora_ocr.web.server import stop_server
+from tests.conftest import LiveServer, Pipeline, Strict, start
+from tests.factories import ManualClock, activity_header, file_batch_args
+from tests.robots import result_text
 
 PROBLEM = "application/problem+json"
 
@@ -140,3 +148,103 @@ def test_the_request_quota_applies_with_retry_after(strict: Strict) -> None:
     refused = requests.get(f"{api(strict)}/jobs", auth=auth, timeout=10)
     assert_problem(refused, 429, "quota")
     assert refused.headers["Retry-After"] == "30"  # the clock stands 30 s before the hour
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"page one"  # what sniffing and the simulated robot need
+
+
+def create(
+    base: str, auth: Any, data: bytes, name: str = "scan.png", **fields: str
+) -> requests.Response:
+    return requests.post(
+        f"{base}/jobs", files={"file": (name, data)}, data=fields, auth=auth, timeout=10
+    )
+
+
+def test_an_uploaded_document_becomes_a_job_and_its_result_downloads(
+    server: LiveServer, pipeline: Pipeline
+) -> None:
+    base = server.base + PREFIX
+    reply = create(base, None, PNG, externalContext="invoice-17", profile="Default")
+    assert reply.status_code == 201, reply.text
+    job_id = reply.json()["id"]
+    assert reply.headers["Location"] == f"{PREFIX}/jobs/{job_id}"
+    assert (reply.json()["status"], reply.json()["externalContext"]) == ("Queued", "invoice-17")
+    job = pipeline.services.jobs.show(job_id)  # what `cora-ocr jobs show` reads
+    assert (job.input_connection, job.put_model) == ("@uploads", "FailIfExists")
+    assert job.events[0].actor == "rest"
+    not_yet = requests.get(f"{base}/jobs/{job_id}/result", timeout=10)
+    assert_problem(not_yet, 409, "is Queued")
+
+    pipeline.drain()
+    assert pipeline.robot.process_all() == 1
+    pipeline.drain()
+    assert requests.get(f"{base}/jobs/{job_id}", timeout=10).json()["status"] == "Completed"
+    result = requests.get(f"{base}/jobs/{job_id}/result", timeout=10)
+    assert result.status_code == 200 and result.headers["Content-Type"] == "application/xml"
+    assert result.content == result_text("document.png", PNG)
+
+    uploads = pipeline.services.settings.data_dir / "rest"
+    folders = [uploads / job.input_location, uploads / job.output_location]
+    assert all(folder.is_dir() for folder in folders)
+    assert requests.delete(f"{base}/jobs/{job_id}", timeout=10).status_code == 204
+    assert_problem(requests.get(f"{base}/jobs/{job_id}/result", timeout=10), 404, "removed")
+    assert not any(folder.exists() for folder in folders)
+
+
+def test_uploads_are_judged_by_their_content_and_refusals_store_nothing(
+    server: LiveServer, services: Services
+) -> None:
+    base = server.base + PREFIX
+    uploads = services.settings.data_dir / "rest"
+    before = len(services.jobs.list(limit=10_000))
+    inbox_before = set((uploads / "inbox").iterdir()) if (uploads / "inbox").exists() else set()
+    assert_problem(create(base, None, b""), 415, "file: the document is empty")
+    assert_problem(
+        create(base, None, b"just some text", "scan.png"), 415, "its content is not a document"
+    )
+    assert_problem(create(base, None, PNG, profile="Nope"), 400, "no profile 'Nope'")
+    assert_problem(create(base, None, PNG, colour="red"), 400, "is not a field of a job")
+    assert_problem(create(base, None, PNG, timeout="0"), 400, "outside 1..")
+    assert_problem(create(base, None, PNG, callbackUrl="http://127.0.0.1:9/"), 400, "callbackUrl")
+    stray = requests.post(
+        f"{base}/jobs", files={"file": ("a.png", PNG), "other": ("x", b"y")}, timeout=10
+    )
+    assert_problem(stray, 400, "other: is not a field of a job")
+    no_file = requests.post(f"{base}/jobs", files={"profile": (None, "Default")}, timeout=10)
+    assert_problem(no_file, 400, "file: is required")
+    as_json = requests.post(f"{base}/jobs", json={"file": "x"}, timeout=10)
+    assert_problem(as_json, 415, "multipart/form-data")
+    assert len(services.jobs.list(limit=10_000)) == before
+    assert set((uploads / "inbox").iterdir()) == inbox_before
+    assert list((uploads / "staging").iterdir()) == []
+    # The name does not matter, the content does: PNG bytes called .pdf are a PNG.
+    accepted = create(base, None, PNG, "scan.pdf")
+    assert accepted.status_code == 201
+    assert services.jobs.get(accepted.json()["id"]).input_name == "document.png"
+
+
+def test_uploads_over_the_limit_are_refused(services: Services) -> None:
+    settings = dataclasses.replace(services.settings, max_upload_bytes=4096)
+    _app, server, thread, url = start(build_services(settings, services.store), ManualClock())
+    try:
+        base = url.split("/SequenceServices/")[0] + PREFIX
+        assert create(base, None, PNG + b"x" * 3000).status_code == 201
+        assert_problem(create(base, None, PNG + b"x" * 5000), 413, "exceeds 4096 bytes")
+    finally:
+        stop_server(server, loop_running=True)
+        thread.join(timeout=10)
+
+
+def test_a_soap_caller_cannot_name_the_upload_connection(zeep_client: zeep.Client) -> None:
+    with pytest.raises(zeep.exceptions.Fault) as refused:
+        zeep_client.service.FileBatch(
+            **file_batch_args(
+                InputFile={
+                    "Connection": "@uploads",
+                    "RelativeLocation": "inbox",
+                    "FileName": "a.png",
+                }
+            )
+        )
+    assert "unknown connection '@uploads'" in str(refused.value)

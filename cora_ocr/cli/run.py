@@ -40,6 +40,7 @@ class Serve:
             settings.threads,
             settings.max_request_bytes,
             Deadlines.from_settings(settings),
+            settings.max_upload_bytes,
         )
 
     @property

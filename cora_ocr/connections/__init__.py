@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from cora_ocr.errors import InvalidField
+from cora_ocr.errors import InvalidField, SettingsError
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -69,18 +69,36 @@ class Connection:
         return target
 
 
-class Connections:
-    """The registry of configured connections."""
+# The internal connection of the REST face's uploads and results (rest/uploads.py).
+UPLOADS = "@uploads"
 
-    def __init__(self, roots: Mapping[str, Path]) -> None:
+
+class Connections:
+    """The registry of configured connections, and of internal ones (the REST face's uploads
+    and results) that only the service itself may name: a SOAP caller asking for one is told
+    it does not exist."""
+
+    def __init__(
+        self, roots: Mapping[str, Path], internal: Mapping[str, Path] | None = None
+    ) -> None:
         self._by_name = {name: Connection(name, Path(root)) for name, root in roots.items()}
+        self._internal = {
+            name: Connection(name, Path(root)) for name, root in (internal or {}).items()
+        }
+        clash = sorted(set(self._by_name) & set(self._internal))
+        if clash:
+            raise SettingsError(f"connections: {clash[0]!r} is a name the service keeps for itself")
 
     def names(self) -> list[str]:
         return sorted(self._by_name)
 
-    def get(self, field: str, name: str | None) -> Connection:
+    def get(self, field: str, name: str | None, internal: bool = False) -> Connection:
+        """The connection named `name`; internal ones only when `internal` (the worker, the
+        REST face), else InvalidField as for any unknown name."""
         if not name:
             raise InvalidField(field, "is required")
+        if internal and name in self._internal:
+            return self._internal[name]
         try:
             return self._by_name[name]
         except KeyError:
@@ -90,5 +108,5 @@ class Connections:
             ) from None
 
     def ensure_roots(self) -> None:
-        for connection in self._by_name.values():
+        for connection in [*self._by_name.values(), *self._internal.values()]:
             connection.root.mkdir(parents=True, exist_ok=True)

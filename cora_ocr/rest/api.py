@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -10,17 +11,22 @@ from typing import Any
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
+from werkzeug.wsgi import wrap_file
 
 from cora_ocr import errors
 from cora_ocr.clock import Clock, SystemClock
 from cora_ocr.jobs import JobService
 from cora_ocr.licensing import Licensing, Principal, seconds_to_next_hour
+from cora_ocr.rest import openapi
+from cora_ocr.rest.openapi import MAX_ID
+from cora_ocr.rest.uploads import Uploads
 from cora_ocr.statuses import JobState
 from cora_ocr.store import Job
 from cora_ocr.web.faults import message_for, rule_for
 from cora_ocr.web.guard import Guard
 
 PREFIX = "/api/v1"
+JOB = f"<int(max={MAX_ID}):job_id>"  # a job id the database can hold; larger: 404
 JSON = "application/json"
 PROBLEM = "application/problem+json"
 MAX_PAGE = 200
@@ -67,9 +73,15 @@ class RestApi:
     """WSGI callable for every path under PREFIX."""
 
     def __init__(
-        self, jobs: JobService, guard: Guard, licensing: Licensing, clock: Clock | None = None
+        self,
+        jobs: JobService,
+        guard: Guard,
+        licensing: Licensing,
+        uploads: Uploads,
+        clock: Clock | None = None,
     ) -> None:
         self.jobs = jobs
+        self.uploads = uploads
         self.guard = guard
         self.licensing = licensing
         self.clock = clock or SystemClock()
@@ -77,8 +89,11 @@ class RestApi:
             [
                 Rule(f"{PREFIX}/licenses", endpoint="licenses", methods=["GET"]),
                 Rule(f"{PREFIX}/jobs", endpoint="list_jobs", methods=["GET"]),
-                Rule(f"{PREFIX}/jobs/<int:job_id>", endpoint="job", methods=["GET"]),
-                Rule(f"{PREFIX}/jobs/<int:job_id>", endpoint="delete_job", methods=["DELETE"]),
+                Rule(f"{PREFIX}/jobs", endpoint="create_job", methods=["POST"]),
+                Rule(f"{PREFIX}/jobs/{JOB}/result", endpoint="result", methods=["GET"]),
+                Rule(f"{PREFIX}/jobs/{JOB}", endpoint="job", methods=["GET"]),
+                Rule(f"{PREFIX}/jobs/{JOB}", endpoint="delete_job", methods=["DELETE"]),
+                Rule(f"{PREFIX}/openapi.json", endpoint="openapi", methods=["GET"]),
             ],
             strict_slashes=False,
         )
@@ -106,6 +121,10 @@ class RestApi:
             return problem(status, title, message_for(exc, rule), headers)
 
     # --- endpoints ------------------------------------------------------------------
+    def openapi(self, request: Request) -> Response:
+        names = [profile.name for profile in self.uploads.profiles.all()]
+        return ok(openapi.document(names, self.jobs.max_timeout))
+
     def licenses(self, request: Request) -> Response:
         """The caller's license; answered for a license of any region."""
         principal = self._caller(request, any_region=True)
@@ -130,6 +149,33 @@ class RestApi:
             }
         )
 
+    def create_job(self, request: Request) -> Response:
+        job_id = self.uploads.create(request.environ, self._caller(request))
+        response = ok(self._view(self.jobs.get(job_id)), 201)
+        response.headers["Location"] = f"{PREFIX}/jobs/{job_id}"
+        return response
+
+    def result(self, request: Request, job_id: int) -> Response:
+        job = self._own_job(self._caller(request), job_id)
+        if job.state != JobState.COMPLETED.value:
+            return problem(
+                409,
+                "Conflict",
+                f"job {job_id} is {LIFECYCLE[job.state]}; its result comes once it is Completed",
+            )
+        path, content_type = self.uploads.result(job)
+        try:
+            handle = path.open("rb")
+        except FileNotFoundError:
+            raise NotFound(f"the result of job {job_id} has been removed") from None
+        return Response(
+            wrap_file(request.environ, handle),
+            200,
+            [("Content-Length", str(path.stat().st_size))],
+            content_type=content_type,
+            direct_passthrough=True,
+        )
+
     def job(self, request: Request, job_id: int) -> Response:
         return ok(self._view(self._own_job(self._caller(request), job_id)))
 
@@ -137,7 +183,9 @@ class RestApi:
         """Aborts the job if it is not final; 204 either way (it is gone from view)."""
         job = self._own_job(self._caller(request), job_id)
         if not JobState(job.state).is_final:
-            self.jobs.abort(job.id, actor="rest")
+            with contextlib.suppress(errors.ClientError):  # it turned final meanwhile
+                self.jobs.abort(job.id, actor="rest")
+        self.uploads.remove(job)
         return Response(status=204)
 
     def list_jobs(self, request: Request) -> Response:
@@ -189,7 +237,7 @@ class RestApi:
             "externalContext": job.external_context,
             "created": _iso(job.created_at),
             "updated": _iso(job.updated_at),
-            "links": {"self": link},
+            "links": {"self": link, "result": f"{link}/result"},
         }
 
 

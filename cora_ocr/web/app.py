@@ -13,8 +13,9 @@ from cora_ocr.errors import ClientError, MalformedRequest, RequestTooLarge, Unsu
 from cora_ocr.jobs import JobService
 from cora_ocr.licensing import Principal
 from cora_ocr.namespaces import HTTP_OPERATIONS, OPERATIONS, SERVICE_PATH
-from cora_ocr.rest import PREFIX as REST_PREFIX
-from cora_ocr.rest import RestApi
+from cora_ocr.rest.api import PREFIX as REST_PREFIX
+from cora_ocr.rest.api import RestApi
+from cora_ocr.rest.uploads import Uploads
 from cora_ocr.services import Services
 from cora_ocr.soap import http as http_binding
 from cora_ocr.soap.bindings import Bindings
@@ -214,5 +215,11 @@ class CoraOcrApp:
 def create_app(services: Services, clock: Clock | None = None) -> CoraOcrApp:
     services.connections.ensure_roots()
     guard = Guard(services.settings, services.licensing, clock)
-    rest = RestApi(services.jobs, guard, services.licensing, clock)
+    uploads = Uploads(
+        services.connections,
+        services.profiles,
+        services.jobs,
+        services.settings.max_upload_bytes,
+    )
+    rest = RestApi(services.jobs, guard, services.licensing, uploads, clock)
     return CoraOcrApp(services.settings, services.jobs, guard, rest)

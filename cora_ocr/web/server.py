@@ -37,6 +37,7 @@ from waitress.utilities import RequestEntityTooLarge
 
 log = logging.getLogger(__name__)
 LINGER_SECONDS = 2.0
+UPLOAD_PATH = "/api/v1/jobs"  # POSTed documents: max_upload instead of max_body
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class _Parser(HTTPRequestParser):  # type: ignore[misc]
     """Waitress's parser, timing the request and refusing oversized bodies at once."""
 
     max_body = 4 << 20  # set per server (make_servers)
+    max_upload = 100 << 20  # the REST face's document uploads (UPLOAD_PATH)
     headers_at = 0.0
     error: Any = None  # as in the base class, typed
     completed = False
@@ -77,6 +79,9 @@ class _Parser(HTTPRequestParser):  # type: ignore[misc]
         consumed: int = super().received(data)
         if not headers_done and self.headers_finished:
             self.headers_at = time.monotonic()
+            path = getattr(self, "path", "")  # absent when the request line was refused
+            if getattr(self, "command", "") == "POST" and path.rstrip("/") == UPLOAD_PATH:
+                self.max_body = self.max_upload  # this request's limit: a document upload
             if self.error is None and self.content_length > self.max_body:
                 self._refuse(f"Content-Length {self.content_length} exceeds")
         elif (
@@ -280,6 +285,7 @@ def make_servers(
     max_body: int = 4 << 20,
     deadlines: Deadlines = Deadlines(),
     tls: ssl.SSLContext | None = None,
+    max_upload: int = 100 << 20,
 ) -> list[Any]:
     """Servers sharing one event loop map and one pool of task threads: one per given
     listening socket, or one bound to host:port (port 0 picks a free port, see
@@ -295,14 +301,14 @@ def make_servers(
         connection_limit=deadlines.max_connections + 2 * max(1, len(sockets)),
         # The body limit is the parser's (max_body, exact); waitress's own limit counts
         # chunk framing too, so it only backs it up, with room for the framing.
-        max_request_body_size=2 * max_body + 65536,
+        max_request_body_size=2 * max(max_body, max_upload) + 65536,
     )
     from waitress.adjustments import Adjustments
 
     adj = Adjustments(**options)
     dispatcher = ThreadedTaskDispatcher()
     dispatcher.set_thread_count(threads)
-    parser = type("CoraParser", (_Parser,), {"max_body": max_body})
+    parser = type("CoraParser", (_Parser,), {"max_body": max_body, "max_upload": max_upload})
     channel = type("CoraChannel", (_TlsChannel if tls else _Channel,), {"parser_class": parser})
     server_class = type(
         "CoraServer", (_Server,), {"deadlines": deadlines, "tls": tls, "channel_class": channel}
@@ -332,10 +338,17 @@ def make_server(
     threads: int,
     max_body: int = 4 << 20,
     deadlines: Deadlines = Deadlines(),
+    max_upload: int = 100 << 20,
 ) -> Any:
     """One bound, not yet running server (`serve` and the tests)."""
     return make_servers(
-        app, host=host, port=port, threads=threads, max_body=max_body, deadlines=deadlines
+        app,
+        host=host,
+        port=port,
+        threads=threads,
+        max_body=max_body,
+        deadlines=deadlines,
+        max_upload=max_upload,
     )[0]
 
 
@@ -363,7 +376,14 @@ def stop_server(server: Any, *, loop_running: bool) -> None:
     closed first, which ends any task waiting to write."""
     if loop_running:
         server.task_dispatcher.shutdown(timeout=5)
-        server.trigger.pull_trigger(lambda: _close_all(server))
+        try:
+            server.trigger.pull_trigger(lambda: _close_all(server))
+        except OSError as exc:
+            # Seen in the test suite about once in five runs, in-process servers only: the
+            # trigger's pipe was closed under it by something in the process not yet found.
+            # The loop cannot be woken; close from here (it ends on the closed descriptors).
+            log.warning("the server's trigger is unusable (%s); closing from this thread", exc)
+            _close_all(server)
     else:
         _close_all(server)
         server.task_dispatcher.shutdown(timeout=5)

@@ -37,6 +37,7 @@ class WaitressWorker(Worker):  # type: ignore[misc]
             sockets=[listener.sock for listener in self.sockets],
             threads=settings.web_threads,
             max_body=settings.max_request_bytes,
+            max_upload=settings.max_upload_bytes,
             deadlines=Deadlines.from_settings(settings),
             tls=tls,
         )

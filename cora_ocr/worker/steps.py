@@ -84,7 +84,7 @@ def resume(ctx: StepContext, job: Job) -> Outcome:
 
 
 def _source(ctx: StepContext, job: Job) -> Path:
-    connection = ctx.connections.get("InputFile.Connection", job.input_connection)
+    connection = ctx.connections.get("InputFile.Connection", job.input_connection, internal=True)
     return connection.resolve("InputFile", job.input_location, job.input_name)
 
 
@@ -193,7 +193,9 @@ def deliver(ctx: StepContext, job: Job) -> Outcome:
     if profile is None:
         return profile_missing(job)
     try:
-        connection = ctx.connections.get("OutPutFile.Connection", job.output_connection)
+        connection = ctx.connections.get(
+            "OutPutFile.Connection", job.output_connection, internal=True
+        )
         target = connection.resolve("OutPutFile", job.output_location, job.output_name)
     except ClientError as exc:
         return Outcome.fail(OcrErrorCode.FailedToPutOutputFile, f"output file: {exc}")

@@ -1,0 +1,283 @@
+"""The OpenAPI 3.1 document of the REST face (GET /api/v1/openapi.json). Tested against the
+running server by Schemathesis (tests/test_rest_openapi.py): every answer must match it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+MAX_ID = 2**63 - 1
+STATUSES = ["Queued", "Throttled", "Processing", "Completed", "Aborted", "ProcessingError"]
+PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+
+def _problem(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    answer: dict[str, Any] = {"description": description, "content": PROBLEM}
+    if headers:
+        answer["headers"] = headers
+    return answer
+
+
+UNAUTHORIZED = _problem(
+    "No credentials, credentials that do not grant access, or a license of another region",
+    {"WWW-Authenticate": {"schema": {"type": "string"}}},
+)
+FORBIDDEN = _problem("Plain HTTP where HTTPS is required")
+TOO_MANY = _problem(
+    "The license's hourly request quota is spent",
+    {"Retry-After": {"schema": {"type": "string"}, "description": "seconds"}},
+)
+GUARDED = {"401": UNAUTHORIZED, "403": FORBIDDEN, "429": TOO_MANY}
+JOB_ID = {
+    "name": "job_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+}
+NOT_FOUND = _problem("No such job, or another license's")
+
+
+def document(profiles: list[str], max_timeout: int) -> dict[str, Any]:
+    """The document for this deployment: its profiles and longest timeout are part of it."""
+    job = {
+        "type": "object",
+        "required": ["id", "status", "errorCode", "profile", "created", "updated", "links"],
+        "properties": {
+            "id": {"type": "integer"},
+            "status": {"type": "string", "enum": STATUSES},
+            "errorCode": {"type": "string"},
+            "pagesDone": {"type": ["integer", "null"]},
+            "pagesTotal": {"type": ["integer", "null"]},
+            "profile": {"type": "string"},
+            "externalContext": {"type": ["string", "null"]},
+            "created": {"type": "string", "format": "date-time"},
+            "updated": {"type": "string", "format": "date-time"},
+            "links": {
+                "type": "object",
+                "required": ["self", "result"],
+                "properties": {"self": {"type": "string"}, "result": {"type": "string"}},
+            },
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "cora_ocr job API",
+            "version": "1",
+            "description": "The OCR job service beside the Cora SeQuence SOAP contract.",
+        },
+        "security": [{"basic": []}],
+        "paths": {
+            "/api/v1/jobs": {
+                "get": {
+                    "summary": "The caller's jobs, newest first, a page at a time",
+                    "parameters": [
+                        {
+                            "name": "status",
+                            "in": "query",
+                            "schema": {"type": "string", "enum": STATUSES},
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+                        },
+                        {
+                            "name": "after",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "A page of jobs; `next` links to the following one",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/JobPage"}
+                                }
+                            },
+                        },
+                        "400": _problem("A parameter is not acceptable; the detail names it"),
+                        **GUARDED,
+                    },
+                },
+                "post": {
+                    "summary": "A job from an uploaded document",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "multipart/form-data": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["file"],
+                                    "properties": {
+                                        "file": {
+                                            "type": "string",
+                                            "format": "binary",
+                                            "description": "A PDF, TIFF, PNG or JPEG document, "
+                                            "judged by its content (else 415)",
+                                        },
+                                        "profile": {"type": "string", "enum": profiles},
+                                        "externalContext": {"type": "string", "maxLength": 4000},
+                                        "timeout": {
+                                            "type": "integer",
+                                            "minimum": 1,
+                                            "maximum": max_timeout,
+                                        },
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "201": {
+                            "description": "The job, queued",
+                            "headers": {"Location": {"schema": {"type": "string"}}},
+                            "content": {
+                                "application/json": {"schema": {"$ref": "#/components/schemas/Job"}}
+                            },
+                        },
+                        "400": _problem("A field is not acceptable; the detail names it"),
+                        "413": _problem("The upload is larger than max_upload_bytes"),
+                        "415": _problem(
+                            "Not multipart/form-data, or the document is empty or not a PDF, "
+                            "TIFF, PNG or JPEG the profile reads"
+                        ),
+                        **GUARDED,
+                    },
+                },
+            },
+            "/api/v1/jobs/{job_id}": {
+                "parameters": [JOB_ID],
+                "get": {
+                    "summary": "A job",
+                    "responses": {
+                        "200": {
+                            "description": "The job",
+                            "content": {
+                                "application/json": {"schema": {"$ref": "#/components/schemas/Job"}}
+                            },
+                        },
+                        "404": NOT_FOUND,
+                        **GUARDED,
+                    },
+                },
+                "delete": {
+                    "summary": "Abort a job that is running; remove an uploaded job's files",
+                    "responses": {"204": {"description": "Done"}, "404": NOT_FOUND, **GUARDED},
+                },
+            },
+            "/api/v1/jobs/{job_id}/result": {
+                "parameters": [JOB_ID],
+                "get": {
+                    "summary": "The result document of a completed job",
+                    "responses": {
+                        "200": {
+                            "description": "The result, in the profile's format",
+                            "content": {
+                                media: {"schema": {"type": "string", "format": "binary"}}
+                                for media in (
+                                    "application/xml",
+                                    "text/plain",
+                                    "text/html",
+                                    "application/pdf",
+                                )
+                            },
+                        },
+                        "400": _problem("The job delivers its result to a connection"),
+                        "404": _problem("No such job or result"),
+                        "409": _problem("The job is not completed"),
+                        **GUARDED,
+                    },
+                },
+            },
+            "/api/v1/licenses": {
+                "get": {
+                    "summary": "The caller's license; answered in every region",
+                    "responses": {
+                        "200": {
+                            "description": "The license and this hour's usage",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/License"}
+                                }
+                            },
+                        },
+                        "400": _problem("The anonymous local caller has no license"),
+                        **GUARDED,
+                    },
+                },
+            },
+            "/api/v1/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "security": [],
+                    "responses": {
+                        "200": {
+                            "description": "OpenAPI 3.1",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        }
+                    },
+                },
+            },
+        },
+        "components": {
+            "securitySchemes": {
+                "basic": {
+                    "type": "http",
+                    "scheme": "basic",
+                    "description": "User name: the License ID; password: the App ID",
+                }
+            },
+            "schemas": {
+                "Job": job,
+                "JobPage": {
+                    "type": "object",
+                    "required": ["jobs"],
+                    "properties": {
+                        "jobs": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}},
+                        "next": {"type": "string"},
+                    },
+                },
+                "License": {
+                    "type": "object",
+                    "required": [
+                        "licenseId",
+                        "processingRegion",
+                        "status",
+                        "hourlyRequestQuota",
+                        "hourlyPageQuota",
+                        "usage",
+                    ],
+                    "properties": {
+                        "licenseId": {"type": "string"},
+                        "processingRegion": {"type": "string"},
+                        "status": {"type": "string", "enum": ["Active"]},
+                        "expires": {"type": ["string", "null"], "format": "date-time"},
+                        "hourlyRequestQuota": {"type": "integer"},
+                        "hourlyPageQuota": {"type": "integer"},
+                        "usage": {
+                            "type": "object",
+                            "required": ["hour", "requests", "pages", "secondsToNextHour"],
+                            "properties": {
+                                "hour": {"type": "string", "format": "date-time"},
+                                "requests": {"type": "integer"},
+                                "pages": {"type": "integer"},
+                                "secondsToNextHour": {"type": "integer"},
+                            },
+                        },
+                    },
+                },
+                "Problem": {
+                    "type": "object",
+                    "description": "RFC 9457",
+                    "required": ["type", "title", "status", "detail"],
+                    "properties": {
+                        "type": {"type": "string"},
+                        "title": {"type": "string"},
+                        "status": {"type": "integer"},
+                        "detail": {"type": "string"},
+                    },
+                },
+            },
+        },
+    }
