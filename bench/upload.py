@@ -55,7 +55,11 @@ def main() -> None:
             )
             elapsed = time.perf_counter() - started
             growth = (memory_kb(pid, "VmHWM") - before) / 1024
-            print(f"upload of {args.megabytes} MB: HTTP {reply.status_code} in {elapsed:.2f} s")
+            stored = sum(p.stat().st_size for p in (service.data / "rest" / "inbox").rglob("*.png"))
+            print(
+                f"upload of {args.megabytes} MB: HTTP {reply.status_code} in {elapsed:.2f} s, "
+                f"{stored / (1 << 20):.1f} MB stored"
+            )
             verdict = "met" if growth < 20 else "missed"
             print(f"serve's peak memory growth: {growth:.1f} MB (target: under 20 MB): {verdict}")
         finally:

@@ -42,6 +42,8 @@ class Settings:
     web_threads: int = 4
     # Named storage roots; empty means {CoraOCRExternalConnection: <data_dir>/connections/...}.
     connections: Mapping[str, Path] = dataclasses.field(default_factory=dict)
+    # Hosts (`host` or `host:port`) a REST job's callbackUrl may name; empty: no callbacks.
+    callback_hosts: frozenset[str] = frozenset()
     # Peers whose X-Forwarded-Proto / X-Forwarded-Host are believed.
     trusted_proxies: frozenset[str] = frozenset()
     # Largest request body accepted (ASMX/IIS default: 4 MB); one byte more gets 413.
@@ -208,6 +210,7 @@ def _convert(key: str, value: Any) -> Any:
         "web_threads": lambda v: _as_int(key, v, 1, 256),
         "connections": lambda v: _as_connections(key, v),
         "trusted_proxies": lambda v: _as_str_set(key, v),
+        "callback_hosts": lambda v: _as_str_set(key, v),
         "max_request_bytes": lambda v: _as_int(key, v, 1024, 2**31),
         "max_upload_bytes": lambda v: _as_int(key, v, 1024, 2**34),
         "header_timeout": lambda v: _as_float(key, v, 1, 3600),

@@ -116,8 +116,9 @@ class JobService:
         principal: Principal | None = None,
         actor: str = "soap",
         internal: bool = False,
+        extra: dict[str, Any] | None = None,
     ) -> int:
-        fields = self.validate(request, internal)
+        fields = {**self.validate(request, internal), **(extra or {})}
         if principal is not None:
             fields.update(license_pk=principal.license_pk, app_pk=principal.app_pk)
         fields["start_by"] = self._start_by(fields["timeout_seconds"])

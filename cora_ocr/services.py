@@ -32,6 +32,7 @@ class Services:
             max_attempts=self.settings.max_attempts,
             orphan_seconds=self.settings.orphan_seconds,
         )
+        kwargs.setdefault("callback_hosts", self.settings.callback_hosts)
         return Worker(self.store, self.connections, self.profiles, config, **kwargs)
 
 

@@ -20,32 +20,17 @@ from cora_ocr.licensing import Licensing, Principal, seconds_to_next_hour
 from cora_ocr.rest import openapi
 from cora_ocr.rest.openapi import MAX_ID
 from cora_ocr.rest.uploads import Uploads
+from cora_ocr.rest.views import LIFECYCLE, STATES_OF, iso, job_view
 from cora_ocr.statuses import JobState
 from cora_ocr.store import Job
 from cora_ocr.web.faults import message_for, rule_for
 from cora_ocr.web.guard import Guard
 
-PREFIX = "/api/v1"
+PREFIX = "/api/v1"  # also in rest/views.py
 JOB = f"<int(max={MAX_ID}):job_id>"  # a job id the database can hold; larger: 404
 JSON = "application/json"
 PROBLEM = "application/problem+json"
 MAX_PAGE = 200
-
-# The seeds' life cycle, from the store's states.
-LIFECYCLE: dict[str, str] = {
-    JobState.QUEUED.value: "Queued",
-    JobState.THROTTLED.value: "Throttled",
-    JobState.PROCESSING_INPUT.value: "Processing",
-    JobState.WAITING_FOR_OUTPUT.value: "Processing",
-    JobState.DELIVERING.value: "Processing",
-    JobState.COMPLETED.value: "Completed",
-    JobState.ABORTED.value: "Aborted",
-    JobState.FAILED.value: "ProcessingError",
-}
-STATES_OF: dict[str, tuple[str, ...]] = {
-    name: tuple(state for state, shown in LIFECYCLE.items() if shown == name)
-    for name in dict.fromkeys(LIFECYCLE.values())
-}
 
 StartResponse = Callable[..., Any]
 
@@ -63,10 +48,6 @@ def problem(
 
 def ok(document: Any, status: int = 200) -> Response:
     return Response(json.dumps(document), status, content_type=JSON)
-
-
-def _iso(moment: Any) -> str | None:
-    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
 
 
 class RestApi:
@@ -137,11 +118,11 @@ class RestApi:
                 "licenseId": principal.license_id,
                 "processingRegion": principal.region,
                 "status": "Active",
-                "expires": _iso(principal.expires_at),
+                "expires": iso(principal.expires_at),
                 "hourlyRequestQuota": principal.hourly_request_quota,
                 "hourlyPageQuota": principal.hourly_page_quota,
                 "usage": {
-                    "hour": _iso(now.replace(minute=0, second=0, microsecond=0)),
+                    "hour": iso(now.replace(minute=0, second=0, microsecond=0)),
                     "requests": requests,
                     "pages": pages,
                     "secondsToNextHour": seconds_to_next_hour(now),
@@ -226,19 +207,7 @@ class RestApi:
 
     @staticmethod
     def _view(job: Job) -> dict[str, Any]:
-        link = f"{PREFIX}/jobs/{job.id}"
-        return {
-            "id": job.id,
-            "status": LIFECYCLE[job.state],
-            "errorCode": job.error_code,
-            "pagesDone": job.pages_done,
-            "pagesTotal": job.pages_total,
-            "profile": job.ocr_profile,
-            "externalContext": job.external_context,
-            "created": _iso(job.created_at),
-            "updated": _iso(job.updated_at),
-            "links": {"self": link, "result": f"{link}/result"},
-        }
+        return job_view(job)
 
 
 def _int_arg(request: Request, name: str, default: int | None, low: int, high: int) -> Any:

@@ -118,6 +118,12 @@ def document(profiles: list[str], max_timeout: int) -> dict[str, Any]:
                                         },
                                         "profile": {"type": "string", "enum": profiles},
                                         "externalContext": {"type": "string", "maxLength": 4000},
+                                        "callbackUrl": {
+                                            "type": "string",
+                                            "format": "uri",
+                                            "description": "POSTed the job once it is final; "
+                                            "its host must be in callback_hosts (else 400)",
+                                        },
                                         "timeout": {
                                             "type": "integer",
                                             "minimum": 1,

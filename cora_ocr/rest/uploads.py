@@ -26,6 +26,7 @@ from cora_ocr.licensing import Principal
 from cora_ocr.profiles import Profiles
 from cora_ocr.robot.documents import sniff
 from cora_ocr.store import Job
+from cora_ocr.worker.callbacks import refusal
 
 DEFAULT_TIMEOUT = 86_400  # seconds a REST job may wait to start, unless `timeout` says
 EXTENSIONS = {
@@ -67,8 +68,14 @@ class _Upload(Request):
 
 class Uploads:
     def __init__(
-        self, connections: Connections, profiles: Profiles, jobs: JobService, limit: int
+        self,
+        connections: Connections,
+        profiles: Profiles,
+        jobs: JobService,
+        limit: int,
+        callback_hosts: frozenset[str] = frozenset(),
     ) -> None:
+        self.callback_hosts = callback_hosts
         self.root = connections.get("connection", UPLOADS, internal=True).root
         self.profiles = profiles
         self.jobs = jobs
@@ -109,8 +116,11 @@ class Uploads:
     def _create(self, upload: FileStorage | None, form: Any, principal: Principal | None) -> int:
         if upload is None:
             raise errors.InvalidField("file", "is required: the document to recognise")
-        if form.get("callbackUrl"):
-            raise errors.InvalidField("callbackUrl", "callbacks are not available yet")
+        callback = form.get("callbackUrl") or None
+        if callback is not None:
+            reason = refusal(callback, self.callback_hosts)
+            if reason is not None:
+                raise errors.InvalidField("callbackUrl", reason)
         name = form.get("profile") or "Default"
         profile = self.profiles.get(name)
         if profile is None:
@@ -140,7 +150,8 @@ class Uploads:
             put_model="FailIfExists",
         )
         try:
-            return self.jobs.submit(request, principal, actor="rest", internal=True)
+            extra = {"callback_url": callback, "callback_state": "pending"} if callback else {}
+            return self.jobs.submit(request, principal, actor="rest", internal=True, extra=extra)
         except BaseException:
             shutil.rmtree(inbox, ignore_errors=True)
             raise

@@ -114,6 +114,11 @@ class Job(Base):
     # Who submitted the job (None: anonymous local setup).
     license_pk: Mapped[int | None] = mapped_column(BigId, ForeignKey("licenses.id"))
     app_pk: Mapped[int | None] = mapped_column(BigId, ForeignKey("apps.id"))
+    # REST jobs: POSTed to callback_url once final (worker/callbacks.py); pending, sent, failed.
+    callback_url: Mapped[str | None] = mapped_column(Text)
+    callback_state: Mapped[str | None] = mapped_column(String(16), index=True)
+    callback_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    callback_due_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
     events: Mapped[list[JobEvent]] = relationship(
         back_populates="job", order_by="JobEvent.id", cascade="all, delete-orphan"

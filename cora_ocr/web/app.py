@@ -220,6 +220,7 @@ def create_app(services: Services, clock: Clock | None = None) -> CoraOcrApp:
         services.profiles,
         services.jobs,
         services.settings.max_upload_bytes,
+        services.settings.callback_hosts,
     )
     rest = RestApi(services.jobs, guard, services.licensing, uploads, clock)
     return CoraOcrApp(services.settings, services.jobs, guard, rest)

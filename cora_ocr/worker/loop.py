@@ -27,8 +27,10 @@ from cora_ocr.clock import Clock, SystemClock
 from cora_ocr.connections import Connections
 from cora_ocr.outages import Backoff, Outage, describe, is_database_trouble, is_transient
 from cora_ocr.profiles import Profiles
+from cora_ocr.rest.views import job_view
 from cora_ocr.statuses import JobState, OcrErrorCode
 from cora_ocr.store import Job, Store, queries
+from cora_ocr.worker.callbacks import Callbacks
 from cora_ocr.worker.lease import Heartbeat
 from cora_ocr.worker.policy import LicensePolicy
 from cora_ocr.worker.steps import STEPS, Outcome, StepContext
@@ -65,6 +67,9 @@ class WorkerConfig:
     sweep_interval_seconds: float = 60.0
 
 
+CALLBACK_INTERVAL_SECONDS = 1.0  # how often due callbacks are looked for
+
+
 class Worker:
     """Drives jobs through their states: claims one with a lease, runs its steps, commits
     each outcome as a guarded transition, and removes the job's robot files when it ends.
@@ -80,6 +85,7 @@ class Worker:
         clock: Clock | None = None,
         name: str | None = None,
         hooks: WorkerHooks | None = None,
+        callback_hosts: frozenset[str] = frozenset(),
     ) -> None:
         self.store = store
         self.connections = connections
@@ -94,6 +100,8 @@ class Worker:
         self.outage = Outage("database", log)
         self._next_sweep = 0.0
         self._held: int | None = None  # the job claimed and not yet given back
+        self.callbacks = Callbacks(store, callback_hosts, self.clock, job_view)
+        self._next_callbacks = 0.0
 
     # --- the loop ---------------------------------------------------------------------
     def run(self, burst: bool = False) -> int:
@@ -105,6 +113,9 @@ class Worker:
                     self._let_go(self._held)
                 if time.monotonic() >= self._next_sweep:
                     self.sweep()
+                if burst or time.monotonic() >= self._next_callbacks:
+                    self._next_callbacks = time.monotonic() + CALLBACK_INTERVAL_SECONDS
+                    self.callbacks.run_due()
                 claimed = self.run_once()
             except Exception as error:
                 self.stop_event.wait(self.outage.failed(error))

@@ -1,0 +1,190 @@
+"""Callbacks of REST jobs (issue 14), on SQLite and PostgreSQL: a loopback listener started
+here receives the job's JSON once it is final; failures are retried with backoff and each
+attempt is in the job's history; a host not in callback_hosts is refused at creation and
+never contacted."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import requests
+
+from cora_ocr.services import Services, build_services
+from cora_ocr.web.server import stop_server
+from tests.conftest import start
+from tests.factories import ManualClock
+from tests.robots import SimulatedRobot
+from tests.test_hostile import Trap
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"page one"
+
+
+class Listener:
+    """An HTTP server on loopback that records every POST and answers the given statuses
+    in turn (200 once they run out)."""
+
+    def __init__(self, statuses: list[int]) -> None:
+        received: list[dict[str, Any]] = []
+        self.received = received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.append(
+                    {
+                        "path": self.path,
+                        "type": self.headers["Content-Type"],
+                        "json": json.loads(body),
+                    }
+                )
+                self.send_response(statuses.pop(0) if statuses else 200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+@dataclasses.dataclass
+class Setup:
+    services: Services
+    clock: ManualClock
+    base: str
+    robot: SimulatedRobot
+
+    def create(self, callback: str) -> requests.Response:
+        return requests.post(
+            f"{self.base}/api/v1/jobs",
+            files={"file": ("scan.png", PNG)},
+            data={"callbackUrl": callback},
+            timeout=10,
+        )
+
+    def work(self, poll: bool = False) -> None:
+        """Run the worker until nothing is due (then, with poll, let one poll interval pass:
+        a job waiting for the robot is looked at again after it)."""
+        self.services.worker(clock=self.clock, name="callback-worker").run(burst=True)
+        if poll:
+            self.clock.advance(self.services.settings.poll_seconds)
+
+    def history(self, job_id: int) -> list[str]:
+        events = self.services.jobs.show(job_id).events
+        return [event.reason or "" for event in events if event.actor == "callback"]
+
+
+@pytest.fixture
+def listener() -> Iterator[Listener]:
+    statuses: list[int] = []
+    running = Listener(statuses)
+    running.statuses = statuses  # type: ignore[attr-defined]
+    yield running
+    running.close()
+
+
+@pytest.fixture
+def setup(services: Services, listener: Listener) -> Iterator[Setup]:
+    settings = dataclasses.replace(services.settings, callback_hosts=frozenset({listener.host}))
+    clock = ManualClock()
+    built = build_services(settings, services.store, clock)
+    built.profiles.ensure_folders()
+    _app, server, thread, url = start(built, clock)
+    profile = built.profiles.get("Default")
+    assert profile is not None
+    yield Setup(built, clock, url.split("/SequenceServices/")[0], SimulatedRobot(profile))
+    stop_server(server, loop_running=True)
+    thread.join(timeout=10)
+
+
+def complete(setup: Setup, callback: str) -> int:
+    created = setup.create(callback)
+    assert created.status_code == 201, created.text
+    job_id = int(created.json()["id"])
+    setup.work(poll=True)
+    assert setup.robot.process_all() == 1
+    return job_id
+
+
+def test_a_final_job_is_posted_to_its_callback(setup: Setup, listener: Listener) -> None:
+    job_id = complete(setup, f"http://{listener.host}/hooks/ocr?ticket=7")
+    assert listener.received == []  # not final yet
+    setup.work()  # completes it, then sends the callback
+    assert len(listener.received) == 1
+    call = listener.received[0]
+    assert call["path"] == "/hooks/ocr?ticket=7" and call["type"] == "application/json"
+    assert (call["json"]["id"], call["json"]["status"]) == (job_id, "Completed")
+    assert setup.history(job_id) == [f"callback to {listener.host}: HTTP 200"]
+    setup.work()
+    assert len(listener.received) == 1  # sent once
+
+
+def test_failed_callbacks_are_retried_with_backoff(setup: Setup, listener: Listener) -> None:
+    listener.statuses.extend([500, 503])  # type: ignore[attr-defined]
+    job_id = complete(setup, f"http://{listener.host}/hook")
+    setup.work()
+    assert len(listener.received) == 1
+    setup.clock.advance(4)
+    setup.work()
+    assert len(listener.received) == 1  # the second attempt is due after 5 s
+    setup.clock.advance(1)
+    setup.work()
+    assert len(listener.received) == 2
+    setup.clock.advance(10)
+    setup.work()
+    assert len(listener.received) == 3
+    assert setup.history(job_id) == [
+        f"callback to {listener.host} failed (HTTP 500); attempt 2 in 5 s",
+        f"callback to {listener.host} failed (HTTP 503); attempt 3 in 10 s",
+        f"callback to {listener.host}: HTTP 200",
+    ]
+
+
+def test_a_callback_that_keeps_failing_is_given_up(setup: Setup, listener: Listener) -> None:
+    listener.statuses.extend([500] * 10)  # type: ignore[attr-defined]
+    job_id = complete(setup, f"http://{listener.host}/hook")
+    for delay in (0, 5, 10, 20, 40, 80):
+        setup.clock.advance(delay)
+        setup.work()
+    assert len(listener.received) == 5
+    assert setup.history(job_id)[-1] == (
+        f"callback to {listener.host} failed (HTTP 500); gave up after 5 attempts"
+    )
+
+
+def test_a_host_not_listed_is_refused_and_never_contacted(setup: Setup) -> None:
+    trap = Trap()
+    try:
+        port = trap.url.split(":")[2].split("/")[0]
+        before = len(setup.services.jobs.list(limit=10_000))
+        for url in (
+            f"http://127.0.0.1:{port}/hook",
+            f"http://localhost:{port}/hook",
+            "ftp://127.0.0.1/hook",
+            "not a url",
+        ):
+            refused = setup.create(url)
+            assert refused.status_code == 400, url
+            assert refused.json()["detail"].startswith("callbackUrl"), refused.text
+        assert len(setup.services.jobs.list(limit=10_000)) == before
+        setup.work()
+    finally:
+        trap.close()
+    assert trap.connections == 0

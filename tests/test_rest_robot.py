@@ -1,0 +1,42 @@
+"""A REST job through the real robot (issue 14), on SQLite and PostgreSQL: `cora-ocr serve`
+takes an uploaded page, the built-in Tesseract robot recognises it, and the ALTO result
+downloads with the text on the page."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import requests
+
+from cora_ocr.robot import samples
+from cora_ocr.robot.render import words_of_alto
+from tests.test_hostile import Service, service  # noqa: F401  (fixture)
+
+
+def test_an_uploaded_page_is_recognised_and_its_alto_downloads(
+    service: Service,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    lines = samples.sample_lines(seed=11, count=3)
+    page = samples.write_png(tmp_path / "page.png", lines)
+    base = f"http://127.0.0.1:{service.port}/api/v1"
+    with page.open("rb") as document:
+        created = requests.post(
+            f"{base}/jobs",
+            files={"file": ("page.png", document)},
+            data={"externalContext": "x"},
+            timeout=30,
+        )
+    assert created.status_code == 201, created.text
+    job = created.json()
+    deadline = time.monotonic() + 120
+    while job["status"] in ("Queued", "Throttled", "Processing") and time.monotonic() < deadline:
+        time.sleep(0.2)
+        job = requests.get(f"{base}/jobs/{job['id']}", timeout=10).json()
+    assert job["status"] == "Completed", job
+    assert (job["pagesDone"], job["pagesTotal"]) == (1, 1)
+    result = requests.get(f"{base}/jobs/{job['id']}/result", timeout=10)
+    assert result.status_code == 200 and result.headers["Content-Type"] == "application/xml"
+    text = " ".join(words_of_alto(result.content))
+    assert samples.character_error_rate(" ".join(lines), text) < 0.02
