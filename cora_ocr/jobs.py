@@ -172,11 +172,12 @@ class JobService:
             return list(queries.list_jobs(session, state, limit))
 
     def page(
-        self, license_pk: int | None, states: tuple[str, ...], limit: int, before_id: int | None
+        self, license_pk: int | None, condition: Any, limit: int, before_id: int | None
     ) -> Sequence[Job]:
-        """A license's jobs (all, for None), newest first, older than `before_id`."""
+        """A license's jobs (all, for None) meeting `condition` (a SQL expression on jobs, or
+        None), newest first, older than `before_id`."""
         with self.store.session() as session:
-            return queries.page_of_jobs(session, license_pk, states, limit, before_id)
+            return queries.page_of_jobs(session, license_pk, condition, limit, before_id)
 
     def get(self, job_id: int) -> Job:
         """The job without its history; JobNotFound if there is none."""

@@ -6,6 +6,7 @@ refusal (401, 404, 405, 429 with Retry-After, 400 naming the field)."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -248,3 +249,75 @@ def test_a_soap_caller_cannot_name_the_upload_connection(zeep_client: zeep.Clien
             )
         )
     assert "unknown connection '@uploads'" in str(refused.value)
+
+
+def test_a_job_stopped_by_its_license_shows_license_error(strict: Strict) -> None:
+    license_id, app_id = strict.credentials()
+    other_app = strict.licensing.create_app(license_id, "second")
+    created = requests.post(
+        f"{api(strict)}/jobs", files={"file": ("a.png", PNG)}, auth=(license_id, app_id), timeout=10
+    )
+    job_id = created.json()["id"]
+    strict.licensing.set_app_enabled(license_id, app_id, False)
+    strict.services.worker(clock=strict.clock, name="license-worker").run(burst=True)
+    auth = (license_id, other_app)
+    view = requests.get(f"{api(strict)}/jobs/{job_id}", auth=auth, timeout=10).json()
+    assert view["status"] == "LicenseError"
+    listed = requests.get(
+        f"{api(strict)}/jobs", params={"status": "LicenseError"}, auth=auth, timeout=10
+    )
+    assert [job["id"] for job in listed.json()["jobs"]] == [job_id]
+    aborted = requests.get(
+        f"{api(strict)}/jobs", params={"status": "Aborted"}, auth=auth, timeout=10
+    )
+    assert aborted.json()["jobs"] == []
+
+
+@pytest.mark.parametrize(
+    "cause",
+    [
+        "unknown license",
+        "wrong app id",
+        "suspended license",
+        "expired license",
+        "disabled app",
+        "other region",
+        "not basic",
+        "garbled basic",
+    ],
+)
+def test_each_401_cause_on_every_endpoint(strict: Strict, cause: str) -> None:
+    license_id, app_id = strict.credentials()
+    auth: Any = (license_id, app_id)
+    headers: dict[str, str] = {}
+    if cause == "unknown license":
+        auth = ("0000000000000000", app_id)
+    elif cause == "wrong app id":
+        auth = (license_id, app_id + "x")
+    elif cause == "suspended license":
+        strict.licensing.set_license_suspended(license_id, True)
+    elif cause == "expired license":
+        auth = strict.credentials(expires_at=strict.clock.now() - dt.timedelta(seconds=1))
+    elif cause == "disabled app":
+        strict.licensing.set_app_enabled(license_id, app_id, False)
+    elif cause == "other region":
+        auth = strict.credentials(region="us")
+    elif cause == "not basic":
+        auth, headers = None, {"Authorization": "Bearer abc"}
+    else:
+        auth, headers = None, {"Authorization": "Basic !!!not-base64"}
+    base = api(strict)
+    calls = [
+        ("GET", f"{base}/jobs", {}),
+        ("POST", f"{base}/jobs", {"files": {"file": ("a.png", PNG)}}),
+        ("GET", f"{base}/jobs/1", {}),
+        ("DELETE", f"{base}/jobs/1", {}),
+        ("GET", f"{base}/jobs/1/result", {}),
+    ]
+    if cause != "other region":  # the licenses endpoint answers in every region
+        calls.append(("GET", f"{base}/licenses", {}))
+    for method, url, extra in calls:
+        reply = requests.request(method, url, auth=auth, headers=headers, timeout=10, **extra)
+        assert reply.status_code == 401, (method, url, reply.text)
+        assert reply.headers["Content-Type"] == PROBLEM
+        assert reply.headers["WWW-Authenticate"].startswith("Basic")

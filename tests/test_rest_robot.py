@@ -40,3 +40,23 @@ def test_an_uploaded_page_is_recognised_and_its_alto_downloads(
     assert result.status_code == 200 and result.headers["Content-Type"] == "application/xml"
     text = " ".join(words_of_alto(result.content))
     assert samples.character_error_rate(" ".join(lines), text) < 0.02
+
+
+def test_an_unreadable_document_ends_as_unsupported_media_type(
+    service: Service,  # noqa: F811
+) -> None:
+    """PNG by its signature, so accepted at the door; the robot cannot read it."""
+    base = f"http://127.0.0.1:{service.port}/api/v1"
+    broken = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+    created = requests.post(f"{base}/jobs", files={"file": ("a.png", broken)}, timeout=30)
+    assert created.status_code == 201, created.text
+    job = created.json()
+    deadline = time.monotonic() + 60
+    while job["status"] in ("Queued", "Processing") and time.monotonic() < deadline:
+        time.sleep(0.2)
+        job = requests.get(f"{base}/jobs/{job['id']}", timeout=10).json()
+    assert (job["status"], job["errorCode"]) == ("UnsupportedMediaType", "FailedToPutInputFile")
+    listed = requests.get(f"{base}/jobs", params={"status": "UnsupportedMediaType"}, timeout=10)
+    assert [entry["id"] for entry in listed.json()["jobs"]] == [job["id"]]
+    errors = requests.get(f"{base}/jobs", params={"status": "ProcessingError"}, timeout=10)
+    assert errors.json()["jobs"] == []

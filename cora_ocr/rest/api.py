@@ -20,7 +20,7 @@ from cora_ocr.licensing import Licensing, Principal, seconds_to_next_hour
 from cora_ocr.rest import openapi
 from cora_ocr.rest.openapi import MAX_ID
 from cora_ocr.rest.uploads import Uploads
-from cora_ocr.rest.views import LIFECYCLE, STATES_OF, iso, job_view
+from cora_ocr.rest.views import STATUS_FILTERS, iso, job_view, status_of
 from cora_ocr.statuses import JobState
 from cora_ocr.store import Job
 from cora_ocr.web.faults import message_for, rule_for
@@ -142,7 +142,7 @@ class RestApi:
             return problem(
                 409,
                 "Conflict",
-                f"job {job_id} is {LIFECYCLE[job.state]}; its result comes once it is Completed",
+                f"job {job_id} is {status_of(job)}; its result comes once it is Completed",
             )
         path, content_type = self.uploads.result(job)
         try:
@@ -172,13 +172,15 @@ class RestApi:
     def list_jobs(self, request: Request) -> Response:
         principal = self._caller(request)
         status = request.args.get("status", "")
-        if status and status not in STATES_OF:
-            raise errors.InvalidField("status", f"{status!r} is not one of {', '.join(STATES_OF)}")
+        if status and status not in STATUS_FILTERS:
+            raise errors.InvalidField(
+                "status", f"{status!r} is not one of {', '.join(STATUS_FILTERS)}"
+            )
         limit = _int_arg(request, "limit", 50, 1, MAX_PAGE)
         after = _int_arg(request, "after", None, 1, 2**63 - 1)
         page = self.jobs.page(
             None if principal is None else principal.license_pk,
-            STATES_OF.get(status, ()),
+            STATUS_FILTERS.get(status),
             limit,
             after,
         )

@@ -6,7 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 MAX_ID = 2**63 - 1
-STATUSES = ["Queued", "Throttled", "Processing", "Completed", "Aborted", "ProcessingError"]
+STATUSES = [
+    "Queued",
+    "Throttled",
+    "Processing",
+    "Completed",
+    "Aborted",
+    "ProcessingError",
+    "UnsupportedMediaType",
+    "LicenseError",
+]
 PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import ColumnElement, and_, not_, or_
+
 from cora_ocr.statuses import JobState
 from cora_ocr.store import Job
+from cora_ocr.worker.policy import LICENSE_ERROR
 
 PREFIX = "/api/v1"
 
@@ -20,9 +23,52 @@ LIFECYCLE: dict[str, str] = {
     JobState.ABORTED.value: "Aborted",
     JobState.FAILED.value: "ProcessingError",
 }
-STATES_OF: dict[str, tuple[str, ...]] = {
-    name: tuple(state for state, shown in LIFECYCLE.items() if shown == name)
-    for name in dict.fromkeys(LIFECYCLE.values())
+# Two final outcomes are told apart by their recorded reason: a document the robot could not
+# read (its refusal, not an OCR failure), and a job stopped by its license (worker/policy.py).
+UNREADABLE = "the robot refused the input: "
+OCR_FAILED = UNREADABLE + "OCR failed"
+LICENSE_STOPPED = LICENSE_ERROR + ":"
+
+
+def status_of(job: Job) -> str:
+    reason = job.error_reason or ""
+    failed = job.state == JobState.FAILED.value
+    if failed and reason.startswith(UNREADABLE) and not reason.startswith(OCR_FAILED):
+        return "UnsupportedMediaType"
+    if job.state == JobState.ABORTED.value and reason.startswith(LICENSE_STOPPED):
+        return "LicenseError"
+    return LIFECYCLE[job.state]
+
+
+def _unreadable() -> ColumnElement[bool]:
+    return and_(
+        Job.error_reason.startswith(UNREADABLE, autoescape=True),
+        not_(Job.error_reason.startswith(OCR_FAILED, autoescape=True)),
+    )
+
+
+def _license_stopped() -> ColumnElement[bool]:
+    return Job.error_reason.startswith(LICENSE_STOPPED, autoescape=True)
+
+
+def _in(*states: JobState) -> ColumnElement[bool]:
+    return Job.state.in_([state.value for state in states])
+
+
+# `status` of the job list: the condition that selects the jobs shown with that status.
+STATUS_FILTERS: dict[str, ColumnElement[bool]] = {
+    "Queued": _in(JobState.QUEUED),
+    "Throttled": _in(JobState.THROTTLED),
+    "Processing": _in(JobState.PROCESSING_INPUT, JobState.WAITING_FOR_OUTPUT, JobState.DELIVERING),
+    "Completed": _in(JobState.COMPLETED),
+    "Aborted": and_(
+        _in(JobState.ABORTED), or_(Job.error_reason.is_(None), not_(_license_stopped()))
+    ),
+    "LicenseError": and_(_in(JobState.ABORTED), _license_stopped()),
+    "UnsupportedMediaType": and_(_in(JobState.FAILED), _unreadable()),
+    "ProcessingError": and_(
+        _in(JobState.FAILED), or_(Job.error_reason.is_(None), not_(_unreadable()))
+    ),
 }
 
 
@@ -34,7 +80,7 @@ def job_view(job: Job) -> dict[str, Any]:
     link = f"{PREFIX}/jobs/{job.id}"
     return {
         "id": job.id,
-        "status": LIFECYCLE[job.state],
+        "status": status_of(job),
         "errorCode": job.error_code,
         "pagesDone": job.pages_done,
         "pagesTotal": job.pages_total,

@@ -99,17 +99,18 @@ def list_jobs(session: Session, state: JobState | None = None, limit: int = 50) 
 def page_of_jobs(
     session: Session,
     license_pk: int | None,
-    states: Sequence[str],
+    condition: Any,
     limit: int,
     before_id: int | None,
 ) -> Sequence[Job]:
     """A page of jobs, newest first, after the keyset `before_id`; only those of one license
-    unless license_pk is None (the anonymous local setup sees all)."""
+    unless license_pk is None (the anonymous local setup sees all), and only those meeting
+    `condition` unless it is None."""
     query = select(Job).order_by(Job.id.desc()).limit(limit)
     if license_pk is not None:
         query = query.where(Job.license_pk == license_pk)
-    if states:
-        query = query.where(Job.state.in_(states))
+    if condition is not None:
+        query = query.where(condition)
     if before_id is not None:
         query = query.where(Job.id < before_id)
     return session.execute(query).scalars().all()
