@@ -77,6 +77,7 @@ class Service:
             "CORA_OCR_DATABASE_URL": database_url,
             "CORA_OCR_POLL_SECONDS": "0.1",
         }
+        self.env = env  # for the CLI against the same data and database
         self.process = subprocess.Popen(
             [sys.executable, "-m", "cora_ocr.cli", "serve"],
             env=env,

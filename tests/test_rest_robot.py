@@ -4,6 +4,8 @@ downloads with the text on the page."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -40,6 +42,15 @@ def test_an_uploaded_page_is_recognised_and_its_alto_downloads(
     assert result.status_code == 200 and result.headers["Content-Type"] == "application/xml"
     text = " ".join(words_of_alto(result.content))
     assert samples.character_error_rate(" ".join(lines), text) < 0.02
+    shown = subprocess.run(
+        [sys.executable, "-m", "cora_ocr.cli", "jobs", "show", str(job["id"])],
+        env=service.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert "Completed" in shown and "rest" in shown and "@uploads" in shown, shown
 
 
 def test_an_unreadable_document_ends_as_unsupported_media_type(
