@@ -29,6 +29,10 @@ DEFAULT_PROFILE = "Default"
 FORMAT_EXTENSIONS = {"alto": ".xml", "hocr": ".hocr", "text": ".txt", "pdf": ".pdf"}
 MEDIA_TYPES = ("application/pdf", "image/tiff", "image/png", "image/jpeg")
 ERROR_SUFFIX = ".error"
+# The built-in robot's heartbeat, beside a profile's output folder (not in it: the hot folders
+# hold documents only, for external robots and operators): its age says when the robot was
+# last seen (GET /readyz).
+HEARTBEAT = ".cora-robot-alive"
 _KEYS = {
     "input_dir",
     "output_dir",
@@ -102,6 +106,10 @@ class Profile:
 
     def result_path(self, file_name: str) -> Path:
         return self.output_dir / self.result_name(file_name)
+
+    def heartbeat_path(self) -> Path:
+        """`.<output folder's name>.cora-robot-alive` in the output folder's parent."""
+        return self.output_dir.parent / f".{self.output_dir.name}{HEARTBEAT}"
 
     def error_path(self, file_name: str) -> Path:
         return self.output_dir / self.error_name(file_name)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import tempfile
 import threading
 import time
@@ -25,6 +26,7 @@ from cora_ocr.robot.engine import PageResult, TesseractEngine
 from cora_ocr.robot.render import RENDERERS
 
 log = logging.getLogger(__name__)
+HEARTBEAT_SECONDS = 5.0
 
 
 def write_atomically(target: Path, data: bytes) -> None:
@@ -48,6 +50,7 @@ class Robot:
         self.profile = profile
         self.engine = (engine_factory or (lambda p: TesseractEngine(p.languages)))(profile)
         self.idle_seconds = idle_seconds
+        self._last_beat = -HEARTBEAT_SECONDS
         self.stop_event = threading.Event()
         self.pages_done = 0
         self.outage = Outage(f"robot folders of profile {profile.name}", log, Backoff(cap=10.0))
@@ -61,6 +64,17 @@ class Robot:
                     if not entry.name.startswith(".") and entry.is_file(follow_symlinks=False):
                         entries.append((entry.stat().st_mtime, entry.name, Path(entry.path)))
         return [path for _mtime, _name, path in sorted(entries)]
+
+    def beat(self) -> None:
+        """The heartbeat (GET /readyz), at most every HEARTBEAT_SECONDS; written between
+        documents, so a recognition longer than the readiness window shows as stale."""
+        now = time.monotonic()
+        if now - self._last_beat < HEARTBEAT_SECONDS:
+            return
+        self._last_beat = now
+        write_atomically(
+            self.profile.heartbeat_path(), f"{socket.gethostname()} {os.getpid()}\n".encode()
+        )
 
     def ensure_folders(self) -> None:
         """Recreate a missing hot folder; OSError if that cannot be done (a file in the way,
@@ -80,6 +94,7 @@ class Robot:
         while not self.stop_event.is_set():
             try:
                 self.ensure_folders()
+                self.beat()
                 batch = self.pending()
                 for path in batch:
                     if self.stop_event.is_set():

@@ -24,7 +24,9 @@ from cora_ocr.soap.request import check_headers, route, split_envelope
 from cora_ocr.web import help as help_pages
 from cora_ocr.web.faults import plain_error, soap_error
 from cora_ocr.web.guard import Guard
-from cora_ocr.web.response import TEXT_HTML, TEXT_XML, Response, plain
+from cora_ocr.web.health import PATHS as HEALTH_PATHS
+from cora_ocr.web.health import Health
+from cora_ocr.web.response import TEXT_HTML, TEXT_PLAIN, TEXT_XML, Response, plain
 from cora_ocr.web.wsdl import WsdlDocument
 from cora_ocr.web.xmlparse import (
     ENCODINGS_ALLOWED,
@@ -55,11 +57,17 @@ class CoraOcrApp:
     __init__."""
 
     def __init__(
-        self, settings: Settings, jobs: JobService, guard: Guard, rest: RestApi | None = None
+        self,
+        settings: Settings,
+        jobs: JobService,
+        guard: Guard,
+        rest: RestApi | None = None,
+        health: Health | None = None,
     ) -> None:
         self.settings = settings
         self.guard = guard
         self.rest = rest
+        self.health = health
         self.wsdl = WsdlDocument()
         self.bindings = Bindings(jobs)
         self.limits = XmlLimits(
@@ -69,9 +77,16 @@ class CoraOcrApp:
         self._path = SERVICE_PATH.lower()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        if self.rest is not None and (environ.get("PATH_INFO") or "").startswith(REST_PREFIX):
+        path = environ.get("PATH_INFO") or ""
+        if self.rest is not None and path.startswith(REST_PREFIX):
             return self.rest(environ, start_response)
-        response = self.dispatch(environ)
+        if self.health is not None and path in HEALTH_PATHS:
+            if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+                response = self.health.answer(path)
+            else:
+                response = Response(405, TEXT_PLAIN, b"GET or HEAD\n", [("Allow", "GET, HEAD")])
+        else:
+            response = self.dispatch(environ)
         start_response(response.status_line, response.header_list())
         if environ.get("REQUEST_METHOD") == "HEAD":
             return [b""]
@@ -223,4 +238,5 @@ def create_app(services: Services, clock: Clock | None = None) -> CoraOcrApp:
         services.settings.callback_hosts,
     )
     rest = RestApi(services.jobs, guard, services.licensing, uploads, clock)
-    return CoraOcrApp(services.settings, services.jobs, guard, rest)
+    health = Health(services.store, services.profiles)
+    return CoraOcrApp(services.settings, services.jobs, guard, rest, health)
