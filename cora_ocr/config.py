@@ -75,6 +75,9 @@ class Settings:
     # Files in the robot folders that belong to no live job are removed once this old
     # (0: never). At least a minute: a job's file is only known as live once it is placed.
     orphan_seconds: float = 3600.0
+    # Jobs in a final state are deleted with their history this many days after they ended,
+    # by each worker once a day (0: kept forever; `cora-ocr jobs purge` does it by hand).
+    retention_days: int = 0
     # This deployment's processing region: licenses of other regions are refused.
     region: str = "local"
     # Requests without credentials: never, unless set true for a loopback-only setup.
@@ -224,6 +227,7 @@ def _convert(key: str, value: Any) -> Any:
         "poll_seconds": lambda v: _as_float(key, v, 0.0, 3600),
         "max_attempts": lambda v: _as_int(key, v, 1, 1000),
         "orphan_seconds": lambda v: _as_orphan_age(key, v),
+        "retention_days": lambda v: _as_int(key, v, 0, 36_500),
         "region": str,
         "allow_anonymous": lambda v: _as_bool(key, v),
         "require_https": lambda v: _as_bool(key, v),

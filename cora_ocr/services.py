@@ -31,6 +31,7 @@ class Services:
             poll_seconds=self.settings.poll_seconds,
             max_attempts=self.settings.max_attempts,
             orphan_seconds=self.settings.orphan_seconds,
+            retention_days=self.settings.retention_days,
         )
         kwargs.setdefault("callback_hosts", self.settings.callback_hosts)
         return Worker(self.store, self.connections, self.profiles, config, **kwargs)

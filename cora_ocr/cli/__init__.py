@@ -115,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     retry = jobs.add_parser("retry", help="queue a Failed job again")
     retry.add_argument("id", type=int)
     retry.set_defaults(func=admin.cmd_jobs_retry)
+    purge = jobs.add_parser(
+        "purge", help="delete final jobs (and their history) that ended DAYS ago or more"
+    )
+    purge.add_argument("--older-than", type=int, required=True, metavar="DAYS")
+    purge.add_argument("--dry-run", action="store_true", help="count them, delete nothing")
+    purge.set_defaults(func=admin.cmd_jobs_purge)
     return parser
 
 

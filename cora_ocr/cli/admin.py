@@ -54,6 +54,25 @@ def cmd_jobs_retry(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_jobs_purge(settings: Settings, args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from cora_ocr.errors import SettingsError
+    from cora_ocr.retention import purge
+
+    if args.older_than < 0:
+        raise SettingsError(f"--older-than: {args.older_than} is not a number of days")
+    cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=args.older_than)
+    with services_for(settings) as services:
+        count = purge(services.store, services.connections, cutoff, dry_run=args.dry_run)
+    when = cutoff.isoformat(timespec="seconds")
+    if args.dry_run:
+        print(f"{count} jobs ended before {when} would be purged")
+    else:
+        print(f"{count} jobs ended before {when} purged, with their history")
+    return 0
+
+
 def cmd_profiles_list(settings: Settings, _args: argparse.Namespace) -> int:
     from cora_ocr.profiles import Profiles
 

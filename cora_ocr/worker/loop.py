@@ -28,6 +28,7 @@ from cora_ocr.connections import Connections
 from cora_ocr.outages import Backoff, Outage, describe, is_database_trouble, is_transient
 from cora_ocr.profiles import Profiles
 from cora_ocr.rest.views import job_view
+from cora_ocr.retention import purge
 from cora_ocr.statuses import JobState, OcrErrorCode
 from cora_ocr.store import Job, Store, queries
 from cora_ocr.worker.callbacks import Callbacks
@@ -65,9 +66,12 @@ class WorkerConfig:
     orphan_seconds: float = 3600.0
     # How often the robot folders are swept.
     sweep_interval_seconds: float = 60.0
+    # Final jobs older than this many days are purged once a day (0: never).
+    retention_days: int = 0
 
 
 CALLBACK_INTERVAL_SECONDS = 1.0  # how often due callbacks are looked for
+PURGE_INTERVAL_SECONDS = 86_400.0  # retention: once a day
 
 
 class Worker:
@@ -102,6 +106,7 @@ class Worker:
         self._held: int | None = None  # the job claimed and not yet given back
         self.callbacks = Callbacks(store, callback_hosts, self.clock, job_view)
         self._next_callbacks = 0.0
+        self._next_purge = 0.0
 
     # --- the loop ---------------------------------------------------------------------
     def run(self, burst: bool = False) -> int:
@@ -113,6 +118,8 @@ class Worker:
                     self._let_go(self._held)
                 if time.monotonic() >= self._next_sweep:
                     self.sweep()
+                if self.config.retention_days and time.monotonic() >= self._next_purge:
+                    self.purge()
                 if burst or time.monotonic() >= self._next_callbacks:
                     self._next_callbacks = time.monotonic() + CALLBACK_INTERVAL_SECONDS
                     self.callbacks.run_due()
@@ -131,6 +138,12 @@ class Worker:
 
     def stop(self) -> None:
         self.stop_event.set()
+
+    def purge(self) -> int:
+        """Delete the jobs past the retention period (once a day)."""
+        self._next_purge = time.monotonic() + PURGE_INTERVAL_SECONDS
+        cutoff = self.clock.now() - dt.timedelta(days=self.config.retention_days)
+        return purge(self.store, self.connections, cutoff)
 
     def sweep(self) -> int:
         """Remove robot-folder files that belong to no live job and are old enough."""
