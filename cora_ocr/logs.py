@@ -43,6 +43,13 @@ def configure(level: str) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(OneLineFormatter(FORMAT))
     logging.basicConfig(level=level.upper(), handlers=[handler])
+    # Alembic's two lines at every start ("Context impl ...", "Will assume ... DDL") say
+    # nothing; the lines of migrations that run are kept.
+    logging.getLogger("alembic.runtime.migration").addFilter(_no_alembic_boilerplate)
     # Waitress warns for every request that waits for a free task thread: under load that is
     # one line per request, and waiting there is normal (the loop has already read it).
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+
+
+def _no_alembic_boilerplate(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith(("Context impl ", "Will assume "))

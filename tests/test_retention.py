@@ -99,3 +99,11 @@ def test_the_purge_command(cli_env: dict[str, str]) -> None:  # noqa: F811
     assert done.returncode == 0 and "purged, with their history" in done.stdout
     refused = run(cli_env, "jobs", "purge", "--older-than", "-1")
     assert refused.returncode == 2 and "--older-than" in refused.stderr
+
+
+def test_admin_commands_print_no_migration_chatter(cli_env: dict[str, str]) -> None:  # noqa: F811
+    first = run(cli_env, "jobs", "list")  # migrates the new database: those lines are news
+    assert first.returncode == 0 and "Running upgrade" in first.stderr
+    assert "Context impl" not in first.stderr and "Will assume" not in first.stderr
+    again = run(cli_env, "jobs", "list")
+    assert again.returncode == 0 and again.stderr == "", again.stderr
