@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import shutil
 
 from sqlalchemy import ColumnElement, and_, delete, func, select
 
-from cora_ocr.connections import UPLOADS, Connections
+from cora_ocr.connections import UPLOADS, Connections, remove_upload_folders
 from cora_ocr.statuses import FINAL_STATES
 from cora_ocr.store import Job, JobEvent, Store
 
@@ -55,10 +54,9 @@ def purge(
             session.execute(delete(JobEvent).where(JobEvent.job_id.in_(ids)))
             session.execute(delete(Job).where(Job.id.in_(ids)))
         for row in rows:
-            if row.input_connection == UPLOADS:
-                for location in (row.input_location, row.output_location):
-                    if location.count("/") == 1:  # inbox/<token>, results/<token>
-                        shutil.rmtree(uploads / location, ignore_errors=True)
+            remove_upload_folders(
+                uploads, row.input_connection, row.input_location, row.output_location
+            )
         purged += len(ids)
     if purged:
         log.info("purged %d jobs finished before %s", purged, cutoff.isoformat(timespec="seconds"))

@@ -8,6 +8,7 @@ error, never a skip, so CI cannot go green without it.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import os
 import shutil
 import threading
@@ -232,6 +233,43 @@ def start(
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     return app, server, thread, f"http://127.0.0.1:{server.effective_port}{SERVICE_PATH}"
+
+
+REFUSED_CAUSES = (
+    "unknown license",
+    "wrong app id",
+    "suspended license",
+    "expired license",
+    "disabled app",
+    "other region",
+    "not basic",
+    "garbled basic",
+)
+
+
+def refused_caller(strict: Strict, cause: str) -> tuple[Any, dict[str, str], str]:
+    """(requests auth, headers, the App ID that must never be logged) of a caller refused
+    with 401 for `cause`, one of REFUSED_CAUSES."""
+    license_id, app_id = strict.credentials()
+    auth: Any = (license_id, app_id)
+    headers: dict[str, str] = {}
+    if cause == "unknown license":
+        auth = ("0000000000000000", app_id)
+    elif cause == "wrong app id":
+        auth = (license_id, app_id + "x")
+    elif cause == "suspended license":
+        strict.licensing.set_license_suspended(license_id, True)
+    elif cause == "expired license":
+        auth = strict.credentials(expires_at=strict.clock.now() - dt.timedelta(seconds=1))
+    elif cause == "disabled app":
+        strict.licensing.set_app_enabled(license_id, app_id, False)
+    elif cause == "other region":
+        auth = strict.credentials(region="us")
+    elif cause == "not basic":
+        auth, headers = None, {"Authorization": "Bearer abc"}
+    else:
+        auth, headers = None, {"Authorization": "Basic !!!not-base64"}
+    return auth, headers, app_id
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import requests
 from cora_ocr.services import Services, build_services
 from cora_ocr.statuses import JobState
 from cora_ocr.web.server import stop_server
-from tests.conftest import Strict, start
+from tests.conftest import REFUSED_CAUSES, Strict, refused_caller, start
 from tests.factories import (
     SOAP11_CT,
     ManualClock,
@@ -64,39 +64,9 @@ def test_missing_credentials(strict: Strict, caplog: pytest.LogCaptureFixture) -
     assert "WWW-Authenticate" in reply.headers
 
 
-@pytest.mark.parametrize(
-    "cause",
-    [
-        "unknown license",
-        "wrong app id",
-        "suspended license",
-        "expired license",
-        "disabled app",
-        "other region",
-        "not basic",
-        "garbled basic",
-    ],
-)
+@pytest.mark.parametrize("cause", REFUSED_CAUSES)
 def test_each_401_cause(strict: Strict, cause: str, caplog: pytest.LogCaptureFixture) -> None:
-    license_id, app_id = strict.credentials()
-    auth: object = (license_id, app_id)
-    headers: dict[str, str] = {}
-    if cause == "unknown license":
-        auth = ("0000000000000000", app_id)
-    elif cause == "wrong app id":
-        auth = (license_id, app_id + "x")
-    elif cause == "suspended license":
-        strict.licensing.set_license_suspended(license_id, True)
-    elif cause == "expired license":
-        auth = strict.credentials(expires_at=strict.clock.now() - dt.timedelta(seconds=1))
-    elif cause == "disabled app":
-        strict.licensing.set_app_enabled(license_id, app_id, False)
-    elif cause == "other region":
-        auth = strict.credentials(region="us")
-    elif cause == "not basic":
-        auth, headers = None, {"Authorization": "Bearer abc"}
-    else:
-        auth, headers = None, {"Authorization": "Basic !!!not-base64"}
+    auth, headers, app_id = refused_caller(strict, cause)
     with caplog.at_level(logging.WARNING):
         assert_401(get_status(strict.url, auth, headers))
     assert app_id not in caplog.text, "secrets never reach the log"

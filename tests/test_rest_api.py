@@ -6,17 +6,16 @@ refusal (401, 404, 405, 429 with Retry-After, 400 naming the field)."""
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 from typing import Any
 
 import pytest
 import requests
 import zeep
 
-from cora_ocr.rest.api import PREFIX
+from cora_ocr.rest.views import PREFIX
 from cora_ocr.services import Services, build_services
 from cora_ocr.web.server import stop_server
-from tests.conftest import LiveServer, Pipeline, Strict, start
+from tests.conftest import REFUSED_CAUSES, LiveServer, Pipeline, Strict, refused_caller, start
 from tests.factories import ManualClock, activity_header, file_batch_args
 from tests.robots import result_text
 
@@ -273,39 +272,9 @@ def test_a_job_stopped_by_its_license_shows_license_error(strict: Strict) -> Non
     assert aborted.json()["jobs"] == []
 
 
-@pytest.mark.parametrize(
-    "cause",
-    [
-        "unknown license",
-        "wrong app id",
-        "suspended license",
-        "expired license",
-        "disabled app",
-        "other region",
-        "not basic",
-        "garbled basic",
-    ],
-)
+@pytest.mark.parametrize("cause", REFUSED_CAUSES)
 def test_each_401_cause_on_every_endpoint(strict: Strict, cause: str) -> None:
-    license_id, app_id = strict.credentials()
-    auth: Any = (license_id, app_id)
-    headers: dict[str, str] = {}
-    if cause == "unknown license":
-        auth = ("0000000000000000", app_id)
-    elif cause == "wrong app id":
-        auth = (license_id, app_id + "x")
-    elif cause == "suspended license":
-        strict.licensing.set_license_suspended(license_id, True)
-    elif cause == "expired license":
-        auth = strict.credentials(expires_at=strict.clock.now() - dt.timedelta(seconds=1))
-    elif cause == "disabled app":
-        strict.licensing.set_app_enabled(license_id, app_id, False)
-    elif cause == "other region":
-        auth = strict.credentials(region="us")
-    elif cause == "not basic":
-        auth, headers = None, {"Authorization": "Bearer abc"}
-    else:
-        auth, headers = None, {"Authorization": "Basic !!!not-base64"}
+    auth, headers, _app_id = refused_caller(strict, cause)
     base = api(strict)
     calls = [
         ("GET", f"{base}/jobs", {}),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -71,6 +72,16 @@ class Connection:
 
 # The internal connection of the REST face's uploads and results (rest/uploads.py).
 UPLOADS = "@uploads"
+
+
+def remove_upload_folders(root: Path, connection: str, *locations: str) -> None:
+    """An uploaded job's own folders (`inbox/<token>`, `results/<token>`) under the uploads
+    connection's `root`; nothing for a job of any other connection."""
+    if connection != UPLOADS:
+        return
+    for location in locations:
+        if location.count("/") == 1:
+            shutil.rmtree(root / location, ignore_errors=True)
 
 
 class Connections:

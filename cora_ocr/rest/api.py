@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
 
 from werkzeug.exceptions import HTTPException
@@ -20,13 +21,12 @@ from cora_ocr.licensing import Licensing, Principal, seconds_to_next_hour
 from cora_ocr.rest import openapi
 from cora_ocr.rest.openapi import MAX_ID
 from cora_ocr.rest.uploads import Uploads
-from cora_ocr.rest.views import STATUS_FILTERS, iso, job_view, status_of
+from cora_ocr.rest.views import PREFIX, STATUS_FILTERS, iso, job_view, status_of
 from cora_ocr.statuses import JobState
 from cora_ocr.store import Job
 from cora_ocr.web.faults import message_for, rule_for
 from cora_ocr.web.guard import Guard
 
-PREFIX = "/api/v1"  # also in rest/views.py
 JOB = f"<int(max={MAX_ID}):job_id>"  # a job id the database can hold; larger: 404
 JSON = "application/json"
 PROBLEM = "application/problem+json"
@@ -78,6 +78,8 @@ class RestApi:
             ],
             strict_slashes=False,
         )
+        names = [profile.name for profile in uploads.profiles.all()]
+        self.document = openapi.document(names, jobs.max_timeout)  # fixed for the process
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         return self.respond(Request(environ))(environ, start_response)
@@ -96,15 +98,12 @@ class RestApi:
             rule = rule_for(exc)
             status = 400 if rule.http_status == 500 and rule.code == "Client" else rule.http_status
             headers = list(exc.headers) if isinstance(exc, errors.CoraError) else []
-            title = {401: "Unauthorized", 403: "Forbidden", 429: "Too Many Requests"}.get(
-                status, "Bad Request" if status < 500 else "Internal Server Error"
-            )
+            title = HTTPStatus(status).phrase
             return problem(status, title, message_for(exc, rule), headers)
 
     # --- endpoints ------------------------------------------------------------------
     def openapi(self, request: Request) -> Response:
-        names = [profile.name for profile in self.uploads.profiles.all()]
-        return ok(openapi.document(names, self.jobs.max_timeout))
+        return ok(self.document)
 
     def licenses(self, request: Request) -> Response:
         """The caller's license; answered for a license of any region."""
@@ -132,7 +131,7 @@ class RestApi:
 
     def create_job(self, request: Request) -> Response:
         job_id = self.uploads.create(request.environ, self._caller(request))
-        response = ok(self._view(self.jobs.get(job_id)), 201)
+        response = ok(job_view(self.jobs.get(job_id)), 201)
         response.headers["Location"] = f"{PREFIX}/jobs/{job_id}"
         return response
 
@@ -158,7 +157,7 @@ class RestApi:
         )
 
     def job(self, request: Request, job_id: int) -> Response:
-        return ok(self._view(self._own_job(self._caller(request), job_id)))
+        return ok(job_view(self._own_job(self._caller(request), job_id)))
 
     def delete_job(self, request: Request, job_id: int) -> Response:
         """Aborts the job if it is not final; 204 either way (it is gone from view)."""
@@ -184,7 +183,7 @@ class RestApi:
             limit,
             after,
         )
-        document: dict[str, Any] = {"jobs": [self._view(job) for job in page]}
+        document: dict[str, Any] = {"jobs": [job_view(job) for job in page]}
         if len(page) == limit:
             query = f"?limit={limit}&after={page[-1].id}" + (f"&status={status}" if status else "")
             document["next"] = f"{PREFIX}/jobs{query}"
@@ -206,10 +205,6 @@ class RestApi:
         ):
             raise NotFound(f"no job {job_id}")
         return job
-
-    @staticmethod
-    def _view(job: Job) -> dict[str, Any]:
-        return job_view(job)
 
 
 def _int_arg(request: Request, name: str, default: int | None, low: int, high: int) -> Any:

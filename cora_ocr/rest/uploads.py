@@ -20,7 +20,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request
 
 from cora_ocr import errors
-from cora_ocr.connections import UPLOADS, Connections
+from cora_ocr.connections import UPLOADS, Connections, remove_upload_folders
 from cora_ocr.jobs import FileBatchRequest, FileRef, JobService
 from cora_ocr.licensing import Principal
 from cora_ocr.profiles import Profiles
@@ -171,9 +171,9 @@ class Uploads:
 
     def remove(self, job: Job) -> None:
         """A REST job's folders, input and result."""
-        for location in (job.input_location, job.output_location):
-            if job.input_connection == UPLOADS and location.count("/") == 1:
-                shutil.rmtree(self.root / location, ignore_errors=True)
+        remove_upload_folders(
+            self.root, job.input_connection, job.input_location, job.output_location
+        )
 
 
 def _timeout(text: str | None, longest: int) -> int:

@@ -13,9 +13,9 @@ from cora_ocr.errors import ClientError, MalformedRequest, RequestTooLarge, Unsu
 from cora_ocr.jobs import JobService
 from cora_ocr.licensing import Principal
 from cora_ocr.namespaces import HTTP_OPERATIONS, OPERATIONS, SERVICE_PATH
-from cora_ocr.rest.api import PREFIX as REST_PREFIX
 from cora_ocr.rest.api import RestApi
 from cora_ocr.rest.uploads import Uploads
+from cora_ocr.rest.views import PREFIX as REST_PREFIX
 from cora_ocr.services import Services
 from cora_ocr.soap import http as http_binding
 from cora_ocr.soap.bindings import Bindings
