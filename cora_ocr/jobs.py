@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cora_ocr import wakeup
 from cora_ocr.clock import Clock, SystemClock
 from cora_ocr.connections import Connections
 from cora_ocr.errors import ClientError, InvalidField, JobNotFound
@@ -123,7 +124,9 @@ class JobService:
             fields.update(license_pk=principal.license_pk, app_pk=principal.app_pk)
         fields["start_by"] = self._start_by(fields["timeout_seconds"])
         with self.store.engine.connect() as conn:
-            return queries.insert_job(conn, fields, actor)
+            job_id = queries.insert_job(conn, fields, actor)
+        wakeup.job_submitted()  # this process's idle workers (PostgreSQL tells the others)
+        return job_id
 
     def status(self, job_id: int | None, principal: Principal | None = None) -> StatusView:
         """The wire status of a job; another license's job is NotFound, as if it did not exist."""

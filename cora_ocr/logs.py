@@ -49,6 +49,8 @@ def configure(level: str) -> None:
     # Waitress warns for every request that waits for a free task thread: under load that is
     # one line per request, and waiting there is normal (the loop has already read it).
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    # watchdog logs every inotify event at DEBUG: far too much even for debugging ours.
+    logging.getLogger("watchdog").setLevel(logging.INFO)
 
 
 def _no_alembic_boilerplate(record: logging.LogRecord) -> bool:

@@ -6,7 +6,12 @@ input_dir = "/srv/robot/in"        # the robot picks documents up here
 output_dir = "/srv/robot/out"      # and writes <stem><result_extension> (or <stem>.error) here
 output_format = "alto"             # alto | hocr | text | pdf
 result_extension = ".xml"          # default follows output_format
-languages = ["eng"]
+languages = ["eng"]                # Tesseract language data: tessdata-fast-<lang> packages
+# tessdata_dir = "/usr/share/tesseract-ocr/5/tessdata"   # or Debian's tesseract-ocr-<lang>
+rotate_pages = true                # turn pages by 90/180/270 (orientation detection)
+deskew = true                      # straighten skews up to 15 degrees
+robot_processes = 4                # built-in robot processes (default: the machine's cores)
+claim_timeout_seconds = 60         # a claim not kept alive this long is taken back
 media_types = ["application/pdf", "image/tiff", "image/png", "image/jpeg"]
 ```
 """
@@ -16,6 +21,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
@@ -29,6 +35,11 @@ DEFAULT_PROFILE = "Default"
 FORMAT_EXTENSIONS = {"alto": ".xml", "hocr": ".hocr", "text": ".txt", "pdf": ".pdf"}
 MEDIA_TYPES = ("application/pdf", "image/tiff", "image/png", "image/jpeg")
 ERROR_SUFFIX = ".error"
+# In a profile's input folder, built-in robot processes claim a document by renaming it into
+# `.cora-claims/<owner>/`, and spread a large one's pages as tasks in `.cora-pages/<name>/`
+# (robot/hotfolder.py). Hidden, so other robots and the sweep pass them by.
+CLAIMS = ".cora-claims"
+PAGES = ".cora-pages"
 # The built-in robot's heartbeat, beside a profile's output folder (not in it: the hot folders
 # hold documents only, for external robots and operators): its age says when the robot was
 # last seen (GET /readyz).
@@ -42,6 +53,11 @@ _KEYS = {
     "languages",
     "media_types",
     "engine",
+    "tessdata_dir",
+    "rotate_pages",
+    "deskew",
+    "robot_processes",
+    "claim_timeout_seconds",
 }
 
 
@@ -94,6 +110,11 @@ class Profile:
     media_types: tuple[str, ...] = field(default=MEDIA_TYPES)
     # Resolution PDF pages are rendered at before recognition.
     dpi: int = 300
+    tessdata_dir: Path | None = None  # None: the tessdata-* packages' folder
+    rotate_pages: bool = True
+    deskew: bool = True
+    robot_processes: int = field(default_factory=lambda: os.cpu_count() or 1)
+    claim_timeout_seconds: float = 60.0
 
     def result_name(self, file_name: str) -> str:
         return PurePath(file_name).stem + self.result_extension
@@ -126,21 +147,53 @@ class Profile:
             self.progress_path(file_name),
         )
 
+    @property
+    def claims_dir(self) -> Path:
+        return self.input_dir / CLAIMS
+
+    def pages_dir(self, file_name: str) -> Path:
+        """Where the pages of a document spread across robot processes are worked on."""
+        return self.input_dir / PAGES / file_name
+
+    def claimed(self, file_name: str) -> list[Path]:
+        """The document as a robot process has claimed it (normally one path, or none)."""
+        try:
+            owners = list(os.scandir(self.claims_dir))
+        except OSError:
+            return []
+        found = []
+        for owner in owners:
+            path = Path(owner.path) / file_name
+            if os.path.lexists(path):
+                found.append(path)
+        return found
+
     def cleanup(self, file_name: str, job_id: int) -> None:
-        """Remove what one job left in the robot's folders: its document (and the temp file
-        it is written through) and the robot's answers."""
+        """Remove what one job left in the robot's folders: its document (where it waits, or
+        where a robot process claimed it, and the temp file it is written through), the
+        pages being worked on, and the robot's answers."""
         placed = self.input_path(file_name)
         temp = files.temp_name(placed, job_temp_tag(job_id))
-        files.remove_quietly(placed, temp, *self.answers(file_name))
+        files.remove_quietly(placed, temp, *self.claimed(file_name), *self.answers(file_name))
+        shutil.rmtree(self.pages_dir(file_name), ignore_errors=True)
 
     def problems(self) -> list[str]:
-        """What stops a robot from using this profile: missing or unwritable folders."""
+        """What stops a robot from using this profile: missing or unwritable folders, and for
+        the built-in robot, missing language data."""
         found = []
         for label, folder in (("input_dir", self.input_dir), ("output_dir", self.output_dir)):
             if not folder.is_dir():
                 found.append(f"{label} {folder} does not exist")
             elif not os.access(folder, os.W_OK | os.X_OK):
                 found.append(f"{label} {folder} is not writable")
+        if self.engine == "tesseract":
+            from cora_ocr.robot.engine import default_tessdata, language_problem
+
+            problem = language_problem(
+                self.languages, self.tessdata_dir or default_tessdata(), self.rotate_pages
+            )
+            if problem:
+                found.append(problem)
         return found
 
 
@@ -167,6 +220,27 @@ def _profile(name: str, table: Mapping[str, Any], data_dir: Path) -> Profile:
     dpi = table.get("dpi", 300)
     if not isinstance(dpi, int) or not 72 <= dpi <= 1200:
         raise SettingsError(f"{prefix}.dpi: {dpi!r} is not an integer in 72..1200")
+    for key in ("rotate_pages", "deskew"):
+        if not isinstance(table.get(key, True), bool):
+            raise SettingsError(f"{prefix}.{key}: {table[key]!r} is not true or false")
+    processes = table.get("robot_processes", os.cpu_count() or 1)
+    if isinstance(processes, bool) or not isinstance(processes, int) or not 1 <= processes <= 256:
+        raise SettingsError(f"{prefix}.robot_processes: {processes!r} is not an integer in 1..256")
+    claim_timeout = table.get("claim_timeout_seconds", 60.0)
+    if isinstance(claim_timeout, bool) or not isinstance(claim_timeout, int | float):
+        raise SettingsError(f"{prefix}.claim_timeout_seconds: {claim_timeout!r} is not a number")
+    if not 1 <= claim_timeout <= 86_400:
+        raise SettingsError(f"{prefix}.claim_timeout_seconds: {claim_timeout!r} is not in 1..86400")
+    tessdata = table.get("tessdata_dir")
+    if tessdata is not None and not isinstance(tessdata, str):
+        raise SettingsError(f"{prefix}.tessdata_dir: expected a folder path")
+    bad = [lang for lang in languages if not re.fullmatch(r"[A-Za-z0-9_]{1,32}", lang)]
+    if bad or not languages:
+        raise SettingsError(
+            f"{prefix}.languages: {bad[0]!r} is not a Tesseract language name like 'deu'"
+            if bad
+            else f"{prefix}.languages: name at least one language"
+        )
     return Profile(
         dpi=dpi,
         name=name,
@@ -177,6 +251,11 @@ def _profile(name: str, table: Mapping[str, Any], data_dir: Path) -> Profile:
         engine=str(table.get("engine", "tesseract")),
         languages=tuple(languages),
         media_types=tuple(media),
+        tessdata_dir=Path(tessdata) if tessdata else None,
+        rotate_pages=table.get("rotate_pages", True),
+        deskew=table.get("deskew", True),
+        robot_processes=processes,
+        claim_timeout_seconds=float(claim_timeout),
     )
 
 

@@ -28,6 +28,7 @@ from cora_ocr.config import DEFAULT_CONNECTION, Settings
 from cora_ocr.licensing import Licensing
 from cora_ocr.namespaces import SERVICE_PATH
 from cora_ocr.profiles import Profile
+from cora_ocr.robot.hotfolder import Robot
 from cora_ocr.services import Services, build_services
 from cora_ocr.statuses import JobState
 from cora_ocr.store import Job, Store
@@ -36,7 +37,7 @@ from cora_ocr.web.app import CoraOcrApp, create_app
 from cora_ocr.web.server import make_server, stop_server
 from cora_ocr.worker import Worker
 from cora_ocr.worker.steps import Outcome
-from tests.factories import ManualClock, file_batch_args, wire_status
+from tests.factories import ManualClock, file_batch_args, file_ref, wire_status
 from tests.robots import SimulatedRobot, robot_files
 
 PG_URL = os.environ.get(
@@ -127,6 +128,19 @@ def settings(session_dir: Path, connection_root: Path, backend: str) -> Settings
                 ("Text", "text"),
                 ("Hocr", "hocr"),
                 ("Pdf", "pdf"),
+            )
+        }
+        | {
+            name: {
+                "input_dir": str(robot / name / "in"),
+                "output_dir": str(robot / name / "out"),
+                "dpi": 150,
+                **extra,
+            }
+            for name, extra in (
+                ("German", {"languages": ["deu"]}),
+                ("AsScanned", {"rotate_pages": False, "deskew": False}),
+                ("Missing", {"languages": ["fra"]}),  # no French language data installed
             )
         },
         lease_seconds=30,
@@ -357,3 +371,61 @@ def pipeline(
     return Pipeline(
         services, zeep_client, worker, clock, hooks, SimulatedRobot(profile), connection_root
     )
+
+
+# --- the built-in robot end to end (test_robot.py, test_ocr_quality.py) ---------------
+class Harness:
+    def __init__(self, services: Services, client: zeep.Client, root: Path) -> None:
+        self.services, self.client, self.root = services, client, root
+        self.clock = ManualClock()
+        self.worker = services.worker(clock=self.clock, name="robot-test-worker")
+        self.robots: dict[str, Robot] = {}
+
+    def profile(self, name: str) -> Profile:
+        profile = self.services.profiles.get(name)
+        assert profile is not None
+        return profile
+
+    def robot(self, name: str) -> Robot:
+        if name not in self.robots:
+            self.robots[name] = Robot(self.profile(name))
+        return self.robots[name]
+
+    def submit(self, name: str, profile: str = "Default", **overrides: Any) -> int:
+        out = Path(name).stem + self.profile(profile).result_extension
+        return int(
+            self.client.service.FileBatch(
+                **file_batch_args(
+                    InputFile=file_ref(name, "scans"),
+                    OutPutFile=file_ref(out, "results"),
+                    OCRProfile=profile,
+                    **overrides,
+                )
+            )
+        )
+
+    def cycle(self, profile: str = "Default") -> None:
+        """Worker puts inputs, robot recognises them, worker delivers."""
+        self.worker.run(burst=True)
+        self.clock.advance(1)
+        self.robot(profile).run(burst=True)
+        self.worker.run(burst=True)
+        self.clock.advance(1)
+
+    def status(self, job_id: int) -> tuple[str, str]:
+        return wire_status(self.client, job_id)
+
+    def result(self, name: str) -> bytes:
+        return (self.root / "results" / name).read_bytes()
+
+
+@pytest.fixture
+def harness(
+    server: LiveServer, services: Services, zeep_client: zeep.Client, connection_root: Path
+) -> Iterator[Harness]:
+    services.profiles.ensure_folders()
+    (connection_root / "scans").mkdir()
+    built = Harness(services, zeep_client, connection_root)
+    yield built
+    for robot in built.robots.values():
+        robot.close()

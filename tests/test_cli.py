@@ -69,7 +69,13 @@ def test_serve_runs_the_readme_snippet_and_jobs_show(cli_env: dict[str, str]) ->
         )
         assert result.returncode == 0, result.stderr
         job_id, status, error, context = result.stdout.split()
-        assert (status, error, context) == ("Queued", "NoError", "invoice-17")
+        # serve's worker takes the job at once (no poll interval), and the snippet's
+        # invoice.pdf is not in the connection folder: the job may already have failed.
+        assert (status, error, context) in {
+            ("Queued", "NoError", "invoice-17"),
+            ("ProcessingInput", "NoError", "invoice-17"),
+            ("Failed", "InputFileNotFound", "invoice-17"),
+        }
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0
@@ -77,10 +83,13 @@ def test_serve_runs_the_readme_snippet_and_jobs_show(cli_env: dict[str, str]) ->
             process.stdout.close()
 
     listing = run(cli_env, "jobs", "list")
-    assert listing.returncode == 0 and re.search(rf"^\s+{job_id}\s+queued\s", listing.stdout, re.M)
+    assert listing.returncode == 0 and re.search(
+        rf"^\s+{job_id}\s+failed\s+InputFileNotFound\s", listing.stdout, re.M
+    )
     shown = run(cli_env, "jobs", "show", job_id)
     assert shown.returncode == 0, shown.stderr
-    assert "status:           Queued (queued)" in shown.stdout
+    assert "status:           Failed (failed)" in shown.stdout
+    assert "input file CoraOCRExternalConnection:in/invoice.pdf does not exist" in shown.stdout
     assert "external context: invoice-17" in shown.stdout
     assert "input:            CoraOCRExternalConnection:in/invoice.pdf" in shown.stdout
     assert "put model:        Overwrite" in shown.stdout

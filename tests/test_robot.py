@@ -2,81 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
 import pytest
-import zeep
 from lxml import etree
 
-from cora_ocr.profiles import Profile
 from cora_ocr.robot import samples
-from cora_ocr.robot.hotfolder import Robot
 from cora_ocr.robot.render import ALTO_NS, words_of_alto
-from cora_ocr.services import Services
-from tests.conftest import LiveServer
-from tests.factories import ManualClock, file_batch_args, file_ref, wire_status
+from tests.conftest import Harness
 
 PAGE = samples.sample_lines(seed=7, count=12)
 PDF_PAGES = [samples.sample_lines(seed=s, count=12) for s in (11, 12, 13)]
-
-
-class Harness:
-    def __init__(self, services: Services, client: zeep.Client, root: Path) -> None:
-        self.services, self.client, self.root = services, client, root
-        self.clock = ManualClock()
-        self.worker = services.worker(clock=self.clock, name="robot-test-worker")
-        self.robots: dict[str, Robot] = {}
-
-    def profile(self, name: str) -> Profile:
-        profile = self.services.profiles.get(name)
-        assert profile is not None
-        return profile
-
-    def robot(self, name: str) -> Robot:
-        if name not in self.robots:
-            self.robots[name] = Robot(self.profile(name))
-        return self.robots[name]
-
-    def submit(self, name: str, profile: str = "Default", **overrides: Any) -> int:
-        out = Path(name).stem + self.profile(profile).result_extension
-        return int(
-            self.client.service.FileBatch(
-                **file_batch_args(
-                    InputFile=file_ref(name, "scans"),
-                    OutPutFile=file_ref(out, "results"),
-                    OCRProfile=profile,
-                    **overrides,
-                )
-            )
-        )
-
-    def cycle(self, profile: str = "Default") -> None:
-        """Worker puts inputs, robot recognises them, worker delivers."""
-        self.worker.run(burst=True)
-        self.clock.advance(1)
-        self.robot(profile).run(burst=True)
-        self.worker.run(burst=True)
-        self.clock.advance(1)
-
-    def status(self, job_id: int) -> tuple[str, str]:
-        return wire_status(self.client, job_id)
-
-    def result(self, name: str) -> bytes:
-        return (self.root / "results" / name).read_bytes()
-
-
-@pytest.fixture
-def harness(
-    server: LiveServer, services: Services, zeep_client: zeep.Client, connection_root: Path
-) -> Iterator[Harness]:
-    services.profiles.ensure_folders()
-    (connection_root / "scans").mkdir()
-    built = Harness(services, zeep_client, connection_root)
-    yield built
-    for robot in built.robots.values():
-        robot.close()
 
 
 def test_png_and_three_page_pdf_are_recognised(harness: Harness) -> None:

@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     robot = commands.add_parser("robot", help="run the built-in OCR robot for one profile")
     robot.add_argument("--profile", default="Default")
     robot.add_argument("--burst", action="store_true", help="stop when the input folder is empty")
+    robot.add_argument(
+        "--processes", type=int, help="robot processes (default: the profile's robot_processes)"
+    )
     robot.set_defaults(func=run.cmd_robot)
 
     demo = commands.add_parser("demo", help="OCR a generated document through a running service")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import threading
 from typing import Any
 
 from cora_ocr.cli.common import local_setup, log, open_store, services_for
@@ -65,8 +66,6 @@ class Serve:
         """Stop the loops (each finishes what it holds) and release the database."""
         for supervisor in self.supervisors:
             supervisor.stop()
-        if self.robot is not None:
-            self.robot.close()
         self.store.dispose()
 
 
@@ -89,28 +88,47 @@ def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _embedded_robot(services: Any) -> Any:
-    """The built-in robot for the Default profile, or None (logged) if it cannot run here."""
+    """The built-in robot pool for the Default profile, or None (logged) if it cannot run
+    here. Missing language data does not stop it: its documents are refused with the
+    reason, which their jobs record."""
     from cora_ocr.profiles import DEFAULT_PROFILE
-    from cora_ocr.robot.engine import EngineUnavailable
-    from cora_ocr.robot.hotfolder import Robot
 
     profile = services.profiles.get(DEFAULT_PROFILE)
     if profile is None:
         return None
     try:
-        return Robot(profile)
-    except (EngineUnavailable, ImportError) as exc:
+        import tesserocr  # noqa: F401  (the engine the pool's processes load)
+    except ImportError as exc:
         log.warning("no built-in OCR robot: %s", exc)
         return None
+    from cora_ocr.robot.pool import RobotPool
+
+    return RobotPool(profile)
 
 
 def cmd_robot(settings: Settings, args: argparse.Namespace) -> int:
+    """The built-in robot for one profile: `robot_processes` processes (one runs here)."""
     from cora_ocr.profiles import Profiles
     from cora_ocr.robot.hotfolder import Robot
+    from cora_ocr.robot.pool import RobotPool
 
     profile = Profiles.from_settings(settings).get(args.profile)
     if profile is None:
         raise CoraError(f"--profile: no OCR profile named {args.profile!r}")
+    processes = args.processes or profile.robot_processes
+    if processes > 1:
+        pool = RobotPool(profile, processes)
+
+        def stop_pool(_signum: int, _frame: Any) -> None:
+            threading.Thread(target=pool.stop, daemon=True).start()
+
+        signal.signal(signal.SIGTERM, stop_pool)
+        signal.signal(signal.SIGINT, stop_pool)
+        print(f"cora-ocr robot watching {profile.input_dir} with {processes} processes", flush=True)
+        pool.run(burst=args.burst)
+        pool.stop()
+        print("cora-ocr robot stopped", flush=True)
+        return 0
     robot = Robot(profile)  # its loop creates the hot folders, and waits while it cannot
 
     def stop(_signum: int, _frame: Any) -> None:

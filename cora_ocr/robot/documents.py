@@ -51,16 +51,24 @@ class Document:
     def pages(self) -> Iterator[Image.Image]:
         """Each page as a greyscale image, rendered only when asked for."""
         if self.media_type == "application/pdf":
-            for index in range(self.page_count):
-                page = self._source[index]
-                try:
-                    bitmap = page.render(scale=self.dpi / 72, grayscale=True)
-                    yield bitmap.to_pil().convert("L")
-                finally:
-                    page.close()
+            for number in range(1, self.page_count + 1):
+                yield self.page(number)
         else:
             for frame in ImageSequence.Iterator(self._source):
                 yield frame.convert("L")
+
+    def page(self, number: int) -> Image.Image:
+        """Page `number` (1-based) alone, as a greyscale image."""
+        if not 1 <= number <= self.page_count:
+            raise UnsupportedDocument(f"the document has no page {number}")
+        if self.media_type == "application/pdf":
+            page = self._source[number - 1]
+            try:
+                return page.render(scale=self.dpi / 72, grayscale=True).to_pil().convert("L")
+            finally:
+                page.close()
+        self._source.seek(number - 1)
+        return self._source.convert("L")
 
     def close(self) -> None:
         self._source.close()

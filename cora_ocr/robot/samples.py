@@ -45,18 +45,40 @@ WORDS = [
 ]
 
 
+# German text with umlauts and sharp s, for language tests (it needs a font with those
+# glyphs: Pillow's bundled one has none; DejaVu is Debian's fonts-dejavu-core).
+GERMAN_LINES = [
+    "Sehr geehrte Damen und Herren, die Prüfung Ihres Antrags",
+    "ergab eine Größe von fünf Maßeinheiten für die Straße.",
+    "Bitte überweisen Sie den Betrag bis zum Fälligkeitsdatum",
+    "an die Bank. Mit freundlichen Grüßen, Ihre Versicherung",
+    "Schäden an Fahrzeugen werden gemäß Vertrag übernommen.",
+    "Die Übergabe erfolgt außerhalb der Öffnungszeiten.",
+]
+DEJAVU_SANS = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+
+
 def sample_lines(seed: int, count: int = 20, words_per_line: int = 7) -> list[str]:
     generator = random.Random(seed)
     return [" ".join(generator.choice(WORDS) for _ in range(words_per_line)) for _ in range(count)]
 
 
 def render_page(
-    lines: Sequence[str], width: int = 1240, height: int = 1754, font_size: int = 28
+    lines: Sequence[str],
+    width: int = 1240,
+    height: int = 1754,
+    font_size: int = 28,
+    font_file: Path | None = None,
 ) -> Image.Image:
-    """A white page (A4 at 150 dpi by default) with the lines in Pillow's bundled font."""
+    """A white page (A4 at 150 dpi by default) with the lines in Pillow's bundled font, or
+    in the TrueType font `font_file`."""
     page = Image.new("L", (width, height), 255)
     draw = ImageDraw.Draw(page)
-    font = ImageFont.load_default(size=font_size)
+    font = (
+        ImageFont.truetype(str(font_file), font_size)
+        if font_file
+        else ImageFont.load_default(size=font_size)
+    )
     step = int(font_size * 1.9)
     for index, line in enumerate(lines):
         draw.text((width // 12, height // 14 + index * step), line, fill=0, font=font)

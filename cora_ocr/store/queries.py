@@ -260,6 +260,21 @@ def claim(
     return session.get(Job, job_id, populate_existing=True)
 
 
+def make_due(session: Session, job_ids: set[int], now: dt.datetime) -> int:
+    """Jobs waiting for the robot whose answer has come: due now, not at their next look."""
+    result = session.execute(
+        update(Job)
+        .where(
+            Job.id.in_(sorted(job_ids)),
+            Job.state == JobState.WAITING_FOR_OUTPUT.value,
+            Job.next_attempt_at > now,
+        )
+        .values(next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def heartbeat(
     session: Session, job_id: int, owner: str, now: dt.datetime, lease: dt.timedelta
 ) -> bool:

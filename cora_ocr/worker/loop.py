@@ -31,6 +31,7 @@ from cora_ocr.rest.views import job_view
 from cora_ocr.retention import purge
 from cora_ocr.statuses import JobState, OcrErrorCode
 from cora_ocr.store import Job, Store, queries
+from cora_ocr.wakeup import Wakeup
 from cora_ocr.worker.callbacks import Callbacks
 from cora_ocr.worker.lease import Heartbeat
 from cora_ocr.worker.policy import LicensePolicy
@@ -107,37 +108,55 @@ class Worker:
         self.callbacks = Callbacks(store, callback_hosts, self.clock, job_view)
         self._next_callbacks = 0.0
         self._next_purge = 0.0
+        self.wakeup = Wakeup()
 
     # --- the loop ---------------------------------------------------------------------
     def run(self, burst: bool = False) -> int:
         """Work until stopped; with burst, until no job is due now. Returns jobs handled."""
         handled = 0
-        while not self.stop_event.is_set():
-            try:
-                if self._held is not None:
-                    self._let_go(self._held)
-                if time.monotonic() >= self._next_sweep:
-                    self.sweep()
-                if self.config.retention_days and time.monotonic() >= self._next_purge:
-                    self.purge()
-                if burst or time.monotonic() >= self._next_callbacks:
-                    self._next_callbacks = time.monotonic() + CALLBACK_INTERVAL_SECONDS
-                    self.callbacks.run_due()
-                claimed = self.run_once()
-            except Exception as error:
-                self.stop_event.wait(self.outage.failed(error))
-                continue
-            self.outage.succeeded()
-            if claimed:
-                handled += 1
-            elif burst:
-                break
-            else:
-                self.stop_event.wait(self.config.idle_sleep_seconds)
+        if not burst:
+            self.wakeup.start(self.store.engine, [p.output_dir for p in self.profiles.all()])
+        try:
+            while not self.stop_event.is_set():
+                claimed = self._turn(burst)
+                if claimed is None:
+                    continue
+                if claimed:
+                    handled += 1
+                elif burst:
+                    break
+                else:
+                    self.wakeup.wait(self.config.idle_sleep_seconds)
+        finally:
+            self.wakeup.stop()
         return handled
+
+    def _turn(self, burst: bool) -> bool | None:
+        """One turn of the loop: whether a job was claimed, None after an outage."""
+        try:
+            if self._held is not None:
+                self._let_go(self._held)
+            if time.monotonic() >= self._next_sweep:
+                self.sweep()
+            if self.config.retention_days and time.monotonic() >= self._next_purge:
+                self.purge()
+            if burst or time.monotonic() >= self._next_callbacks:
+                self._next_callbacks = time.monotonic() + CALLBACK_INTERVAL_SECONDS
+                self.callbacks.run_due()
+            answered = self.wakeup.answered()
+            if answered:
+                with self.store.session.begin() as session:
+                    queries.make_due(session, answered, self.clock.now())
+            claimed = self.run_once()
+        except Exception as error:
+            self.stop_event.wait(self.outage.failed(error))
+            return None
+        self.outage.succeeded()
+        return claimed
 
     def stop(self) -> None:
         self.stop_event.set()
+        self.wakeup.now()
 
     def purge(self) -> int:
         """Delete the jobs past the retention period (once a day)."""

@@ -117,8 +117,8 @@ def put_input(ctx: StepContext, job: Job) -> Outcome:
             OcrErrorCode.InputFileExists,
             f"{name} in the robot input folder is not a document this job put there; remove it",
         )
-    if target.is_file():
-        return Outcome(JobState.WAITING_FOR_OUTPUT)
+    if target.is_file() or profile.claimed(name):
+        return Outcome(JobState.WAITING_FOR_OUTPUT)  # waiting for the robot, or in its hands
     if any(path.exists() for path in profile.answers(name)):
         return Outcome(JobState.WAITING_FOR_OUTPUT)  # the robot has it, or is done with it
     where = f"{job.input_connection}:{job.input_location}/{job.input_name}".replace(":/", ":")

@@ -1,0 +1,307 @@
+"""The robot pool (issue 15): claims by rename, claims of stopped processes taken back, the
+pages of one document spread across processes, and no polling delay between the worker and
+the robot (file-system events, PostgreSQL notifications)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import zeep
+from lxml import etree
+
+from cora_ocr import wakeup
+from cora_ocr.config import DEFAULT_CONNECTION
+from cora_ocr.jobs import FileBatchRequest, FileRef
+from cora_ocr.profiles import CLAIMS, Profile
+from cora_ocr.robot import samples
+from cora_ocr.robot.hotfolder import Robot
+from cora_ocr.robot.render import ALTO_NS
+from cora_ocr.services import Services
+from cora_ocr.store import queries
+from cora_ocr.worker import Worker
+from cora_ocr.worker.loop import WorkerConfig
+from tests.conftest import LiveServer
+from tests.factories import file_batch_args, file_ref, wire_status
+from tests.test_resilience import wait_until
+
+CLI = [sys.executable, "-m", "cora_ocr.cli"]
+PAGES_TEXT = [samples.sample_lines(seed=40 + n, count=8) for n in range(4)]
+
+
+@pytest.fixture
+def robot_config(tmp_path: Path) -> tuple[Path, Profile]:
+    """A settings file with one profile of two robot processes, and that profile."""
+    folders = tmp_path / "robot"
+    config = tmp_path / "cora.toml"
+    config.write_text(
+        f'data_dir = "{tmp_path}"\n[profiles.Default]\n'
+        f'input_dir = "{folders}/in"\noutput_dir = "{folders}/out"\n'
+        "dpi = 100\nrobot_processes = 2\nclaim_timeout_seconds = 5\n"
+    )
+    profile = Profile(
+        "Default",
+        folders / "in",
+        folders / "out",
+        dpi=100,
+        robot_processes=2,
+        claim_timeout_seconds=5,
+    )
+    profile.input_dir.mkdir(parents=True)
+    profile.output_dir.mkdir(parents=True)
+    return config, profile
+
+
+def drop(target: Path, write: Callable[[Path], object]) -> None:
+    """Put a document into a hot folder as the protocol asks: written under a hidden name,
+    then renamed."""
+    temp = target.with_name(f".{target.name}.part")
+    write(temp)
+    temp.rename(target)
+
+
+def start_robot(config: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*CLI, "--log-level", "debug", "robot", *args],
+        env={**os.environ, "CORA_OCR_CONFIG": str(config)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def stop(process: subprocess.Popen[str]) -> str:
+    """SIGTERM, then what it logged."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    _out, err = process.communicate(timeout=60)
+    return err
+
+
+def pages_of(result: bytes) -> list[str]:
+    pages = etree.fromstring(result).findall(f".//{{{ALTO_NS}}}Page")
+    return [" ".join(s.get("CONTENT", "") for s in p.iter(f"{{{ALTO_NS}}}String")) for p in pages]
+
+
+def assert_pages_read(result: bytes) -> None:
+    read = pages_of(result)
+    assert len(read) == len(PAGES_TEXT)
+    for got, lines in zip(read, PAGES_TEXT, strict=True):  # in order
+        assert samples.character_error_rate(" ".join(lines), got) < 0.02
+
+
+def test_a_pool_spreads_pages_and_never_takes_a_document_twice(
+    robot_config: tuple[Path, Profile],
+) -> None:
+    config, profile = robot_config
+    process = start_robot(config)  # robot_processes = 2
+    try:
+        drop(
+            profile.input_dir / "1-0000000a-long.pdf",
+            lambda path: samples.write_pdf(path, PAGES_TEXT),
+        )
+        for n in range(4):
+            drop(
+                profile.input_dir / f"{n + 2}-0000000b-p{n}.png",
+                lambda path, n=n: samples.write_png(path, PAGES_TEXT[n]),
+            )
+        results = [profile.result_path("1-0000000a-long.pdf")] + [
+            profile.result_path(f"{n + 2}-0000000b-p{n}.png") for n in range(4)
+        ]
+        wait_until(lambda: all(r.exists() for r in results), 120, "every result")
+    finally:
+        log = stop(process)
+    assert_pages_read(results[0].read_bytes())
+    # Each document recognised once, the long one's pages by both processes.
+    done = Counter(re.findall(r"recognised (\S+): \d+ pages", log))
+    assert sorted(done.values()) == [1] * 5, done
+    helpers = set(re.findall(r"page \d of 1-0000000a-long\.pdf recognised by (\S+)", log))
+    assert len(helpers) == 2, log
+    assert sorted(p.name for p in profile.input_dir.iterdir()) == [], "claims tidied on stop"
+    assert process.returncode == 0
+
+
+def test_a_robot_process_killed_mid_document_is_taken_over(
+    robot_config: tuple[Path, Profile],
+) -> None:
+    config, profile = robot_config
+    name = "7-0000000c-killed.pdf"
+    samples.write_pdf(profile.input_dir / name, PAGES_TEXT)
+    victim = start_robot(config, "--processes", "1")
+    work = profile.pages_dir(name)
+    try:
+        wait_until(lambda: work.is_dir() and any(work.glob("*.json")), 60, "a first page")
+    finally:
+        victim.kill()
+        victim.communicate(timeout=30)
+    claimed = list((profile.input_dir / CLAIMS).glob(f"*/{name}"))
+    assert len(claimed) == 1 and not (profile.input_dir / name).exists()
+    done_before = len(list(work.glob("*.json")))
+
+    robot = Robot(profile)  # same machine: the dead process's claim is taken back at once
+    try:
+        assert robot.run(burst=True) == 1
+    finally:
+        robot.close()
+    assert_pages_read(profile.result_path(name).read_bytes())
+    assert robot.pages_done == len(PAGES_TEXT) - done_before  # pages already read were kept
+    answers = [p.name for p in profile.output_dir.iterdir() if not p.name.startswith(".")]
+    assert answers == [profile.result_name(name)]  # once (the worker removes the progress)
+    assert list(profile.input_dir.iterdir()) == []
+
+
+def test_a_claim_without_a_pulse_is_taken_back_after_the_timeout(
+    robot_config: tuple[Path, Profile],
+) -> None:
+    """A claim of a process on another machine: only its pulse tells whether it lives."""
+    _config, profile = robot_config
+    alive = profile.claims_dir / "otherhost-4242-a1b2c3"
+    gone = profile.claims_dir / "otherhost-4343-d4e5f6"
+    for owner, name in ((alive, "8-0000000d-held.png"), (gone, "9-0000000e-left.png")):
+        owner.mkdir(parents=True)
+        samples.write_png(owner / name, PAGES_TEXT[0])
+    old = time.time() - profile.claim_timeout_seconds - 1
+    os.utime(gone, (old, old))
+    page_task = profile.pages_dir("8-0000000d-held.png")
+    page_task.mkdir(parents=True)
+    (page_task / "00002.otherhost-4343-d4e5f6.claim").touch()
+    (page_task / "00003.otherhost-4242-a1b2c3.claim").touch()
+
+    robot = Robot(profile, engine_factory=lambda _p: None)  # type: ignore[arg-type,return-value]
+    assert robot.take_back_stale(now=True) == 2
+    assert (profile.input_dir / "9-0000000e-left.png").exists()  # back in the queue
+    assert (alive / "8-0000000d-held.png").exists()  # its owner has a pulse: left alone
+    assert sorted(p.name for p in page_task.iterdir()) == [
+        "00002.task",
+        "00003.otherhost-4242-a1b2c3.claim",
+    ]
+    assert not gone.exists()
+
+
+def test_two_robots_racing_for_documents_take_each_once(
+    robot_config: tuple[Path, Profile],
+) -> None:
+    _config, profile = robot_config
+    for n in range(40):
+        (profile.input_dir / f"{n}-0000000f-doc{n}.png").write_bytes(b"x")
+    robots = [Robot(profile, engine_factory=lambda _p: None) for _ in range(2)]  # type: ignore[arg-type,return-value]
+    taken: list[list[str]] = [[], []]
+
+    def claim_all(index: int) -> None:
+        robots[index].ensure_folders()
+        while (path := robots[index].claim_next()) is not None:
+            taken[index].append(path.name)
+
+    threads = [threading.Thread(target=claim_all, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(taken[0] + taken[1]) == sorted(f"{n}-0000000f-doc{n}.png" for n in range(40))
+    assert not set(taken[0]) & set(taken[1])
+
+
+@pytest.fixture
+def event_worker(services: Services) -> Iterator[Worker]:
+    """A worker whose polling alone would take 30 s for each look: only events move it."""
+    config = WorkerConfig(poll_seconds=30, idle_sleep_seconds=30)
+    worker = Worker(services.store, services.connections, services.profiles, config)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    yield worker
+    worker.stop()
+    thread.join(30)
+
+
+def test_worker_and_robot_hand_over_without_polling(
+    server: LiveServer,
+    services: Services,
+    zeep_client: zeep.Client,
+    connection_root: Path,
+    event_worker: Worker,
+) -> None:
+    profile = services.profiles.get("Default")
+    assert profile is not None
+    robot = Robot(profile, idle_seconds=30)
+    robot_thread = threading.Thread(target=robot.run, daemon=True)
+    robot_thread.start()
+    try:
+        time.sleep(0.5)  # both idle now, for 30 s unless woken
+        (connection_root / "in").mkdir()
+        samples.write_png(connection_root / "in" / "quick.png", PAGES_TEXT[0])
+        started = time.monotonic()
+        job_id = int(
+            zeep_client.service.FileBatch(
+                **file_batch_args(
+                    InputFile=file_ref("quick.png", "in"), OutPutFile=file_ref("quick.xml", "out")
+                )
+            )
+        )
+        wait_until(
+            lambda: wire_status(zeep_client, job_id)[0] in {"Completed", "Failed"}, 25, "done"
+        )
+        took = time.monotonic() - started
+    finally:
+        robot.stop()
+        robot_thread.join(30)
+        robot.close()
+    assert wire_status(zeep_client, job_id) == ("Completed", "NoError")
+    assert took < 25  # with polling alone: 30 s to claim, 30 s for the robot, 30 s to deliver
+
+
+def test_idle_workers_hear_of_new_jobs(services: Services, backend: str) -> None:
+    """PostgreSQL: a job inserted by anyone (here: a bare insert, as another process would)
+    notifies every listening worker. SQLite: a job submitted in this process wakes its
+    workers; workers of other processes poll."""
+    listening = wakeup.Wakeup()
+    listening.start(services.store.engine, [])
+    request = FileBatchRequest(
+        timeout=60,
+        external_context="n",
+        input_file=FileRef(DEFAULT_CONNECTION, "in", "a.png"),
+        ocr_profile="Default",
+        output_file=FileRef(DEFAULT_CONNECTION, "out", "a.xml"),
+        put_model="",
+    )
+    try:
+        if backend == "postgresql":
+            wait_until(listening.event.is_set, 10, "listening")  # set once LISTEN is in place
+            listening.event.clear()
+            fields = {**services.jobs.validate(request), "start_by": int(time.time()) + 60}
+            with services.store.engine.connect() as conn:  # not JobService: no local wake
+                queries.insert_job(conn, fields, "test")
+        else:
+            time.sleep(0.2)
+            assert not listening.event.is_set()
+            services.jobs.submit(request)
+        wait_until(listening.event.is_set, 5, "woken")
+    finally:
+        listening.stop()
+
+
+def test_a_robot_answer_makes_its_job_due_at_once(services: Services) -> None:
+    """What the worker does with an answer it hears of: the job, released to look again in
+    30 s, is due now; others are not touched."""
+    listening = wakeup.Wakeup()
+    profile = services.profiles.get("Default")
+    assert profile is not None
+    listening.start(services.store.engine, [profile.output_dir])
+    try:
+        (profile.output_dir / ".12-0000000a-x.progress").write_text("1 2")  # hidden: ignored
+        (profile.output_dir / "12-0000000a-x.xml").write_text("<r/>")
+        (profile.output_dir / "stray.txt").write_text("")  # no job's: ignored
+        wait_until(lambda: listening.event.is_set(), 5, "an event")
+        time.sleep(0.2)
+        assert listening.answered() == {12}
+        assert listening.answered() == set()
+    finally:
+        listening.stop()
