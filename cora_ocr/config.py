@@ -93,6 +93,13 @@ class Settings:
     max_xml_depth: int = 32
     max_xml_elements: int = 2_000
     max_xml_attributes: int = 2_000
+    # Log lines: "text" (one line each) or "json" (one JSON object per line, every field).
+    log_format: str = "text"
+    # One line per HTTP request on the cora_ocr.access logger (INFO).
+    access_log: bool = True
+    # GET /metrics is answered to loopback peers, trusted proxies, and to a bearer of this
+    # token (empty: no token accepted).
+    metrics_token: str = ""
 
     def __post_init__(self) -> None:
         if self.allow_anonymous and not is_loopback(self.host):
@@ -137,6 +144,13 @@ def _as_bool(key: str, value: Any) -> bool:
     if text in ("0", "false", "no", "off"):
         return False
     raise SettingsError(f"{key}: {value!r} is not true or false")
+
+
+def _as_choice(key: str, value: Any, choices: tuple[str, ...]) -> str:
+    text = str(value).strip().lower()
+    if text not in choices:
+        raise SettingsError(f"{key}: {value!r} is not one of {', '.join(choices)}")
+    return text
 
 
 def _as_int(key: str, value: Any, low: int, high: int) -> int:
@@ -236,6 +250,9 @@ def _convert(key: str, value: Any) -> Any:
         "max_xml_depth": lambda v: _as_int(key, v, 4, 256),
         "max_xml_elements": lambda v: _as_int(key, v, 10, 1_000_000),
         "max_xml_attributes": lambda v: _as_int(key, v, 10, 1_000_000),
+        "log_format": lambda v: _as_choice(key, v, ("text", "json")),
+        "access_log": lambda v: _as_bool(key, v),
+        "metrics_token": str,
     }
     return converters[key](value)
 

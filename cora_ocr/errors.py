@@ -53,9 +53,14 @@ class RequestTooLarge(ClientError):
 
 
 class AuthenticationFailed(ClientError):
-    """HTTP 401: the credentials are missing or do not grant access."""
+    """HTTP 401: the credentials are missing or do not grant access. `cause` says which
+    (metrics and logs only: callers are never told more than the message)."""
 
     headers = (("WWW-Authenticate", 'Basic realm="cora_ocr", charset="UTF-8"'),)
+
+    def __init__(self, message: str, cause: str = "refused") -> None:
+        super().__init__(message)
+        self.cause = cause
 
 
 class QuotaExceeded(ClientError):

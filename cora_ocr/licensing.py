@@ -135,7 +135,8 @@ class Licensing:
             reason,
             extra={"security": "auth", "license_id": license_id[:64], "reason": reason},
         )
-        raise AuthenticationFailed("the License ID and App ID do not grant access")
+        cause = "other region" if reason.startswith("license of region") else reason
+        raise AuthenticationFailed("the License ID and App ID do not grant access", cause)
 
     def count_request(self, principal: Principal, now: dt.datetime) -> None:
         """Count one request against the hourly quota; QuotaExceeded once it is spent.

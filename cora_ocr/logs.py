@@ -10,7 +10,10 @@ first column is always the first line of a record.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
+from typing import Any
 
 # C0 controls but tab, DEL, C1 controls, and the Unicode line and paragraph separators.
 _CONTROLS = [*range(0x20), 0x7F, *range(0x80, 0xA0), 0x2028, 0x2029]
@@ -37,12 +40,46 @@ class OneLineFormatter(logging.Formatter):
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
+# What every LogRecord has: anything else on a record came from `extra` and is kept in JSON.
+_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
-def configure(level: str) -> None:
-    """The root logger for every command: one-line records on standard error."""
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC, ISO 8601), level, logger, message, every `extra`
+    field (job_id, license_id, peer, error_code, ...), and the traceback if any. JSON escapes
+    line breaks, so a record is always one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        document: dict[str, Any] = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_"):
+                document[key] = value
+        if record.exc_info:
+            document["exception"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            document["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(document, default=str, ensure_ascii=False)
+
+
+def configure(level: str, log_format: str = "text") -> None:
+    """The root logger for every command: records on standard error, one line each (text),
+    or one JSON object each (json)."""
+    root = logging.getLogger()
+    for earlier in [h for h in root.handlers if getattr(h, "cora_ocr", False)]:
+        root.removeHandler(earlier)  # configured again once the settings are read
     handler = logging.StreamHandler()
-    handler.setFormatter(OneLineFormatter(FORMAT))
-    logging.basicConfig(level=level.upper(), handlers=[handler])
+    handler.setFormatter(JsonFormatter() if log_format == "json" else OneLineFormatter(FORMAT))
+    handler.cora_ocr = True  # type: ignore[attr-defined]
+    if not root.handlers:
+        root.addHandler(handler)
+    root.setLevel(level.upper())
     # Alembic's two lines at every start ("Context impl ...", "Will assume ... DDL") say
     # nothing; the lines of migrations that run are kept.
     logging.getLogger("alembic.runtime.migration").addFilter(_no_alembic_boilerplate)

@@ -193,6 +193,8 @@ def services(settings: Settings, store: Store) -> Services:
     for profile in built.profiles.all():
         empty_folder(profile.input_dir)
         empty_folder(profile.output_dir)
+        # A robot of an earlier test beat here: stale by now, it would make /readyz unready.
+        profile.heartbeat_path().unlink(missing_ok=True)
     for root in settings.effective_connections.values():
         empty_folder(root)
     return built

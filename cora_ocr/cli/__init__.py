@@ -134,6 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(
             args.config, host=getattr(args, "host", None), port=getattr(args, "port", None)
         )
+        if settings.log_format != "text":
+            logs.configure(args.log_level, settings.log_format)
         return int(args.func(settings, args))
     except CoraError as exc:
         print(f"cora-ocr: {exc}", file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 import threading
+from pathlib import Path
 from typing import Any
 
 from cora_ocr.cli.common import local_setup, log, open_store, services_for
@@ -69,8 +70,30 @@ class Serve:
         self.store.dispose()
 
 
+def shared_metrics(settings: Settings) -> None:
+    """prometheus_client's multiprocess mode for this process and those it starts (the web
+    processes, the robot pool): PROMETHEUS_MULTIPROC_DIR, unless the operator set it, is
+    `<data_dir>/metrics`, emptied of the values of processes that are gone. It must be set
+    before prometheus_client is first imported (cora_ocr/metrics.py)."""
+    import os
+    import shutil
+    import sys
+
+    variable = "PROMETHEUS_MULTIPROC_DIR"
+    assert "prometheus_client" not in sys.modules, "set before prometheus_client is imported"
+    if os.environ.get(variable):
+        Path(os.environ[variable]).mkdir(parents=True, exist_ok=True)
+        return
+    folder = settings.data_dir / "metrics"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ[variable] = str(folder)
+
+
 def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
-    serve = Serve(local_setup(settings))
+    settings = local_setup(settings)
+    shared_metrics(settings)
+    serve = Serve(settings)
 
     def stop(_signum: int, _frame: Any) -> None:
         # Unwinds the main thread wherever it is; the finally below then cleans up.
@@ -180,6 +203,7 @@ def cmd_web(settings: Settings, _args: argparse.Namespace) -> int:
 
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise SettingsError("tls_cert: give both tls_cert and tls_key, or neither")
+    shared_metrics(settings)
     open_store(settings).dispose()  # migrate once, before the workers fork
     scheme = "https" if settings.tls_cert else "http"
     print(

@@ -87,6 +87,7 @@ class RestApi:
     def respond(self, request: Request) -> Response:
         try:
             endpoint, arguments = self.routes.bind_to_environ(request.environ).match()
+            request.environ["cora_ocr.operation"] = endpoint  # web/observe.py OPERATION
             handler: Callable[..., Response] = getattr(self, endpoint)
             return handler(request, **arguments)
         except HTTPException as exc:  # routing: 404, 405 (with Allow)

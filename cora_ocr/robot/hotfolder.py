@@ -39,6 +39,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cora_ocr import metrics
 from cora_ocr.outages import Backoff, Outage
 from cora_ocr.profiles import PAGES, Profile, original_name
 from cora_ocr.robot.documents import Document, UnsupportedDocument, open_document
@@ -418,7 +419,7 @@ class Robot:
         page = self.engine.recognize(
             document.page(number), number, want_hocr=self.profile.output_format == "hocr"
         )
-        self.pages_done += 1
+        self._page_done()
         write_atomically(work / f"{number:05}.json", page_to_json(page))
         log.debug("page %d of %s recognised by %s", number, work.name, self.owner)
 
@@ -504,6 +505,10 @@ class Robot:
         )
         return True
 
+    def _page_done(self, count: int = 1) -> None:
+        self.pages_done += count
+        metrics.ROBOT_PAGES.labels(self.profile.name).inc(count)
+
     @property
     def engine_name(self) -> str:
         return self.engine.name if self.engine is not None else "tesseract"
@@ -527,7 +532,7 @@ class Robot:
             images = list(document.pages())
         with tempfile.TemporaryDirectory(prefix="cora-ocr-pdf-") as workdir:
             data = self.engine.searchable_pdf(images, profile.dpi, Path(workdir))
-        self.pages_done += len(images)
+        self._page_done(len(images))
         write_atomically(progress, f"{len(images)} {len(images)}".encode())
         return data, len(images)
 
@@ -544,7 +549,7 @@ class Robot:
                 results.append(
                     self.engine.recognize(image, number, want_hocr=profile.output_format == "hocr")
                 )
-                self.pages_done += 1
+                self._page_done()
                 write_atomically(progress, f"{number} {document.page_count}".encode())
         return results
 

@@ -16,6 +16,8 @@ import signal
 import threading
 from typing import Any
 
+from cora_ocr.logs import JsonFormatter
+from cora_ocr.metrics import process_gone
 from cora_ocr.outages import Backoff
 from cora_ocr.profiles import Profile
 
@@ -23,12 +25,12 @@ log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 30.0
 
 
-def _robot_process(profile: Profile, level: str, burst: bool) -> None:
+def _robot_process(profile: Profile, level: str, log_format: str, burst: bool) -> None:
     """A pool process: one robot, until SIGTERM (or, in burst, until nothing is left)."""
     from cora_ocr import logs
     from cora_ocr.robot.hotfolder import Robot
 
-    logs.configure(level)
+    logs.configure(level, log_format)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the pool's owner decides when to stop
     robot = Robot(profile)
     signal.signal(signal.SIGTERM, lambda _signum, _frame: robot.stop())
@@ -42,8 +44,11 @@ class RobotPool:
     def __init__(self, profile: Profile, processes: int | None = None) -> None:
         self.profile = profile
         self.size = processes or profile.robot_processes
-        # The processes log at the level of the command that started them.
-        self.level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
+        # The processes log as the command that started them: its level and format.
+        root = logging.getLogger()
+        self.level = logging.getLevelName(root.getEffectiveLevel())
+        json_lines = any(isinstance(h.formatter, JsonFormatter) for h in root.handlers)
+        self.log_format = "json" if json_lines else "text"
         self._context = multiprocessing.get_context("spawn")  # no threads or sockets inherited
         self._processes: list[Any] = []
         self._stopping = threading.Event()
@@ -52,7 +57,7 @@ class RobotPool:
     def _start_one(self, burst: bool) -> Any:
         process = self._context.Process(
             target=_robot_process,
-            args=(self.profile, self.level, burst),
+            args=(self.profile, self.level, self.log_format, burst),
             name=f"cora-ocr robot {self.profile.name}",
             daemon=True,
         )
@@ -84,6 +89,7 @@ class RobotPool:
                     process.exitcode,
                 )
                 self.restarts += 1
+                process_gone(process.pid)
                 self._stopping.wait(backoff.next_delay())
                 if not self._stopping.is_set():
                     self._processes[index] = self._start_one(burst)
@@ -102,3 +108,4 @@ class RobotPool:
                 log.warning("robot process %s did not stop in %.0f s; killed", process.pid, timeout)
                 process.kill()
                 process.join()
+            process_gone(process.pid)

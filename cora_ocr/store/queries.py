@@ -257,7 +257,21 @@ def claim(
             _INSERT_EVENT,
             _event_values(job_id, now, JobState(state), JobState(state), owner, reason=reason),
         )
+        from cora_ocr import metrics  # not at import: the CLI sets its mode up first
+
+        metrics.WORKER_RESUMES.inc()
     return session.get(Job, job_id, populate_existing=True)
+
+
+def job_counts(session: Session) -> tuple[dict[str, int], int]:
+    """Jobs by state, and how many are due now and held by no worker (GET /metrics)."""
+    from sqlalchemy import func
+
+    counts = dict(session.execute(select(Job.state, func.count()).group_by(Job.state)).all())
+    due = session.execute(
+        select(func.count()).select_from(Job).where(*_claimable(utcnow()))
+    ).scalar_one()
+    return {str(k): int(v) for k, v in counts.items()}, int(due)
 
 
 def make_due(session: Session, job_ids: set[int], now: dt.datetime) -> int:

@@ -26,6 +26,7 @@ from cora_ocr.web.faults import plain_error, soap_error
 from cora_ocr.web.guard import Guard
 from cora_ocr.web.health import PATHS as HEALTH_PATHS
 from cora_ocr.web.health import Health
+from cora_ocr.web.observe import BINDING, METRICS_PATH, OPERATION, Observer
 from cora_ocr.web.response import TEXT_HTML, TEXT_PLAIN, TEXT_XML, Response, plain
 from cora_ocr.web.wsdl import WsdlDocument
 from cora_ocr.web.xmlparse import (
@@ -63,11 +64,13 @@ class CoraOcrApp:
         guard: Guard,
         rest: RestApi | None = None,
         health: Health | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.settings = settings
         self.guard = guard
         self.rest = rest
         self.health = health
+        self.observer = observer
         self.wsdl = WsdlDocument()
         self.bindings = Bindings(jobs)
         self.limits = XmlLimits(
@@ -77,10 +80,17 @@ class CoraOcrApp:
         self._path = SERVICE_PATH.lower()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if self.observer is None:
+            return self.serve(environ, start_response)
+        return self.observer(environ, start_response, self.serve)
+
+    def serve(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO") or ""
         if self.rest is not None and path.startswith(REST_PREFIX):
             return self.rest(environ, start_response)
-        if self.health is not None and path in HEALTH_PATHS:
+        if path == METRICS_PATH and self.observer is not None:
+            response = self.observer.metrics(environ)
+        elif self.health is not None and path in HEALTH_PATHS:
             if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
                 response = self.health.answer(path)
             else:
@@ -153,19 +163,25 @@ class CoraOcrApp:
                 raise ClientError(
                     f"Content-Type: charset {charset!r} is not allowed; {ENCODINGS_ALLOWED}"
                 )
+            environ[BINDING] = "soap11" if version is SOAP11 else "soap12"
             principal = self.guard.admit(environ)
-            body = self._soap_answer(version, action, self.read_body(environ), principal)
+            body = self._soap_answer(environ, version, action, self.read_body(environ), principal)
             return Response(200, version.content_type, body)
         except Exception as exc:
             return soap_error(version, exc)
 
     def _soap_answer(
-        self, version: SoapVersion, action: str | None, body: bytes, principal: Principal | None
+        self,
+        environ: dict[str, Any],
+        version: SoapVersion,
+        action: str | None,
+        body: bytes,
+        principal: Principal | None,
     ) -> bytes:
         root = parse_soap_body(self.parser, body, self.limits)
         header, payload = split_envelope(version, root)
         check_headers(version, header)
-        route(version, action, payload)
+        environ[OPERATION] = route(version, action, payload)
         return self.bindings.soap(version, header, payload, principal)
 
     # --- GET/POST <path>/GetStatus ----------------------------------------------------
@@ -176,6 +192,8 @@ class CoraOcrApp:
             raise ClientError(
                 f"Request format is unrecognized for URL unexpectedly ending in '/{name}'."
             )
+        environ[BINDING] = "http-post" if method == "POST" else "http-get"
+        environ[OPERATION] = name
         principal = self.guard.admit(environ)
         if method in ("GET", "HEAD"):
             params = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
@@ -239,4 +257,5 @@ def create_app(services: Services, clock: Clock | None = None) -> CoraOcrApp:
     )
     rest = RestApi(services.jobs, guard, services.licensing, uploads, clock)
     health = Health(services.store, services.profiles)
-    return CoraOcrApp(services.settings, services.jobs, guard, rest, health)
+    observer = Observer(services.settings, services.store)
+    return CoraOcrApp(services.settings, services.jobs, guard, rest, health, observer)

@@ -10,10 +10,13 @@ from typing import Any
 
 from cora_ocr.clock import Clock, SystemClock
 from cora_ocr.config import Settings, is_loopback
-from cora_ocr.errors import AuthenticationFailed, HttpsRequired
+from cora_ocr.errors import AuthenticationFailed, HttpsRequired, QuotaExceeded
 from cora_ocr.licensing import Licensing, Principal
 
 log = logging.getLogger(__name__)
+# Keys the guard leaves in a request's environ.
+REFUSED = "cora_ocr.refused"  # (status, cause)
+LICENSE = "cora_ocr.license"  # the caller's License ID
 
 
 class Guard:
@@ -41,9 +44,21 @@ class Guard:
         return self.forwarded(environ, "HTTP_X_FORWARDED_PROTO").lower() == "https"
 
     def admit(self, environ: dict[str, Any], any_region: bool = False) -> Principal | None:
-        """Transport, then credentials and quota: the caller, or None if anonymous."""
+        """Transport, then credentials and quota: the caller, or None if anonymous. The
+        caller's License ID, or why it was refused, is left in the environ for the access
+        log and the metrics (REFUSED, LICENSE)."""
         self.check_transport(environ)
-        return self.principal(environ, any_region)
+        try:
+            principal = self.principal(environ, any_region)
+        except AuthenticationFailed as exc:
+            environ[REFUSED] = ("401", exc.cause)
+            raise
+        except QuotaExceeded:
+            environ[REFUSED] = ("429", "request quota")
+            raise
+        if principal is not None:
+            environ[LICENSE] = principal.license_id
+        return principal
 
     def check_transport(self, environ: dict[str, Any]) -> None:
         if self.require_https and not self.is_https(environ):
@@ -63,7 +78,8 @@ class Guard:
             log.warning("no credentials", extra={"security": "auth", "peer": peer})
             raise AuthenticationFailed(
                 "credentials are required: HTTP Basic with the License ID as user name "
-                "and the App ID as password"
+                "and the App ID as password",
+                "no credentials",
             )
         license_id, app_id = parse_basic(header)
         now = self.clock.now()
@@ -75,12 +91,16 @@ class Guard:
 def parse_basic(header: str) -> tuple[str, str]:
     scheme, _, token = header.strip().partition(" ")
     if scheme.lower() != "basic" or not token.strip():
-        raise AuthenticationFailed("Authorization: only HTTP Basic credentials are accepted")
+        raise AuthenticationFailed(
+            "Authorization: only HTTP Basic credentials are accepted", "not basic"
+        )
     try:
         decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
-        raise AuthenticationFailed("Authorization: the Basic credentials are not valid") from None
+        raise AuthenticationFailed(
+            "Authorization: the Basic credentials are not valid", "garbled basic"
+        ) from None
     license_id, sep, app_id = decoded.partition(":")
     if not sep or not license_id or not app_id or len(decoded) > 512:
-        raise AuthenticationFailed("Authorization: expected License ID:App ID")
+        raise AuthenticationFailed("Authorization: expected License ID:App ID", "garbled basic")
     return license_id, app_id

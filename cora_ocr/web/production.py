@@ -24,9 +24,17 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "worker_class": "cora_ocr.web.worker.WaitressWorker",
         "timeout": 60,
         "proc_name": "cora-ocr-web",
-        "accesslog": None,
+        "accesslog": None,  # ours: one line per request, with binding, operation and license
+        "child_exit": _child_exit,
     }
     return options
+
+
+def _child_exit(_server: Any, worker: Any) -> None:
+    """A web process ended: its live metric values go with it."""
+    from cora_ocr.metrics import process_gone
+
+    process_gone(worker.pid)
 
 
 class WebServer(BaseApplication):  # type: ignore[misc]

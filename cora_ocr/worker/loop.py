@@ -23,6 +23,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
+from cora_ocr import metrics
 from cora_ocr.clock import Clock, SystemClock
 from cora_ocr.connections import Connections
 from cora_ocr.outages import Backoff, Outage, describe, is_database_trouble, is_transient
@@ -186,6 +187,7 @@ class Worker:
             )
         if job is None:
             return False
+        metrics.WORKER_CLAIMS.inc()
         self._held = job.id
         heartbeat = Heartbeat(self.store, job.id, self.name, self.clock, self.lease)
         with heartbeat:
@@ -310,6 +312,13 @@ class Worker:
         )
         if outcome.target.is_final:
             self._remove_robot_files(job)
+            metrics.JOB_SECONDS.labels(outcome.target.value).observe(
+                max(0.0, (now - job.created_at).total_seconds())
+            )
+            if outcome.target is JobState.COMPLETED:
+                pages = outcome.columns.get("pages_total", job.pages_total)
+                if pages:
+                    metrics.JOB_PAGES.observe(pages)
         return outcome
 
     def _release(self, job: Job, outcome: Outcome) -> bool:
@@ -333,6 +342,7 @@ class Worker:
 
     def _lost(self, job_id: int) -> None:
         """Another party changed the job under us: clean up if it was aborted."""
+        metrics.WORKER_LEASE_LOSSES.inc()
         job = self._reload(job_id)
         log.info("job %s is no longer ours (now %s)", job_id, job.state, extra={"job_id": job_id})
         if job.state == JobState.ABORTED.value:

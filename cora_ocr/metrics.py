@@ -1,0 +1,143 @@
+"""Prometheus metrics (prometheus_client), served at GET /metrics.
+
+Every process that serves, works or recognises counts into the same metrics. `serve` and `web`
+run prometheus_client's multiprocess mode: PROMETHEUS_MULTIPROC_DIR (default
+`<data_dir>/metrics`, emptied at start; an operator's own value is kept) is set before
+prometheus_client is first imported (cli/run.py, shared_metrics), so gunicorn's processes,
+serve's robot processes and a `cora-ocr worker` started with the same variable on the same
+machine all write their values there, and /metrics adds them up. Without it (tests, a
+library user) the process's own registry is served.
+
+Jobs by state and the queue depth are read from the database by /metrics itself, at most once
+every JOBS_CACHE_SECONDS, never per request of the SOAP path.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+JOBS_CACHE_SECONDS = 5.0
+
+
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
+
+REQUESTS = Counter(
+    "cora_ocr_requests",
+    "HTTP requests answered, by face (asmx, rest, health, metrics, other), binding"
+    " (soap11, soap12, http-get, http-post, or -), operation and status",
+    ["face", "binding", "operation", "status"],
+)
+REQUEST_SECONDS = Histogram(
+    "cora_ocr_request_duration_seconds",
+    "Time to answer an HTTP request, body read to response built",
+    ["face", "binding", "operation"],
+    buckets=_LATENCY_BUCKETS,
+)
+REFUSED = Counter(
+    "cora_ocr_refused_requests",
+    "Requests refused by the guard: 401 by cause (no credentials, not basic, garbled basic,"
+    " unknown license or app, license suspended, app disabled, license expired, other region),"
+    " 429 (request quota)",
+    ["status", "cause"],
+)
+JOB_SECONDS = Histogram(
+    "cora_ocr_job_duration_seconds",
+    "From a job's submission to its final state, by final state",
+    ["state"],
+    buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600, 21600),
+)
+JOB_PAGES = Histogram(
+    "cora_ocr_job_pages",
+    "Pages of each completed job",
+    buckets=(1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000),
+)
+ROBOT_PAGES = Counter(
+    "cora_ocr_robot_pages", "Pages recognised by the built-in robot, by profile", ["profile"]
+)
+WORKER_CLAIMS = Counter("cora_ocr_worker_claims", "Jobs claimed by workers")
+WORKER_RESUMES = Counter(
+    "cora_ocr_worker_resumes", "Claims of jobs whose previous worker stopped holding them"
+)
+WORKER_LEASE_LOSSES = Counter(
+    "cora_ocr_worker_lease_losses", "Jobs a worker found were no longer its own mid-step"
+)
+
+
+class JobsCollector:
+    """Jobs by state and the queue depth (jobs due now and not held), read from the
+    database at most every JOBS_CACHE_SECONDS."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self._read_at = -JOBS_CACHE_SECONDS
+        self._counts: dict[str, int] = {}
+        self._due = 0
+
+    def _refresh(self) -> None:
+        from cora_ocr.store import queries
+
+        with self._lock:
+            if time.monotonic() - self._read_at < JOBS_CACHE_SECONDS:
+                return
+            with self.store.session() as session:
+                self._counts, self._due = queries.job_counts(session)
+            self._read_at = time.monotonic()
+
+    def collect(self) -> Iterator[Any]:
+        from cora_ocr.statuses import JobState
+
+        try:
+            self._refresh()
+        except Exception:  # the database is away: no job figures this scrape
+            return
+        jobs = GaugeMetricFamily("cora_ocr_jobs", "Jobs by internal state", labels=["state"])
+        for state in JobState:
+            jobs.add_metric([state.value], self._counts.get(state.value, 0))
+        yield jobs
+        yield GaugeMetricFamily(
+            "cora_ocr_queue_depth", "Jobs due now and held by no worker", value=self._due
+        )
+
+
+class Exposition:
+    """What GET /metrics answers: every process's values, and the job figures."""
+
+    def __init__(self, store: Any) -> None:
+        self.registry = CollectorRegistry()
+        if os.environ.get(MULTIPROC_ENV):
+            from prometheus_client import multiprocess
+
+            multiprocess.MultiProcessCollector(self.registry)  # type: ignore[no-untyped-call]
+        else:
+            from prometheus_client import REGISTRY
+
+            self.registry = REGISTRY  # this process's own
+        self._jobs = JobsCollector(store)
+
+    def render(self) -> tuple[str, bytes]:
+        own = CollectorRegistry()
+        own.register(self._jobs)
+        return CONTENT_TYPE_LATEST, generate_latest(self.registry) + generate_latest(own)
+
+
+def process_gone(pid: int) -> None:
+    """Forget a stopped process's live values (multiprocess mode)."""
+    if os.environ.get(MULTIPROC_ENV):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]

@@ -1,0 +1,149 @@
+"""What every HTTP request leaves behind: one access-log line and the request metrics; and
+GET /metrics, answered to loopback peers, trusted proxies and bearers of `metrics_token`.
+
+The request's face comes from its path; its binding and operation from what the app found
+(BINDING, OPERATION in the environ), its license or refusal from the guard (web/guard.py).
+A body that is streamed (REST downloads) is counted as it is sent, and the line is written
+when it has been.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from cora_ocr import metrics
+from cora_ocr.config import Settings, is_loopback
+from cora_ocr.namespaces import SERVICE_PATH
+from cora_ocr.rest.views import PREFIX as REST_PREFIX
+from cora_ocr.web.guard import LICENSE, REFUSED
+from cora_ocr.web.health import PATHS as HEALTH_PATHS
+from cora_ocr.web.response import Response, plain
+
+access = logging.getLogger("cora_ocr.access")
+METRICS_PATH = "/metrics"
+BINDING = "cora_ocr.binding"  # soap11, soap12, http-get, http-post
+OPERATION = "cora_ocr.operation"  # FileBatch, GetStatus, or the REST route's name
+_SERVICE = SERVICE_PATH.lower()
+
+StartResponse = Callable[..., Any]
+App = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+def face_of(path: str) -> str:
+    if path.startswith(REST_PREFIX):
+        return "rest"
+    if path.lower().startswith(_SERVICE):
+        return "asmx"
+    if path in HEALTH_PATHS:
+        return "health"
+    if path == METRICS_PATH:
+        return "metrics"
+    return "other"
+
+
+class Observer:
+    def __init__(self, settings: Settings, store: Any) -> None:
+        self.settings = settings
+        self.access_log = settings.access_log
+        self.exposition = metrics.Exposition(store)
+        self._token = settings.metrics_token.encode()
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: StartResponse, app: App
+    ) -> Iterable[bytes]:
+        started = time.perf_counter()
+        status: list[str] = []
+
+        def capture(line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            status[:] = [line]
+            return start_response(line, headers, exc_info)
+
+        body = app(environ, capture)
+        if isinstance(body, list):
+            self.record(environ, status, sum(map(len, body)), started)
+            return body
+        return self._streamed(environ, status, body, started)
+
+    def _streamed(
+        self, environ: dict[str, Any], status: list[str], body: Iterable[bytes], started: float
+    ) -> Iterator[bytes]:
+        sent = 0
+        try:
+            for chunk in body:
+                sent += len(chunk)
+                yield chunk
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+            self.record(environ, status, sent, started)
+
+    def record(self, environ: dict[str, Any], status: list[str], sent: int, started: float) -> None:
+        seconds = time.perf_counter() - started
+        code = status[0].split(" ", 1)[0] if status else "500"
+        path = environ.get("PATH_INFO") or "/"
+        face = face_of(path)
+        binding = environ.get(BINDING, "-")
+        operation = environ.get(OPERATION, "-")
+        metrics.REQUESTS.labels(face, binding, operation, code).inc()
+        metrics.REQUEST_SECONDS.labels(face, binding, operation).observe(seconds)
+        refused = environ.get(REFUSED)
+        if refused is not None:
+            metrics.REFUSED.labels(*refused).inc()
+        if not self.access_log:
+            return
+        license_id = environ.get(LICENSE, "-")
+        peer = environ.get("REMOTE_ADDR", "-")
+        method = environ.get("REQUEST_METHOD", "-")
+        access.info(
+            "%s %s %s %s %s %s %.1fms %dB license=%s peer=%s",
+            method,
+            path,
+            binding,
+            operation,
+            code,
+            refused[1] if refused else "-",
+            seconds * 1000,
+            sent,
+            license_id,
+            peer,
+            extra={
+                "method": method,
+                "path": path,
+                "face": face,
+                "binding": binding,
+                "operation": operation,
+                "status": int(code),
+                "duration_ms": round(seconds * 1000, 2),
+                "bytes": sent,
+                "license_id": license_id,
+                "peer": peer,
+            },
+        )
+
+    # --- GET /metrics -----------------------------------------------------------------------
+    def allowed(self, environ: dict[str, Any]) -> bool:
+        peer = environ.get("REMOTE_ADDR", "")
+        if is_loopback(peer) or peer in self.settings.trusted_proxies:
+            return True
+        scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+        return bool(
+            self._token
+            and scheme.lower() == "bearer"
+            and hmac.compare_digest(token.strip().encode(), self._token)
+        )
+
+    def metrics(self, environ: dict[str, Any]) -> Response:
+        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            return Response(405, "text/plain; charset=utf-8", b"GET or HEAD\n", [("Allow", "GET")])
+        if not self.allowed(environ):
+            return plain(
+                403,
+                "metrics are served to loopback, trusted proxies and bearers of metrics_token",
+            )
+        content_type, body = self.exposition.render()
+        return Response(200, content_type, body, [("Cache-Control", "no-store")])
