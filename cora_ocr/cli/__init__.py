@@ -101,6 +101,18 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_parser("upgrade", help="create or migrate the database").set_defaults(
         func=admin.cmd_db_upgrade
     )
+    backup = db.add_parser(
+        "backup",
+        help="copy the database to FILE: SQLite online, while the service runs; for"
+        " PostgreSQL, print the pg_dump command",
+    )
+    backup.add_argument("file", metavar="FILE")
+    backup.set_defaults(func=admin.cmd_db_backup)
+    restore = db.add_parser(
+        "restore", help="replace the SQLite database with FILE (stop the service first)"
+    )
+    restore.add_argument("file", metavar="FILE")
+    restore.set_defaults(func=admin.cmd_db_restore)
 
     jobs = commands.add_parser("jobs", help="inspect jobs").add_subparsers(
         dest="jobs_command", required=True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 
 from cora_ocr.cli.common import open_store, services_for
 from cora_ocr.config import Settings
@@ -17,6 +18,35 @@ def cmd_db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
     store = open_store(settings)
     store.dispose()
     print("database is at the latest revision")
+    return 0
+
+
+def cmd_db_backup(settings: Settings, args: argparse.Namespace) -> int:
+    from cora_ocr import backup
+
+    url, target = settings.effective_database_url, Path(args.file)
+    database = backup.sqlite_path(url)
+    if database is None:
+        print("PostgreSQL is backed up by its own tool, online and consistent:")
+        print(f"  {backup.pg_dump_command(url, target)}")
+        print("and restored into an empty database (then `cora-ocr db upgrade`) with:")
+        print(f"  pg_restore --no-owner --dbname '<database URL>' '{target}'")
+        return 0
+    revision = backup.backup_sqlite(database, target)
+    print(f"{database} backed up to {target} (revision {revision})")
+    return 0
+
+
+def cmd_db_restore(settings: Settings, args: argparse.Namespace) -> int:
+    from cora_ocr import backup
+
+    database = backup.sqlite_path(settings.effective_database_url)
+    if database is None:
+        raise backup.BackupError(
+            "db restore is for SQLite; restore PostgreSQL with pg_restore (README, Backups)"
+        )
+    revision = backup.restore_sqlite(Path(args.file), database)
+    print(f"{database} restored from {args.file} (revision {revision})")
     return 0
 
 
