@@ -100,6 +100,9 @@ class Settings:
     # GET /metrics is answered to loopback peers, trusted proxies, and to a bearer of this
     # token (empty: no token accepted).
     metrics_token: str = ""
+    # The jobs page (/admin/): its user name and password (empty: the page is off).
+    admin_user: str = "admin"
+    admin_password: str = ""
 
     def __post_init__(self) -> None:
         if self.allow_anonymous and not is_loopback(self.host):
@@ -253,6 +256,8 @@ def _convert(key: str, value: Any) -> Any:
         "log_format": lambda v: _as_choice(key, v, ("text", "json")),
         "access_log": lambda v: _as_bool(key, v),
         "metrics_token": str,
+        "admin_user": str,
+        "admin_password": str,
     }
     return converters[key](value)
 

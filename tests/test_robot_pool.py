@@ -105,18 +105,19 @@ def test_a_pool_spreads_pages_and_never_takes_a_document_twice(
     config, profile = robot_config
     process = start_robot(config)  # robot_processes = 2
     try:
+        # A long document alone: the other process, with nothing of its own, helps with it.
         drop(
             profile.input_dir / "1-0000000a-long.pdf",
             lambda path: samples.write_pdf(path, PAGES_TEXT),
         )
-        for n in range(4):
+        results = [profile.result_path("1-0000000a-long.pdf")]
+        wait_until(results[0].exists, 120, "the long document")
+        for n in range(4):  # then a queue: each takes documents of its own
             drop(
                 profile.input_dir / f"{n + 2}-0000000b-p{n}.png",
                 lambda path, n=n: samples.write_png(path, PAGES_TEXT[n]),
             )
-        results = [profile.result_path("1-0000000a-long.pdf")] + [
-            profile.result_path(f"{n + 2}-0000000b-p{n}.png") for n in range(4)
-        ]
+        results += [profile.result_path(f"{n + 2}-0000000b-p{n}.png") for n in range(4)]
         wait_until(lambda: all(r.exists() for r in results), 120, "every result")
     finally:
         log = stop(process)

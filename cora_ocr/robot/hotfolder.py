@@ -14,10 +14,10 @@ Several robot processes share a profile's folders (robot/pool.py), on one machin
   claim whose owner has no pulse for `claim_timeout_seconds` (or, on this machine, whose
   process is gone) is renamed back into input_dir by any other process, and is done again.
 - **Pages.** The owner of a document of several pages writes one task per page into
-  `.cora-pages/<name>/`; every process, the owner included, claims tasks by renaming
-  `<n>.task` to `<n>.<owner>.claim`, renders that page alone, recognises it and writes
-  `<n>.json`. The owner assembles the pages in order. Results of a document taken back are
-  kept and not recognised again.
+  `.cora-pages/<name>/`; the owner, and every process that finds no document waiting, claims
+  tasks by renaming `<n>.task` to `<n>.<owner>.claim`, renders that page alone, recognises it
+  and writes `<n>.json`. The owner assembles the pages in order. Results of a document taken
+  back are kept and not recognised again.
 - **No polling delay.** File-system events on input_dir (inotify, through watchdog) wake an
   idle process at once; where events are unavailable it looks every `idle_seconds`.
 """
@@ -204,12 +204,15 @@ class Robot:
                     self.ensure_folders()
                     self.beat()
                     self.take_back_stale()
-                    worked = self.help_once()
-                    if not worked:
-                        claimed = self.claim_next()
-                        if claimed is not None:
-                            worked = True
-                            handled += self.process(claimed)
+                    # Waiting documents first, pages of others' documents when there are
+                    # none: a full queue keeps every process on documents of its own (no
+                    # one waits for a helper), and idle processes shorten a long document.
+                    claimed = self.claim_next()
+                    if claimed is not None:
+                        worked = True
+                        handled += self.process(claimed)
+                    else:
+                        worked = self.help_once()
                 except OSError as error:
                     delay = self.outage.failed(error)
                     if burst:

@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
+from cora_ocr.admin.app import PREFIX as ADMIN_PREFIX
+from cora_ocr.admin.app import AdminApp
 from cora_ocr.clock import Clock
 from cora_ocr.config import Settings
 from cora_ocr.errors import ClientError, MalformedRequest, RequestTooLarge, UnsupportedMediaType
@@ -65,12 +67,14 @@ class CoraOcrApp:
         rest: RestApi | None = None,
         health: Health | None = None,
         observer: Observer | None = None,
+        admin: AdminApp | None = None,
     ) -> None:
         self.settings = settings
         self.guard = guard
         self.rest = rest
         self.health = health
         self.observer = observer
+        self.admin = admin
         self.wsdl = WsdlDocument()
         self.bindings = Bindings(jobs)
         self.limits = XmlLimits(
@@ -88,6 +92,8 @@ class CoraOcrApp:
         path = environ.get("PATH_INFO") or ""
         if self.rest is not None and path.startswith(REST_PREFIX):
             return self.rest(environ, start_response)
+        if self.admin is not None and path.startswith(ADMIN_PREFIX):
+            return self.admin(environ, start_response)
         if path == METRICS_PATH and self.observer is not None:
             response = self.observer.metrics(environ)
         elif self.health is not None and path in HEALTH_PATHS:
@@ -258,4 +264,5 @@ def create_app(services: Services, clock: Clock | None = None) -> CoraOcrApp:
     rest = RestApi(services.jobs, guard, services.licensing, uploads, clock)
     health = Health(services.store, services.profiles)
     observer = Observer(services.settings, services.store)
-    return CoraOcrApp(services.settings, services.jobs, guard, rest, health, observer)
+    admin = AdminApp(services.settings, services.jobs, services.licensing, guard)
+    return CoraOcrApp(services.settings, services.jobs, guard, rest, health, observer, admin)

@@ -42,6 +42,8 @@ def face_of(path: str) -> str:
         return "health"
     if path == METRICS_PATH:
         return "metrics"
+    if path.startswith("/admin"):
+        return "admin"
     return "other"
 
 

@@ -1,0 +1,1 @@
+"""The operator's jobs page (/admin/): app.py, and its Jinja2 templates."""

@@ -1,0 +1,242 @@
+"""The jobs page (/admin/, issue 16) in a real browser: Debian's chromium and chromium-driver,
+headless, through Selenium. Sign in, filter, open a job, abort it; a screenshot is kept as a
+test artifact (test-artifacts/ at the repository root, or $CORA_OCR_TEST_ARTIFACTS); the pages
+pass a check of labels and text contrast (WCAG AA, 4.5:1)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from cora_ocr.config import DEFAULT_CONNECTION
+from cora_ocr.jobs import FileBatchRequest, FileRef
+from cora_ocr.services import Services, build_services
+from cora_ocr.web.server import stop_server
+from tests.conftest import start
+from tests.factories import ManualClock
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = Path(os.environ.get("CORA_OCR_TEST_ARTIFACTS", ROOT / "test-artifacts"))
+PASSWORD = "correct horse battery staple"
+CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+# Every form control labelled, every text readable: what the page's elements fail, as text.
+ACCESSIBILITY = r"""
+const problems = [];
+for (const el of document.querySelectorAll('input, select, textarea')) {
+  if (el.type === 'hidden') continue;
+  const labelled = (el.id && document.querySelector(`label[for="${el.id}"]`)) ||
+                   el.getAttribute('aria-label') || el.closest('label');
+  if (!labelled) problems.push(`no label: ${el.outerHTML.slice(0, 80)}`);
+}
+for (const el of document.querySelectorAll('button, a')) {
+  if (!el.textContent.trim() && !el.getAttribute('aria-label'))
+    problems.push(`no text: ${el.outerHTML.slice(0, 80)}`);
+}
+if (!document.documentElement.lang) problems.push('no lang on html');
+if (!document.title.trim()) problems.push('no title');
+const rgb = s => (s.match(/[\d.]+/g) || []).map(Number);
+const lum = ([r, g, b]) => {
+  const c = [r, g, b].map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+  return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+};
+const background = el => {
+  for (let e = el; e; e = e.parentElement) {
+    const c = rgb(getComputedStyle(e).backgroundColor);
+    if (c.length === 3 || (c.length === 4 && c[3] > 0)) return c.slice(0, 3);
+  }
+  return [255, 255, 255];
+};
+for (const el of document.body.querySelectorAll('*')) {
+  const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+  if (!own || el.closest('svg')) continue;
+  const fg = lum(rgb(getComputedStyle(el).color).slice(0, 3));
+  const bg = lum(background(el));
+  const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+  if (ratio < 4.5) problems.push(`contrast ${ratio.toFixed(2)}: ${el.tagName} "${el.textContent.trim().slice(0, 30)}"`);
+}
+return problems;
+"""
+
+
+@dataclasses.dataclass
+class Admin:
+    services: Services
+    base: str
+    jobs: dict[str, int]
+    license_id: str
+
+
+def request(profile: str, name: str) -> FileBatchRequest:
+    return FileBatchRequest(
+        timeout=600,
+        external_context=f"ctx-{name}",
+        input_file=FileRef(DEFAULT_CONNECTION, "in", f"{name}.pdf"),
+        ocr_profile=profile,
+        output_file=FileRef(DEFAULT_CONNECTION, "out", f"{name}.xml"),
+        put_model="Overwrite",
+    )
+
+
+@pytest.fixture
+def admin(services: Services) -> Iterator[Admin]:
+    settings = dataclasses.replace(services.settings, admin_password=PASSWORD)
+    built = build_services(settings, services.store)
+    license_id = built.licensing.create_license("Acme Insurance")
+    app_id = built.licensing.create_app(license_id, "intake")
+    principal = built.licensing.authenticate(
+        license_id, app_id, dt.datetime.now(dt.UTC), any_region=True
+    )
+    jobs = {
+        "letter": built.jobs.submit(request("Default", "letter")),
+        "claim": built.jobs.submit(request("Text", "claim")),
+        "licensed": built.jobs.submit(request("Default", "licensed"), principal),
+    }
+    _app, server, thread, url = start(built, ManualClock())
+    yield Admin(built, url.split("/SequenceServices/")[0], jobs, license_id)
+    stop_server(server, loop_running=True)  # type: ignore[arg-type]
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    for program in (CHROMIUM, DRIVER):
+        assert shutil.which(program), (
+            f"{program} is missing: apt-get install chromium chromium-driver"
+        )
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,900",
+        "--no-proxy-server",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def accessible(driver: Any) -> None:
+    problems = driver.execute_script(ACCESSIBILITY)
+    assert problems == [], f"{driver.current_url}: {problems}"
+
+
+def rows(driver: Any) -> list[str]:
+    from selenium.webdriver.common.by import By
+
+    return [
+        row.find_element(By.CSS_SELECTOR, "td").text
+        for row in driver.find_elements(By.CSS_SELECTOR, "tbody tr")
+    ]
+
+
+def test_sign_in_filter_open_and_abort_a_job(admin: Admin, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    browser.get(admin.base + "/admin/")
+    assert browser.current_url.endswith("/admin/login")
+    accessible(browser)
+    browser.find_element(By.ID, "user").send_keys("admin")
+    browser.find_element(By.ID, "password").send_keys("wrong")
+    browser.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
+    assert "Wrong user name or password." in browser.page_source
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
+
+    assert browser.current_url.endswith("/admin/")
+    ids = {str(job) for job in admin.jobs.values()}
+    assert set(rows(browser)) == ids
+    accessible(browser)
+
+    Select(browser.find_element(By.ID, "license")).select_by_value(admin.license_id)
+    browser.find_element(By.CSS_SELECTOR, "form.filters button").click()
+    assert rows(browser) == [str(admin.jobs["licensed"])]
+    browser.get(admin.base + "/admin/?profile=Text&state=queued")
+    assert rows(browser) == [str(admin.jobs["claim"])]
+    browser.get(admin.base + "/admin/?state=nonsense")
+    assert "state: 'nonsense' is not a job state" in browser.page_source
+
+    browser.get(admin.base + "/admin/")
+    browser.find_element(By.LINK_TEXT, str(admin.jobs["letter"])).click()
+    assert browser.find_element(By.TAG_NAME, "h1").text == f"Job {admin.jobs['letter']}: queued"
+    assert "- -> queued" not in browser.page_source  # the history is a table
+    history = browser.find_elements(By.CSS_SELECTOR, "tbody tr")
+    assert [cell.text for cell in history[0].find_elements(By.TAG_NAME, "td")][2:5] == [
+        "queued",
+        "soap",
+        "NoError",
+    ]
+    assert "CoraOCRExternalConnection:in/letter.pdf" in browser.page_source
+    accessible(browser)
+    browser.find_element(By.CSS_SELECTOR, "button.danger").click()
+    assert "The job was aborted." in browser.page_source
+    assert browser.find_element(By.TAG_NAME, "h1").text == f"Job {admin.jobs['letter']}: aborted"
+    assert admin.services.jobs.get(admin.jobs["letter"]).state == "aborted"
+    history = browser.find_elements(By.CSS_SELECTOR, "tbody tr")
+    assert [cell.text for cell in history[-1].find_elements(By.TAG_NAME, "td")][2:4] == [
+        "aborted",
+        "admin",
+    ]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "admin-job-aborted.png"
+    assert browser.save_screenshot(str(shot))
+    assert shot.read_bytes().startswith(b"\x89PNG")
+
+    browser.get(admin.base + f"/admin/usage?license={admin.license_id}")
+    assert (
+        browser.find_element(By.CSS_SELECTOR, "svg[role=img] title")
+        .get_attribute("textContent")
+        .startswith("Pages per hour over the last 48 hours")
+    )
+    accessible(browser)
+
+    # A POST without the form's CSRF token, with the signed-in cookie: refused.
+    cookie = {c["name"]: c["value"] for c in browser.get_cookies()}
+    forged = requests.post(
+        admin.base + f"/admin/jobs/{admin.jobs['claim']}/abort",
+        cookies=cookie,
+        data={"csrf": "forged"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert forged.status_code == 403
+    assert admin.services.jobs.get(admin.jobs["claim"]).state == "queued"
+
+
+def test_without_a_session_nothing_is_shown_or_done(admin: Admin) -> None:
+    job = admin.jobs["claim"]
+    page = requests.get(admin.base + f"/admin/jobs/{job}", allow_redirects=False, timeout=10)
+    assert page.status_code == 303 and page.headers["Location"] == "/admin/login"
+    post = requests.post(admin.base + f"/admin/jobs/{job}/abort", allow_redirects=False, timeout=10)
+    assert post.status_code == 303
+    forged = requests.get(
+        admin.base + "/admin/",
+        cookies={"cora_ocr_admin": "99999999999.abc.0123"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert forged.status_code == 303
+    assert admin.services.jobs.get(job).state == "queued"
+
+
+def test_the_page_is_off_without_a_password(server: Any) -> None:
+    reply = requests.get(server.base + "/admin/", timeout=10)
+    assert reply.status_code == 404 and "set admin_password" in reply.text
