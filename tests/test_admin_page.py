@@ -33,6 +33,7 @@ ACCESSIBILITY = r"""
 const problems = [];
 for (const el of document.querySelectorAll('input, select, textarea')) {
   if (el.type === 'hidden') continue;
+  if (['submit', 'button', 'reset'].includes(el.type) && el.value.trim()) continue;  // named by its value
   const labelled = (el.id && document.querySelector(`label[for="${el.id}"]`)) ||
                    el.getAttribute('aria-label') || el.closest('label');
   if (!labelled) problems.push(`no label: ${el.outerHTML.slice(0, 80)}`);
@@ -240,3 +241,91 @@ def test_without_a_session_nothing_is_shown_or_done(admin: Admin) -> None:
 def test_the_page_is_off_without_a_password(server: Any) -> None:
     reply = requests.get(server.base + "/admin/", timeout=10)
     assert reply.status_code == 404 and "set admin_password" in reply.text
+
+
+HEADER_FIELDS = {
+    "WorkflowSpaceId": "guid",
+    "WorkflowSpaceName": "string",
+    "WorkflowId": "guid",
+    "WorkflowName": "string",
+    "WorkflowInstanceId": "long",
+    "ActivityId": "guid",
+    "ActivityName": "string",
+    "ActivityInstanceId": "long",
+    "CallerId": "int",
+    "MasterWorkflowInstanceId": "long",
+}
+
+
+def test_the_asmx_help_pages_show_every_sample_and_the_test_form_works(
+    admin: Admin, browser: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    service = admin.base + "/SequenceServices/coraOcrIntegration_v1.0.0.asmx"
+    browser.get(service)
+    assert browser.find_element(By.CSS_SELECTOR, "p.heading1").text == "CoraOcrIntegration"
+    assert [a.text for a in browser.find_elements(By.CSS_SELECTOR, "ul a")] == [
+        "FileBatch",
+        "GetStatus",
+    ]
+    accessible(browser)
+
+    browser.find_element(By.LINK_TEXT, "FileBatch").click()
+    sections = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "span > h3")]
+    assert sections == ["Test", "SOAP 1.1", "SOAP 1.2"]  # FileBatch is SOAP only
+    assert "only available for methods with primitive types" in browser.page_source
+    texts = [pre.text for pre in browser.find_elements(By.TAG_NAME, "pre")]
+    assert len(texts) == 4  # request and response of each
+    request11 = texts[0]
+    assert (
+        'SOAPAction: "http://genpact.com/cora/orchestration/ocr/1.0.0/api/FileBatch"' in request11
+    )
+    for name, type_name in HEADER_FIELDS.items():
+        assert f"<{name}>{type_name}</{name}>" in request11, name
+    assert "<TimeOut>int</TimeOut>" in request11 and "<FileName>string</FileName>" in request11
+    assert "<MasterWorkflowInstanceId>long</MasterWorkflowInstanceId>" in texts[1]
+    assert "application/soap+xml" in texts[2] and "SOAPAction" not in texts[2]
+
+    browser.get(service + "?op=GetStatus")
+    sections = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "span > h3")]
+    assert sections == ["Test", "SOAP 1.1", "SOAP 1.2", "HTTP GET", "HTTP POST"]
+    texts = [pre.text for pre in browser.find_elements(By.TAG_NAME, "pre")]
+    assert len(texts) == 8
+    assert "<Status>Queued or ProcessingInput or" in texts[1]
+    assert "GetStatus?MasterWorkflowInstanceId=long HTTP/1.1" in texts[4]
+    assert texts[6].endswith("MasterWorkflowInstanceId=long")
+    accessible(browser)
+
+    job = admin.jobs["letter"]
+    browser.find_element(By.ID, "MasterWorkflowInstanceId").send_keys(str(job))
+    first = browser.current_window_handle
+    browser.find_element(By.CSS_SELECTOR, "input[value=Invoke]").click()
+    opened = [handle for handle in browser.window_handles if handle != first]
+    assert len(opened) == 1  # target=_blank, as ASMX's form
+    browser.switch_to.window(opened[0])
+    source = browser.page_source
+    assert "Queued" in source and "ctx-letter" in source and "NoError" in source
+
+    disco = requests.get(service + "?disco", timeout=10)
+    assert disco.status_code == 200 and disco.headers["Content-Type"].startswith("text/xml")
+    from lxml import etree
+
+    root = etree.fromstring(disco.content)
+    ref = root.find("{http://schemas.xmlsoap.org/disco/scl/}contractRef")
+    assert ref is not None and ref.get("ref") == service + "?wsdl"
+    ports = root.findall("{http://schemas.xmlsoap.org/disco/soap/}soap")
+    assert [p.get("binding", "").split(":")[1] for p in ports] == [
+        "CoraOcrIntegrationSoap",
+        "CoraOcrIntegrationSoap12",
+    ]
+
+
+def test_the_test_form_is_for_local_callers_only(admin: Admin) -> None:
+    from cora_ocr.web import help as help_pages
+
+    url = admin.base + "/SequenceServices/coraOcrIntegration_v1.0.0.asmx"
+    remote = help_pages.operation_page(url, "GetStatus", local=False)
+    assert remote is not None
+    assert b"only available for requests from the local machine" in remote
+    assert b"Invoke" not in remote

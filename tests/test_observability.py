@@ -235,3 +235,65 @@ def test_bad_log_format_is_refused_with_the_field(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 2 and "log_format: 'xml' is not one of text, json" in done.stderr
+
+
+def test_web_adds_up_the_metrics_of_its_processes(tmp_path: Path) -> None:
+    """`cora-ocr web` with two processes: /metrics counts every request, whichever process
+    answered it, and the access log has one line per request."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "CORA_OCR_DATA_DIR": str(tmp_path / "data"),
+        "CORA_OCR_DATABASE_URL": f"sqlite:///{tmp_path / 'web.db'}",
+        "CORA_OCR_PORT": str(port),
+        "CORA_OCR_WEB_WORKERS": "2",
+        "CORA_OCR_REQUIRE_HTTPS": "false",
+        "CORA_OCR_ALLOW_ANONYMOUS": "true",
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    log = tmp_path / "stderr.log"
+    with log.open("wb") as stderr:
+        process = subprocess.Popen([*CLI, "web"], env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+        path = "/SequenceServices/coraOcrIntegration_v1.0.0.asmx/GetStatus"
+        pids = set()
+        for n in range(40):  # a new connection each: both processes take some
+            reply = requests.get(
+                base + path,
+                params={"MasterWorkflowInstanceId": n + 1},
+                timeout=10,
+                headers={"Connection": "close"},
+            )
+            assert reply.status_code == 200 and "NotFound" in reply.text
+        samples = scrape(base)
+        counted = value(
+            samples,
+            "cora_ocr_requests_total",
+            face="asmx",
+            binding="http-get",
+            operation="GetStatus",
+            status="200",
+        )
+        assert counted == 40
+        workers = {
+            p.name.split("_")[-1].split(".")[0]
+            for p in (tmp_path / "data" / "metrics").glob("counter_*.db")
+        }
+        pids = workers
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    assert len(pids) == 2, pids  # both processes wrote their values
+    lines = log.read_text().splitlines()
+    access = [line for line in lines if " cora_ocr.access: " in line]
+    assert sum(f"GET {path} http-get GetStatus 200" in line for line in access) == 40
+    assert sum("GET /metrics - - 200" in line for line in access) == 1

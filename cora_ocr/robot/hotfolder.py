@@ -288,8 +288,13 @@ class Robot:
                 def on_closed(self, event: Any) -> None:
                     robot.wake.set()
 
+            # New documents land in the input folder itself, page tasks in .cora-pages/<name>/;
+            # the claims folders need no watching.
+            pages = self.profile.input_dir / PAGES
+            pages.mkdir(exist_ok=True)
             observer = Observer()
-            observer.schedule(Wake(), str(self.profile.input_dir), recursive=True)
+            observer.schedule(Wake(), str(self.profile.input_dir), recursive=False)
+            observer.schedule(Wake(), str(pages), recursive=True)
             observer.start()
             self._observer = observer
         except Exception as exc:  # no inotify (limits, a network share): polling it is

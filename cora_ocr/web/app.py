@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 from cora_ocr.admin.app import PREFIX as ADMIN_PREFIX
 from cora_ocr.admin.app import AdminApp
 from cora_ocr.clock import Clock
-from cora_ocr.config import Settings
+from cora_ocr.config import Settings, is_loopback
 from cora_ocr.errors import ClientError, MalformedRequest, RequestTooLarge, UnsupportedMediaType
 from cora_ocr.jobs import JobService
 from cora_ocr.licensing import Principal
@@ -135,8 +135,11 @@ class CoraOcrApp:
             base = self.public_url(environ)
             if "wsdl" in query:
                 return Response(200, TEXT_XML, self.wsdl.render(base))
+            if "disco" in query:
+                return Response(200, TEXT_XML, help_pages.disco(base))
             if "op" in query:
-                page = help_pages.operation_page(base, query["op"][0])
+                local = is_loopback(environ.get("REMOTE_ADDR", ""))
+                page = help_pages.operation_page(base, query["op"][0], local)
                 if page is None:
                     return plain(500, f"op: {query['op'][0]!r} is not an operation of this service")
                 return Response(200, TEXT_HTML, page)
