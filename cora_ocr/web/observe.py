@@ -53,6 +53,7 @@ class Observer:
         self.access_log = settings.access_log
         self.exposition = metrics.Exposition(store)
         self._token = settings.metrics_token.encode()
+        self._children: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
 
     def __call__(
         self, environ: dict[str, Any], start_response: StartResponse, app: App
@@ -91,8 +92,15 @@ class Observer:
         face = face_of(path)
         binding = environ.get(BINDING, "-")
         operation = environ.get(OPERATION, "-")
-        metrics.REQUESTS.labels(face, binding, operation, code).inc()
-        metrics.REQUEST_SECONDS.labels(face, binding, operation).observe(seconds)
+        key = (face, binding, operation, code)
+        children = self._children.get(key)
+        if children is None:  # labels() looks the child up under a lock: once per kind
+            children = self._children[key] = (
+                metrics.REQUESTS.labels(*key),
+                metrics.REQUEST_SECONDS.labels(face, binding, operation),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
         refused = environ.get(REFUSED)
         if refused is not None:
             metrics.REFUSED.labels(*refused).inc()
