@@ -104,7 +104,7 @@ class Observer:
         refused = environ.get(REFUSED)
         if refused is not None:
             metrics.REFUSED.labels(*refused).inc()
-        if not self.access_log:
+        if not self.access_log or not access.isEnabledFor(logging.INFO):
             return
         license_id = environ.get(LICENSE, "-")
         peer = environ.get("REMOTE_ADDR", "-")
