@@ -14,9 +14,10 @@ from cora_ocr.errors import CoraError
 
 
 class Serve:
-    """`cora-ocr serve`: the web service, one worker and the built-in robot in one process,
-    built once here. The worker and the robot run under supervisors that restart them if
-    they die (`supervisors[...].healthy` says whether they are being kept alive)."""
+    """`cora-ocr serve`: the web service and one worker in one process, and the Default
+    profile's robot pool (processes of its own), built once here. The worker and the pool run
+    under supervisors that restart them if they die (`supervisors[...].healthy` says whether
+    they are being kept alive); the pool restarts its processes itself."""
 
     def __init__(self, settings: Settings) -> None:
         from cora_ocr.services import build_services
