@@ -245,7 +245,9 @@ def test_the_documented_maximum_body_is_accepted_and_one_byte_more_refused(
             else:
                 conn.sendall(soap_head(len(body)))
                 rest = body
-            early = read_answer(conn, timeout=1)
+            # A refusal is looked for longer: on a loaded machine it may take over a second
+            # (seen once), and a body then sent into the closed connection ends in a reset.
+            early = read_answer(conn, timeout=5 if status == 413 else 1)
             if not early:
                 conn.sendall(rest)
             answer = early or read_answer(conn, timeout=2)
