@@ -134,6 +134,17 @@ def browser() -> Iterator[Any]:
         driver.quit()
 
 
+def follow(driver: Any, element: Any, arrived: Any) -> None:
+    """Click, then wait until the page the click leads to has loaded (a click returns before
+    the browser navigates: elements read meanwhile belong to the old page)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    element.click()
+    WebDriverWait(driver, 20).until(
+        lambda d: arrived(d) and d.execute_script("return document.readyState") == "complete"
+    )
+
+
 def accessible(driver: Any) -> None:
     problems = driver.execute_script(ACCESSIBILITY)
     assert problems == [], f"{driver.current_url}: {problems}"
@@ -157,10 +168,17 @@ def test_sign_in_filter_open_and_abort_a_job(admin: Admin, browser: Any) -> None
     accessible(browser)
     browser.find_element(By.ID, "user").send_keys("admin")
     browser.find_element(By.ID, "password").send_keys("wrong")
-    browser.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
-    assert "Wrong user name or password." in browser.page_source
+    follow(
+        browser,
+        browser.find_element(By.CSS_SELECTOR, "main button[type=submit]"),
+        lambda d: "Wrong user name or password." in d.page_source,
+    )
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
+    follow(
+        browser,
+        browser.find_element(By.CSS_SELECTOR, "main button[type=submit]"),
+        lambda d: d.current_url.endswith("/admin/"),
+    )
 
     assert browser.current_url.endswith("/admin/")
     ids = {str(job) for job in admin.jobs.values()}
@@ -168,7 +186,11 @@ def test_sign_in_filter_open_and_abort_a_job(admin: Admin, browser: Any) -> None
     accessible(browser)
 
     Select(browser.find_element(By.ID, "license")).select_by_value(admin.license_id)
-    browser.find_element(By.CSS_SELECTOR, "form.filters button").click()
+    follow(
+        browser,
+        browser.find_element(By.CSS_SELECTOR, "form.filters button"),
+        lambda d: "license=" in d.current_url,
+    )
     assert rows(browser) == [str(admin.jobs["licensed"])]
     browser.get(admin.base + "/admin/?profile=Text&state=queued")
     assert rows(browser) == [str(admin.jobs["claim"])]
@@ -176,7 +198,11 @@ def test_sign_in_filter_open_and_abort_a_job(admin: Admin, browser: Any) -> None
     assert "state: 'nonsense' is not a job state" in browser.page_source
 
     browser.get(admin.base + "/admin/")
-    browser.find_element(By.LINK_TEXT, str(admin.jobs["letter"])).click()
+    follow(
+        browser,
+        browser.find_element(By.LINK_TEXT, str(admin.jobs["letter"])),
+        lambda d: d.current_url.endswith(f"/admin/jobs/{admin.jobs['letter']}"),
+    )
     assert browser.find_element(By.TAG_NAME, "h1").text == f"Job {admin.jobs['letter']}: queued"
     assert "- -> queued" not in browser.page_source  # the history is a table
     history = browser.find_elements(By.CSS_SELECTOR, "tbody tr")
@@ -187,7 +213,11 @@ def test_sign_in_filter_open_and_abort_a_job(admin: Admin, browser: Any) -> None
     ]
     assert "CoraOCRExternalConnection:in/letter.pdf" in browser.page_source
     accessible(browser)
-    browser.find_element(By.CSS_SELECTOR, "button.danger").click()
+    follow(
+        browser,
+        browser.find_element(By.CSS_SELECTOR, "button.danger"),
+        lambda d: "done=aborted" in d.current_url,
+    )
     assert "The job was aborted." in browser.page_source
     assert browser.find_element(By.TAG_NAME, "h1").text == f"Job {admin.jobs['letter']}: aborted"
     assert admin.services.jobs.get(admin.jobs["letter"]).state == "aborted"
@@ -271,7 +301,11 @@ def test_the_asmx_help_pages_show_every_sample_and_the_test_form_works(
     ]
     accessible(browser)
 
-    browser.find_element(By.LINK_TEXT, "FileBatch").click()
+    follow(
+        browser,
+        browser.find_element(By.LINK_TEXT, "FileBatch"),
+        lambda d: "op=FileBatch" in d.current_url,
+    )
     sections = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "span > h3")]
     assert sections == ["Test", "SOAP 1.1", "SOAP 1.2"]  # FileBatch is SOAP only
     assert "only available for methods with primitive types" in browser.page_source
@@ -300,10 +334,17 @@ def test_the_asmx_help_pages_show_every_sample_and_the_test_form_works(
     job = admin.jobs["letter"]
     browser.find_element(By.ID, "MasterWorkflowInstanceId").send_keys(str(job))
     first = browser.current_window_handle
-    browser.find_element(By.CSS_SELECTOR, "input[value=Invoke]").click()
+    follow(
+        browser,
+        browser.find_element(By.CSS_SELECTOR, "input[value=Invoke]"),
+        lambda d: len(d.window_handles) == 2,
+    )
     opened = [handle for handle in browser.window_handles if handle != first]
     assert len(opened) == 1  # target=_blank, as ASMX's form
     browser.switch_to.window(opened[0])
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 20).until(lambda d: "ctx-letter" in d.page_source)
     source = browser.page_source
     assert "Queued" in source and "ctx-letter" in source and "NoError" in source
 
