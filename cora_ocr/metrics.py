@@ -127,12 +127,11 @@ class Exposition:
             from prometheus_client import REGISTRY
 
             self.registry = REGISTRY  # this process's own
-        self._jobs = JobsCollector(store)
+        self._jobs = CollectorRegistry()  # the job figures: this process reads them itself
+        self._jobs.register(JobsCollector(store))
 
     def render(self) -> tuple[str, bytes]:
-        own = CollectorRegistry()
-        own.register(self._jobs)
-        return CONTENT_TYPE_LATEST, generate_latest(self.registry) + generate_latest(own)
+        return CONTENT_TYPE_LATEST, generate_latest(self.registry) + generate_latest(self._jobs)
 
 
 def process_gone(pid: int) -> None:

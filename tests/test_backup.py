@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -15,6 +14,8 @@ import time
 from pathlib import Path
 
 import requests
+
+from tests.test_cli import free_port
 
 CLI = [sys.executable, "-m", "cora_ocr.cli"]
 TNS = "http://genpact.com/cora/orchestration/ocr/1.0.0/api/"
@@ -27,12 +28,6 @@ ENVELOPE = (
     "</RelativeLocation><FileName>x.xml</FileName></OutPutFile><PutModel>Overwrite</PutModel>"
     "</FileBatch></soap:Body></soap:Envelope>"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

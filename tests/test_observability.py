@@ -23,6 +23,7 @@ from cora_ocr.config import Settings
 from cora_ocr.web.observe import Observer
 from tests.conftest import LiveServer, Pipeline, Strict, refused_caller
 from tests.factories import file_ref
+from tests.test_cli import free_port
 
 CLI = [sys.executable, "-m", "cora_ocr.cli"]
 TNS = "http://genpact.com/cora/orchestration/ocr/1.0.0/api/"
@@ -125,12 +126,6 @@ def test_metrics_are_refused_to_other_peers_unless_they_bring_the_token(
     assert call(no_token, {"REMOTE_ADDR": "192.0.2.7", "HTTP_AUTHORIZATION": "Bearer "})[0] == 403
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_serve_logs_json_lines_with_job_ids_and_one_access_line_per_request(
     tmp_path: Path,
 ) -> None:
@@ -177,7 +172,6 @@ def test_serve_logs_json_lines_with_job_ids_and_one_access_line_per_request(
                 break
             assert time.monotonic() < deadline, status.text
             time.sleep(0.1)
-        polls = 0
         samples = scrape(base)  # serve's values, from its processes' shared folder
         polls = int(
             value(
@@ -265,7 +259,6 @@ def test_web_adds_up_the_metrics_of_its_processes(tmp_path: Path) -> None:
                 assert process.poll() is None and time.monotonic() < deadline
                 time.sleep(0.1)
         path = "/SequenceServices/coraOcrIntegration_v1.0.0.asmx/GetStatus"
-        pids = set()
         for n in range(40):  # a new connection each: both processes take some
             reply = requests.get(
                 base + path,
@@ -284,11 +277,10 @@ def test_web_adds_up_the_metrics_of_its_processes(tmp_path: Path) -> None:
             status="200",
         )
         assert counted == 40
-        workers = {
+        pids = {  # counter_<pid>.db: one file per process that counted
             p.name.split("_")[-1].split(".")[0]
             for p in (tmp_path / "data" / "metrics").glob("counter_*.db")
         }
-        pids = workers
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
