@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from cora_ocr.connections.specs import ConnectionSpec, parse_connections
 from cora_ocr.errors import SettingsError
 
 DEFAULT_CONNECTION = "CoraOCRExternalConnection"
@@ -40,8 +41,9 @@ class Settings:
     # with 4 (gunicorn's sync workers, before: 5.7k).
     web_workers: int = dataclasses.field(default_factory=lambda: (os.cpu_count() or 1) + 1)
     web_threads: int = 4
-    # Named storage roots; empty means {CoraOCRExternalConnection: <data_dir>/connections/...}.
-    connections: Mapping[str, Path] = dataclasses.field(default_factory=dict)
+    # Named storage locations: a local folder (a Path), or an SFTP server or SMB share
+    # (connections/specs.py); empty means {CoraOCRExternalConnection: <data_dir>/connections/...}.
+    connections: Mapping[str, ConnectionSpec] = dataclasses.field(default_factory=dict)
     # Hosts (`host` or `host:port`) a REST job's callbackUrl may name; empty: no callbacks.
     callback_hosts: frozenset[str] = frozenset()
     # Peers whose X-Forwarded-Proto / X-Forwarded-Host are believed.
@@ -119,7 +121,7 @@ class Settings:
         return self.database_url or f"sqlite:///{self.data_dir / 'cora_ocr.db'}"
 
     @property
-    def effective_connections(self) -> dict[str, Path]:
+    def effective_connections(self) -> dict[str, ConnectionSpec]:
         if self.connections:
             return dict(self.connections)
         return {DEFAULT_CONNECTION: self.data_dir / "connections" / DEFAULT_CONNECTION}
@@ -196,21 +198,6 @@ def _as_profiles(key: str, value: Any) -> dict[str, dict[str, Any]]:
     return {str(name): dict(table) for name, table in value.items()}
 
 
-def _as_connections(key: str, value: Any) -> dict[str, Path]:
-    # Environment form: "Name=/path,Other=/path2"; TOML form: a table of name = "path".
-    if isinstance(value, str):
-        pairs: dict[str, Any] = {}
-        for item in filter(None, (part.strip() for part in value.split(","))):
-            name, sep, path = item.partition("=")
-            if not sep or not name.strip() or not path.strip():
-                raise SettingsError(f"{key}: {item!r} is not of the form Name=/path")
-            pairs[name.strip()] = path.strip()
-        value = pairs
-    if not isinstance(value, Mapping):
-        raise SettingsError(f"{key}: expected a table of name = path")
-    return {str(name): Path(str(path)) for name, path in value.items()}
-
-
 def _as_str_set(key: str, value: Any) -> frozenset[str]:
     if isinstance(value, str):
         value = [part.strip() for part in value.split(",")]
@@ -219,7 +206,7 @@ def _as_str_set(key: str, value: Any) -> frozenset[str]:
     return frozenset(str(part) for part in value if str(part))
 
 
-def _convert(key: str, value: Any) -> Any:
+def _convert(key: str, value: Any, environ: Mapping[str, str]) -> Any:
     converters: dict[str, Any] = {
         "data_dir": lambda v: Path(str(v)),
         "database_url": str,
@@ -228,7 +215,7 @@ def _convert(key: str, value: Any) -> Any:
         "threads": lambda v: _as_int(key, v, 1, 1024),
         "web_workers": lambda v: _as_int(key, v, 1, 256),
         "web_threads": lambda v: _as_int(key, v, 1, 256),
-        "connections": lambda v: _as_connections(key, v),
+        "connections": lambda v: parse_connections(key, v, environ),
         "trusted_proxies": lambda v: _as_str_set(key, v),
         "callback_hosts": lambda v: _as_str_set(key, v),
         "max_request_bytes": lambda v: _as_int(key, v, 1024, 2**31),
@@ -290,4 +277,4 @@ def load_settings(
         if env_value is not None:
             raw[name] = env_value
     raw.update({key: value for key, value in overrides.items() if value is not None})
-    return Settings(**{key: _convert(key, value) for key, value in raw.items()})
+    return Settings(**{key: _convert(key, value, environ) for key, value in raw.items()})

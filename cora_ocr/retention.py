@@ -38,7 +38,7 @@ def purge(
             return int(
                 session.scalar(select(func.count()).select_from(Job).where(_expired(cutoff))) or 0
             )
-    uploads = connections.get("connection", UPLOADS, internal=True).root
+    uploads = connections.local_root(UPLOADS)
     purged = 0
     while True:
         with store.session.begin() as session:

@@ -176,8 +176,10 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from cora_ocr.robot.render import words_of_alto
 
     root = settings.effective_connections.get(DEFAULT_CONNECTION)
-    if root is None:
-        raise CoraError(f"connections: the demo needs the {DEFAULT_CONNECTION} connection")
+    if not isinstance(root, Path):
+        raise CoraError(
+            f"connections: the demo needs the {DEFAULT_CONNECTION} connection, a local folder"
+        )
     folder = root / "demo"
     folder.mkdir(parents=True, exist_ok=True)
     lines = samples.sample_lines(seed=int(_time.time()), count=6)

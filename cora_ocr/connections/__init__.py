@@ -1,74 +1,27 @@
-"""Named storage roots, with path joining that can never leave the root."""
+"""Named storage locations (local folders, SFTP servers, SMB shares), with path joining that
+can never leave a connection's root. storage.py says what every kind guarantees."""
 
 from __future__ import annotations
 
-import re
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
+from cora_ocr.connections.paths import check_file_name, split_location
+from cora_ocr.connections.specs import ConnectionSpec, SftpSpec, SmbSpec
+from cora_ocr.connections.storage import LocalStorage, Storage, StorageError
 from cora_ocr.errors import InvalidField, SettingsError
 
-_DRIVE = re.compile(r"^[A-Za-z]:")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-MAX_NAME = 255
-MAX_LOCATION = 1024
-
-
-def split_location(field: str, location: str | None) -> tuple[str, ...]:
-    """The folder parts of a RelativeLocation; Windows separators are accepted."""
-    text = (location or "").replace("\\", "/")
-    if len(text) > MAX_LOCATION:
-        raise InvalidField(field, f"longer than {MAX_LOCATION} characters")
-    if _CONTROL.search(text):
-        raise InvalidField(field, "contains control characters")
-    if text.startswith("/") or _DRIVE.match(text):
-        raise InvalidField(
-            field, f"{location!r} is an absolute path; give a path relative to the connection root"
-        )
-    parts = tuple(part for part in PurePosixPath(text).parts if part not in ("", "."))
-    if ".." in parts:
-        raise InvalidField(field, f"{location!r} climbs out of the connection root with '..'")
-    return parts
-
-
-def check_file_name(field: str, name: str | None) -> str:
-    if not name:
-        raise InvalidField(field, "is required")
-    if len(name) > MAX_NAME:
-        raise InvalidField(field, f"longer than {MAX_NAME} characters")
-    if "/" in name or "\\" in name:
-        raise InvalidField(
-            field, f"{name!r} contains a path separator; put folders in RelativeLocation"
-        )
-    if name in (".", ".."):
-        raise InvalidField(field, f"{name!r} is not a file name")
-    if _CONTROL.search(name) or _DRIVE.match(name):
-        raise InvalidField(field, f"{name!r} contains characters not allowed in a file name")
-    return name
-
-
-@dataclass(frozen=True)
-class Connection:
-    name: str
-    root: Path
-
-    def resolve(self, prefix: str, location: str | None, file_name: str | None) -> Path:
-        """The absolute path of location/file_name, refusing anything outside the root.
-
-        Links that exist are followed, so a link pointing outside the root is refused too.
-        """
-        parts = split_location(f"{prefix}.RelativeLocation", location)
-        name = check_file_name(f"{prefix}.FileName", file_name)
-        root = self.root.resolve()
-        target = root.joinpath(*parts, name)
-        if not target.resolve().is_relative_to(root):
-            raise InvalidField(
-                f"{prefix}.RelativeLocation", "leads outside the connection root through a link"
-            )
-        return target
-
+__all__ = [
+    "UPLOADS",
+    "Connections",
+    "LocalStorage",
+    "Storage",
+    "StorageError",
+    "check_file_name",
+    "remove_upload_folders",
+    "split_location",
+]
 
 # The internal connection of the REST face's uploads and results (rest/uploads.py).
 UPLOADS = "@uploads"
@@ -84,17 +37,30 @@ def remove_upload_folders(root: Path, connection: str, *locations: str) -> None:
             shutil.rmtree(root / location, ignore_errors=True)
 
 
+def open_storage(name: str, spec: ConnectionSpec) -> Storage:
+    """The connection a spec describes. Remote kinds connect on first use, not here."""
+    if isinstance(spec, SftpSpec):
+        from cora_ocr.connections.sftp import SftpStorage  # paramiko: only when configured
+
+        return SftpStorage(name, spec)
+    if isinstance(spec, SmbSpec):
+        from cora_ocr.connections.smb import SmbStorage  # smbprotocol: only when configured
+
+        return SmbStorage(name, spec)
+    return LocalStorage(name, Path(spec))
+
+
 class Connections:
     """The registry of configured connections, and of internal ones (the REST face's uploads
     and results) that only the service itself may name: a SOAP caller asking for one is told
     it does not exist."""
 
     def __init__(
-        self, roots: Mapping[str, Path], internal: Mapping[str, Path] | None = None
+        self, specs: Mapping[str, ConnectionSpec], internal: Mapping[str, Path] | None = None
     ) -> None:
-        self._by_name = {name: Connection(name, Path(root)) for name, root in roots.items()}
+        self._by_name = {name: open_storage(name, spec) for name, spec in specs.items()}
         self._internal = {
-            name: Connection(name, Path(root)) for name, root in (internal or {}).items()
+            name: LocalStorage(name, Path(root)) for name, root in (internal or {}).items()
         }
         clash = sorted(set(self._by_name) & set(self._internal))
         if clash:
@@ -103,7 +69,10 @@ class Connections:
     def names(self) -> list[str]:
         return sorted(self._by_name)
 
-    def get(self, field: str, name: str | None, internal: bool = False) -> Connection:
+    def all(self) -> list[Storage]:
+        return [self._by_name[name] for name in self.names()]
+
+    def get(self, field: str, name: str | None, internal: bool = False) -> Storage:
         """The connection named `name`; internal ones only when `internal` (the worker, the
         REST face), else InvalidField as for any unknown name."""
         if not name:
@@ -118,6 +87,18 @@ class Connections:
                 field, f"unknown connection {name!r} (configured: {known})"
             ) from None
 
+    def local_root(self, name: str) -> Path:
+        """The folder of a local connection (internal ones included)."""
+        storage = self._internal.get(name) or self._by_name.get(name)
+        if not isinstance(storage, LocalStorage):
+            raise SettingsError(f"connections: {name!r} is not a local folder")
+        return storage.root
+
     def ensure_roots(self) -> None:
-        for connection in [*self._by_name.values(), *self._internal.values()]:
-            connection.root.mkdir(parents=True, exist_ok=True)
+        for storage in [*self._by_name.values(), *self._internal.values()]:
+            if isinstance(storage, LocalStorage):
+                storage.ensure_root()
+
+    def close(self) -> None:
+        for storage in self._by_name.values():
+            storage.close()

@@ -76,7 +76,7 @@ class Uploads:
         callback_hosts: frozenset[str] = frozenset(),
     ) -> None:
         self.callback_hosts = callback_hosts
-        self.root = connections.get("connection", UPLOADS, internal=True).root
+        self.root = connections.local_root(UPLOADS)
         self.profiles = profiles
         self.jobs = jobs
         self.limit = limit

@@ -36,7 +36,7 @@ from cora_ocr.wakeup import Wakeup
 from cora_ocr.worker.callbacks import Callbacks
 from cora_ocr.worker.lease import Heartbeat
 from cora_ocr.worker.policy import LicensePolicy
-from cora_ocr.worker.steps import STEPS, Outcome, StepContext
+from cora_ocr.worker.steps import STEPS, Outcome, StepContext, StorageUnavailable
 from cora_ocr.worker.sweep import sweep
 
 log = logging.getLogger(__name__)
@@ -266,6 +266,10 @@ class Worker:
         `max_attempts` tries in a row."""
         attempt = job.retries + 1
         if attempt >= self.config.max_attempts:
+            if isinstance(error, StorageUnavailable):  # a server that never came back
+                return Outcome.fail(
+                    error.error_code, f"{error.reason} (given up after {attempt} tries)"
+                )
             return Outcome.fail(
                 OcrErrorCode.InternalError,
                 f"the {state.value} step failed {attempt} times in a row; last: {describe(error)}",

@@ -5,13 +5,15 @@ chosen output name before it places the file."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
-from cora_ocr.connections import Connections, files
+from cora_ocr.connections import Connections, Storage, StorageError, files
+from cora_ocr.connections.storage import OutsideRoot
 from cora_ocr.errors import ClientError
 from cora_ocr.jobs import NOT_STARTED
 from cora_ocr.profiles import Profiles, job_temp_tag, robot_file_name
@@ -83,15 +85,38 @@ def resume(ctx: StepContext, job: Job) -> Outcome:
     )
 
 
-def _source(ctx: StepContext, job: Job) -> Path:
+class StorageUnavailable(OSError):
+    """A connection's server could not be reached or broke off: the step is tried again later
+    (worker/loop.py); if it never comes back, the job fails with `error_code` and `reason`."""
+
+    def __init__(self, error_code: OcrErrorCode, reason: str) -> None:
+        super().__init__(reason)
+        self.error_code, self.reason = error_code, reason
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+def storage_trouble(
+    storage: Storage, code: OcrErrorCode, side: str, error: StorageError
+) -> Outcome:
+    """A failed job, or StorageUnavailable raised when trying later may help."""
+    reason = f"{side} connection {storage.name} ({storage.describe()}): {error.reason}"
+    if error.transient:
+        raise StorageUnavailable(code, reason) from error
+    return Outcome.fail(code, reason)
+
+
+def _source(ctx: StepContext, job: Job) -> tuple[Storage, PurePath]:
     connection = ctx.connections.get("InputFile.Connection", job.input_connection, internal=True)
-    return connection.resolve("InputFile", job.input_location, job.input_name)
+    return connection, connection.resolve("InputFile", job.input_location, job.input_name)
 
 
 def _page_count(ctx: StepContext, job: Job) -> int:
     """The document's pages, 1 if it cannot be read now (ProcessingInput says why)."""
     try:
-        with files.open_source(_source(ctx, job)) as reader:
+        connection, source = _source(ctx, job)
+        with connection.open_read(source) as reader:
             return count_pages(reader)
     except (ClientError, OSError):
         return 1
@@ -123,24 +148,36 @@ def put_input(ctx: StepContext, job: Job) -> Outcome:
         return Outcome(JobState.WAITING_FOR_OUTPUT)  # the robot has it, or is done with it
     where = f"{job.input_connection}:{job.input_location}/{job.input_name}".replace(":/", ":")
     try:
-        reader = files.open_source(_source(ctx, job))
+        connection, source = _source(ctx, job)
     except ClientError as exc:
         return Outcome.fail(OcrErrorCode.InputFileNotFound, f"input file: {exc}")
-    except FileNotFoundError:
-        return Outcome.fail(OcrErrorCode.InputFileNotFound, f"input file {where} does not exist")
-    except files.NotARegularFile:
-        return Outcome.fail(
-            OcrErrorCode.InputFileNotFound, f"input file {where} is not a regular file"
-        )
-    with reader:
-        try:
-            files.put_file(reader, target, replace=False, tag=job_temp_tag(job.id))
-        except files.TargetExists:
-            pass  # the job's own name: only this job puts a file there
-        except OSError as exc:
-            return Outcome.fail(
-                OcrErrorCode.FailedToPutInputFile, f"cannot write {target}: {exc.strerror or exc}"
-            )
+    try:
+        with contextlib.ExitStack() as stack:
+            try:
+                reader = stack.enter_context(connection.open_read(source))
+            except FileNotFoundError:
+                return Outcome.fail(
+                    OcrErrorCode.InputFileNotFound, f"input file {where} does not exist"
+                )
+            except files.NotARegularFile:
+                return Outcome.fail(
+                    OcrErrorCode.InputFileNotFound, f"input file {where} is not a regular file"
+                )
+            except OutsideRoot as exc:
+                return Outcome.fail(OcrErrorCode.InputFileNotFound, f"input file: {exc.reason}")
+            try:
+                files.put_file(reader, target, replace=False, tag=job_temp_tag(job.id))
+            except files.TargetExists:
+                pass  # the job's own name: only this job puts a file there
+            except StorageError:
+                raise
+            except OSError as exc:
+                return Outcome.fail(
+                    OcrErrorCode.FailedToPutInputFile,
+                    f"cannot write {target}: {exc.strerror or exc}",
+                )
+    except StorageError as exc:
+        return storage_trouble(connection, OcrErrorCode.FailedToPutInputFile, "input", exc)
     return Outcome(JobState.WAITING_FOR_OUTPUT)
 
 
@@ -201,26 +238,31 @@ def deliver(ctx: StepContext, job: Job) -> Outcome:
         return Outcome.fail(OcrErrorCode.FailedToPutOutputFile, f"output file: {exc}")
     result = profile.result_path(robot_name(job))
     recorded = target.with_name(job.output_final_name) if job.output_final_name else None
-    if (
-        recorded is not None
-        and recorded.exists()
-        and (not result.exists() or files.same_content(result, recorded))
-    ):
-        return Outcome(JobState.COMPLETED)  # delivered before a crash; finish the job
-    if not result.is_file():
-        return Outcome.fail(OcrErrorCode.InternalError, f"the robot result {result} vanished")
-    return _place_result(ctx, job, result, target)
+    try:
+        if (
+            recorded is not None
+            and connection.exists(recorded)
+            and (not result.exists() or connection.same_content(result, recorded))
+        ):
+            return Outcome(JobState.COMPLETED)  # delivered before a crash; finish the job
+        if not result.is_file():
+            return Outcome.fail(OcrErrorCode.InternalError, f"the robot result {result} vanished")
+        return _place_result(ctx, job, connection, result, target)
+    except StorageError as exc:
+        return storage_trouble(connection, OcrErrorCode.FailedToPutOutputFile, "output", exc)
 
 
-def _place_result(ctx: StepContext, job: Job, result: Path, target: Path) -> Outcome:
+def _place_result(
+    ctx: StepContext, job: Job, connection: Storage, result: Path, target: PurePath
+) -> Outcome:
     put_model = PutModel(job.put_model)
     for _ in range(1000):
-        chosen = files.first_free(target) if put_model is PutModel.Rename else target
+        chosen = connection.first_free(target) if put_model is PutModel.Rename else target
         if not ctx.record_output_name(chosen.name):
             return Outcome()  # lease lost: the loop notices and stops
         try:
             with files.open_source(result) as reader:
-                files.put_file(
+                connection.put(
                     reader,
                     chosen,
                     replace=put_model is PutModel.Overwrite,
@@ -234,9 +276,12 @@ def _place_result(ctx: StepContext, job: Job, result: Path, target: Path) -> Out
                     f"{target.name} already exists at the output location",
                 )
             continue  # Rename: someone took that name meanwhile, take the next
+        except StorageError:
+            raise
         except OSError as exc:
+            where = connection.where(chosen) if connection.kind != "local" else str(chosen)
             return Outcome.fail(
-                OcrErrorCode.FailedToPutOutputFile, f"cannot write {chosen}: {exc.strerror or exc}"
+                OcrErrorCode.FailedToPutOutputFile, f"cannot write {where}: {exc.strerror or exc}"
             )
     return Outcome.fail(OcrErrorCode.FailedToPutOutputFile, "no free name to rename the output to")
 

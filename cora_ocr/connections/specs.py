@@ -1,0 +1,204 @@
+"""What a connection is, as the settings say it: a local folder (`Name = "/path"`), or a table
+naming an SFTP server or an SMB share (`[connections.Name]`, `type = "sftp"` / `"smb"`).
+
+Secrets never stand in the file: `password_env` names an environment variable, read when the
+settings are loaded. A variable that is not set is not a settings error (admin commands run
+without it); the connection says so when it is used, and `cora-ocr connections check` too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from cora_ocr.errors import SettingsError
+
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_POOL_SIZE = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class RemoteSpec:
+    host: str
+    user: str
+    # The folder on the server the connection may not leave.
+    root: str
+    port: int
+    # The environment variable holding the password, and its value when the settings were read.
+    password_env: str | None = None
+    password: str | None = dataclasses.field(default=None, repr=False, compare=False)
+    # Connecting, and each exchange with the server, may take this long.
+    timeout: float = DEFAULT_TIMEOUT
+    # Open sessions kept per connection and process, at most (SFTP).
+    pool_size: int = DEFAULT_POOL_SIZE
+
+    def secret_problem(self) -> str | None:
+        if self.password_env and self.password is None:
+            return f"environment variable {self.password_env} (password_env) is not set"
+        return None
+
+
+@dataclasses.dataclass(frozen=True)
+class SftpSpec(RemoteSpec):
+    port: int = 22
+    key_file: Path | None = None
+    # Host-key checking: a known_hosts file (None: the service user's ~/.ssh/known_hosts), or
+    # off (False), which trusts whichever server answers.
+    known_hosts: Path | bool | None = None
+
+    kind = "sftp"
+
+    def describe(self) -> str:
+        return f"sftp://{self.user}@{self.host}:{self.port}{self.root}"
+
+
+@dataclasses.dataclass(frozen=True)
+class SmbSpec(RemoteSpec):
+    port: int = 445
+    share: str = ""
+
+    kind = "smb"
+
+    def describe(self) -> str:
+        return f"smb://{self.user}@{self.host}:{self.port}/{self.share}/{self.root}".rstrip("/")
+
+
+ConnectionSpec = Path | SftpSpec | SmbSpec
+
+_COMMON = {"type", "host", "port", "user", "password_env", "root", "timeout", "pool_size"}
+_KEYS = {"sftp": _COMMON | {"key_file", "known_hosts"}, "smb": _COMMON | {"share"}}
+
+
+def parse_connections(
+    key: str, value: Any, environ: Mapping[str, str]
+) -> dict[str, ConnectionSpec]:
+    """The `connections` setting. Environment form: "Name=/path,Other=/path2", or a JSON
+    object of the TOML form; TOML form: a table of `Name = "/path"` or `Name = {type = ...}`."""
+    if isinstance(value, str):
+        value = _from_text(key, value)
+    if not isinstance(value, Mapping):
+        raise SettingsError(f"{key}: expected a table of name = path or name = {{type = ...}}")
+    specs: dict[str, ConnectionSpec] = {}
+    for name, entry in value.items():
+        where = f"{key}.{name}"
+        if isinstance(entry, str):
+            specs[str(name)] = Path(entry)
+        elif isinstance(entry, Mapping):
+            specs[str(name)] = _typed(where, entry, environ)
+        else:
+            raise SettingsError(f"{where}: expected a path or a table with a type")
+    return specs
+
+
+def _from_text(key: str, text: str) -> Any:
+    if text.lstrip().startswith("{"):
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise SettingsError(f"{key}: not a JSON object: {exc}") from None
+    pairs: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, path = item.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise SettingsError(f"{key}: {item!r} is not of the form Name=/path")
+        pairs[name.strip()] = path.strip()
+    return pairs
+
+
+def _typed(where: str, entry: Mapping[str, Any], environ: Mapping[str, str]) -> ConnectionSpec:
+    kind = entry.get("type", "local")
+    if kind == "local":
+        unknown = sorted(set(entry) - {"type", "root"})
+        if unknown:
+            raise SettingsError(f"{where}.{unknown[0]}: unknown key for a local connection")
+        return Path(_text(where, entry, "root"))
+    if kind not in _KEYS:
+        raise SettingsError(f"{where}.type: {kind!r} is not one of local, sftp, smb")
+    unknown = sorted(set(entry) - _KEYS[kind])
+    if unknown:
+        raise SettingsError(f"{where}.{unknown[0]}: unknown key for an {kind} connection")
+    password_env = _optional(where, entry, "password_env")
+    common: dict[str, Any] = {
+        "host": _text(where, entry, "host"),
+        "user": _text(where, entry, "user"),
+        "password_env": password_env,
+        "password": environ.get(password_env) if password_env else None,
+        "timeout": _number(where, entry, "timeout", DEFAULT_TIMEOUT, 1, 3600, float),
+        "pool_size": _number(where, entry, "pool_size", DEFAULT_POOL_SIZE, 1, 64, int),
+    }
+    if kind == "sftp":
+        return _sftp(where, entry, common)
+    return _smb(where, entry, common)
+
+
+def _sftp(where: str, entry: Mapping[str, Any], common: dict[str, Any]) -> SftpSpec:
+    root = _text(where, entry, "root")
+    if ".." in PurePosixPath(root).parts:
+        raise SettingsError(f"{where}.root: must not contain '..'")
+    key_file = _optional(where, entry, "key_file")
+    if key_file is None and common["password_env"] is None:
+        raise SettingsError(f"{where}: give key_file or password_env")
+    known = entry.get("known_hosts", True)
+    if isinstance(known, bool):
+        known_hosts: Path | bool | None = None if known else False
+    elif isinstance(known, str) and known:
+        known_hosts = Path(known)
+    else:
+        raise SettingsError(f"{where}.known_hosts: expected a file path, true or false")
+    port = _number(where, entry, "port", 22, 1, 65535, int)
+    return SftpSpec(
+        root=str(PurePosixPath(root)),
+        port=port,
+        key_file=Path(key_file) if key_file else None,
+        known_hosts=known_hosts,
+        **common,
+    )
+
+
+def _smb(where: str, entry: Mapping[str, Any], common: dict[str, Any]) -> SmbSpec:
+    share = _text(where, entry, "share").strip("\\/")
+    if not share or any(char in share for char in "\\/"):
+        raise SettingsError(f"{where}.share: expected a share name, not a path")
+    if common["password_env"] is None:
+        raise SettingsError(f"{where}.password_env: is required for an smb connection")
+    root = str(entry.get("root", "")).replace("\\", "/")
+    parts = [part for part in root.split("/") if part not in ("", ".")]
+    if ".." in parts:
+        raise SettingsError(f"{where}.root: must not contain '..'")
+    port = _number(where, entry, "port", 445, 1, 65535, int)
+    return SmbSpec(root="/".join(parts), port=port, share=share, **common)
+
+
+def _text(where: str, entry: Mapping[str, Any], name: str) -> str:
+    value = entry.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise SettingsError(f"{where}.{name}: is required (a non-empty string)")
+    return value.strip()
+
+
+def _optional(where: str, entry: Mapping[str, Any], name: str) -> str | None:
+    if name not in entry:
+        return None
+    return _text(where, entry, name)
+
+
+def _number(
+    where: str,
+    entry: Mapping[str, Any],
+    name: str,
+    default: float,
+    low: float,
+    high: float,
+    kind: Callable[[Any], Any],
+) -> Any:
+    value = entry.get(name, default)
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{where}.{name}: {value!r} is not a number") from None
+    if isinstance(value, bool) or not low <= number <= high:
+        raise SettingsError(f"{where}.{name}: {value!r} is outside {low}..{high}")
+    return number

@@ -1,0 +1,167 @@
+"""A connection's files, whatever holds them: one interface, a local folder behind it here, an
+SFTP server or an SMB share in sftp.py and smb.py.
+
+What every kind guarantees: a target is resolved inside the connection's root (no `..`, no
+absolute paths, no links out); reads and writes stream in chunks; a put writes under a hidden
+temporary name and then renames, so nobody sees half a file; a put that may not replace fails
+with TargetExists when the name is taken, never overwriting.
+
+Trouble comes as StorageError with the reason in words and whether trying again later may help
+(`transient`: the server is down or cut the connection) or not (wrong password, no such share,
+the share is full, permission denied). A missing file is FileNotFoundError, as locally.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import secrets
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from pathlib import Path, PurePath
+from typing import BinaryIO
+
+from cora_ocr.connections import files
+from cora_ocr.connections.paths import check_file_name, split_location
+from cora_ocr.errors import InvalidField
+
+TargetExists = files.TargetExists
+NotARegularFile = files.NotARegularFile
+CHUNK = files.CHUNK
+
+
+class StorageError(OSError):
+    """A connection could not do what was asked; `reason` says why in one line."""
+
+    def __init__(self, reason: str, *, transient: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.transient = transient
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+class OutsideRoot(StorageError):
+    """The path leads out of the connection's root (through a link)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, transient=False)
+
+
+class Storage(ABC):
+    """One configured connection. Targets are what `resolve` returns: a Path for a local
+    folder, the path on the server (a PurePosixPath) for a remote one."""
+
+    name: str
+    kind: str
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Where the connection points, for messages (never with a secret)."""
+
+    @abstractmethod
+    def resolve(self, prefix: str, location: str | None, file_name: str | None) -> PurePath:
+        """The target of location/file_name, or InvalidField naming the field and the reason.
+        Remote kinds check the text only: the server is asked when the file is used."""
+
+    @abstractmethod
+    def open_read(self, target: PurePath) -> contextlib.AbstractContextManager[BinaryIO]:
+        """The file for reading in chunks; FileNotFoundError, NotARegularFile, StorageError."""
+
+    @abstractmethod
+    def put(self, source: BinaryIO, target: PurePath, *, replace: bool, tag: str) -> None:
+        """Write source at target through a temporary name; TargetExists unless `replace`."""
+
+    @abstractmethod
+    def exists(self, target: PurePath) -> bool: ...
+
+    @abstractmethod
+    def check(self) -> None:
+        """List the root, write and remove a probe file; StorageError on any trouble."""
+
+    def close(self) -> None:  # noqa: B027 (a local folder has nothing to let go of)
+        """Let go of open sessions."""
+
+    def where(self, target: PurePath) -> str:
+        return f"{self.name}:{target}"
+
+    def first_free(self, target: PurePath) -> PurePath:
+        """The target, or the first of "name (1).ext", "name (2).ext", ... not taken."""
+        candidate, number = target, 0
+        while self.exists(candidate):
+            number += 1
+            candidate = target.with_name(f"{target.stem} ({number}){target.suffix}")
+        return candidate
+
+    def same_content(self, local: Path, target: PurePath) -> bool:
+        """Whether target holds the bytes of the local file (both read in chunks)."""
+        try:
+            with self.open_read(target) as remote:
+                return _digest(remote) == _digest_path(local)
+        except FileNotFoundError:
+            return False
+
+
+def _digest(reader: BinaryIO) -> bytes:
+    digest = hashlib.sha256()
+    while chunk := reader.read(CHUNK):
+        digest.update(chunk)
+    return digest.digest()
+
+
+def _digest_path(path: Path) -> bytes:
+    with path.open("rb") as reader:
+        return _digest(reader)
+
+
+class LocalStorage(Storage):
+    """A folder on this host (or mounted on it)."""
+
+    kind = "local"
+
+    def __init__(self, name: str, root: Path) -> None:
+        self.name = name
+        self.root = Path(root)
+
+    def describe(self) -> str:
+        return str(self.root)
+
+    def resolve(self, prefix: str, location: str | None, file_name: str | None) -> Path:
+        """Links that exist are followed, so a link pointing outside the root is refused too."""
+        parts = split_location(f"{prefix}.RelativeLocation", location)
+        name = check_file_name(f"{prefix}.FileName", file_name)
+        root = self.root.resolve()
+        target = root.joinpath(*parts, name)
+        if not target.resolve().is_relative_to(root):
+            raise InvalidField(
+                f"{prefix}.RelativeLocation", "leads outside the connection root through a link"
+            )
+        return target
+
+    @contextlib.contextmanager
+    def open_read(self, target: PurePath) -> Iterator[BinaryIO]:
+        with files.open_source(Path(target)) as reader:
+            yield reader
+
+    def put(self, source: BinaryIO, target: PurePath, *, replace: bool, tag: str) -> None:
+        files.put_file(source, Path(target), replace=replace, tag=tag)
+
+    def exists(self, target: PurePath) -> bool:
+        return Path(target).exists()
+
+    def same_content(self, local: Path, target: PurePath) -> bool:
+        return files.same_content(local, Path(target))
+
+    def check(self) -> None:
+        probe = self.root / f".cora-ocr-check-{secrets.token_hex(6)}"
+        try:
+            list(self.root.iterdir())
+            probe.write_bytes(b"cora-ocr connection check\n")
+            probe.unlink()
+        except OSError as exc:
+            problem = f"{exc.strerror or exc}: {exc.filename or self.root}"
+            raise StorageError(problem, transient=False) from exc
+
+    def ensure_root(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
