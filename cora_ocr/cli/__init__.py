@@ -95,6 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
         func=admin.cmd_profiles_check
     )
 
+    connections = commands.add_parser("connections", help="connections").add_subparsers(
+        dest="connections_command", required=True
+    )
+    connections.add_parser(
+        "check", help="list each root, write and remove a probe file; one line each"
+    ).set_defaults(func=admin.cmd_connections_check)
+
     db = commands.add_parser("db", help="database maintenance").add_subparsers(
         dest="db_command", required=True
     )

@@ -126,6 +126,29 @@ def cmd_profiles_check(settings: Settings, _args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_connections_check(settings: Settings, _args: argparse.Namespace) -> int:
+    """Each connection: list its root, write and remove a probe file; one line each."""
+    from cora_ocr.connections import Connections, StorageError
+
+    connections = Connections(settings.effective_connections)
+    failed = 0
+    try:
+        for storage in connections.all():
+            try:
+                storage.check()
+            except StorageError as exc:
+                failed += 1
+                print(f"{storage.name}: {exc.reason} ({storage.describe()})")
+            except OSError as exc:
+                failed += 1
+                print(f"{storage.name}: {exc.strerror or exc} ({storage.describe()})")
+            else:
+                print(f"{storage.name}: ok ({storage.describe()})")
+    finally:
+        connections.close()
+    return 1 if failed else 0
+
+
 @contextlib.contextmanager
 def _licensing(settings: Settings) -> Iterator[Licensing]:
     with services_for(settings) as services:

@@ -102,9 +102,15 @@ class SftpStorage(RemoteStorage[Session]):
             channel = sftp.get_channel()
             assert channel is not None
             channel.settimeout(spec.timeout)
-            root = sftp.normalize(spec.root)
-            if not stat.S_ISDIR(sftp.stat(root).st_mode or 0):
-                raise StorageError(f"root {spec.root} is not a folder", transient=False)
+            try:
+                root = sftp.normalize(spec.root)
+                is_folder = stat.S_ISDIR(sftp.stat(root).st_mode or 0)
+            except FileNotFoundError:
+                is_folder = False
+            if not is_folder:
+                raise StorageError(
+                    f"root {spec.root} is not a folder on the server", transient=False
+                )
         except BaseException:
             client.close()
             raise
