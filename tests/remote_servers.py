@@ -201,9 +201,12 @@ class FileServers:
     smb: SambaServer
 
     def folder(self, path: Path) -> Path:
-        """A folder the user owns (the servers write as the user)."""
+        """A folder the user owns, with any folder made on the way (the servers write as the
+        user)."""
+        missing = [folder for folder in (path, *path.parents) if not folder.exists()]
         path.mkdir(parents=True, exist_ok=True)
-        os.chown(path, self.user.uid, -1)
+        for folder in missing:
+            os.chown(folder, self.user.uid, -1)
         return path
 
 

@@ -52,4 +52,5 @@ def services_for(settings: Settings) -> Iterator[Services]:
     try:
         yield services
     finally:
+        services.connections.close()
         services.store.dispose()

@@ -68,6 +68,7 @@ class Serve:
         """Stop the loops (each finishes what it holds) and release the database."""
         for supervisor in self.supervisors:
             supervisor.stop()
+        self.services.connections.close()
         self.store.dispose()
 
 

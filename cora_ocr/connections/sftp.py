@@ -85,9 +85,15 @@ class SftpStorage(RemoteStorage[Session]):
                     ) from exc
             client.set_missing_host_key_policy(paramiko.RejectPolicy())
         try:
+            # Our own socket, without Nagle's delay: SFTP sends small requests and waits for
+            # their answers, and each wait would otherwise meet the peer's delayed ACK (about
+            # 40 ms): 22 MB/s read instead of 134 MB/s on loopback (measured).
+            sock = socket.create_connection((spec.host, spec.port), spec.timeout)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             client.connect(
                 spec.host,
                 spec.port,
+                sock=sock,
                 username=spec.user,
                 password=spec.password,
                 key_filename=str(spec.key_file) if spec.key_file else None,
