@@ -239,7 +239,8 @@ def main() -> None:
                 print(
                     f"  {label}: {seconds:.1f} s, FileBatch to Completed"
                     f" ({args.megabytes / seconds:.0f} MB/s), worker RSS"
-                    f" {baseline / 1024:.1f} MB -> peak {peak / 1024:.1f} MB: growth {(peak - baseline) / 1024:.1f} MB"
+                    f" {baseline / 1024:.1f} MB -> peak {peak / 1024:.1f} MB:"
+                    f" growth {(peak - baseline) / 1024:.1f} MB"
                     " (target < 30 MB)"
                 )
         finally:
