@@ -119,6 +119,11 @@ class Server:
     def running(self) -> bool:
         return self.process is not None
 
+    @property
+    def pid(self) -> int:
+        assert self.process is not None, "not running"
+        return self.process.pid
+
 
 class SshServer(Server):
     """sshd with password and key login, SFTP by internal-sftp, for `user` only."""

@@ -10,9 +10,11 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +37,7 @@ from cora_ocr.web.app import create_app
 from cora_ocr.web.server import make_server, stop_server
 from cora_ocr.worker import Worker
 from tests.factories import ManualClock, file_batch_args, file_ref, wire_status
-from tests.remote_servers import FileServers, Server, file_servers, missing
+from tests.remote_servers import FileServers, Server, descendants, file_servers, missing
 from tests.robots import SimulatedRobot, result_text
 
 pytestmark = pytest.mark.skipif(missing() is not None, reason=str(missing()))
@@ -433,22 +435,48 @@ def sftp_entry(servers: FileServers) -> dict[str, Any]:
     }
 
 
+def smb_entry(servers: FileServers) -> dict[str, Any]:
+    return {
+        "type": "smb",
+        "host": "127.0.0.1",
+        "port": servers.smb.port,
+        "share": "cora",
+        "user": servers.user.name,
+        "password_env": PASSWORD_ENV,
+        "root": "files",
+    }
+
+
+@pytest.mark.parametrize("kind", ["sftp", "smb"])
+def test_a_frozen_server_is_given_up_on_within_its_timeouts(up: FileServers, kind: str) -> None:
+    entry = sftp_entry(up) if kind == "sftp" else smb_entry(up)
+    server = up.ssh if kind == "sftp" else up.smb
+    connections = Connections(specs(up, Frozen={**entry, "timeout": 1}))
+    storage = connections.get("connection", "Frozen")
+    target = storage.resolve("OutPutFile", "out", "a.bin")
+    storage.put(io.BytesIO(b"before"), target, replace=True, tag="f")
+    frozen = [server.pid, *descendants(server.pid)]
+    for pid in frozen:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        with pytest.raises(StorageError) as error:
+            storage.put(io.BytesIO(b"after"), target, replace=True, tag="f")
+        took = time.monotonic() - started
+    finally:
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)
+        connections.close()
+    assert error.value.transient
+    assert "127.0.0.1" in error.value.reason
+    assert took < 30  # a second per wait, a few waits: never stuck
+
+
 # --- cora-ocr connections check -----------------------------------------------------------
 def test_connections_check_says_what_is_wrong_in_one_line_each(
     up: FileServers, tmp_path: Path
 ) -> None:
-    entries = {
-        "Sftp": sftp_entry(up),
-        "Smb": {
-            "type": "smb",
-            "host": "127.0.0.1",
-            "port": up.smb.port,
-            "share": "cora",
-            "user": up.user.name,
-            "password_env": PASSWORD_ENV,
-            "root": "files",
-        },
-    }
+    entries = {"Sftp": sftp_entry(up), "Smb": smb_entry(up)}
     entries["SmbWrongPassword"] = {**entries["Smb"], "password_env": WRONG_ENV}
     entries["SftpNoRoot"] = {**entries["Sftp"], "root": str(up.sftp_root / "absent")}
     entries["SmbNoShare"] = {**entries["Smb"], "share": "nothere"}
