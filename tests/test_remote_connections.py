@@ -472,6 +472,57 @@ def test_a_frozen_server_is_given_up_on_within_its_timeouts(up: FileServers, kin
     assert took < 30  # a second per wait, a few waits: never stuck
 
 
+class Slow(io.RawIOBase):
+    """A large document read slowly: a transfer still under way when the server goes."""
+
+    def __init__(self, megabytes: int, started: threading.Event) -> None:
+        self.left, self.started = megabytes, started
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.left == 0:
+            return 0
+        self.left -= 1
+        self.started.set()
+        time.sleep(0.02)
+        size = min(len(buffer), 1 << 20)
+        buffer[:size] = b"x" * size
+        return size
+
+
+@pytest.mark.parametrize("kind", ["sftp", "smb"])
+def test_a_server_killed_during_a_transfer_fails_it_and_leaves_no_file(
+    up: FileServers, kind: str
+) -> None:
+    entry = sftp_entry(up) if kind == "sftp" else smb_entry(up)
+    server = up.ssh if kind == "sftp" else up.smb
+    connections = Connections(specs(up, Target={**entry, "timeout": 2}))
+    storage = connections.get("connection", "Target")
+    target = storage.resolve("OutPutFile", "out", "big.bin")
+    started, errors = threading.Event(), []
+
+    def deliver() -> None:
+        try:
+            storage.put(io.BufferedReader(Slow(200, started)), target, replace=False, tag="k")
+        except BaseException as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=deliver)
+    thread.start()
+    assert started.wait(10)
+    time.sleep(0.2)
+    server.stop()
+    thread.join(timeout=30)
+    connections.close()
+    assert not thread.is_alive()
+    assert len(errors) == 1 and isinstance(errors[0], StorageError), errors
+    assert errors[0].transient  # the worker tries again later, then fails the job
+    root = up.sftp_root if kind == "sftp" else up.share_dir / "files"
+    assert not (root / "out" / "big.bin").exists()  # never half a file under its name
+
+
 # --- cora-ocr connections check -----------------------------------------------------------
 def test_connections_check_says_what_is_wrong_in_one_line_each(
     up: FileServers, tmp_path: Path

@@ -131,6 +131,19 @@ class SmbStorage(RemoteStorage[Session]):
             reason = f"cannot reach {spec.host}:{spec.port}: {_words(error)}"
         return Broken(StorageError(reason, transient=True))
 
+    def close_file(self, handle: BinaryIO) -> None:
+        """Close an SMB file, even when its last write fails (a full share): the buffer's
+        close stops at the failed flush, so the file itself is closed then, or the server
+        keeps it open and the temporary file cannot be removed."""
+        try:
+            handle.close()
+        except Exception:
+            raw = getattr(handle, "raw", None)
+            if raw is not None:
+                with contextlib.suppress(Exception):  # the connection may be gone too
+                    raw.close()
+            raise
+
     # --- operations --------------------------------------------------------------------
     def open_read(self, target: PurePath) -> Any:
         import smbclient
@@ -155,9 +168,12 @@ class SmbStorage(RemoteStorage[Session]):
             path = self._confined(session, target, create=True)
             temp = path.rsplit("\\", 1)[0] + f"\\.{target.name}.{tag}.part"
             try:
-                with smbclient.open_file(temp, mode="wb", buffering=CHUNK, **kwargs) as out:
+                out = smbclient.open_file(temp, mode="wb", buffering=CHUNK, **kwargs)
+                try:
                     while chunk := source.read(CHUNK):
                         out.write(chunk)
+                finally:
+                    self.close_file(out)
                 (smbclient.replace if replace else smbclient.rename)(temp, path, **kwargs)
             finally:
                 with contextlib.suppress(Exception):  # renamed already, or the server is gone
