@@ -14,7 +14,6 @@ import filecmp
 import os
 import shutil
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -39,18 +38,6 @@ def open_source(path: Path) -> BinaryIO:
 def temp_name(target: Path, tag: str) -> Path:
     # A leading dot and a .part suffix: robots and callers ignore such names.
     return target.with_name(f".{target.name}.{tag}.part")
-
-
-def rename_candidates(target: Path) -> Iterator[Path]:
-    yield target
-    number = 1
-    while True:
-        yield target.with_name(f"{target.stem} ({number}){target.suffix}")
-        number += 1
-
-
-def first_free(target: Path) -> Path:
-    return next(candidate for candidate in rename_candidates(target) if not candidate.exists())
 
 
 def write_temp(source: BinaryIO, target: Path, tag: str) -> Path:
