@@ -52,7 +52,7 @@ def purge(
             if not ids:
                 break
             session.execute(delete(JobEvent).where(JobEvent.job_id.in_(ids)))
-            session.execute(delete(Job).where(Job.id.in_(ids)))
+            session.execute(delete(Job).where(Job.id.in_(ids)))  # forgets every kept status
         for row in rows:
             remove_upload_folders(
                 uploads, row.input_connection, row.input_location, row.output_location

@@ -8,9 +8,10 @@ from typing import Any
 from sqlalchemy import Engine, Executable, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from cora_ocr.store.reads import CompiledReads, PreparedReads, Reads, cut_while_idle
+from cora_ocr.store.statuses import StatusRows
 
 # Pooled connections are replaced after this long.
 RECYCLE_SECONDS = 1800
@@ -53,6 +54,41 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
+STATUS_CHANGED = "cora_ocr.status_changed"  # session.info: job ids, or None for all
+# Execution options of an UPDATE on jobs: it changes what GetStatus reads of this one job, or
+# nothing GetStatus reads. Any other UPDATE or DELETE on jobs counts as changing every job.
+STATUS_OF_JOB = "cora_ocr_status_of_job"
+STATUS_UNCHANGED = "cora_ocr_status_unchanged"
+
+
+def status_changed(session: Session, job_id: int | None) -> None:
+    """The session changed what GetStatus reads of this job (None: of any job); rows kept
+    by this process are forgotten once it commits."""
+    changed = session.info.setdefault(STATUS_CHANGED, set())
+    if job_id is None or changed is None:
+        session.info[STATUS_CHANGED] = None
+    else:
+        changed.add(job_id)
+
+
+def _watch_statements(state: ORMExecuteState) -> None:
+    """An UPDATE or DELETE on jobs run through a session marks what it changed."""
+    if not (state.is_update or state.is_delete):
+        return
+    if getattr(getattr(state.statement, "table", None), "name", None) != "jobs":
+        return
+    options = state.execution_options
+    if not options.get(STATUS_UNCHANGED):
+        status_changed(state.session, options.get(STATUS_OF_JOB))
+
+
+def _watch_objects(session: Session, _context: Any) -> None:
+    """A job changed or deleted through the ORM's unit of work marks itself."""
+    for instance in [*session.dirty, *session.deleted]:
+        if getattr(type(instance), "__tablename__", None) == "jobs":
+            status_changed(session, getattr(instance, "id", None))
+
+
 class Store:
     """Owns the engine and hands out sessions."""
 
@@ -82,6 +118,28 @@ class Store:
             faster = PreparedReads if read_engine.driver == "psycopg" else CompiledReads
             self.reads = faster(read_engine)
 
+        self.status_rows: StatusRows | None = None
+        event.listen(self.session, "do_orm_execute", _watch_statements)
+        event.listen(self.session, "after_flush", _watch_objects)
+        event.listen(self.session, "after_commit", self._forget_changed)
+        event.listen(self.session, "after_rollback", self._drop_changed)
+
+    def keep_statuses(self) -> None:
+        """Keep GetStatus rows between changes (store/statuses.py): for the processes that
+        answer GetStatus, on PostgreSQL."""
+        if self.status_rows is None and self.dialect == "postgresql":
+            self.status_rows = StatusRows(self.reads.engine)
+            self.status_rows.start()
+
+    def _forget_changed(self, session: Session) -> None:
+        if STATUS_CHANGED in session.info:
+            changed = session.info.pop(STATUS_CHANGED)
+            if self.status_rows is not None:
+                self.status_rows.forget(changed)
+
+    def _drop_changed(self, session: Session) -> None:
+        session.info.pop(STATUS_CHANGED, None)
+
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
@@ -91,6 +149,8 @@ class Store:
         return self.reads.one(statement, params)
 
     def dispose(self) -> None:
+        if self.status_rows is not None:
+            self.status_rows.stop()
         if self.reads.engine is not self.engine:
             self.reads.dispose()
         self.engine.dispose()

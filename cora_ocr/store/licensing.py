@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from cora_ocr.statuses import JobState
+from cora_ocr.store.engine import STATUS_UNCHANGED
 from cora_ocr.store.models import App, Job, License, Usage
 
 
@@ -95,7 +96,9 @@ def wake_throttled_jobs(session: Session, license_pk: int, app_pk: int | None = 
     query = update(Job).where(Job.license_pk == license_pk, Job.state == JobState.THROTTLED.value)
     if app_pk is not None:
         query = query.where(Job.app_pk == app_pk)
-    result = session.execute(query.values(next_attempt_at=None))
+    result = session.execute(
+        query.values(next_attempt_at=None).execution_options(**{STATUS_UNCHANGED: True})
+    )
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from cora_ocr.statuses import JobState, OcrErrorCode, can_move
 from cora_ocr.store import licensing as usage
-from cora_ocr.store.engine import Store
+from cora_ocr.store.engine import STATUS_OF_JOB, STATUS_UNCHANGED, Store
 from cora_ocr.store.models import Job, JobEvent, utcnow
 
 
@@ -80,9 +80,20 @@ class StatusRow(NamedTuple):
 
 
 def status_row(store: Store, job_id: int) -> StatusRow | None:
-    """What GetStatus needs of one job: the hot path."""
+    """What GetStatus needs of one job: the hot path (kept between changes on PostgreSQL by
+    the processes that answer it: store/statuses.py)."""
+    rows = store.status_rows
+    if rows is None:
+        row = store.read_one(_STATUS, {"job_id": job_id})
+        return None if row is None else StatusRow(*row)
+    kept: StatusRow | None = rows.get(job_id)
+    if kept is not None:
+        return kept
+    ticket = rows.ticket()
     row = store.read_one(_STATUS, {"job_id": job_id})
-    return None if row is None else StatusRow(*row)
+    found = None if row is None else StatusRow(*row)
+    rows.keep(job_id, found, ticket)
+    return found
 
 
 def get_job(session: Session, job_id: int) -> Job | None:
@@ -136,12 +147,17 @@ def _event_values(
     }
 
 
+# What GetStatus reads of a job (_STATUS); an update of any of these forgets its kept row.
+_STATUS_COLUMNS = frozenset(column.key for column in _STATUS.selected_columns)
+
+
 def _update(job_id: int, guard: list[Any], values: dict[str, Any]) -> Any:
+    status = {STATUS_OF_JOB: job_id} if _STATUS_COLUMNS & set(values) else {STATUS_UNCHANGED: True}
     return (
         update(Job)
         .where(Job.id == job_id, *guard)
         .values(**values)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, **status)
     )
 
 
@@ -284,7 +300,7 @@ def make_due(session: Session, job_ids: set[int], now: dt.datetime) -> int:
             Job.next_attempt_at > now,
         )
         .values(next_attempt_at=now)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, **{STATUS_UNCHANGED: True})
     )
     return int(getattr(result, "rowcount", 0) or 0)
 

@@ -256,6 +256,7 @@ class CoraOcrApp:
 
 def create_app(services: Services, clock: Clock | None = None) -> CoraOcrApp:
     services.connections.ensure_roots()
+    services.store.keep_statuses()  # GetStatus rows between changes, on PostgreSQL
     guard = Guard(services.settings, services.licensing, clock)
     uploads = Uploads(
         services.connections,

@@ -24,6 +24,7 @@ from sqlalchemy import insert, or_, select, update
 from cora_ocr.clock import Clock
 from cora_ocr.statuses import FINAL_STATES
 from cora_ocr.store import Job, JobEvent, Store
+from cora_ocr.store.engine import STATUS_UNCHANGED
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,7 @@ class Callbacks:
                     update(Job)
                     .where(Job.id == job.id, Job.callback_state == PENDING, same_due)
                     .values(callback_due_at=now + dt.timedelta(seconds=CLAIM_SECONDS))
+                    .execution_options(**{STATUS_UNCHANGED: True})
                 )
                 if taken.rowcount:  # type: ignore[attr-defined]
                     url = job.callback_url or ""
@@ -166,6 +168,7 @@ class Callbacks:
                 update(Job)
                 .where(Job.id == job_id)
                 .values(callback_state=outcome, callback_attempts=attempt, callback_due_at=due)
+                .execution_options(**{STATUS_UNCHANGED: True})
             )
             session.execute(
                 insert(JobEvent).values(

@@ -1,0 +1,149 @@
+"""GetStatus rows kept between changes, on PostgreSQL, for the processes that answer it.
+
+A Cora workflow asks for a job's status many times between two of its transitions, and each
+answer read from the database costs a round trip: on the 2-core bench machine about 100 µs of
+the web process's CPU per GetStatus (the read itself, and the caches the wait leaves cold) and
+the server's share besides. So a web process keeps the rows it has read, and forgets one as
+soon as it changes:
+
+- the database says so: a trigger (migration 0009) sends the job id on CHANNEL with every
+  update that changes a column GetStatus reads, and `*` when jobs are deleted; a thread of
+  this process LISTENs on a connection of its own. The rows are used only while it listens:
+  before it has started, and from the moment its connection fails until it listens again
+  (when everything kept is dropped, since notices may have been missed), every read goes to
+  the database;
+- this process says so first: a transition committed here forgets its job in the committing
+  thread, after the commit (`forget`), so this process's own writes are seen at once.
+
+A read that began before a change and ends after it must not keep what it read: each read
+takes a ticket (`ticket`), and a row is kept (`keep`) only if nothing was forgotten since.
+Another process's change is seen here once its notice arrives, a fraction of a millisecond
+after its commit on loopback (as a read that began a moment earlier would have seen the old
+row anyway). Reads of jobs that do not exist are never kept. SQLite has no notices: nothing
+is kept there.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from sqlalchemy import Engine
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "cora_ocr_status"
+EVERYTHING = "*"
+MAX_ROWS = 100_000  # past it, everything kept is dropped (rare: a row is a few hundred bytes)
+# The listener proves its connection alive every second (a notice, or a `SELECT 1`); rows are
+# used only within this long of the last proof, so a connection that hangs (a network cut
+# with no reset) stops them as surely as one that fails.
+FRESH_SECONDS = 3.0
+
+
+class StatusRows:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._rows: dict[int, Any] = {}
+        self._changes = 0  # how many times anything was forgotten
+        self._listening = False
+        self._fresh_until = 0.0
+        self._lock = threading.Lock()
+        self._halt = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.backend_pid: int | None = None  # the listening connection's server process
+
+    @property
+    def listening(self) -> bool:
+        return self._listening and time.monotonic() < self._fresh_until
+
+    # --- reading -------------------------------------------------------------------------
+    def get(self, job_id: int) -> Any | None:
+        return self._rows.get(job_id) if self.listening else None
+
+    def ticket(self) -> int | None:
+        """Taken before a read from the database; None: do not keep what it reads."""
+        return self._changes if self.listening else None
+
+    def keep(self, job_id: int, row: Any, ticket: int | None) -> None:
+        if ticket is None or row is None:
+            return
+        with self._lock:
+            if self._changes != ticket or not self.listening:
+                return  # something changed while the row was read: it may be old
+            if len(self._rows) >= MAX_ROWS:
+                self._rows.clear()
+            self._rows[job_id] = row
+
+    # --- forgetting ----------------------------------------------------------------------
+    def forget(self, job_ids: Any = None) -> None:
+        """Forget these jobs' rows, or all of them (None)."""
+        with self._lock:
+            self._changes += 1
+            if job_ids is None:
+                self._rows.clear()
+            else:
+                for job_id in job_ids:
+                    self._rows.pop(job_id, None)
+
+    def _heard(self, payload: str) -> None:
+        if payload == EVERYTHING:
+            self.forget()
+            return
+        try:
+            job_id = int(payload)
+        except ValueError:
+            self.forget()
+            return
+        self.forget((job_id,))
+
+    # --- the listener --------------------------------------------------------------------
+    def start(self) -> None:
+        if self.engine.dialect.name != "postgresql" or self.engine.driver != "psycopg":
+            return
+        self._halt.clear()
+        self._thread = threading.Thread(target=self._listen, name="status-listen", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._halt.set()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+        self._stopped_listening()
+
+    def _stopped_listening(self) -> None:
+        with self._lock:
+            self._listening = False
+            self._changes += 1
+            self._rows.clear()
+
+    def _listen(self) -> None:
+        import psycopg
+
+        args, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
+        kwargs = {**kwargs, "autocommit": True, "tcp_user_timeout": int(FRESH_SECONDS * 1000)}
+        kwargs.update(keepalives=1, keepalives_idle=1, keepalives_interval=1, keepalives_count=2)
+        while not self._halt.is_set():
+            try:
+                with psycopg.connect(*args, **kwargs) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    self.backend_pid = conn.info.backend_pid
+                    with self._lock:
+                        self._rows.clear()  # notices may have been missed while not listening
+                        self._changes += 1
+                        self._listening = True
+                        self._fresh_until = time.monotonic() + FRESH_SECONDS
+                    while not self._halt.is_set():
+                        for notice in conn.notifies(timeout=1.0):
+                            self._heard(notice.payload)
+                            self._fresh_until = time.monotonic() + FRESH_SECONDS
+                        conn.execute("SELECT 1")
+                        self._fresh_until = time.monotonic() + FRESH_SECONDS
+            except Exception as exc:  # the database is away: read it directly meanwhile
+                log.debug("status notices unavailable: %s", exc)
+            finally:
+                self._stopped_listening()
+            self._halt.wait(1.0)

@@ -1,0 +1,145 @@
+"""GetStatus rows kept between changes on PostgreSQL (cora_ocr/store/statuses.py): kept, and
+forgotten when this process commits a transition, when another connection changes or
+deletes the job, and while the notices cannot be heard."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from cora_ocr.statuses import JobState
+from cora_ocr.store import Store, queries
+from cora_ocr.store.migrate import upgrade
+from cora_ocr.store.statuses import StatusRows
+from tests.conftest import make_store_url
+from tests.test_store_reads import new_job
+
+
+def eventually(check: Callable[[], bool], seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.01)
+    return check()
+
+
+@pytest.fixture
+def pg(tmp_path: Path) -> Iterator[tuple[Store, str]]:
+    url, schema = make_store_url("postgresql", tmp_path)
+    store = Store(url)
+    upgrade(store.engine)
+    store.keep_statuses()
+    try:
+        assert store.status_rows is not None
+        assert eventually(lambda: store.status_rows is not None and store.status_rows.listening)
+        yield store, url
+    finally:
+        store.dispose()
+        assert schema is not None
+        schema.drop()
+
+
+def rows_of(store: Store) -> StatusRows:
+    assert store.status_rows is not None
+    return store.status_rows
+
+
+def other_connection(url: str, statement: str, **params: object) -> None:
+    """A change made outside this Store, as another process would make it."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(statement), params)
+    finally:
+        engine.dispose()
+
+
+def test_a_row_is_kept_until_another_process_changes_the_job(pg: tuple[Store, str]) -> None:
+    store, url = pg
+    job_id = new_job(store)
+    assert queries.status_row(store, job_id) == ("queued", "NoError", "reads-test", None, None)
+    assert rows_of(store).get(job_id) is not None  # kept: the next GetStatus reads nothing
+    other_connection(url, "UPDATE jobs SET lease_owner = 'w' WHERE id = :id", id=job_id)
+    time.sleep(0.2)
+    assert rows_of(store).get(job_id) is not None  # a column GetStatus does not read
+    other_connection(
+        url, "UPDATE jobs SET state = 'failed', error_code = 'TimedOut' WHERE id = :id", id=job_id
+    )
+    assert eventually(lambda: queries.status_row(store, job_id)[:2] == ("failed", "TimedOut"))  # type: ignore[index]
+
+
+def test_a_transition_committed_here_is_seen_at_once(pg: tuple[Store, str]) -> None:
+    store, _url = pg
+    job_id = new_job(store)
+    assert queries.status_row(store, job_id)[0] == "queued"  # type: ignore[index]
+    with store.session.begin() as session:
+        assert queries.transition(session, job_id, JobState.QUEUED, JobState.ABORTED, actor="test")
+    assert queries.status_row(store, job_id)[0] == "aborted"  # type: ignore[index]
+
+
+def test_a_transition_rolled_back_forgets_nothing_it_did_not_change(
+    pg: tuple[Store, str],
+) -> None:
+    store, _url = pg
+    job_id = new_job(store)
+    queries.status_row(store, job_id)
+    with pytest.raises(RuntimeError), store.session.begin() as session:
+        queries.transition(session, job_id, JobState.QUEUED, JobState.ABORTED, actor="test")
+        raise RuntimeError("rolled back")
+    assert queries.status_row(store, job_id)[0] == "queued"  # type: ignore[index]
+
+
+def test_deleted_jobs_are_forgotten(pg: tuple[Store, str]) -> None:
+    store, url = pg
+    job_id = new_job(store)
+    assert queries.status_row(store, job_id) is not None
+    other_connection(url, "DELETE FROM jobs WHERE id = :id", id=job_id)
+    assert eventually(lambda: queries.status_row(store, job_id) is None)
+
+
+def test_a_read_overlapping_a_change_is_not_kept(pg: tuple[Store, str]) -> None:
+    store, _url = pg
+    rows = rows_of(store)
+    job_id = new_job(store)
+    ticket = rows.ticket()
+    row = queries.StatusRow("queued", "NoError", None, None, None)
+    rows.forget((job_id + 1,))  # any change while the row was being read
+    rows.keep(job_id, row, ticket)
+    assert rows.get(job_id) is None
+    rows.keep(job_id, row, rows.ticket())
+    assert rows.get(job_id) == row
+
+
+def test_while_the_notices_are_not_heard_every_read_goes_to_the_database(
+    pg: tuple[Store, str],
+) -> None:
+    store, url = pg
+    rows = rows_of(store)
+    job_id = new_job(store)
+    queries.status_row(store, job_id)
+    listener = rows.backend_pid
+    other_connection(url, "SELECT pg_terminate_backend(:pid)", pid=listener)
+    assert eventually(lambda: not rows.listening or rows.backend_pid != listener)
+    # Changed while nobody here listens, or before the new listener started: never missed.
+    other_connection(url, "UPDATE jobs SET state = 'aborted' WHERE id = :id", id=job_id)
+    assert queries.status_row(store, job_id)[0] == "aborted"  # type: ignore[index]
+    assert eventually(lambda: rows.listening and rows.backend_pid != listener)
+    assert queries.status_row(store, job_id)[0] == "aborted"  # type: ignore[index]
+    assert rows.get(job_id) is not None  # kept again once listening
+
+
+def test_nothing_is_kept_on_sqlite(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'cora.db'}")
+    try:
+        upgrade(store.engine)
+        store.keep_statuses()
+        assert store.status_rows is None
+        job_id = new_job(store)
+        assert queries.status_row(store, job_id)[0] == "queued"  # type: ignore[index]
+    finally:
+        store.dispose()
