@@ -8,10 +8,11 @@ soon as it changes:
 
 - the database says so: a trigger (migration 0009) sends the job id on CHANNEL with every
   update that changes a column GetStatus reads, and `*` when jobs are deleted; a thread of
-  this process LISTENs on a connection of its own. The rows are used only while it listens:
-  before it has started, and from the moment its connection fails until it listens again
-  (when everything kept is dropped, since notices may have been missed), every read goes to
-  the database;
+  this process LISTENs on a connection of its own. The rows are used only while it is known
+  to hear: it notifies itself every second and must hear that (`_hear`). Before it has, and
+  from the moment its connection fails or goes silent until it hears itself again (when
+  everything kept is dropped, since notices may have been missed), every read goes to the
+  database;
 - this process says so first: a transition committed here forgets its job in the committing
   thread, after the commit (`forget`), so this process's own writes are seen at once.
 
@@ -26,6 +27,7 @@ is kept there.
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from typing import Any
@@ -36,8 +38,9 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "cora_ocr_status"
 EVERYTHING = "*"
+PING = "ping:"
 MAX_ROWS = 100_000  # past it, everything kept is dropped (rare: a row is a few hundred bytes)
-# The listener proves its connection alive every second (a notice, or a `SELECT 1`); rows are
+# The listener proves every second that notices reach it (it hears its own ping); rows are
 # used only within this long of the last proof, so a connection that hangs (a network cut
 # with no reset) stops them as surely as one that fails.
 FRESH_SECONDS = 3.0
@@ -131,19 +134,30 @@ class StatusRows:
                 with psycopg.connect(*args, **kwargs) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self.backend_pid = conn.info.backend_pid
-                    with self._lock:
-                        self._rows.clear()  # notices may have been missed while not listening
-                        self._changes += 1
-                        self._listening = True
-                        self._fresh_until = time.monotonic() + FRESH_SECONDS
-                    while not self._halt.is_set():
-                        for notice in conn.notifies(timeout=1.0):
-                            self._heard(notice.payload)
-                            self._fresh_until = time.monotonic() + FRESH_SECONDS
-                        conn.execute("SELECT 1")
-                        self._fresh_until = time.monotonic() + FRESH_SECONDS
+                    self._hear(conn)
             except Exception as exc:  # the database is away: read it directly meanwhile
                 log.debug("status notices unavailable: %s", exc)
             finally:
                 self._stopped_listening()
             self._halt.wait(1.0)
+
+    def _hear(self, conn: Any) -> None:
+        """Notices until stopped. Every second the listener notifies itself (`ping:<token>`);
+        hearing its own ping proves that notices reach it (a connection pooler in transaction
+        mode, say, would swallow them) and keeps the rows in use for FRESH_SECONDS."""
+        ping = f"{PING}{secrets.token_hex(8)}"
+        while not self._halt.is_set():
+            conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, ping))
+            for notice in conn.notifies(timeout=1.0):
+                if notice.payload == ping:
+                    self._proven()
+                elif not notice.payload.startswith(PING):  # another process's ping
+                    self._heard(notice.payload)
+
+    def _proven(self) -> None:
+        with self._lock:
+            if not self._listening:
+                self._rows.clear()  # notices may have been missed while not listening
+                self._changes += 1
+                self._listening = True
+            self._fresh_until = time.monotonic() + FRESH_SECONDS
