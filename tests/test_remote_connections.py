@@ -27,7 +27,6 @@ from zeep.transports import Transport
 from cora_ocr.config import Settings
 from cora_ocr.connections import Connections, StorageError
 from cora_ocr.connections.specs import ConnectionSpec, parse_connections
-from cora_ocr.errors import SettingsError
 from cora_ocr.namespaces import SERVICE_PATH
 from cora_ocr.services import Services, build_services
 from cora_ocr.statuses import JobState
@@ -559,32 +558,7 @@ def test_connections_check_says_what_is_wrong_in_one_line_each(
     assert list(up.sftp_root.iterdir()) == []  # the probes were removed
 
 
-# --- settings -----------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("entry", "message"),
-    [
-        ({"type": "ftp"}, "connections.X.type: 'ftp' is not one of local, sftp, smb"),
-        ({"type": "sftp", "user": "u", "root": "/r", "key_file": "k"}, "connections.X.host"),
-        ({"type": "sftp", "host": "h", "user": "u", "root": "/r"}, "give key_file or password_env"),
-        ({"type": "sftp", "host": "h", "user": "u", "root": "/r/../x", "key_file": "k"}, ".root"),
-        (
-            {"type": "sftp", "host": "h", "user": "u", "root": "/", "key_file": "k", "prot": 1},
-            "prot",
-        ),
-        ({"type": "smb", "host": "h", "user": "u", "share": "s"}, "connections.X.password_env"),
-        ({"type": "smb", "host": "h", "user": "u", "share": "a/b", "password_env": "P"}, ".share"),
-        (
-            {"type": "smb", "host": "h", "user": "u", "share": "s", "password_env": "P", "port": 0},
-            ".port",
-        ),
-    ],
-)
-def test_a_bad_connection_setting_names_its_key(entry: dict[str, Any], message: str) -> None:
-    with pytest.raises(SettingsError) as error:
-        parse_connections("connections", {"X": entry}, {})
-    assert message in str(error.value)
-
-
+# --- secrets ---------------------------------------------------------------------------
 def test_an_unset_password_variable_is_said_when_the_connection_is_used(
     up: FileServers,
 ) -> None:
