@@ -144,9 +144,6 @@ class RemoteStorage(Storage, Generic[S]):
         """The error to raise for a library error (FileNotFoundError, TargetExists,
         StorageError...), wrapped in Broken if the session can no longer be used."""
 
-    def close_file(self, handle: BinaryIO) -> None:
-        handle.close()
-
     # --- running operations --------------------------------------------------------------
     def run(self, operation: Callable[[S], T]) -> T:
         """operation(session) on a pooled session, with the retry the module docstring says."""
@@ -171,11 +168,11 @@ class RemoteStorage(Storage, Generic[S]):
             yield cast(BinaryIO, reader)
         except BaseException:
             with contextlib.suppress(Exception):
-                self.close_file(handle)
+                handle.close()
             self._release(session, reader.broken)
             raise
         try:
-            self.close_file(handle)
+            handle.close()
         except Exception as error:
             problem, _broken = self._fail(error, session)
             raise problem from error

@@ -10,6 +10,10 @@ sight of any client; Samba refuses links that leave the share unless `wide links
 
 Delivery: the file is written under a hidden temporary name beside the target, then renamed
 by the server (FileRenameInformation), replacing only when the put model says so.
+
+Files are opened unbuffered (each read or write of a megabyte is one SMB request or a few):
+a Python buffer around a file whose connection died would try, and fail, to flush and close
+it again whenever it is collected.
 smbprotocol waits at most `timeout` seconds to connect; a server that stops answering on an
 open connection is noticed by smbprotocol's keep-alive, which this module sets to `timeout`.
 """
@@ -131,19 +135,6 @@ class SmbStorage(RemoteStorage[Session]):
             reason = f"cannot reach {spec.host}:{spec.port}: {_words(error)}"
         return Broken(StorageError(reason, transient=True))
 
-    def close_file(self, handle: BinaryIO) -> None:
-        """Close an SMB file, even when its last write fails (a full share): the buffer's
-        close stops at the failed flush, so the file itself is closed then, or the server
-        keeps it open and the temporary file cannot be removed."""
-        try:
-            handle.close()
-        except Exception:
-            raw = getattr(handle, "raw", None)
-            if raw is not None:
-                with contextlib.suppress(Exception):  # the connection may be gone too
-                    raw.close()
-            raise
-
     # --- operations --------------------------------------------------------------------
     def open_read(self, target: PurePath) -> Any:
         import smbclient
@@ -154,7 +145,7 @@ class SmbStorage(RemoteStorage[Session]):
             if not stat.S_ISREG(info.st_mode):
                 raise NotARegularFile(errno.EINVAL, "not a regular file", str(target))
             handle: BinaryIO = smbclient.open_file(
-                path, mode="rb", buffering=CHUNK, share_access="r", **self._kwargs(session)
+                path, mode="rb", buffering=0, share_access="r", **self._kwargs(session)
             )
             return handle
 
@@ -168,12 +159,11 @@ class SmbStorage(RemoteStorage[Session]):
             path = self._confined(session, target, create=True)
             temp = path.rsplit("\\", 1)[0] + f"\\.{target.name}.{tag}.part"
             try:
-                out = smbclient.open_file(temp, mode="wb", buffering=CHUNK, **kwargs)
-                try:
+                with smbclient.open_file(temp, mode="wb", buffering=0, **kwargs) as out:
                     while chunk := source.read(CHUNK):
-                        out.write(chunk)
-                finally:
-                    self.close_file(out)
+                        view = memoryview(chunk)
+                        while view:  # one SMB write takes up to the server's max write size
+                            view = view[out.write(view) :]
                 (smbclient.replace if replace else smbclient.rename)(temp, path, **kwargs)
             finally:
                 with contextlib.suppress(Exception):  # renamed already, or the server is gone
