@@ -115,6 +115,19 @@ class Server:
         self.process.wait(timeout=10)
         self.process = None
 
+    def cut_connections(self) -> int:
+        """Kill the processes serving open connections (not the server): as a network cut
+        or a server-side timeout would end them. Returns how many were killed."""
+        serving = [
+            pid
+            for pid in descendants(self.pid)
+            if Path(f"/proc/{pid}/comm").read_text().strip() in ("sshd", "smbd")
+        ]
+        for pid in serving:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        return len(serving)
+
     @property
     def running(self) -> bool:
         return self.process is not None

@@ -491,6 +491,49 @@ class Slow(io.RawIOBase):
         return size
 
 
+class SlowBytes(io.BytesIO):
+    """A seekable document read slowly (a megabyte every 20 ms)."""
+
+    def __init__(self, data: bytes, started: threading.Event) -> None:
+        super().__init__(data)
+        self.started = started
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.started.set()
+        time.sleep(0.02)
+        return super().read(size)
+
+
+@pytest.mark.parametrize("kind", ["sftp", "smb"])
+def test_a_connection_cut_mid_put_is_sent_again_whole_on_a_new_session(
+    up: FileServers, kind: str
+) -> None:
+    entry = sftp_entry(up) if kind == "sftp" else smb_entry(up)
+    server = up.ssh if kind == "sftp" else up.smb
+    connections = Connections(specs(up, Target={**entry, "timeout": 5}))
+    storage = connections.get("connection", "Target")
+    storage.put(io.BytesIO(b"warm"), storage.resolve("O", "out", "warm"), replace=True, tag="w")
+    target = storage.resolve("OutPutFile", "out", "whole.bin")
+    data, started, errors = os.urandom(40 << 20), threading.Event(), []
+
+    def deliver() -> None:
+        try:
+            storage.put(SlowBytes(data, started), target, replace=False, tag="c")
+        except BaseException as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=deliver)
+    thread.start()
+    assert started.wait(10)
+    time.sleep(0.2)
+    assert server.cut_connections() >= 1
+    thread.join(timeout=60)
+    connections.close()
+    assert errors == []
+    root = up.sftp_root if kind == "sftp" else up.share_dir / "files"
+    assert (root / "out" / "whole.bin").read_bytes() == data  # all of it, from the start
+
+
 @pytest.mark.parametrize("kind", ["sftp", "smb"])
 def test_a_server_killed_during_a_transfer_fails_it_and_leaves_no_file(
     up: FileServers, kind: str

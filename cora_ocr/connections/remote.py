@@ -215,6 +215,25 @@ class RemoteStorage(Storage, Generic[S]):
             self.pool.give_back(session)
 
 
+def rewinder(source: BinaryIO) -> Callable[[], None]:
+    """Called at the start of each try of a put: from the second try on, the source is read
+    again from where the first began. A source that cannot seek is never tried twice: a try
+    on a new session after part of it was sent would write what is left as if it were all."""
+    start = source.tell() if source.seekable() else None
+    tries = 0
+
+    def rewind() -> None:
+        nonlocal tries
+        tries += 1
+        if tries == 1:
+            return
+        if start is None:
+            raise StorageError("the connection broke while sending; try again", transient=True)
+        source.seek(start)
+
+    return rewind
+
+
 def _unwrap(problem: BaseException) -> BaseException:
     return problem.error if isinstance(problem, Broken) else problem
 

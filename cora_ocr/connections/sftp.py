@@ -29,7 +29,7 @@ from typing import Any, BinaryIO
 
 import paramiko
 
-from cora_ocr.connections.remote import Broken, RemoteStorage
+from cora_ocr.connections.remote import Broken, RemoteStorage, rewinder
 from cora_ocr.connections.specs import SftpSpec
 from cora_ocr.connections.storage import (
     CHUNK,
@@ -183,7 +183,10 @@ class SftpStorage(RemoteStorage[Session]):
         return self.reading(opener)
 
     def put(self, source: BinaryIO, target: PurePath, *, replace: bool, tag: str) -> None:
+        rewind = rewinder(source)
+
         def put(session: Session) -> None:
+            rewind()
             path = self._confined(session, target, create=True)
             temp = posixpath.join(posixpath.dirname(path), f".{target.name}.{tag}.part")
             try:

@@ -29,7 +29,7 @@ import stat
 from pathlib import PurePath
 from typing import Any, BinaryIO, cast
 
-from cora_ocr.connections.remote import Broken, RemoteStorage
+from cora_ocr.connections.remote import Broken, RemoteStorage, rewinder
 from cora_ocr.connections.specs import SmbSpec
 from cora_ocr.connections.storage import (
     CHUNK,
@@ -154,7 +154,10 @@ class SmbStorage(RemoteStorage[Session]):
     def put(self, source: BinaryIO, target: PurePath, *, replace: bool, tag: str) -> None:
         import smbclient
 
+        rewind = rewinder(source)
+
         def put(session: Session) -> None:
+            rewind()
             kwargs = self._kwargs(session)
             path = self._confined(session, target, create=True)
             temp = path.rsplit("\\", 1)[0] + f"\\.{target.name}.{tag}.part"
