@@ -67,6 +67,13 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def command_of(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:  # ended meanwhile
+        return None
+
+
 @dataclass
 class User:
     """A system user for the servers to serve; removed by `remove`."""
@@ -118,11 +125,7 @@ class Server:
     def cut_connections(self) -> int:
         """Kill the processes serving open connections (not the server): as a network cut
         or a server-side timeout would end them. Returns how many were killed."""
-        serving = [
-            pid
-            for pid in descendants(self.pid)
-            if Path(f"/proc/{pid}/comm").read_text().strip() in ("sshd", "smbd")
-        ]
+        serving = [pid for pid in descendants(self.pid) if command_of(pid) in ("sshd", "smbd")]
         for pid in serving:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)

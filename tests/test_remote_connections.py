@@ -54,6 +54,14 @@ def servers() -> Iterator[FileServers]:
 def restart(server: Server) -> None:
     if not server.running:
         server.start()
+    signal_all([server.pid, *descendants(server.pid)], signal.SIGCONT)  # never left frozen
+
+
+def signal_all(pids: list[int], number: int) -> None:
+    """Signal each process still there (a connection's process may end meanwhile)."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, number)
 
 
 @pytest.fixture
@@ -455,16 +463,14 @@ def test_a_frozen_server_is_given_up_on_within_its_timeouts(up: FileServers, kin
     target = storage.resolve("OutPutFile", "out", "a.bin")
     storage.put(io.BytesIO(b"before"), target, replace=True, tag="f")
     frozen = [server.pid, *descendants(server.pid)]
-    for pid in frozen:
-        os.kill(pid, signal.SIGSTOP)
     try:
+        signal_all(frozen, signal.SIGSTOP)
         started = time.monotonic()
         with pytest.raises(StorageError) as error:
             storage.put(io.BytesIO(b"after"), target, replace=True, tag="f")
         took = time.monotonic() - started
     finally:
-        for pid in frozen:
-            os.kill(pid, signal.SIGCONT)
+        signal_all(frozen, signal.SIGCONT)
         connections.close()
     assert error.value.transient
     assert "127.0.0.1" in error.value.reason
