@@ -36,7 +36,7 @@ from cora_ocr.profiles import Profile
 from cora_ocr.services import build_services
 from cora_ocr.store import Store
 from cora_ocr.store.migrate import upgrade
-from tests.remote_servers import FileServers, file_servers, missing
+from tests.remote_servers import FileServers, file_servers, missing, write_config
 
 PASSWORD_ENV = "CORA_BENCH_REMOTE_PASSWORD"
 VENV_PYTHON = Path(sys.executable)
@@ -67,35 +67,23 @@ class Sampler(threading.Thread):
 
 
 def config(servers: FileServers, base: Path) -> Path:
-    path = base / "cora-ocr.toml"
-    path.write_text(
-        f"""data_dir = "{base / "data"}"
-poll_seconds = 0.2
-
-[profiles.Default]
-input_dir = "{base / "robot" / "in"}"
-output_dir = "{base / "robot" / "out"}"
-
-[connections.Sftp]
-type = "sftp"
-host = "127.0.0.1"
-port = {servers.ssh.port}
-user = "{servers.user.name}"
-password_env = "{PASSWORD_ENV}"
-known_hosts = "{servers.ssh.known_hosts}"
-root = "{servers.sftp_root}"
-
-[connections.Smb]
-type = "smb"
-host = "127.0.0.1"
-port = {servers.smb.port}
-share = "cora"
-user = "{servers.user.name}"
-password_env = "{PASSWORD_ENV}"
-root = "files"
-"""
+    return write_config(
+        base / "cora-ocr.toml",
+        {
+            "data_dir": str(base / "data"),
+            "poll_seconds": 0.2,
+            "profiles": {
+                "Default": {
+                    "input_dir": str(base / "robot" / "in"),
+                    "output_dir": str(base / "robot" / "out"),
+                }
+            },
+            "connections": {
+                "Sftp": servers.sftp_entry(PASSWORD_ENV),
+                "Smb": servers.smb_entry(PASSWORD_ENV),
+            },
+        },
     )
-    return path
 
 
 def rename_robot(profile: Profile, halt: threading.Event) -> None:

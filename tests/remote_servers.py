@@ -9,6 +9,7 @@ Stopping a server stops the connections it is serving too, as a server going dow
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -20,6 +21,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 SSHD = Path("/usr/sbin/sshd")
 SMBD = Path("/usr/sbin/smbd")
@@ -229,6 +231,47 @@ class FileServers:
         for folder in missing:
             os.chown(folder, self.user.uid, -1)
         return path
+
+    def sftp_entry(self, password_env: str) -> dict[str, Any]:
+        """The `connections` table of an SFTP connection to `sftp_root`."""
+        return {
+            "type": "sftp",
+            "host": "127.0.0.1",
+            "port": self.ssh.port,
+            "user": self.user.name,
+            "password_env": password_env,
+            "known_hosts": str(self.ssh.known_hosts),
+            "root": str(self.sftp_root),
+        }
+
+    def smb_entry(self, password_env: str) -> dict[str, Any]:
+        """The `connections` table of an SMB connection to the share's folder `files`."""
+        return {
+            "type": "smb",
+            "host": "127.0.0.1",
+            "port": self.smb.port,
+            "share": "cora",
+            "user": self.user.name,
+            "password_env": password_env,
+            "root": "files",
+        }
+
+
+def write_config(path: Path, tables: dict[str, Any]) -> Path:
+    """A settings file: top-level keys, then `{"connections": {name: table}}` and the like as
+    TOML tables (strings, numbers and booleans only)."""
+
+    def value(item: Any) -> str:
+        return str(item).lower() if isinstance(item, bool) else json.dumps(item)
+
+    lines = [f"{key} = {value(item)}" for key, item in tables.items() if not isinstance(item, dict)]
+    for key, section in tables.items():
+        if isinstance(section, dict):
+            for name, table in section.items():
+                lines.append(f"[{key}.{name}]")
+                lines += [f"{field} = {value(item)}" for field, item in table.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 @contextlib.contextmanager

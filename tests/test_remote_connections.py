@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ import zeep
 from zeep.transports import Transport
 
 from cora_ocr.config import Settings
-from cora_ocr.connections import Connections, StorageError
+from cora_ocr.connections import Connections, Storage, StorageError
 from cora_ocr.connections.specs import ConnectionSpec, parse_connections
 from cora_ocr.namespaces import SERVICE_PATH
 from cora_ocr.services import Services, build_services
@@ -36,7 +36,14 @@ from cora_ocr.web.app import create_app
 from cora_ocr.web.server import make_server, stop_server
 from cora_ocr.worker import Worker
 from tests.factories import ManualClock, file_batch_args, file_ref, wire_status
-from tests.remote_servers import FileServers, Server, descendants, file_servers, missing
+from tests.remote_servers import (
+    FileServers,
+    Server,
+    descendants,
+    file_servers,
+    missing,
+    write_config,
+)
 from tests.robots import SimulatedRobot, result_text
 
 pytestmark = pytest.mark.skipif(missing() is not None, reason=str(missing()))
@@ -76,27 +83,9 @@ def up(servers: FileServers) -> FileServers:
 
 
 def specs(servers: FileServers, **overrides: dict[str, Any]) -> dict[str, ConnectionSpec]:
-    ssh, smb, user = servers.ssh, servers.smb, servers.user
-    sftp = {
-        "type": "sftp",
-        "host": "127.0.0.1",
-        "port": ssh.port,
-        "user": user.name,
-        "password_env": PASSWORD_ENV,
-        "known_hosts": str(ssh.known_hosts),
-        "root": str(servers.sftp_root),
-        "timeout": 5,
-    }
-    share = {
-        "type": "smb",
-        "host": "127.0.0.1",
-        "port": smb.port,
-        "share": "cora",
-        "user": user.name,
-        "password_env": PASSWORD_ENV,
-        "root": "files",
-        "timeout": 5,
-    }
+    sftp = {**servers.sftp_entry(PASSWORD_ENV), "timeout": 5}
+    share = {**servers.smb_entry(PASSWORD_ENV), "timeout": 5}
+    ssh, user = servers.ssh, servers.user
     unknown_host = servers.base / "empty_known_hosts"
     unknown_host.touch()
     table: dict[str, Any] = {
@@ -431,35 +420,51 @@ def test_the_pool_keeps_at_most_pool_size_sessions(up: FileServers, tmp_path: Pa
 
 
 def sftp_entry(servers: FileServers) -> dict[str, Any]:
-    return {
-        "type": "sftp",
-        "host": "127.0.0.1",
-        "port": servers.ssh.port,
-        "user": servers.user.name,
-        "password_env": PASSWORD_ENV,
-        "known_hosts": str(servers.ssh.known_hosts),
-        "root": str(servers.sftp_root),
-    }
+    return servers.sftp_entry(PASSWORD_ENV)
 
 
 def smb_entry(servers: FileServers) -> dict[str, Any]:
-    return {
-        "type": "smb",
-        "host": "127.0.0.1",
-        "port": servers.smb.port,
-        "share": "cora",
-        "user": servers.user.name,
-        "password_env": PASSWORD_ENV,
-        "root": "files",
-    }
+    return servers.smb_entry(PASSWORD_ENV)
+
+
+@dataclass
+class One:
+    """One connection of a kind, its server, and the folder its root is on this host."""
+
+    connections: Connections
+    storage: Storage
+    server: Server
+    root: Path
+
+
+def one(servers: FileServers, kind: str, timeout: float) -> One:
+    entry = sftp_entry(servers) if kind == "sftp" else smb_entry(servers)
+    connections = Connections(specs(servers, Target={**entry, "timeout": timeout}))
+    if kind == "sftp":
+        return One(connections, connections.get("c", "Target"), servers.ssh, servers.sftp_root)
+    root = servers.share_dir / "files"
+    return One(connections, connections.get("c", "Target"), servers.smb, root)
+
+
+def in_thread(action: Callable[[], object]) -> tuple[threading.Thread, list[BaseException]]:
+    """action() running in a thread; what it raised, once it has ended."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            action()
+        except BaseException as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, errors
 
 
 @pytest.mark.parametrize("kind", ["sftp", "smb"])
 def test_a_frozen_server_is_given_up_on_within_its_timeouts(up: FileServers, kind: str) -> None:
-    entry = sftp_entry(up) if kind == "sftp" else smb_entry(up)
-    server = up.ssh if kind == "sftp" else up.smb
-    connections = Connections(specs(up, Frozen={**entry, "timeout": 1}))
-    storage = connections.get("connection", "Frozen")
+    target_of = one(up, kind, timeout=1)
+    storage, server = target_of.storage, target_of.server
     target = storage.resolve("OutPutFile", "out", "a.bin")
     storage.put(io.BytesIO(b"before"), target, replace=True, tag="f")
     frozen = [server.pid, *descendants(server.pid)]
@@ -471,7 +476,7 @@ def test_a_frozen_server_is_given_up_on_within_its_timeouts(up: FileServers, kin
         took = time.monotonic() - started
     finally:
         signal_all(frozen, signal.SIGCONT)
-        connections.close()
+        target_of.connections.close()
     assert error.value.transient
     assert "127.0.0.1" in error.value.reason
     assert took < 30  # a second per wait, a few waits: never stuck
@@ -514,61 +519,43 @@ class SlowBytes(io.BytesIO):
 def test_a_connection_cut_mid_put_is_sent_again_whole_on_a_new_session(
     up: FileServers, kind: str
 ) -> None:
-    entry = sftp_entry(up) if kind == "sftp" else smb_entry(up)
-    server = up.ssh if kind == "sftp" else up.smb
-    connections = Connections(specs(up, Target={**entry, "timeout": 5}))
-    storage = connections.get("connection", "Target")
+    target_of = one(up, kind, timeout=5)
+    storage = target_of.storage
     storage.put(io.BytesIO(b"warm"), storage.resolve("O", "out", "warm"), replace=True, tag="w")
     target = storage.resolve("OutPutFile", "out", "whole.bin")
-    data, started, errors = os.urandom(40 << 20), threading.Event(), []
-
-    def deliver() -> None:
-        try:
-            storage.put(SlowBytes(data, started), target, replace=False, tag="c")
-        except BaseException as error:
-            errors.append(error)
-
-    thread = threading.Thread(target=deliver)
-    thread.start()
+    data, started = os.urandom(40 << 20), threading.Event()
+    thread, errors = in_thread(
+        lambda: storage.put(SlowBytes(data, started), target, replace=False, tag="c")
+    )
     assert started.wait(10)
     time.sleep(0.2)
-    assert server.cut_connections() >= 1
+    assert target_of.server.cut_connections() >= 1
     thread.join(timeout=60)
-    connections.close()
+    target_of.connections.close()
     assert errors == []
-    root = up.sftp_root if kind == "sftp" else up.share_dir / "files"
-    assert (root / "out" / "whole.bin").read_bytes() == data  # all of it, from the start
+    assert (target_of.root / "out" / "whole.bin").read_bytes() == data  # all, from the start
 
 
 @pytest.mark.parametrize("kind", ["sftp", "smb"])
 def test_a_server_killed_during_a_transfer_fails_it_and_leaves_no_file(
     up: FileServers, kind: str
 ) -> None:
-    entry = sftp_entry(up) if kind == "sftp" else smb_entry(up)
-    server = up.ssh if kind == "sftp" else up.smb
-    connections = Connections(specs(up, Target={**entry, "timeout": 2}))
-    storage = connections.get("connection", "Target")
+    target_of = one(up, kind, timeout=2)
+    storage = target_of.storage
     target = storage.resolve("OutPutFile", "out", "big.bin")
-    started, errors = threading.Event(), []
-
-    def deliver() -> None:
-        try:
-            storage.put(io.BufferedReader(Slow(200, started)), target, replace=False, tag="k")
-        except BaseException as error:
-            errors.append(error)
-
-    thread = threading.Thread(target=deliver)
-    thread.start()
+    started = threading.Event()
+    thread, errors = in_thread(
+        lambda: storage.put(io.BufferedReader(Slow(200, started)), target, replace=False, tag="k")
+    )
     assert started.wait(10)
     time.sleep(0.2)
-    server.stop()
+    target_of.server.stop()
     thread.join(timeout=30)
-    connections.close()
+    target_of.connections.close()
     assert not thread.is_alive()
     assert len(errors) == 1 and isinstance(errors[0], StorageError), errors
     assert errors[0].transient  # the worker tries again later, then fails the job
-    root = up.sftp_root if kind == "sftp" else up.share_dir / "files"
-    assert not (root / "out" / "big.bin").exists()  # never half a file under its name
+    assert not (target_of.root / "out" / "big.bin").exists()  # never half a file under its name
 
 
 # --- cora-ocr connections check -----------------------------------------------------------
@@ -580,12 +567,9 @@ def test_connections_check_says_what_is_wrong_in_one_line_each(
     entries["SftpNoRoot"] = {**entries["Sftp"], "root": str(up.sftp_root / "absent")}
     entries["SmbNoShare"] = {**entries["Smb"], "share": "nothere"}
     entries["SftpDown"] = {**entries["Sftp"], "port": 1, "timeout": 2}
-    lines = [f"data_dir = '{tmp_path}'"]
-    for name, entry in entries.items():
-        lines.append(f"[connections.{name}]")
-        lines += [f"{key} = {value!r}" for key, value in entry.items()]
-    config = tmp_path / "cora-ocr.toml"
-    config.write_text("\n".join(lines).replace("'", '"') + "\n")
+    config = write_config(
+        tmp_path / "cora-ocr.toml", {"data_dir": str(tmp_path), "connections": entries}
+    )
     environ = {**os.environ, PASSWORD_ENV: up.user.password, WRONG_ENV: "wrong"}
     done = subprocess.run(
         [sys.executable, "-m", "cora_ocr.cli", "--config", str(config), "connections", "check"],

@@ -84,6 +84,7 @@ class Storage(ABC):
         """Let go of open sessions."""
 
     def where(self, target: PurePath) -> str:
+        """target, for messages: the connection's name and the path on the server."""
         return f"{self.name}:{target}"
 
     def first_free(self, target: PurePath) -> PurePath:
@@ -126,6 +127,9 @@ class LocalStorage(Storage):
 
     def describe(self) -> str:
         return str(self.root)
+
+    def where(self, target: PurePath) -> str:
+        return str(target)  # the path on this host says it all
 
     def resolve(self, prefix: str, location: str | None, file_name: str | None) -> Path:
         """Links that exist are followed, so a link pointing outside the root is refused too."""

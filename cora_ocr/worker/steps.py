@@ -5,12 +5,11 @@ chosen output name before it places the file."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
-from typing import Any
+from typing import Any, BinaryIO
 
 from cora_ocr.connections import Connections, Storage, StorageError, files
 from cora_ocr.connections.storage import OutsideRoot
@@ -152,33 +151,36 @@ def put_input(ctx: StepContext, job: Job) -> Outcome:
     except ClientError as exc:
         return Outcome.fail(OcrErrorCode.InputFileNotFound, f"input file: {exc}")
     try:
-        with contextlib.ExitStack() as stack:
-            try:
-                reader = stack.enter_context(connection.open_read(source))
-            except FileNotFoundError:
-                return Outcome.fail(
-                    OcrErrorCode.InputFileNotFound, f"input file {where} does not exist"
-                )
-            except files.NotARegularFile:
-                return Outcome.fail(
-                    OcrErrorCode.InputFileNotFound, f"input file {where} is not a regular file"
-                )
-            except OutsideRoot as exc:
-                return Outcome.fail(OcrErrorCode.InputFileNotFound, f"input file: {exc.reason}")
-            try:
-                files.put_file(reader, target, replace=False, tag=job_temp_tag(job.id))
-            except files.TargetExists:
-                pass  # the job's own name: only this job puts a file there
-            except StorageError:
-                raise
-            except OSError as exc:
-                return Outcome.fail(
-                    OcrErrorCode.FailedToPutInputFile,
-                    f"cannot write {target}: {exc.strerror or exc}",
-                )
+        with connection.open_read(source) as reader:
+            _write_robot_input(reader, target, job)
+    except RobotFolderError as exc:
+        return Outcome.fail(OcrErrorCode.FailedToPutInputFile, str(exc))
+    except FileNotFoundError:
+        return Outcome.fail(OcrErrorCode.InputFileNotFound, f"input file {where} does not exist")
+    except files.NotARegularFile:
+        return Outcome.fail(
+            OcrErrorCode.InputFileNotFound, f"input file {where} is not a regular file"
+        )
+    except OutsideRoot as exc:
+        return Outcome.fail(OcrErrorCode.InputFileNotFound, f"input file: {exc.reason}")
     except StorageError as exc:
         return storage_trouble(connection, OcrErrorCode.FailedToPutInputFile, "input", exc)
     return Outcome(JobState.WAITING_FOR_OUTPUT)
+
+
+class RobotFolderError(Exception):
+    """The robot's input folder could not take the document (the reading side was fine)."""
+
+
+def _write_robot_input(reader: BinaryIO, target: Path, job: Job) -> None:
+    try:
+        files.put_file(reader, target, replace=False, tag=job_temp_tag(job.id))
+    except files.TargetExists:
+        pass  # the job's own name: only this job puts a file there
+    except StorageError:
+        raise  # the connection failed while the document was read
+    except OSError as exc:
+        raise RobotFolderError(f"cannot write {target}: {exc.strerror or exc}") from exc
 
 
 def wait_for_output(ctx: StepContext, job: Job) -> Outcome:
@@ -279,9 +281,9 @@ def _place_result(
         except StorageError:
             raise
         except OSError as exc:
-            where = connection.where(chosen) if connection.kind != "local" else str(chosen)
             return Outcome.fail(
-                OcrErrorCode.FailedToPutOutputFile, f"cannot write {where}: {exc.strerror or exc}"
+                OcrErrorCode.FailedToPutOutputFile,
+                f"cannot write {connection.where(chosen)}: {exc.strerror or exc}",
             )
     return Outcome.fail(OcrErrorCode.FailedToPutOutputFile, "no free name to rename the output to")
 
