@@ -4,6 +4,7 @@ the robot (file-system events, PostgreSQL notifications)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -69,13 +70,14 @@ def drop(target: Path, write: Callable[[Path], object]) -> None:
     temp.rename(target)
 
 
-def start_robot(config: Path, *args: str) -> subprocess.Popen[str]:
+def start_robot(config: Path, *args: str, new_session: bool = False) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [*CLI, "--log-level", "debug", "robot", *args],
         env={**os.environ, "CORA_OCR_CONFIG": str(config)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=new_session,  # a process group of its own, to signal as a whole
     )
 
 
@@ -127,8 +129,36 @@ def test_a_pool_spreads_pages_and_never_takes_a_document_twice(
     assert sorted(done.values()) == [1] * 5, done
     helpers = set(re.findall(r"page \d of 1-0000000a-long\.pdf recognised by (\S+)", log))
     assert len(helpers) == 2, log
-    assert sorted(p.name for p in profile.input_dir.iterdir()) == [], "claims tidied on stop"
+    left = sorted(str(p.relative_to(profile.input_dir)) for p in profile.input_dir.rglob("*"))
+    assert left == [], f"claims tidied on stop:\n{log}"
     assert process.returncode == 0
+
+
+def test_a_pool_stops_at_once_under_a_burst_of_sigterms(
+    robot_config: tuple[Path, Profile],
+) -> None:
+    # What `systemctl stop` or Ctrl-C does: a signal to every process of the pool, and the
+    # pool passes its own on. A handler that set the robot's Event itself deadlocked when
+    # the next signal came while it held the Event's lock; the pool killed that process
+    # after its grace, and its claims stayed behind.
+    config, profile = robot_config
+    process = start_robot(config, new_session=True)  # robot_processes = 2
+    try:
+        owners = profile.input_dir / CLAIMS
+        wait_until(lambda: owners.is_dir() and len(list(owners.iterdir())) == 2, 60, "2 robots")
+        for _ in range(20):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            time.sleep(0.002)
+        _out, log = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+    assert "did not stop" not in log, log
+    # 0, or the default action of a signal that came after Python put it back on exit
+    assert process.returncode in (0, -signal.SIGTERM), log
+    assert list(profile.input_dir.iterdir()) == []  # every process tidied its claims
 
 
 def test_a_robot_process_killed_mid_document_is_taken_over(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import signal
-import threading
 from pathlib import Path
 from typing import Any
 
 from cora_ocr.cli.common import local_setup, log, open_store, services_for
 from cora_ocr.config import Settings
 from cora_ocr.errors import CoraError
+from cora_ocr.signals import StopSignals
 
 
 class Serve:
@@ -143,24 +143,14 @@ def cmd_robot(settings: Settings, args: argparse.Namespace) -> int:
     processes = args.processes or profile.robot_processes
     if processes > 1:
         pool = RobotPool(profile, processes)
-
-        def stop_pool(_signum: int, _frame: Any) -> None:
-            threading.Thread(target=pool.stop, daemon=True).start()
-
-        signal.signal(signal.SIGTERM, stop_pool)
-        signal.signal(signal.SIGINT, stop_pool)
+        StopSignals(pool.stop)
         print(f"cora-ocr robot watching {profile.input_dir} with {processes} processes", flush=True)
         pool.run(burst=args.burst)
         pool.stop()
         print("cora-ocr robot stopped", flush=True)
         return 0
     robot = Robot(profile)  # its loop creates the hot folders, and waits while it cannot
-
-    def stop(_signum: int, _frame: Any) -> None:
-        robot.stop()  # finishes the document in hand
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    StopSignals(robot.stop)  # it finishes the document in hand
     print(f"cora-ocr robot watching {profile.input_dir}", flush=True)
     handled = robot.run(burst=args.burst)
     robot.close()
@@ -224,12 +214,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     with services_for(settings) as services:
         services.profiles.ensure_folders()
         worker = services.worker(**({"name": args.name} if args.name else {}))
-
-        def stop(_signum: int, _frame: Any) -> None:
-            worker.stop()  # finishes the step in hand, then returns
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
+        StopSignals(worker.stop)  # it finishes the step in hand, then returns
         print(f"cora-ocr worker {worker.name} started", flush=True)
         handled = worker.run(burst=args.burst)
     print(f"cora-ocr worker {worker.name} stopped after {handled} claims", flush=True)

@@ -29,11 +29,12 @@ def _robot_process(profile: Profile, level: str, log_format: str, burst: bool) -
     """A pool process: one robot, until SIGTERM (or, in burst, until nothing is left)."""
     from cora_ocr import logs
     from cora_ocr.robot.hotfolder import Robot
+    from cora_ocr.signals import StopSignals
 
     logs.configure(level, log_format)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the pool's owner decides when to stop
     robot = Robot(profile)
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: robot.stop())
+    StopSignals(robot.stop, [signal.SIGTERM])
     try:
         robot.run(burst=burst)
     finally:
@@ -52,6 +53,7 @@ class RobotPool:
         self._context = multiprocessing.get_context("spawn")  # no threads or sockets inherited
         self._processes: list[Any] = []
         self._stopping = threading.Event()
+        self._stop_lock = threading.Lock()
         self.restarts = 0
 
     def _start_one(self, burst: bool) -> Any:
@@ -96,16 +98,21 @@ class RobotPool:
             self._stopping.wait(0.5)
 
     def stop(self, timeout: float = STOP_GRACE_SECONDS) -> None:
-        """Ask every process to stop after its page in hand; kill those that do not."""
+        """Ask every process to stop after its page in hand; kill those that do not. Calls
+        from several threads (a signal's, the owner's) take turns: two joining the same
+        process at once could each see the other reap it and call it alive."""
         self._stopping.set()
-        for process in self._processes:
-            if process.is_alive():
-                with contextlib.suppress(ProcessLookupError):
-                    process.terminate()  # SIGTERM: the robot's stop
-        for process in self._processes:
-            process.join(timeout)
-            if process.is_alive():
-                log.warning("robot process %s did not stop in %.0f s; killed", process.pid, timeout)
-                process.kill()
-                process.join()
-            process_gone(process.pid)
+        with self._stop_lock:
+            for process in self._processes:
+                if process.is_alive():
+                    with contextlib.suppress(ProcessLookupError):
+                        process.terminate()  # SIGTERM: the robot's stop
+            for process in self._processes:
+                process.join(timeout)
+                if process.is_alive():
+                    log.warning(
+                        "robot process %s did not stop in %.0f s; killed", process.pid, timeout
+                    )
+                    process.kill()
+                    process.join()
+                process_gone(process.pid)
