@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 import requests
 import zeep
+from spyne import MethodContext
 
 from cora_ocr.errors import InvalidField
 from cora_ocr.namespaces import TNS, XSI
+from cora_ocr.soap.envelope import SOAP12
 from cora_ocr.soap.service import CoraOcrIntegration
 from tests.conftest import LiveServer
 from tests.factories import (
@@ -106,6 +108,32 @@ def test_a_listener_on_the_application_sees_every_call_on_all_four_bindings(
             Seen("method_return_object", "GetStatus", "HttpGetPost", job_id, None),
         ]
     assert seen == expected
+
+
+def test_each_call_gets_a_context_of_its_own_with_what_spyne_gives_one(
+    server: LiveServer,
+) -> None:
+    bindings = server.app.bindings
+    created: list[Any] = []
+    bindings.app.event_manager.add_listener("method_context_created", created.append)
+    try:
+        protocols = bindings.soap_protocols[SOAP12]
+        first, second = (bindings.contexts.new(protocols) for _ in range(2))
+    finally:
+        bindings.app.event_manager.handlers["method_context_created"].discard(created.append)
+    assert created == [first, second]
+    spyne_built = MethodContext(bindings.server, MethodContext.SERVER)
+    assert first.__dict__.keys() == spyne_built.__dict__.keys()
+    assert (first.in_protocol, first.out_protocol) == protocols
+    assert first.protocol is first.inprot_ctx and first.inprot_ctx.parent is first
+    assert first.outprot_ctx.parent is first and first.event.parent is first
+    assert first.transport.parent is first and first.transport.app is bindings.app
+    for name in ("transport", "inprot_ctx", "outprot_ctx", "event", "files", "pusher_stack"):
+        assert getattr(first, name) is not getattr(second, name), name
+    first.files.append("kept")
+    assert second.files == [] and first.in_header is None and second.udc is None
+    with pytest.raises(ValueError, match="udc"):
+        first.something_new = 1  # frozen, as Spyne's are
 
 
 def test_a_refused_call_reaches_the_listeners_and_the_caller_gets_asmx_fault(

@@ -23,6 +23,7 @@ from typing import Any, cast
 
 from lxml import etree
 from spyne import Application, EventManager, Fault, Integer, MethodContext, Uuid
+from spyne.context import EventContext, TransportContext
 from spyne.protocol import ProtocolBase
 from spyne.protocol.soap import Soap11, Soap12
 from spyne.server import ServerBase
@@ -212,6 +213,57 @@ def _answer_from_template(ctx: Any) -> None:
     ctx.out_string = [template.render(result.Status, result.ErrorCode, result.ExternalContext)]
 
 
+class _Contexts:
+    """Spyne's MethodContext for each request, built in one step: Spyne's __init__ sets its
+    forty attributes one at a time through a guarded __setattr__ and builds the protocol
+    contexts of the application's default binding, a fifth of a GetStatus on HTTP GET. This
+    starts from the attributes a context built by Spyne has (taken once, from one) and builds
+    what belongs to one request for the binding's own protocols; the same event fires."""
+
+    # What each context must have of its own: Spyne's __init__ builds these per call.
+    FRESH = frozenset(
+        (
+            "call_start",
+            "transport",
+            "outprot_ctx",
+            "inprot_ctx",
+            "protocol",
+            "event",
+            "files",
+            "pusher_stack",
+            "_in_protocol",
+            "_out_protocol",
+        )
+    )
+
+    def __init__(self, server: ServerBase) -> None:
+        self.server = server
+        model = MethodContext(server, MethodContext.SERVER)
+        self.blank = {k: v for k, v in model.__dict__.items() if k not in self.FRESH}
+        shared = [
+            k for k, v in self.blank.items() if not (v is None or v is server.app or v in (0, 1))
+        ]
+        # A Spyne that adds a mutable attribute must not have it shared between requests.
+        if shared or not model.__dict__.keys() >= self.FRESH:
+            raise RuntimeError(f"Spyne's MethodContext changed: {shared or self.FRESH}")
+
+    def new(self, protocols: tuple[Any, Any]) -> Any:
+        server = self.server
+        ctx = MethodContext.__new__(MethodContext)
+        state = ctx.__dict__
+        state.update(self.blank)
+        state["call_start"] = time.time()
+        state["transport"] = TransportContext(ctx, server)
+        state["_in_protocol"], state["_out_protocol"] = protocols
+        state["outprot_ctx"] = protocols[1].get_context(ctx, server)
+        state["inprot_ctx"] = state["protocol"] = protocols[0].get_context(ctx, server)
+        state["event"] = EventContext(ctx)
+        state["files"] = []
+        state["pusher_stack"] = []
+        ctx.fire_event("method_context_created")
+        return ctx
+
+
 class Bindings:
     """The Spyne application, with one protocol instance per binding."""
 
@@ -236,6 +288,7 @@ class Bindings:
         for protocol in protocols[2:]:
             protocol.set_app(self.app)
         self.server = ServerBase(self.app)
+        self.contexts = _Contexts(self.server)
         managers = [self.app.event_manager, CoraOcrIntegration.event_manager]
         managers += [protocol.event_manager for protocol in protocols]
         for descriptors in self.app.interface.service_method_map.values():
@@ -278,11 +331,9 @@ class Bindings:
     def _context(
         self, protocols: tuple[Any, Any], request: str, principal: Principal | None
     ) -> Any:
-        ctx = MethodContext(self.server, MethodContext.SERVER)
-        # The binding's protocols in place of the application's defaults (SOAP 1.1). Spyne
-        # lets a context change its out_protocol; its in_protocol setter would re-home the
-        # protocol, so the attribute behind it is set (what a listener reads as in_protocol).
-        ctx._in_protocol, ctx.out_protocol = protocols
+        # The binding's protocols in place of the application's defaults (SOAP 1.1), set
+        # behind Spyne's in_protocol setter, which would re-home the protocol.
+        ctx = self.contexts.new(protocols)
         ctx.udc = UserContext(self.jobs, principal)
         ctx.method_request_string = request
         handles = protocols[0].get_call_handles(ctx)
