@@ -1,6 +1,6 @@
-"""GetStatus rows kept between changes on PostgreSQL (cora_ocr/store/statuses.py): kept, and
-forgotten when this process commits a transition, when another connection changes or
-deletes the job, and while the notices cannot be heard."""
+"""GetStatus rows kept between changes (cora_ocr/store/statuses.py): kept, and forgotten when
+this process commits a transition, when another connection changes or deletes the job, and
+on PostgreSQL while the notices cannot be heard; on a SQLite file, when anything commits."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 from cora_ocr.statuses import JobState
 from cora_ocr.store import Store, queries
 from cora_ocr.store.migrate import upgrade
-from cora_ocr.store.statuses import StatusRows
+from cora_ocr.store.statuses import SqliteStatusRows, StatusRows
 from tests.conftest import make_store_url
 from tests.test_store_reads import new_job
 
@@ -28,9 +28,10 @@ def eventually(check: Callable[[], bool], seconds: float = 10) -> bool:
     return check()
 
 
-@pytest.fixture
-def pg(tmp_path: Path) -> Iterator[tuple[Store, str]]:
-    url, schema = make_store_url("postgresql", tmp_path)
+@pytest.fixture(params=["postgresql", "sqlite"])
+def kept(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Store, str]]:
+    """A store keeping GetStatus rows, and its URL for changes made as another process would."""
+    url, schema = make_store_url(request.param, tmp_path)
     store = Store(url)
     upgrade(store.engine)
     store.keep_statuses()
@@ -40,8 +41,15 @@ def pg(tmp_path: Path) -> Iterator[tuple[Store, str]]:
         yield store, url
     finally:
         store.dispose()
-        assert schema is not None
-        schema.drop()
+        if schema is not None:
+            schema.drop()
+
+
+@pytest.fixture
+def pg(kept: tuple[Store, str]) -> tuple[Store, str]:
+    if kept[0].dialect != "postgresql":
+        pytest.skip("PostgreSQL's notices")
+    return kept
 
 
 def rows_of(store: Store) -> StatusRows:
@@ -59,22 +67,51 @@ def other_connection(url: str, statement: str, **params: object) -> None:
         engine.dispose()
 
 
-def test_a_row_is_kept_until_another_process_changes_the_job(pg: tuple[Store, str]) -> None:
-    store, url = pg
+def test_a_row_is_kept_until_another_process_changes_the_job(kept: tuple[Store, str]) -> None:
+    store, url = kept
     job_id = new_job(store)
     assert queries.status_row(store, job_id) == ("queued", "NoError", "reads-test", None, None)
     assert rows_of(store).get(job_id) is not None  # kept: the next GetStatus reads nothing
-    other_connection(url, "UPDATE jobs SET lease_owner = 'w' WHERE id = :id", id=job_id)
-    time.sleep(0.2)
-    assert rows_of(store).get(job_id) is not None  # a column GetStatus does not read
     other_connection(
         url, "UPDATE jobs SET state = 'failed', error_code = 'TimedOut' WHERE id = :id", id=job_id
     )
     assert eventually(lambda: queries.status_row(store, job_id)[:2] == ("failed", "TimedOut"))  # type: ignore[index]
+    assert rows_of(store).get(job_id) is not None  # kept again
 
 
-def test_a_transition_committed_here_is_seen_at_once(pg: tuple[Store, str]) -> None:
-    store, _url = pg
+def test_on_postgresql_a_column_getstatus_does_not_read_forgets_nothing(
+    pg: tuple[Store, str],
+) -> None:
+    store, url = pg
+    job_id = new_job(store)
+    queries.status_row(store, job_id)
+    other_connection(url, "UPDATE jobs SET lease_owner = 'w' WHERE id = :id", id=job_id)
+    time.sleep(0.2)
+    assert rows_of(store).get(job_id) is not None
+
+
+def test_on_sqlite_any_commit_forgets_and_the_next_read_is_current(
+    kept: tuple[Store, str],
+) -> None:
+    store, url = kept
+    if store.dialect != "sqlite":
+        pytest.skip("SQLite's data_version")
+    rows = rows_of(store)
+    assert isinstance(rows, SqliteStatusRows)
+    first, second = new_job(store), new_job(store)
+    queries.status_row(store, first)
+    queries.status_row(store, second)
+    assert rows.get(first) is not None and rows.get(second) is not None
+    # Another job's change, written the way another process would: everything goes, at once.
+    other_connection(url, "UPDATE jobs SET state = 'aborted' WHERE id = :id", id=second)
+    assert rows.get(first) is None
+    assert queries.status_row(store, second)[0] == "aborted"  # type: ignore[index]
+    assert queries.status_row(store, first)[0] == "queued"  # type: ignore[index]
+    assert rows.get(first) is not None
+
+
+def test_a_transition_committed_here_is_seen_at_once(kept: tuple[Store, str]) -> None:
+    store, _url = kept
     job_id = new_job(store)
     assert queries.status_row(store, job_id)[0] == "queued"  # type: ignore[index]
     with store.session.begin() as session:
@@ -83,9 +120,9 @@ def test_a_transition_committed_here_is_seen_at_once(pg: tuple[Store, str]) -> N
 
 
 def test_a_transition_rolled_back_forgets_nothing_it_did_not_change(
-    pg: tuple[Store, str],
+    kept: tuple[Store, str],
 ) -> None:
-    store, _url = pg
+    store, _url = kept
     job_id = new_job(store)
     queries.status_row(store, job_id)
     with pytest.raises(RuntimeError), store.session.begin() as session:
@@ -94,18 +131,19 @@ def test_a_transition_rolled_back_forgets_nothing_it_did_not_change(
     assert queries.status_row(store, job_id)[0] == "queued"  # type: ignore[index]
 
 
-def test_deleted_jobs_are_forgotten(pg: tuple[Store, str]) -> None:
-    store, url = pg
+def test_deleted_jobs_are_forgotten(kept: tuple[Store, str]) -> None:
+    store, url = kept
     job_id = new_job(store)
     assert queries.status_row(store, job_id) is not None
     other_connection(url, "DELETE FROM jobs WHERE id = :id", id=job_id)
     assert eventually(lambda: queries.status_row(store, job_id) is None)
 
 
-def test_a_read_overlapping_a_change_is_not_kept(pg: tuple[Store, str]) -> None:
-    store, _url = pg
+def test_a_read_overlapping_a_change_is_not_kept(kept: tuple[Store, str]) -> None:
+    store, _url = kept
     rows = rows_of(store)
     job_id = new_job(store)
+    assert rows.get(job_id) is None  # and on SQLite, the commit above is taken note of
     ticket = rows.ticket()
     row = queries.StatusRow("queued", "NoError", None, None, None)
     rows.forget((job_id + 1,))  # any change while the row was being read
@@ -133,8 +171,8 @@ def test_while_the_notices_are_not_heard_every_read_goes_to_the_database(
     assert rows.get(job_id) is not None  # kept again once listening
 
 
-def test_nothing_is_kept_on_sqlite(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'cora.db'}")
+def test_nothing_is_kept_in_an_in_memory_database() -> None:
+    store = Store("sqlite://")
     try:
         upgrade(store.engine)
         store.keep_statuses()

@@ -11,7 +11,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from cora_ocr.store.reads import CompiledReads, PreparedReads, Reads, cut_while_idle
-from cora_ocr.store.statuses import StatusRows
+from cora_ocr.store.statuses import SqliteStatusRows, StatusRows
 
 # Pooled connections are replaced after this long.
 RECYCLE_SECONDS = 1800
@@ -126,10 +126,16 @@ class Store:
 
     def keep_statuses(self) -> None:
         """Keep GetStatus rows between changes (store/statuses.py): for the processes that
-        answer GetStatus, on PostgreSQL."""
-        if self.status_rows is None and self.dialect == "postgresql":
+        answer GetStatus, on PostgreSQL and on a SQLite database file."""
+        if self.status_rows is not None:
+            return
+        if self.dialect == "postgresql":
             self.status_rows = StatusRows(self.reads.engine)
-            self.status_rows.start()
+        elif isinstance(self.reads, CompiledReads):  # not an in-memory database
+            self.status_rows = SqliteStatusRows(self.reads.engine)
+        else:
+            return
+        self.status_rows.start()
 
     def _forget_changed(self, session: Session) -> None:
         if STATUS_CHANGED in session.info:

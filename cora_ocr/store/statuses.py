@@ -20,12 +20,20 @@ A read that began before a change and ends after it must not keep what it read: 
 takes a ticket (`ticket`), and a row is kept (`keep`) only if nothing was forgotten since.
 Another process's change is seen here once its notice arrives, a fraction of a millisecond
 after its commit on loopback (as a read that began a moment earlier would have seen the old
-row anyway). Reads of jobs that do not exist are never kept. SQLite has no notices: nothing
-is kept there.
+row anyway). Reads of jobs that do not exist are never kept.
+
+SQLite has no notices, but a connection can tell whether another one has committed since it
+last asked (`PRAGMA data_version`: 1.6 µs here, against about 8 for the row's read).
+`SqliteStatusRows` asks on a connection of its own before every use of what it keeps, and
+forgets everything when the answer has changed. Every commit to the database counts (a
+worker's lease renewal too), so rows are kept between changes to the database rather than
+to the job; commits of this process and of others are seen alike, at once. An in-memory
+database keeps nothing (it lives in one connection of the main engine).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import threading
@@ -161,3 +169,50 @@ class StatusRows:
                 self._changes += 1
                 self._listening = True
             self._fresh_until = time.monotonic() + FRESH_SECONDS
+
+
+class SqliteStatusRows(StatusRows):
+    """The rows kept on a SQLite database file, while nothing commits (module docstring)."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self._connection: Any = None
+        self._cursor: Any = None
+        self._version: int | None = None
+
+    @property
+    def listening(self) -> bool:
+        return self._connection is not None
+
+    def start(self) -> None:
+        connection = self.engine.raw_connection()  # file databases: usable from any thread
+        with self._lock:
+            self._connection, self._cursor = connection, connection.cursor()
+            self._version = None
+
+    def stop(self) -> None:
+        with self._lock:
+            connection, self._connection, self._cursor = self._connection, None, None
+            self._changes += 1
+            self._rows.clear()
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.close()
+
+    def get(self, job_id: int) -> Any | None:
+        """The row kept for this job if nothing has been committed since it was read. Asking
+        comes first, so that a ticket taken after a miss counts every commit before it."""
+        with self._lock:
+            if self._cursor is None:
+                return None
+            try:
+                version = self._cursor.execute("PRAGMA data_version").fetchone()[0]
+            except Exception as exc:  # the read that follows reports what is wrong
+                log.debug("PRAGMA data_version failed: %s", exc)
+                version = None
+            if version is None or version != self._version:
+                self._version = version
+                self._changes += 1
+                self._rows.clear()
+                return None
+            return self._rows.get(job_id)
