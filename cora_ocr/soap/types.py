@@ -15,12 +15,17 @@ class _FieldsOnly:
     3 µs a field; these types have none of those, and two of them are built for every poll."""
 
     _type_info: Any
+    _blank: dict[str, None] | None = None  # every field None, per class (built on first use)
 
     def __init__(self, **values: Any) -> None:
-        unknown = values.keys() - self._type_info.keys()
-        if unknown:
-            raise TypeError(f"{type(self).__name__} has no field {', '.join(sorted(unknown))}")
-        self.__dict__.update(dict.fromkeys(self._type_info))
+        blank = type(self).__dict__.get("_blank")
+        if blank is None:
+            blank = dict.fromkeys(self._type_info)
+            type(self)._blank = blank
+        if not values.keys() <= blank.keys():
+            unknown = ", ".join(sorted(values.keys() - blank.keys()))
+            raise TypeError(f"{type(self).__name__} has no field {unknown}")
+        self.__dict__.update(blank)
         self.__dict__.update(values)
 
 

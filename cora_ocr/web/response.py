@@ -8,6 +8,8 @@ from http import HTTPStatus
 TEXT_PLAIN = "text/plain; charset=utf-8"
 TEXT_XML = "text/xml; charset=utf-8"
 TEXT_HTML = "text/html; charset=utf-8"
+# Looked up once: HTTPStatus(code) is an enum call on every response.
+_STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 
 
 @dataclass
@@ -19,7 +21,8 @@ class Response:
 
     @property
     def status_line(self) -> str:
-        return f"{self.status} {HTTPStatus(self.status).phrase}"
+        line = _STATUS_LINES.get(self.status)
+        return f"{self.status} {HTTPStatus(self.status).phrase}" if line is None else line
 
     def header_list(self) -> list[tuple[str, str]]:
         return [
