@@ -118,7 +118,7 @@ def test_each_call_gets_a_context_of_its_own_with_what_spyne_gives_one(
     bindings.app.event_manager.add_listener("method_context_created", created.append)
     try:
         protocols = bindings.soap_protocols[SOAP12]
-        first, second = (bindings.contexts.new(protocols) for _ in range(2))
+        first, second = (bindings.contexts.new(protocols, None, "GetStatus") for _ in range(2))
     finally:
         bindings.app.event_manager.handlers["method_context_created"].discard(created.append)
     assert created == [first, second]
@@ -132,6 +132,7 @@ def test_each_call_gets_a_context_of_its_own_with_what_spyne_gives_one(
         assert getattr(first, name) is not getattr(second, name), name
     first.files.append("kept")
     assert second.files == [] and first.in_header is None and second.udc is None
+    assert first.method_request_string == "GetStatus"
     with pytest.raises(ValueError, match="udc"):
         first.something_new = 1  # frozen, as Spyne's are
 

@@ -142,7 +142,7 @@ class _AsmxSoap:
         values: dict[str, Any] = {}
         for child in entry:
             if isinstance(child.tag, str):
-                name = etree.QName(child).localname
+                name = child.tag.rpartition("}")[2]  # the schema has checked its namespace
                 if child.get(_XSI_NIL) in ("true", "1"):
                     values[name] = None
                 else:
@@ -247,11 +247,15 @@ class _Contexts:
         if shared or not model.__dict__.keys() >= self.FRESH:
             raise RuntimeError(f"Spyne's MethodContext changed: {shared or self.FRESH}")
 
-    def new(self, protocols: tuple[Any, Any]) -> Any:
+    def new(self, protocols: tuple[Any, Any], udc: Any, request: str) -> Any:
+        """A context for `request` (the request element's name) on the binding of
+        `protocols`, with its user context."""
         server = self.server
         ctx = MethodContext.__new__(MethodContext)
         state = ctx.__dict__
         state.update(self.blank)
+        state["udc"] = udc
+        state["method_request_string"] = request
         state["call_start"] = time.time()
         state["transport"] = TransportContext(ctx, server)
         state["_in_protocol"], state["_out_protocol"] = protocols
@@ -333,9 +337,7 @@ class Bindings:
     ) -> Any:
         # The binding's protocols in place of the application's defaults (SOAP 1.1), set
         # behind Spyne's in_protocol setter, which would re-home the protocol.
-        ctx = self.contexts.new(protocols)
-        ctx.udc = UserContext(self.jobs, principal)
-        ctx.method_request_string = request
+        ctx = self.contexts.new(protocols, UserContext(self.jobs, principal), request)
         handles = protocols[0].get_call_handles(ctx)
         if not handles:
             raise UnknownOperation(
