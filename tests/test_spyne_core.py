@@ -206,3 +206,61 @@ def test_get_status_reads_the_header_as_spyne_reads_it_for_file_batch(
     assert status == batch
     if fields:
         assert any(value is not None for value in status.values())
+
+
+def _entry(fields: str) -> Any:
+    from lxml import etree
+
+    return etree.fromstring(f'<ActivityMetadata xmlns="{TNS}">{fields}</ActivityMetadata>')
+
+
+# Entries Cora and SOAP stacks send: the quick judgement takes them without the validator.
+PLAIN_ENTRIES = [
+    "<MasterWorkflowInstanceId>42</MasterWorkflowInstanceId>",
+    "\n  <MasterWorkflowInstanceId> +42\t</MasterWorkflowInstanceId>\n",
+    HEADERS["every field"].format(guid=GUID)
+    + "<MasterWorkflowInstanceId>7</MasterWorkflowInstanceId>",
+    f"<WorkflowSpaceName>{'é' * 1024}</WorkflowSpaceName><WorkflowName/>",
+    "<ActivityName>\U0001f600 ]]&gt; &amp; &lt; \r</ActivityName><CallerId>-2147483648</CallerId>",
+    "<MasterWorkflowInstanceId>9223372036854775807</MasterWorkflowInstanceId>",
+    "",
+]
+# Everything else is the schema's to judge: valid or not, the quick judgement must not accept
+# what the schema refuses.
+OTHER_ENTRIES = [
+    "<MasterWorkflowInstanceId>9223372036854775808</MasterWorkflowInstanceId>",
+    "<MasterWorkflowInstanceId>-9223372036854775809</MasterWorkflowInstanceId>",
+    "<CallerId>2147483648</CallerId>",
+    "<MasterWorkflowInstanceId>\u0663</MasterWorkflowInstanceId>",  # an Arabic-Indic 3
+    "<MasterWorkflowInstanceId>1_000</MasterWorkflowInstanceId>",
+    "<MasterWorkflowInstanceId>\u00a042</MasterWorkflowInstanceId>",
+    "<MasterWorkflowInstanceId></MasterWorkflowInstanceId>",
+    "<MasterWorkflowInstanceId>4.0</MasterWorkflowInstanceId>",
+    f"<WorkflowId> {GUID}</WorkflowId>",
+    f"<WorkflowId>{GUID}x</WorkflowId>",
+    "<WorkflowId>not-a-guid</WorkflowId>",
+    f"<WorkflowSpaceName>{'é' * 1025}</WorkflowSpaceName>",
+    "<WorkflowSpaceName>" + "\U0001f600" * 1025 + "</WorkflowSpaceName>",
+    "<CallerId>1</CallerId><WorkflowName>out of order</WorkflowName>",
+    "<CallerId>1</CallerId><CallerId>2</CallerId>",
+    "<Unknown>1</Unknown>",
+    '<CallerId xmlns="urn:other">1</CallerId>',
+    f'<WorkflowName xmlns:xsi="{XSI}" xsi:nil="true"/>',
+    '<CallerId xmlns:o="urn:o" o:note="x">1</CallerId>',
+    "text<CallerId>1</CallerId>",
+    "<CallerId>1</CallerId>tail",
+    "<WorkflowName><b>nested</b></WorkflowName>",
+]
+
+
+@pytest.mark.parametrize("fields", PLAIN_ENTRIES + OTHER_ENTRIES)
+def test_the_quick_header_judgement_accepts_only_what_the_schema_accepts(
+    server: LiveServer, fields: str
+) -> None:
+    from cora_ocr.soap.bindings import plainly_valid_header
+
+    schema = server.app.bindings.soap_protocols[SOAP12][0].validation_schema
+    quick = plainly_valid_header(_entry(fields))
+    assert quick is (fields in PLAIN_ENTRIES)
+    if quick:
+        assert schema.validate(_entry(fields)), schema.error_log
