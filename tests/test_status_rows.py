@@ -110,6 +110,48 @@ def test_on_sqlite_any_commit_forgets_and_the_next_read_is_current(
     assert rows.get(first) is not None
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        ["UPDATE jobs SET external_context = :value WHERE id = :id"],
+        ["UPDATE jobs SET lease_owner = :value WHERE id = :id"],  # a column GetStatus does not read
+        ["PRAGMA wal_checkpoint(TRUNCATE)", "UPDATE jobs SET lease_owner = :value WHERE id = :id"],
+        ["DELETE FROM jobs WHERE id = :id"],
+        ["VACUUM"],
+    ],
+    ids=["update", "other column", "after a checkpoint", "delete", "vacuum"],
+)
+def test_on_sqlite_the_wal_index_shows_every_commit(
+    kept: tuple[Store, str], change: list[str]
+) -> None:
+    store, url = kept
+    if store.dialect != "sqlite":
+        pytest.skip("SQLite's wal-index")
+    rows = rows_of(store)
+    assert isinstance(rows, SqliteStatusRows) and rows.watches_wal_index
+    job_id = new_job(store)
+    for value in ("first", "second"):  # the second time after a commit of the same kind
+        before = queries.status_row(store, job_id)
+        assert rows.get(job_id) == before
+        for statement in change:
+            if statement == "VACUUM":  # not inside a transaction
+                engine = create_engine(url, isolation_level="AUTOCOMMIT")
+                with engine.connect() as conn:
+                    conn.exec_driver_sql(statement)
+                engine.dispose()
+            else:
+                other_connection(url, statement, id=job_id, value=value)
+        assert rows.get(job_id) is None
+        after = queries.status_row(store, job_id)
+        if "DELETE" in change[0]:
+            assert after is None
+            return
+        if "external_context" in change[0]:
+            assert after is not None and after.external_context == value
+        else:
+            assert after == before
+
+
 def test_a_transition_committed_here_is_seen_at_once(kept: tuple[Store, str]) -> None:
     store, _url = kept
     job_id = new_job(store)
@@ -181,3 +223,23 @@ def test_nothing_is_kept_in_an_in_memory_database() -> None:
         assert queries.status_row(store, job_id)[0] == "queued"  # type: ignore[index]
     finally:
         store.dispose()
+
+
+def test_without_a_wal_index_sqlite_is_asked_for_its_data_version(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'journal.db'}"
+    other_connection(url, "CREATE TABLE jobs (id INTEGER PRIMARY KEY, state TEXT)")
+    other_connection(url, "INSERT INTO jobs VALUES (1, 'queued')")
+    engine = create_engine(url)  # a rollback journal: no -shm file to watch
+    rows = SqliteStatusRows(engine)
+    rows.start()
+    try:
+        assert rows.listening and not rows.watches_wal_index
+        assert rows.get(1) is None
+        rows.keep(1, ("queued",), rows.ticket())
+        assert rows.get(1) == ("queued",)
+        other_connection(url, "UPDATE jobs SET state = 'aborted' WHERE id = 1")
+        assert rows.get(1) is None
+    finally:
+        rows.stop()
+        engine.dispose()
+    assert not rows.listening
