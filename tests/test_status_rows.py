@@ -4,6 +4,7 @@ on PostgreSQL while the notices cannot be heard; on a SQLite file, when anything
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,10 +29,10 @@ def eventually(check: Callable[[], bool], seconds: float = 10) -> bool:
     return check()
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def kept(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Store, str]]:
+@contextlib.contextmanager
+def keeping(backend: str, directory: Path) -> Iterator[tuple[Store, str]]:
     """A store keeping GetStatus rows, and its URL for changes made as another process would."""
-    url, schema = make_store_url(request.param, tmp_path)
+    url, schema = make_store_url(backend, directory)
     store = Store(url)
     upgrade(store.engine)
     store.keep_statuses()
@@ -45,11 +46,22 @@ def kept(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Store
             schema.drop()
 
 
+@pytest.fixture(params=["postgresql", "sqlite"])
+def kept(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Store, str]]:
+    with keeping(request.param, tmp_path) as kept:
+        yield kept
+
+
 @pytest.fixture
-def pg(kept: tuple[Store, str]) -> tuple[Store, str]:
-    if kept[0].dialect != "postgresql":
-        pytest.skip("PostgreSQL's notices")
-    return kept
+def pg(tmp_path: Path) -> Iterator[tuple[Store, str]]:
+    with keeping("postgresql", tmp_path) as kept:
+        yield kept
+
+
+@pytest.fixture
+def sqlite(tmp_path: Path) -> Iterator[tuple[Store, str]]:
+    with keeping("sqlite", tmp_path) as kept:
+        yield kept
 
 
 def rows_of(store: Store) -> StatusRows:
@@ -91,11 +103,9 @@ def test_on_postgresql_a_column_getstatus_does_not_read_forgets_nothing(
 
 
 def test_on_sqlite_any_commit_forgets_and_the_next_read_is_current(
-    kept: tuple[Store, str],
+    sqlite: tuple[Store, str],
 ) -> None:
-    store, url = kept
-    if store.dialect != "sqlite":
-        pytest.skip("SQLite's data_version")
+    store, url = sqlite
     rows = rows_of(store)
     assert isinstance(rows, SqliteStatusRows)
     first, second = new_job(store), new_job(store)
@@ -122,11 +132,9 @@ def test_on_sqlite_any_commit_forgets_and_the_next_read_is_current(
     ids=["update", "other column", "after a checkpoint", "delete", "vacuum"],
 )
 def test_on_sqlite_the_wal_index_shows_every_commit(
-    kept: tuple[Store, str], change: list[str]
+    sqlite: tuple[Store, str], change: list[str]
 ) -> None:
-    store, url = kept
-    if store.dialect != "sqlite":
-        pytest.skip("SQLite's wal-index")
+    store, url = sqlite
     rows = rows_of(store)
     assert isinstance(rows, SqliteStatusRows) and rows.watches_wal_index
     job_id = new_job(store)
