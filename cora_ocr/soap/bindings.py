@@ -8,7 +8,8 @@ hardened, authenticated and routed the request; what is ours here:
 - errors leave Spyne as our own exceptions (the front door renders ASMX's faults);
 - GetStatus, polled for every job, is answered from a template: a `method_return_object`
   listener fills the answer into `ctx.out_string`, and Spyne skips its serializer;
-- the header entry is checked against the service's schema (Spyne validates only the body).
+- the header entry is checked against the service's schema (Spyne validates only the body),
+  or, when it is plainly valid, by `plainly_valid_header` without lxml's validator.
 """
 
 from __future__ import annotations
@@ -295,7 +296,9 @@ class _Contexts:
         model = MethodContext(server, MethodContext.SERVER)
         self.blank = {k: v for k, v in model.__dict__.items() if k not in self.FRESH}
         shared = [
-            k for k, v in self.blank.items() if not (v is None or v is server.app or v in (0, 1))
+            k
+            for k, v in self.blank.items()
+            if not (v is None or v is server.app or isinstance(v, bool))
         ]
         # A Spyne that adds a mutable attribute must not have it shared between requests.
         if shared or not model.__dict__.keys() >= self.FRESH:
