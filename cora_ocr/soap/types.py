@@ -15,13 +15,14 @@ class _FieldsOnly:
     3 µs a field; these types have none of those, and two of them are built for every poll."""
 
     _type_info: Any
-    _blank: dict[str, None] | None = None  # every field None, per class (built on first use)
+    _blank: dict[str, None]  # every field None, built once per class
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._blank = dict.fromkeys(cls._type_info)
 
     def __init__(self, **values: Any) -> None:
-        blank = type(self).__dict__.get("_blank")
-        if blank is None:
-            blank = dict.fromkeys(self._type_info)
-            type(self)._blank = blank
+        blank = self._blank
         if not values.keys() <= blank.keys():
             unknown = ", ".join(sorted(values.keys() - blank.keys()))
             raise TypeError(f"{type(self).__name__} has no field {unknown}")

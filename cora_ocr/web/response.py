@@ -21,8 +21,7 @@ class Response:
 
     @property
     def status_line(self) -> str:
-        line = _STATUS_LINES.get(self.status)
-        return f"{self.status} {HTTPStatus(self.status).phrase}" if line is None else line
+        return _STATUS_LINES[self.status]
 
     def header_list(self) -> list[tuple[str, str]]:
         return [
