@@ -206,12 +206,16 @@ def test_a_claim_without_a_pulse_is_taken_back_after_the_timeout(
     page_task.mkdir(parents=True)
     (page_task / "00002.otherhost-4343-d4e5f6.claim").touch()
     (page_task / "00003.otherhost-4242-a1b2c3.claim").touch()
+    # Read, then its owner stopped before letting go of the claim: the page is not read again.
+    (page_task / "00001.json").write_text("{}")
+    (page_task / "00001.otherhost-4343-d4e5f6.claim").touch()
 
     robot = Robot(profile, engine_factory=lambda _p: None)  # type: ignore[arg-type,return-value]
     assert robot.take_back_stale(now=True) == 2
     assert (profile.input_dir / "9-0000000e-left.png").exists()  # back in the queue
     assert (alive / "8-0000000d-held.png").exists()  # its owner has a pulse: left alone
     assert sorted(p.name for p in page_task.iterdir()) == [
+        "00001.json",
         "00002.task",
         "00003.otherhost-4242-a1b2c3.claim",
     ]

@@ -367,10 +367,15 @@ class Robot:
                         if not entry.name.endswith(".claim"):
                             continue
                         number, holder = entry.name.removesuffix(".claim").split(".", 1)
-                        if self._owner_gone(holder):
-                            with contextlib.suppress(FileNotFoundError):
-                                os.rename(entry.path, Path(work.path) / f"{number}.task")
-                                taken += 1
+                        if not self._owner_gone(holder):
+                            continue
+                        with contextlib.suppress(FileNotFoundError):
+                            if os.path.exists(Path(work.path) / f"{number}.json"):
+                                # Its owner stopped between writing the page and letting go.
+                                os.unlink(entry.path)
+                                continue
+                            os.rename(entry.path, Path(work.path) / f"{number}.task")
+                            taken += 1
         return taken
 
     # --- pages of documents spread across processes ----------------------------------------
