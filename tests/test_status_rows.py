@@ -5,12 +5,15 @@ on PostgreSQL while the notices cannot be heard; on a SQLite file, when anything
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from cora_ocr.statuses import JobState
 from cora_ocr.store import Store, queries
@@ -219,6 +222,55 @@ def test_while_the_notices_are_not_heard_every_read_goes_to_the_database(
     assert eventually(lambda: rows.listening and rows.backend_pid != listener)
     assert queries.status_row(store, job_id)[0] == "aborted"  # type: ignore[index]
     assert rows.get(job_id) is not None  # kept again once listening
+
+
+# Another process asks what SQLite asks when it opens a WAL database: can it lock the
+# `-shm` file's dead-man-switch byte (os_unix.c: UNIX_SHM_DMS) for itself alone? If it can,
+# nobody else has the wal-index open, and SQLite truncates it and builds it anew.
+DEAD_MAN_SWITCH = """
+import fcntl, sys
+with open(sys.argv[1], "r+b") as shm:
+    try:
+        fcntl.lockf(shm, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 128)
+    except OSError:
+        print("in use")
+    else:
+        print("unused")
+"""
+OTHER_PROCESS = """
+import sqlite3, sys
+with sqlite3.connect(sys.argv[1]) as conn:
+    conn.execute("UPDATE jobs SET state = 'aborted' WHERE id = ?", (int(sys.argv[2]),))
+"""
+
+
+def test_on_sqlite_watching_the_wal_index_leaves_it_in_use_for_other_processes(
+    sqlite: tuple[Store, str],
+) -> None:
+    """SQLite's locks on the `-shm` file belong to the process, and closing any descriptor of
+    that file drops them all. Mapping it from a descriptor of our own did: the next process
+    to open the database took the wal-index for unused and truncated it, and `serve` died of
+    SIGBUS under `cora-ocr db backup`."""
+    store, url = sqlite
+    rows = rows_of(store)
+    assert isinstance(rows, SqliteStatusRows) and rows.watches_wal_index
+    database = make_url(url).database
+    assert database is not None
+    job_id = new_job(store)
+    assert queries.status_row(store, job_id)[0] == "queued"  # type: ignore[index]
+
+    def ask(script: str, *args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert ask(DEAD_MAN_SWITCH, f"{database}-shm") == "in use"
+    ask(OTHER_PROCESS, database, str(job_id))  # a real other process, on SQLite's own terms
+    assert rows.get(job_id) is None
+    assert queries.status_row(store, job_id)[0] == "aborted"  # type: ignore[index]
+    assert ask(DEAD_MAN_SWITCH, f"{database}-shm") == "in use"
 
 
 def test_nothing_is_kept_in_an_in_memory_database() -> None:

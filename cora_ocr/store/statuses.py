@@ -30,18 +30,31 @@ and compares them with what it saw last before every use of what it keeps, forge
 everything when they differ: a fraction of a microsecond, holding the GIL. Asking SQLite
 instead (`PRAGMA data_version`) costs 1.7 µs in a loop but about 25 µs of CPU a request under
 the server, where every call that lets go of the GIL hands it to another thread. Where there
-is no such file (another journal or locking mode) it asks SQLite. Its connection, held open,
-keeps the `-shm` file in place. Every commit counts (a worker's lease renewal too), so rows
-are kept between changes to the database rather than to the job; commits of this process
-and of others are seen alike, at once. An in-memory database keeps nothing (it lives in one
-connection of the main engine).
+is no such file (another journal or locking mode) or no way to map it (not Linux) it asks
+SQLite. Its connection, held open, keeps the `-shm` file in place.
+
+The mapping is made from SQLite's own descriptor of the `-shm` file, found in /proc/self/fd,
+never from one of ours: SQLite's locks on that file are POSIX record locks, which belong to
+the process, and closing *any* descriptor of the file drops them all. A process whose locks
+are gone looks absent to the next process that opens the database, which then takes the
+wal-index for unused and truncates it under this one's feet (a SIGBUS in SQLite's own
+mapping, and two processes on two different wal-indexes). Python's `mmap` duplicates the
+descriptor it is given and closes the duplicate when it is closed, so the mapping is made
+with libc's `mmap` through ctypes, and never unmapped (a page of address space per `start`):
+unmapping it could pull it from under a `get` in flight.
+
+Every commit counts (a worker's lease renewal too), so rows are kept between changes to the
+database rather than to the job; commits of this process and of others are seen alike, at
+once. An in-memory database keeps nothing (it lives in one connection of the main engine).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import mmap
+import os
 import secrets
 import threading
 import time
@@ -188,7 +201,7 @@ class SqliteStatusRows(StatusRows):
         super().__init__(engine)
         self._connection: Any = None
         self._cursor: Any = None
-        self._wal_index: mmap.mmap | None = None
+        self._wal_index: Any = None  # a ctypes char array over the wal-index header
         self._seen: Any = None  # the wal-index header, or data_version, when last compared
 
     @property
@@ -210,11 +223,9 @@ class SqliteStatusRows(StatusRows):
     def stop(self) -> None:
         with self._lock:
             connection, self._connection, self._cursor = self._connection, None, None
-            wal_index, self._wal_index = self._wal_index, None
+            self._wal_index = None  # left mapped (module docstring)
             self._changes += 1
             self._rows.clear()
-        if wal_index is not None:
-            wal_index.close()
         if connection is not None:
             with contextlib.suppress(Exception):
                 connection.close()
@@ -225,10 +236,7 @@ class SqliteStatusRows(StatusRows):
         seen: Any = None
         wal_index = self._wal_index
         if wal_index is not None:
-            try:
-                seen = wal_index[:WAL_INDEX_HEADER_BYTES]
-            except ValueError:  # closed by stop() meanwhile
-                return None
+            seen = wal_index.raw
             if seen == self._seen:
                 return self._rows.get(job_id)
         with self._lock:
@@ -248,18 +256,55 @@ class SqliteStatusRows(StatusRows):
             return self._rows.get(job_id)
 
 
-def _map_wal_index(cursor: Any) -> mmap.mmap | None:
-    """The wal-index header of this connection's database, mapped for reading; None where
-    there is none to map (not in WAL mode, an exclusive locking mode, no `-shm` file)."""
+def _map_wal_index(cursor: Any) -> Any:
+    """The wal-index header of this connection's database, mapped for reading from SQLite's
+    own descriptor (module docstring); None where there is none to map (not in WAL mode, an
+    exclusive locking mode, no `-shm` file, no /proc or libc)."""
     try:
         if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
             return None
         if str(cursor.execute("PRAGMA locking_mode").fetchone()[0]).lower() != "normal":
             return None
-        cursor.execute("PRAGMA data_version").fetchone()  # a read: the wal-index is built
+        cursor.execute("PRAGMA data_version").fetchone()  # a read: SQLite opens the wal-index
         path = cursor.execute("PRAGMA database_list").fetchone()[2]
-        with open(f"{path}-shm", "rb") as file:
-            return mmap.mmap(file.fileno(), WAL_INDEX_HEADER_BYTES, access=mmap.ACCESS_READ)
+        descriptor = _descriptor_of(f"{path}-shm")
+        if descriptor is None:
+            raise OSError(f"SQLite holds no descriptor of {path}-shm")
+        address = _libc_mmap()(
+            None, WAL_INDEX_HEADER_BYTES, mmap.PROT_READ, mmap.MAP_SHARED, descriptor, 0
+        )
+        if address in (None, ctypes.c_void_p(-1).value):
+            raise OSError(ctypes.get_errno(), "mmap of the wal-index failed")
+        return (ctypes.c_char * WAL_INDEX_HEADER_BYTES).from_address(address)
     except Exception as exc:  # the rows are kept by asking SQLite instead
         log.info("no wal-index to watch (%s); asking SQLite for its data version", exc)
         return None
+
+
+def _descriptor_of(path: str) -> int | None:
+    """A descriptor this process already has open on `path`'s file (SQLite's: nothing else
+    here opens a `-shm` file), found without opening one."""
+    wanted = os.stat(path)
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            found = os.fstat(int(name))
+        except OSError:  # the listing's own descriptor, or one closed meanwhile
+            continue
+        if (found.st_dev, found.st_ino) == (wanted.st_dev, wanted.st_ino):
+            return int(name)
+    return None
+
+
+def _libc_mmap() -> Any:
+    libc = ctypes.CDLL(None, use_errno=True)
+    function = libc.mmap
+    function.restype = ctypes.c_void_p
+    function.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_size_t,
+        ctypes.c_int,
+        ctypes.c_int,
+        ctypes.c_int,
+        ctypes.c_long,
+    ]
+    return function
