@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from alembic.script import ScriptDirectory
 
 from cora_ocr.store.migrate import MIGRATIONS_DIR
 from tests.test_cli import free_port
+from tests.waiting import read_line, stop_group, wait_until
 
 HEAD = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
 
@@ -55,13 +55,31 @@ def test_backup_while_serving_then_restore(tmp_path: Path) -> None:
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     url = f"http://127.0.0.1:{port}/SequenceServices/coraOcrIntegration_v1.0.0.asmx"
-    serve = subprocess.Popen(
-        [*CLI, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
+    log = tmp_path / "serve.log"
+    with log.open("w") as stderr:
+        serve = subprocess.Popen(
+            [*CLI, "serve"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            start_new_session=True,  # its robot processes too: stop_group checks them
+        )
     returned: list[tuple[float, int]] = []  # (when the answer came, job id)
+    failed: list[BaseException] = []
     stop = threading.Event()
 
+    def submitted(count: int) -> bool:
+        assert not failed, f"a FileBatch call failed: {failed[0]!r}"
+        return len(returned) >= count
+
     def submit() -> None:
+        try:
+            calls()
+        except BaseException as exc:
+            failed.append(exc)
+
+    def calls() -> None:
         with requests.Session() as session:
             n = 0
             while not stop.is_set():
@@ -83,22 +101,25 @@ def test_backup_while_serving_then_restore(tmp_path: Path) -> None:
     backup.parent.mkdir()
     try:
         assert serve.stdout is not None
-        assert "cora-ocr serving" in serve.stdout.readline()
+        assert "cora-ocr serving" in read_line(serve.stdout, 60, "serve starts")
         submitter = threading.Thread(target=submit, daemon=True)
         submitter.start()
-        while len(returned) < 30:
-            time.sleep(0.05)
+        wait_until(lambda: submitted(30), 60, "30 FileBatch calls answered")
         began = time.monotonic()
         done = run(env, "db", "backup", str(backup))
         ended = time.monotonic()
-        while len(returned) < len([r for r in returned if r[0] <= ended]) + 20:
-            time.sleep(0.05)  # calls go on after the backup
+        so_far = len([r for r in returned if r[0] <= ended])
+        wait_until(lambda: submitted(so_far + 20), 60, "20 more calls answered after the backup")
         stop.set()
         submitter.join(30)
+        assert not failed, f"a FileBatch call failed: {failed[0]!r}"
     finally:
         stop.set()
-        serve.send_signal(signal.SIGTERM)
-        serve.communicate(timeout=60)
+        stopped = stop_group(serve)
+        assert serve.stdout is not None
+        serve.stdout.close()
+    # It stopped as asked, not by a signal (it once died of SIGBUS here: statuses.py).
+    assert stopped == 0, log.read_text()[-3000:]
     assert done.returncode == 0, done.stderr
     assert f"backed up to {backup}" in done.stdout and f"revision {HEAD}" in done.stdout
     assert not list(backup.parent.glob(".*"))  # no temp file left

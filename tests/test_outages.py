@@ -15,7 +15,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
@@ -32,6 +32,7 @@ from tests.conftest import PG_URL
 from tests.factories import file_batch_args, file_ref
 from tests.robots import RobotThread, SimulatedRobot
 from tests.test_cli import free_port
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 FINAL = ("completed", "failed", "aborted")
@@ -84,13 +85,6 @@ def write_config(directory: Path, database_url: str, port: int = 0) -> Path:
         '[profiles.Default]\noutput_format = "text"\ndpi = 150\n'
     )
     return config
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
-        time.sleep(0.1)
 
 
 def unfinished(engine: Engine) -> int:

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,13 +30,7 @@ from cora_ocr.web.server import stop_server
 from cora_ocr.worker import steps
 from tests.conftest import Pipeline, start
 from tests.factories import ManualClock, activity_header, file_batch_args, file_ref
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 30, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
-        time.sleep(0.05)
+from tests.waiting import wait_until
 
 
 def flaky(monkeypatch: pytest.MonkeyPatch, state: JobState, failures: int) -> list[int]:
