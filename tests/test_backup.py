@@ -120,6 +120,7 @@ def test_backup_while_serving_then_restore(tmp_path: Path) -> None:
         serve.stdout.close()
     # It stopped as asked, not by a signal (it once died of SIGBUS here: statuses.py).
     assert stopped == 0, log.read_text()[-3000:]
+    assert "cora_ocr: stopped" in log.read_text()  # the worker and the robot stopped first
     assert done.returncode == 0, done.stderr
     assert f"backed up to {backup}" in done.stdout and f"revision {HEAD}" in done.stdout
     assert not list(backup.parent.glob(".*"))  # no temp file left

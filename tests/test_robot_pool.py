@@ -33,7 +33,7 @@ from cora_ocr.worker import Worker
 from cora_ocr.worker.loop import WorkerConfig
 from tests.conftest import LiveServer
 from tests.factories import file_batch_args, file_ref, wire_status
-from tests.test_resilience import wait_until
+from tests.waiting import group_members, wait_until
 
 CLI = [sys.executable, "-m", "cora_ocr.cli"]
 PAGES_TEXT = [samples.sample_lines(seed=40 + n, count=8) for n in range(4)]
@@ -159,6 +159,27 @@ def test_a_pool_stops_at_once_under_a_burst_of_sigterms(
     # 0, or the default action of a signal that came after Python put it back on exit
     assert process.returncode in (0, -signal.SIGTERM), log
     assert list(profile.input_dir.iterdir()) == []  # every process tidied its claims
+
+
+def test_pool_processes_stop_when_their_owner_is_killed(
+    robot_config: tuple[Path, Profile],
+) -> None:
+    # SIGKILL (or the OOM killer) gives the owner no chance to stop its pool; its processes
+    # ran on unowned, and a restarted owner added a pool of its own beside them.
+    config, profile = robot_config
+    process = start_robot(config, new_session=True)  # robot_processes = 2
+    try:
+        owners = profile.input_dir / CLAIMS
+        wait_until(lambda: owners.is_dir() and len(list(owners.iterdir())) == 2, 60, "2 robots")
+        process.kill()
+        process.wait(30)
+        wait_until(lambda: not group_members(process.pid), 30, "the pool's processes stop")
+        _out, log = process.communicate(timeout=30)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    assert log.count("the pool's owner (process") == 2, log
+    assert list(profile.input_dir.iterdir()) == []  # each tidied its claims as it stopped
 
 
 def test_a_robot_process_killed_mid_document_is_taken_over(

@@ -103,12 +103,14 @@ def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        serve.run()
+        serve.run()  # waitress's loop ends on KeyboardInterrupt itself: run() returns
     except KeyboardInterrupt:
-        log.info("stopping")
+        pass  # raised before or after the loop ran
     finally:
+        log.info("stopping")
         serve.stop(loop_running=False)
         serve.close()
+        log.info("stopped")
     return 0
 
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import multiprocessing.connection
 import signal
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from cora_ocr.logs import JsonFormatter
@@ -35,10 +37,28 @@ def _robot_process(profile: Profile, level: str, log_format: str, burst: bool) -
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the pool's owner decides when to stop
     robot = Robot(profile)
     StopSignals(robot.stop, [signal.SIGTERM])
+    _stop_when_orphaned(robot.stop)
     try:
         robot.run(burst=burst)
     finally:
         robot.close()
+
+
+def _stop_when_orphaned(stop: Callable[[], None]) -> None:
+    """A pool process outlives its owner only if the owner died without stopping it (SIGKILL,
+    the OOM killer, a crash); it then stops as if asked, after the page in hand, instead of
+    running on with nobody to restart or stop it (a restarted owner starts a pool of its own).
+    The owner's sentinel is a pipe that reads as closed once the owner is gone."""
+    owner = multiprocessing.parent_process()
+    if owner is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([owner.sentinel])
+        log.warning("the pool's owner (process %s) is gone; stopping", owner.pid)
+        stop()
+
+    threading.Thread(target=watch, name="owner-watch", daemon=True).start()
 
 
 class RobotPool:
