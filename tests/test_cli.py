@@ -16,6 +16,7 @@ import pytest
 from cora_ocr.config import load_settings
 from cora_ocr.errors import SettingsError
 from tests.conftest import make_store_url
+from tests.waiting import read_line
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "cora_ocr.cli"]
@@ -61,7 +62,7 @@ def test_serve_runs_the_readme_snippet_and_jobs_show(cli_env: dict[str, str]) ->
     )
     try:
         assert process.stdout is not None
-        banner = process.stdout.readline()
+        banner = read_line(process.stdout, 60, "serve starts")
         assert f"http://127.0.0.1:{port}/SequenceServices/" in banner
         snippet = readme_snippet().replace("127.0.0.1:8080", f"127.0.0.1:{port}")
         result = subprocess.run(
@@ -218,7 +219,7 @@ def test_demo_through_a_running_service(cli_env: dict[str, str]) -> None:
     )
     try:
         assert process.stdout is not None
-        assert "cora-ocr serving" in process.stdout.readline()
+        assert "cora-ocr serving" in read_line(process.stdout, 60, "serve starts")
         demo = run(cli_env, "demo", "--timeout", "60")
     finally:
         process.send_signal(signal.SIGTERM)

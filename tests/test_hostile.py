@@ -28,6 +28,7 @@ from tests.factories import (
     header_xml,
 )
 from tests.hostile_cases import CANARY, FIFTY_MB, Case, cases
+from tests.waiting import read_line
 
 SERVICE = "/SequenceServices/coraOcrIntegration_v1.0.0.asmx"
 
@@ -86,7 +87,7 @@ class Service:
             text=True,
         )
         assert self.process.stdout is not None
-        assert "cora-ocr serving" in self.process.stdout.readline()
+        assert "cora-ocr serving" in read_line(self.process.stdout, 60, "serve starts")
         self.url = f"http://127.0.0.1:{self.port}{SERVICE}"
         self.files = self.data / "connections" / "CoraOCRExternalConnection"
 

@@ -24,6 +24,7 @@ from cora_ocr.web.observe import Observer
 from tests.conftest import LiveServer, Pipeline, Strict, refused_caller
 from tests.factories import file_ref
 from tests.test_cli import free_port
+from tests.waiting import read_line
 
 CLI = [sys.executable, "-m", "cora_ocr.cli"]
 TNS = "http://genpact.com/cora/orchestration/ocr/1.0.0/api/"
@@ -145,7 +146,7 @@ def test_serve_logs_json_lines_with_job_ids_and_one_access_line_per_request(
     url = base + "/SequenceServices/coraOcrIntegration_v1.0.0.asmx"
     try:
         assert process.stdout is not None
-        assert "cora-ocr serving" in process.stdout.readline()
+        assert "cora-ocr serving" in read_line(process.stdout, 60, "serve starts")
         envelope = (
             '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
             f'<FileBatch xmlns="{TNS}"><TimeOut>60</TimeOut><ExternalContext>j</ExternalContext>'

@@ -32,7 +32,7 @@ from tests.conftest import PG_URL
 from tests.factories import file_batch_args, file_ref
 from tests.robots import RobotThread, SimulatedRobot
 from tests.test_cli import free_port
-from tests.waiting import wait_until
+from tests.waiting import read_line, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 FINAL = ("completed", "failed", "aborted")
@@ -53,7 +53,7 @@ class Process:
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         assert self.popen.stdout is not None
-        self.first_line = self.popen.stdout.readline().strip()
+        self.first_line = read_line(self.popen.stdout, 60, "its first line").strip()
 
     @property
     def running(self) -> bool:
