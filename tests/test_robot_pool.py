@@ -89,6 +89,22 @@ def stop(process: subprocess.Popen[str]) -> str:
     return err
 
 
+@contextlib.contextmanager
+def pool_of_two(config: Path, profile: Profile) -> Iterator[subprocess.Popen[str]]:
+    """`cora-ocr robot` (robot_processes = 2) in a process group of its own, once both
+    processes are at work; whatever of the group is left at the end is killed."""
+    process = start_robot(config, new_session=True)
+    try:
+        owners = profile.input_dir / CLAIMS
+        wait_until(lambda: owners.is_dir() and len(list(owners.iterdir())) == 2, 60, "2 robots")
+        yield process
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        if process.returncode is None:
+            process.communicate()
+
+
 def pages_of(result: bytes) -> list[str]:
     pages = etree.fromstring(result).findall(f".//{{{ALTO_NS}}}Page")
     return [" ".join(s.get("CONTENT", "") for s in p.iter(f"{{{ALTO_NS}}}String")) for p in pages]
@@ -142,19 +158,12 @@ def test_a_pool_stops_at_once_under_a_burst_of_sigterms(
     # the next signal came while it held the Event's lock; the pool killed that process
     # after its grace, and its claims stayed behind.
     config, profile = robot_config
-    process = start_robot(config, new_session=True)  # robot_processes = 2
-    try:
-        owners = profile.input_dir / CLAIMS
-        wait_until(lambda: owners.is_dir() and len(list(owners.iterdir())) == 2, 60, "2 robots")
+    with pool_of_two(config, profile) as process:
         for _ in range(20):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
             time.sleep(0.002)
         _out, log = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
     assert "did not stop" not in log, log
     # 0, or the default action of a signal that came after Python put it back on exit
     assert process.returncode in (0, -signal.SIGTERM), log
@@ -167,17 +176,11 @@ def test_pool_processes_stop_when_their_owner_is_killed(
     # SIGKILL (or the OOM killer) gives the owner no chance to stop its pool; its processes
     # ran on unowned, and a restarted owner added a pool of its own beside them.
     config, profile = robot_config
-    process = start_robot(config, new_session=True)  # robot_processes = 2
-    try:
-        owners = profile.input_dir / CLAIMS
-        wait_until(lambda: owners.is_dir() and len(list(owners.iterdir())) == 2, 60, "2 robots")
+    with pool_of_two(config, profile) as process:
         process.kill()
         process.wait(30)
         wait_until(lambda: not group_members(process.pid), 30, "the pool's processes stop")
         _out, log = process.communicate(timeout=30)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
     assert log.count("the pool's owner (process") == 2, log
     assert list(profile.input_dir.iterdir()) == []  # each tidied its claims as it stopped
 

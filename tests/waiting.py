@@ -56,11 +56,14 @@ def stop_group(process: subprocess.Popen[Any], timeout: float = 60) -> int:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
         raise AssertionError(f"{process.args!r} did not stop within {timeout} s") from None
-    deadline = time.monotonic() + 10
-    while (left := group_members(process.pid)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if left:
+    try:
+        wait_until(
+            lambda: not group_members(process.pid),
+            10,
+            f"the processes {process.args!r} started stop (its exit code: {process.returncode})",
+        )
+    except AssertionError:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-    assert not left, f"processes {left} outlived {process.args!r} (exit code {process.returncode})"
+        raise
     return process.returncode
