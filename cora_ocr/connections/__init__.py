@@ -3,6 +3,8 @@ can never leave a connection's root. storage.py says what every kind guarantees.
 
 from __future__ import annotations
 
+import logging
+import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,6 +15,7 @@ from cora_ocr.connections.storage import LocalStorage, Storage, StorageError
 from cora_ocr.errors import InvalidField, SettingsError
 
 __all__ = [
+    "STAGING",
     "UPLOADS",
     "Connections",
     "LocalStorage",
@@ -21,10 +24,14 @@ __all__ = [
     "check_file_name",
     "remove_upload_folders",
     "split_location",
+    "sweep_staging",
 ]
 
 # The internal connection of the REST face's uploads and results (rest/uploads.py).
 UPLOADS = "@uploads"
+# Its folder of bodies still arriving, a folder per request (rest/uploads.py).
+STAGING = "staging"
+log = logging.getLogger(__name__)
 
 
 def remove_upload_folders(root: Path, connection: str, *locations: str) -> None:
@@ -35,6 +42,32 @@ def remove_upload_folders(root: Path, connection: str, *locations: str) -> None:
     for location in locations:
         if location.count("/") == 1:
             shutil.rmtree(root / location, ignore_errors=True)
+
+
+def sweep_staging(root: Path, now: float, age: float) -> int:
+    """Remove what requests left in the uploads' staging folder and did not remove (a process
+    killed mid-upload): entries older than `age` seconds at `now`. Returns how many."""
+    removed = 0
+    try:
+        entries = list(os.scandir(root / STAGING))
+    except OSError:
+        return 0  # no staging folder yet
+    for entry in entries:
+        try:
+            if now - entry.stat(follow_symlinks=False).st_mtime < age:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+        except FileNotFoundError:
+            continue  # removed meanwhile, by its request or another sweeper
+        except OSError as exc:
+            log.warning("cannot remove staged upload %s: %s", entry.path, exc.strerror or exc)
+            continue
+        removed += 1
+        log.info("removed staged upload %s, left by a request that did not finish", entry.path)
+    return removed
 
 
 def open_storage(name: str, spec: ConnectionSpec) -> Storage:

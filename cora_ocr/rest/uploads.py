@@ -1,9 +1,11 @@
 """Documents uploaded to the REST face: streamed to disk in the service's own connection
 (never whole in memory), judged by their content, made into jobs like any other.
 
-Layout under the connection's root (`<data_dir>/rest`): `staging/` while a body arrives,
-`inbox/<token>/document.<ext>` once it is a job's input, `results/<token>/result.<ext>` where
-the worker delivers. The token is random: one job's folders are never another's.
+Layout under the connection's root (`<data_dir>/rest`): `staging/<request>/` while a body
+arrives (removed when the request ends, however it ends; what a killed process left there is
+swept, `connections.sweep_staging`), `inbox/<token>/document.<ext>` once it is a job's input,
+`results/<token>/result.<ext>` where the worker delivers. The token is random: one job's
+folders are never another's.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from werkzeug.datastructures import FileStorage
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
+from werkzeug.formparser import FormDataParser
 from werkzeug.wrappers import Request
 
 from cora_ocr import errors
-from cora_ocr.connections import UPLOADS, Connections, remove_upload_folders
+from cora_ocr.connections import STAGING, UPLOADS, Connections, remove_upload_folders
 from cora_ocr.jobs import FileBatchRequest, FileRef, JobService
 from cora_ocr.licensing import Principal
 from cora_ocr.profiles import Profiles
@@ -53,8 +56,18 @@ class _Upload(Request):
     the system's temporary folder (so that a finished upload is moved, not copied)."""
 
     staging: Path
-    max_form_memory_size = 64 * 1024  # the text fields together
+    # Werkzeug's cap on one text part (the job's rules judge each field's content). Its
+    # multipart decoder applies the same cap to what it holds between two of the parser's
+    # 64 KiB reads, file data included: the cap must stay well above that read size, or file
+    # data whose read ends inside a boundary's first bytes is refused (issue 25: at 64 KiB
+    # most real scans got 413).
+    max_form_memory_size = 512 * 1024
     max_form_parts = 16
+
+    def make_form_data_parser(self) -> FormDataParser:
+        parser = super().make_form_data_parser()
+        parser.silent = False  # a broken body is refused as such, never read as an empty form
+        return parser
 
     def _get_file_stream(
         self,
@@ -82,28 +95,50 @@ class Uploads:
         self.limit = limit
 
     def create(self, environ: dict[str, Any], principal: Principal | None) -> int:
-        """A job from a multipart/form-data upload; refusals store nothing."""
-        staging = self.root / "staging"
-        staging.mkdir(parents=True, exist_ok=True)
+        """A job from a multipart/form-data upload; refusals store nothing, and every part
+        staged for this request is gone when it returns or raises."""
         request = _Upload(environ)
-        request.staging = staging
         request.max_content_length = self.limit
         if request.mimetype != "multipart/form-data":
             raise errors.UnsupportedMediaType(
                 f"Content-Type: {request.mimetype or '(none)'!r}; "
                 "a job is created with multipart/form-data"
             )
+        staging = self.root / STAGING
+        staging.mkdir(parents=True, exist_ok=True)
+        request.staging = Path(tempfile.mkdtemp(dir=staging, prefix="request-"))
         try:
-            files, form = request.files, request.form
-        except RequestEntityTooLarge:
-            raise errors.RequestTooLarge(f"the upload exceeds {self.limit} bytes") from None
-        parts = [part for name in files for part in files.getlist(name)]
-        try:
-            self._check_names([*form.keys(), *files.keys()])
-            return self._create(files.get("file"), form, principal)
+            files, form = self._parse(request)
+            try:
+                self._check_names([*form.keys(), *files.keys()])
+                return self._create(files.get("file"), form, principal)
+            finally:
+                for name in files:
+                    for part in files.getlist(name):
+                        with contextlib.suppress(OSError):
+                            part.stream.close()
         finally:
-            for part in parts:
-                _discard(part)
+            shutil.rmtree(request.staging, ignore_errors=True)
+
+    def _parse(self, request: _Upload) -> tuple[Any, Any]:
+        try:
+            return request.files, request.form
+        except ClientDisconnected:
+            raise errors.MalformedRequest(
+                f"the body ended before its Content-Length of {request.content_length} bytes"
+            ) from None
+        except ValueError as broken:  # Werkzeug's word for a body that stops mid-part too
+            raise errors.MalformedRequest(
+                f"the multipart/form-data body is broken or cut short: {broken}"
+            ) from None
+        except RequestEntityTooLarge:
+            declared = request.content_length
+            if declared is None or declared > self.limit:
+                raise errors.RequestTooLarge(f"the upload exceeds {self.limit} bytes") from None
+            raise errors.RequestTooLarge(
+                f"the form exceeds its limits: at most {request.max_form_parts} parts, "
+                f"and at most {request.max_form_memory_size} bytes in a text field"
+            ) from None
 
     @staticmethod
     def _check_names(names: list[str | None]) -> None:
@@ -186,11 +221,3 @@ def _timeout(text: str | None, longest: int) -> int:
     if not 1 <= seconds <= longest:
         raise errors.InvalidField("timeout", f"{seconds} is outside 1..{longest} seconds")
     return seconds
-
-
-def _discard(part: FileStorage) -> None:
-    """A staged part that did not become a job's input."""
-    stream = part.stream
-    with contextlib.suppress(OSError, AttributeError):
-        stream.close()
-        Path(stream.name).unlink(missing_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
@@ -11,6 +12,7 @@ from cora_ocr.admin.app import PREFIX as ADMIN_PREFIX
 from cora_ocr.admin.app import AdminApp
 from cora_ocr.clock import Clock
 from cora_ocr.config import Settings, is_loopback
+from cora_ocr.connections import UPLOADS, sweep_staging
 from cora_ocr.errors import ClientError, MalformedRequest, RequestTooLarge, UnsupportedMediaType
 from cora_ocr.jobs import JobService
 from cora_ocr.licensing import Principal
@@ -256,6 +258,10 @@ class CoraOcrApp:
 
 def create_app(services: Services, clock: Clock | None = None) -> CoraOcrApp:
     services.connections.ensure_roots()
+    # What a killed process left of its uploads (the workers sweep too, but `web` may run alone).
+    sweep_staging(
+        services.connections.local_root(UPLOADS), time.time(), services.settings.orphan_seconds
+    )
     services.store.keep_statuses()  # GetStatus rows between changes, on PostgreSQL
     guard = Guard(services.settings, services.licensing, clock)
     uploads = Uploads(

@@ -25,7 +25,7 @@ from typing import Protocol
 
 from cora_ocr import metrics
 from cora_ocr.clock import Clock, SystemClock
-from cora_ocr.connections import Connections
+from cora_ocr.connections import UPLOADS, Connections, sweep_staging
 from cora_ocr.outages import Backoff, Outage, describe, is_database_trouble, is_transient
 from cora_ocr.profiles import Profiles
 from cora_ocr.rest.views import job_view
@@ -166,14 +166,16 @@ class Worker:
         return purge(self.store, self.connections, cutoff)
 
     def sweep(self) -> int:
-        """Remove robot-folder files that belong to no live job and are old enough."""
+        """Remove robot-folder files that belong to no live job, and uploads' staged parts
+        that no request removed, once old enough."""
         self._next_sweep = time.monotonic() + self.config.sweep_interval_seconds
         if self.config.orphan_seconds <= 0:
             return 0
         with self.store.session() as session:
             live = queries.live_robot_names(session)
-        now = self.clock.now().timestamp()
-        return sweep(self.profiles.all(), live, now, self.config.orphan_seconds)
+        now, age = self.clock.now().timestamp(), self.config.orphan_seconds
+        staged = sweep_staging(self.connections.local_root(UPLOADS), now, age)
+        return staged + sweep(self.profiles.all(), live, now, age)
 
     def run_once(self) -> bool:
         """Claim one due job and drive it as far as it goes now; False if none was due."""
