@@ -12,6 +12,8 @@ rotate_pages = true                # turn pages by 90/180/270 (orientation detec
 deskew = true                      # straighten skews up to 15 degrees
 robot_processes = 4                # built-in robot processes (default: the machine's cores)
 claim_timeout_seconds = 60         # a claim not kept alive this long is taken back
+max_page_megapixels = 70           # one page's budget: bigger pages are read at a lower dpi
+robot_memory_mb = 2048             # address space of each built-in robot process; 0: no limit
 media_types = ["application/pdf", "image/tiff", "image/png", "image/jpeg"]
 ```
 """
@@ -40,6 +42,9 @@ ERROR_SUFFIX = ".error"
 # (robot/hotfolder.py). Hidden, so other robots and the sweep pass them by.
 CLAIMS = ".cora-claims"
 PAGES = ".cora-pages"
+# How often a document was taken back from a robot process that stopped holding it
+# (`.cora-taken/<name>`, its count): the second time it is refused, not handed on again.
+TAKEN = ".cora-taken"
 # The built-in robot's heartbeat, beside a profile's output folder (not in it: the hot folders
 # hold documents only, for external robots and operators): its age says when the robot was
 # last seen (GET /readyz).
@@ -58,6 +63,8 @@ _KEYS = {
     "deskew",
     "robot_processes",
     "claim_timeout_seconds",
+    "max_page_megapixels",
+    "robot_memory_mb",
 }
 
 
@@ -115,6 +122,15 @@ class Profile:
     deskew: bool = True
     robot_processes: int = field(default_factory=lambda: os.cpu_count() or 1)
     claim_timeout_seconds: float = 60.0
+    # One page's pixel budget (A3 at 600 dpi): a PDF page over it is rendered at the lower dpi
+    # that fits, an image scaled down; one that cannot fit is refused (robot/documents.py).
+    max_page_megapixels: float = 70.0
+    # Each built-in robot process's address space (RLIMIT_AS), in MiB; 0 sets none.
+    robot_memory_mb: int = 2048
+
+    @property
+    def max_page_pixels(self) -> int:
+        return int(self.max_page_megapixels * 1_000_000)
 
     def result_name(self, file_name: str) -> str:
         return PurePath(file_name).stem + self.result_extension
@@ -139,12 +155,18 @@ class Profile:
         """`done total` pages, written by the robot while it works (hidden: not a result)."""
         return self.output_dir / f".{PurePath(file_name).stem}.progress"
 
-    def answers(self, file_name: str) -> tuple[Path, Path, Path]:
-        """What the robot writes for a document: result, error, progress."""
+    def notes_path(self, file_name: str) -> Path:
+        """Lines the robot adds to the job's history (a page read at a lower dpi to fit the
+        page budget); hidden, like the progress file. Optional for third-party robots."""
+        return self.output_dir / f".{PurePath(file_name).stem}.notes"
+
+    def answers(self, file_name: str) -> tuple[Path, ...]:
+        """What the robot writes for a document: result, error, progress, notes."""
         return (
             self.result_path(file_name),
             self.error_path(file_name),
             self.progress_path(file_name),
+            self.notes_path(file_name),
         )
 
     @property
@@ -154,6 +176,9 @@ class Profile:
     def pages_dir(self, file_name: str) -> Path:
         """Where the pages of a document spread across robot processes are worked on."""
         return self.input_dir / PAGES / file_name
+
+    def taken_back_path(self, file_name: str) -> Path:
+        return self.input_dir / TAKEN / file_name
 
     def claimed(self, file_name: str) -> list[Path]:
         """The document as a robot process has claimed it (normally one path, or none)."""
@@ -174,7 +199,13 @@ class Profile:
         pages being worked on, and the robot's answers."""
         placed = self.input_path(file_name)
         temp = files.temp_name(placed, job_temp_tag(job_id))
-        files.remove_quietly(placed, temp, *self.claimed(file_name), *self.answers(file_name))
+        files.remove_quietly(
+            placed,
+            temp,
+            *self.claimed(file_name),
+            *self.answers(file_name),
+            self.taken_back_path(file_name),
+        )
         shutil.rmtree(self.pages_dir(file_name), ignore_errors=True)
 
     def problems(self) -> list[str]:
@@ -231,6 +262,21 @@ def _profile(name: str, table: Mapping[str, Any], data_dir: Path) -> Profile:
         raise SettingsError(f"{prefix}.claim_timeout_seconds: {claim_timeout!r} is not a number")
     if not 1 <= claim_timeout <= 86_400:
         raise SettingsError(f"{prefix}.claim_timeout_seconds: {claim_timeout!r} is not in 1..86400")
+    megapixels = table.get("max_page_megapixels", 70.0)
+    if isinstance(megapixels, bool) or not isinstance(megapixels, int | float):
+        raise SettingsError(f"{prefix}.max_page_megapixels: {megapixels!r} is not a number")
+    if not 1 <= megapixels <= 1000:
+        raise SettingsError(f"{prefix}.max_page_megapixels: {megapixels!r} is not in 1..1000")
+    memory = table.get("robot_memory_mb", 2048)
+    if (
+        isinstance(memory, bool)
+        or not isinstance(memory, int)
+        or not (memory == 0 or 512 <= memory <= 1_048_576)
+    ):
+        raise SettingsError(
+            f"{prefix}.robot_memory_mb: {memory!r} is not 0 (no limit) or an integer in "
+            "512..1048576"
+        )
     tessdata = table.get("tessdata_dir")
     if tessdata is not None and not isinstance(tessdata, str):
         raise SettingsError(f"{prefix}.tessdata_dir: expected a folder path")
@@ -256,6 +302,8 @@ def _profile(name: str, table: Mapping[str, Any], data_dir: Path) -> Profile:
         deskew=table.get("deskew", True),
         robot_processes=processes,
         claim_timeout_seconds=float(claim_timeout),
+        max_page_megapixels=float(megapixels),
+        robot_memory_mb=memory,
     )
 
 

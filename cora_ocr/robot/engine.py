@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
+from PIL import Image, TiffImagePlugin
 
 from cora_ocr.robot.deskew import MIN_CORRECTION, Turn, find_skew
 
@@ -51,6 +52,7 @@ class PageResult:
     text: str
     blocks: list[Block]
     hocr: str | None = None
+    straightened: float = 0.0  # degrees the page was turned by before it was read (deskew)
 
 
 def default_tessdata() -> Path:
@@ -86,6 +88,16 @@ def language_problem(languages: tuple[str, ...], folder: Path, rotate_pages: boo
 # at 80-95. Detecting the orientation of every page would halve the throughput (measured:
 # 0.5 against 1.0 pages/s), for the few pages that are turned.
 REREAD_BELOW_CONFIDENCE = 70
+
+
+def _word_text(word: Any, level: int) -> str:
+    """A word's text, or "" where Tesseract has none: on a page without words (a blank page,
+    a separator sheet) its iterator still yields one empty word, whose text raises
+    RuntimeError("No text returned")."""
+    try:
+        return word.GetUTF8Text(level) or ""
+    except RuntimeError:
+        return ""
 
 
 class TesseractEngine:
@@ -153,8 +165,8 @@ class TesseractEngine:
         blocks: list[Block] = []
         iterator = api.GetIterator()
         for word in self._tesserocr.iterate_level(iterator, ril.WORD):
-            text = word.GetUTF8Text(ril.WORD)
-            if not text or not text.strip():
+            text = _word_text(word, ril.WORD)
+            if not text.strip():
                 continue
             if not blocks or word.IsAtBeginningOf(ril.BLOCK):
                 blocks.append(Block(where(word.BoundingBox(ril.BLOCK))))
@@ -168,15 +180,31 @@ class TesseractEngine:
         hocr = api.GetHOCRText(number - 1) if want_hocr else None
         if hocr is not None and turn is not None:
             hocr = turn.hocr_back(hocr)
-        return PageResult(number, image.width, image.height, api.GetUTF8Text(), blocks, hocr)
-
-    def searchable_pdf(self, pages: list[Image.Image], dpi: int, workdir: Path) -> bytes:
-        """A PDF of the page images with an invisible text layer (Tesseract's PDF renderer)."""
-        tiff = workdir / "pages.tif"
-        pages = [self.straighten(page)[1] for page in pages]
-        pages[0].save(
-            tiff, save_all=True, append_images=pages[1:], dpi=(dpi, dpi), compression="tiff_deflate"
+        return PageResult(
+            number,
+            image.width,
+            image.height,
+            api.GetUTF8Text(),
+            blocks,
+            hocr,
+            turn.angle if turn is not None else 0.0,
         )
+
+    def searchable_pdf(self, pages: Iterable[Image.Image], dpi: int, workdir: Path) -> int:
+        """`workdir/result.pdf`: the page images with an invisible text layer (Tesseract's PDF
+        renderer), from a multi-page TIFF written one page at a time, so that one page image
+        is held at a time, not the document. Returns the pages."""
+        tiff, count = workdir / "pages.tif", 0
+        with TiffImagePlugin.AppendingTiffWriter(str(tiff), new=True) as writer:
+            for page in pages:
+                self.straighten(page)[1].save(
+                    writer,
+                    format="TIFF",
+                    dpi=page.info.get("dpi", (dpi, dpi)),  # as rendered or scanned: paper size
+                    compression="tiff_deflate",
+                )
+                writer.newFrame()
+                count += 1
         # Whole documents: each page's orientation is detected (no second reading here).
         api = self._orienting() if self.rotate_pages else self._api
         api.SetVariable("tessedit_create_pdf", "1")
@@ -185,7 +213,7 @@ class TesseractEngine:
                 raise RuntimeError("Tesseract could not render the PDF")
         finally:
             api.SetVariable("tessedit_create_pdf", "0")
-        return (workdir / "result.pdf").read_bytes()
+        return count
 
     def close(self) -> None:
         self._api.End()

@@ -39,9 +39,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from cora_ocr import metrics
 from cora_ocr.outages import Backoff, Outage
-from cora_ocr.profiles import PAGES, Profile, original_name
+from cora_ocr.profiles import PAGES, TAKEN, Profile, original_name
 from cora_ocr.robot.documents import Document, UnsupportedDocument, open_document
 from cora_ocr.robot.engine import (
     Block,
@@ -113,11 +115,43 @@ def page_from_json(data: bytes) -> PageResult:
         )
         for block in raw["blocks"]
     ]
-    return PageResult(raw["number"], raw["width"], raw["height"], raw["text"], blocks, raw["hocr"])
+    return PageResult(
+        raw["number"],
+        raw["width"],
+        raw["height"],
+        raw["text"],
+        blocks,
+        raw["hocr"],
+        raw.get("straightened", 0.0),
+    )
 
 
 def _task_name(number: int) -> str:
     return f"{number:05}.task"
+
+
+# A document (or a page) is taken back from a process that stopped holding it once; the
+# second time it is refused: its reading killed two processes (robot_memory_mb, a crash).
+MAX_TAKE_BACKS = 2
+
+
+def _count(path: Path) -> int:
+    """Add one to the count kept in `path` (made with its folder if missing); the new count."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        count = int(path.read_text("ascii").strip() or 0) + 1
+    except (FileNotFoundError, ValueError):
+        count = 1
+    write_atomically(path, str(count).encode())
+    return count
+
+
+def _given_up(what: str, owner: str) -> str:
+    return (
+        f"OCR failed: robot processes stopped twice while reading {what} (the last was "
+        f"{owner}): it is not handed on again. A page too big for the robot's memory "
+        "(robot_memory_mb) or one that crashes the engine does this"
+    )
 
 
 class Robot:
@@ -147,6 +181,9 @@ class Robot:
         self.stop_event = threading.Event()
         self.wake = threading.Event()
         self.pages_done = 0
+        # The document being read (claimed by this process or, for a page task, another):
+        # a pool process stops at once when it is taken away mid-page (robot/pool.py).
+        self.working_on: Path | None = None
         self.outage = Outage(f"robot folders of profile {profile.name}", log, Backoff(cap=10.0))
         self._observer: Any = None
         self._keeper: threading.Thread | None = None
@@ -233,7 +270,12 @@ class Robot:
     def _tidy(self) -> None:
         """Remove this process's claims folder, and the shared ones, when they are empty: a
         robot that stopped leaves the input folder as it found it."""
-        for folder in (self.claims, self.profile.claims_dir, self.profile.input_dir / PAGES):
+        for folder in (
+            self.claims,
+            self.profile.claims_dir,
+            self.profile.input_dir / PAGES,
+            self.profile.input_dir / TAKEN,
+        ):
             with contextlib.suppress(OSError):
                 folder.rmdir()
 
@@ -346,18 +388,10 @@ class Robot:
                 if owner.name == self.owner or not self._owner_gone(owner.name):
                     continue
                 for entry in os.scandir(owner.path):
-                    back = self.profile.input_path(entry.name)
-                    if os.path.lexists(back):
+                    if os.path.lexists(self.profile.input_path(entry.name)):
                         continue
                     with contextlib.suppress(FileNotFoundError):
-                        os.rename(entry.path, back)
-                        os.utime(back)  # its wait starts again; the oldest still go first
-                        taken += 1
-                        log.warning(
-                            "took back %s from robot process %s, which stopped while holding it",
-                            entry.name,
-                            owner.name,
-                        )
+                        taken += self._take_back(Path(entry.path), owner.name)
                 with contextlib.suppress(OSError):
                     os.rmdir(owner.path)
         with contextlib.suppress(FileNotFoundError):
@@ -374,9 +408,42 @@ class Robot:
                                 # Its owner stopped between writing the page and letting go.
                                 os.unlink(entry.path)
                                 continue
-                            os.rename(entry.path, Path(work.path) / f"{number}.task")
-                            taken += 1
+                            taken += self._take_back_page(Path(entry.path), int(number), holder)
         return taken
+
+    def _take_back(self, claim: Path, owner: str) -> int:
+        """A stopped process's document: back into input_dir, or refused the second time
+        (a document whose reading kills robot processes is not handed on for ever). It is
+        first renamed into this process's claims, so that one process alone decides."""
+        mine = self.claims / claim.name
+        self.claims.mkdir(parents=True, exist_ok=True)
+        os.rename(claim, mine)
+        if _count(self.profile.taken_back_path(claim.name)) >= MAX_TAKE_BACKS:
+            self._refuse(mine, _given_up("this document", owner))
+            return 0
+        back = self.profile.input_path(claim.name)
+        os.rename(mine, back)
+        os.utime(back)  # its wait starts again; the oldest still go first
+        log.warning(
+            "took back %s from robot process %s, which stopped while holding it",
+            claim.name,
+            owner,
+        )
+        return 1
+
+    def _take_back_page(self, claim: Path, number: int, holder: str) -> int:
+        """A stopped process's page task: a task again, or failed the second time."""
+        work = claim.parent
+        mine = work / f"{number:05}.{self.owner}.claim"
+        os.rename(claim, mine)
+        if _count(work / f"{number:05}.taken") >= MAX_TAKE_BACKS:
+            write_atomically(
+                work / f"{number:05}.failed", _given_up(f"page {number}", holder).encode()
+            )
+            mine.unlink()
+            return 0
+        os.rename(mine, work / _task_name(number))
+        return 1
 
     # --- pages of documents spread across processes ----------------------------------------
     def _claim_task(self, work: Path) -> tuple[int, Path] | None:
@@ -409,9 +476,8 @@ class Robot:
             try:
                 if not documents:
                     raise Aborted
-                with open_document(
-                    documents[0], self.profile.media_types, self.profile.dpi
-                ) as document:
+                self.working_on = documents[0]
+                with self._open(documents[0]) as document:
                     self._recognise_task(document, Path(work.path), number)
             except (Aborted, FileNotFoundError):
                 pass  # the document went away: its task goes with it
@@ -423,15 +489,37 @@ class Robot:
                         f"page {number}: {type(exc).__name__}: {exc}".encode(),
                     )
             finally:
+                self.working_on = None
                 claim.unlink(missing_ok=True)
             return True
         return False
 
-    def _recognise_task(self, document: Document, work: Path, number: int) -> None:
+    def _page(self, document: Document, name: str, number: int) -> Image.Image:
+        """Page `number` of the document `name`; what was done to fit it into the page budget
+        is added to the document's notes file (the job's history), by whichever process
+        read the page."""
+        known = len(document.notes)
+        image = document.page(number)
+        self._note(name, document.notes[known:])
+        return image
+
+    def _read(self, document: Document, name: str, number: int) -> PageResult:
+        """Page `number` read by the engine; a page it straightened first is noted."""
         assert self.engine is not None
-        page = self.engine.recognize(
-            document.page(number), number, want_hocr=self.profile.output_format == "hocr"
-        )
+        want_hocr = self.profile.output_format == "hocr"
+        page = self.engine.recognize(self._page(document, name, number), number, want_hocr)
+        if page.straightened:
+            self._note(name, [f"page {number} straightened by {page.straightened:+.1f} degrees"])
+        return page
+
+    def _note(self, name: str, notes: list[str]) -> None:
+        if notes:
+            with self.profile.notes_path(name).open("a", encoding="utf-8") as handle:
+                # One short append of whole lines: never mixed with another process's.
+                handle.write("".join(f"{note}\n" for note in notes))
+
+    def _recognise_task(self, document: Document, work: Path, number: int) -> None:
+        page = self._read(document, work.name, number)
         self._page_done()
         write_atomically(work / f"{number:05}.json", page_to_json(page))
         log.debug("page %d of %s recognised by %s", number, work.name, self.owner)
@@ -481,6 +569,13 @@ class Robot:
     def process(self, path: Path) -> bool:
         """One claimed document; True if a result was written. Never raises for a bad
         document. The claim is let go of whatever happens."""
+        self.working_on = path
+        try:
+            return self._process(path)
+        finally:
+            self.working_on = None
+
+    def _process(self, path: Path) -> bool:
         profile = self.profile
         started = time.perf_counter()
         try:
@@ -508,7 +603,7 @@ class Robot:
             return self._dropped(path)
         write_atomically(profile.result_path(path.name), data)
         path.unlink(missing_ok=True)
-        shutil.rmtree(profile.pages_dir(path.name), ignore_errors=True)
+        self._forget(path)
         log.info(
             "recognised %s: %d pages in %.2f s",
             path.name,
@@ -532,39 +627,51 @@ class Robot:
 
     def _dropped(self, path: Path) -> bool:
         self.profile.progress_path(path.name).unlink(missing_ok=True)
-        shutil.rmtree(self.profile.pages_dir(path.name), ignore_errors=True)
+        self._forget(path)
         return False
 
+    def _forget(self, path: Path) -> None:
+        """What the robot kept about a document while it was read: its pages, its count."""
+        shutil.rmtree(self.profile.pages_dir(path.name), ignore_errors=True)
+        self.profile.taken_back_path(path.name).unlink(missing_ok=True)
+
     def _searchable_pdf(self, path: Path) -> tuple[bytes, int]:
-        """Tesseract's PDF renderer takes the whole document: not spread across processes."""
+        """Tesseract's PDF renderer takes the whole document: not spread across processes.
+        Pages are rendered one at a time as the renderer's input is written."""
         assert self.engine is not None
         profile = self.profile
         progress = profile.progress_path(path.name)
-        with open_document(path, profile.media_types, profile.dpi) as document:
-            write_atomically(progress, f"0 {document.page_count}".encode())
-            images = list(document.pages())
-        with tempfile.TemporaryDirectory(prefix="cora-ocr-pdf-") as workdir:
-            data = self.engine.searchable_pdf(images, profile.dpi, Path(workdir))
-        self._page_done(len(images))
-        write_atomically(progress, f"{len(images)} {len(images)}".encode())
-        return data, len(images)
+        with (
+            self._open(path) as document,
+            tempfile.TemporaryDirectory(prefix="cora-ocr-pdf-") as workdir,
+        ):
+            total = document.page_count
+            write_atomically(progress, f"0 {total}".encode())
+            pages = (self._page(document, path.name, number) for number in range(1, total + 1))
+            self.engine.searchable_pdf(pages, profile.dpi, Path(workdir))
+            data = (Path(workdir) / "result.pdf").read_bytes()
+        self._page_done(total)
+        write_atomically(progress, f"{total} {total}".encode())
+        return data, total
 
     def _recognize(self, path: Path) -> list[PageResult]:
         assert self.engine is not None
         profile = self.profile
         progress = profile.progress_path(path.name)
-        with open_document(path, profile.media_types, profile.dpi) as document:
+        with self._open(path) as document:
             write_atomically(progress, f"0 {document.page_count}".encode())
             if document.page_count > 1 and profile.robot_processes > 1:
                 return self._spread(path, document)
             results = []
-            for number, image in enumerate(document.pages(), 1):
-                results.append(
-                    self.engine.recognize(image, number, want_hocr=profile.output_format == "hocr")
-                )
+            for number in range(1, document.page_count + 1):
+                results.append(self._read(document, path.name, number))
                 self._page_done()
                 write_atomically(progress, f"{number} {document.page_count}".encode())
         return results
+
+    def _open(self, path: Path) -> Document:
+        profile = self.profile
+        return open_document(path, profile.media_types, profile.dpi, profile.max_page_pixels)
 
     def _refuse(self, path: Path, reason: str) -> None:
         log.warning("refused %s: %s", path.name, reason)

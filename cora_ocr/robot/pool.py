@@ -13,9 +13,13 @@ import contextlib
 import logging
 import multiprocessing
 import multiprocessing.connection
+import os
+import resource
 import signal
 import threading
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from cora_ocr.logs import JsonFormatter
@@ -25,6 +29,11 @@ from cora_ocr.profiles import Profile
 
 log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 30.0
+# A pool process whose document was taken away mid-page exits with this (EX_TEMPFAIL) and
+# is replaced at once: no error, no backoff.
+ABANDONED_EXIT = 75
+ABANDONED_POLL = 0.2
+ABANDONED_GRACE = 0.6
 
 
 def _robot_process(profile: Profile, level: str, log_format: str, burst: bool) -> None:
@@ -35,13 +44,50 @@ def _robot_process(profile: Profile, level: str, log_format: str, burst: bool) -
 
     logs.configure(level, log_format)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the pool's owner decides when to stop
+    _limit_memory(profile.robot_memory_mb)
     robot = Robot(profile)
     StopSignals(robot.stop, [signal.SIGTERM])
     _stop_when_orphaned(robot.stop)
+    _exit_when_abandoned(robot)
     try:
         robot.run(burst=burst)
     finally:
         robot.close()
+
+
+def _limit_memory(megabytes: int) -> None:
+    """The process's address space (RLIMIT_AS): a page that needs more fails to allocate
+    (MemoryError, or the process dies) instead of taking the machine's memory; the document
+    is refused the second time (robot/hotfolder.py: MAX_TAKE_BACKS)."""
+    if megabytes:
+        limit = megabytes * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _exit_when_abandoned(robot: Any) -> None:
+    """Stop the process when the document it reads is taken away (its job aborted or
+    deleted) while it is inside one page: rendering or recognising a page is one call into
+    PDFium or Tesseract that nothing else can cut short. Between pages the robot notices by
+    itself; ABANDONED_GRACE covers that. The pool starts another process at once."""
+
+    def watch() -> None:
+        seen: Path | None = None
+        missing_since = 0.0
+        while not robot.stop_event.wait(ABANDONED_POLL):
+            work: Path | None = robot.working_on
+            if work is None or os.path.lexists(work):
+                seen = None
+            elif work is not seen:
+                seen, missing_since = work, time.monotonic()
+            elif time.monotonic() - missing_since >= ABANDONED_GRACE:
+                log.warning(
+                    "%s was taken away (its job aborted or deleted) while being read; "
+                    "this robot process stops now and another takes its place",
+                    work.name,
+                )
+                os._exit(ABANDONED_EXIT)
+
+    threading.Thread(target=watch, name="abandon-watch", daemon=True).start()
 
 
 def _stop_when_orphaned(stop: Callable[[], None]) -> None:
@@ -103,6 +149,10 @@ class RobotPool:
                 continue
             for index, process in enumerate(self._processes):
                 if process.is_alive() or self._stopping.is_set():
+                    continue
+                if process.exitcode == ABANDONED_EXIT:
+                    process_gone(process.pid)
+                    self._processes[index] = self._start_one(burst)
                     continue
                 log.error(
                     "robot process %s of profile %s died (exit code %s); starting another",

@@ -191,7 +191,9 @@ def wait_for_output(ctx: StepContext, job: Job) -> Outcome:
     name = robot_name(job)
     pages = read_progress(profile.progress_path(name))
     if profile.result_path(name).is_file():
-        return Outcome(JobState.DELIVERING, columns=pages)
+        return Outcome(
+            JobState.DELIVERING, reason=read_notes(profile.notes_path(name)), columns=pages
+        )
     error_file = profile.error_path(name)
     if error_file.is_file():
         reason = error_file.read_text("utf-8", "replace").strip()[:MAX_ROBOT_REASON]
@@ -213,6 +215,16 @@ def wait_for_output(ctx: StepContext, job: Job) -> Outcome:
         )
     remaining = (deadline - ctx.now).total_seconds()
     return Outcome(wait_seconds=min(ctx.poll_seconds, remaining), columns=pages)
+
+
+def read_notes(path: Path) -> str | None:
+    """The robot's notes on a document, each once, in order; None if it wrote none."""
+    try:
+        lines = path.read_text("utf-8", "replace").splitlines()
+    except OSError:
+        return None
+    notes = "; ".join(dict.fromkeys(line.strip() for line in lines if line.strip()))
+    return f"the robot: {notes}"[:MAX_ROBOT_REASON] if notes else None
 
 
 def read_progress(path: Path) -> dict[str, int]:
