@@ -1,0 +1,268 @@
+"""Real-world document shapes, made here (no downloads): what scanners, phones and office
+software send, and what breaks naive readers. Each shape says what must come of it: its
+text (read with under 2% character errors), an empty page, or a refusal with a reason.
+
+Used by tests/test_real_documents.py (through SOAP with the real robot) and bench/ocr.py
+("real shapes")."""
+
+from __future__ import annotations
+
+import io
+import random
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from PIL import Image, ImageDraw, ImageFont
+
+from cora_ocr.robot import samples
+
+
+@dataclass(frozen=True)
+class Shape:
+    name: str  # the file name, its extension the document's type
+    make: Callable[[], bytes]
+    text: tuple[str, ...] = ()  # lines expected, in order; none: an empty result
+    refused: str | None = None  # a refusal whose reason holds this
+    note: str | None = None  # a line the job's history must hold
+    pages: int = 1
+    straight: bool = True  # never turned before reading
+    tags: tuple[str, ...] = field(default=())
+
+
+def lines(seed: int, count: int, words: int = 5) -> tuple[str, ...]:
+    return tuple(samples.sample_lines(seed, count, words))
+
+
+def page(text: tuple[str, ...], width: int, height: int, size: int, left: int = 0) -> Image.Image:
+    """A white page of `width` x `height` with `text` in lines of `size` px, Pillow's font."""
+    image = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=size)
+    step = int(size * 1.9)
+    for index, line in enumerate(text):
+        draw.text((left or width // 12, size + index * step), line, fill=0, font=font)
+    return image
+
+
+def a4(text: tuple[str, ...], dpi: int = 150) -> Image.Image:
+    scale = dpi / 150
+    return page(text, int(1240 * scale), int(1754 * scale), int(28 * scale))
+
+
+def encode(image: Image.Image, kind: str, **options: object) -> bytes:
+    out = io.BytesIO()
+    image.save(out, kind, **options)
+    return out.getvalue()
+
+
+# --- PDFs written by hand: born-digital text, odd structures -------------------------------
+def pdf(objects: list[bytes], trailer: bytes = b"", shift_xref: int = 0) -> bytes:
+    """A PDF of `objects` (numbered from 1; 1 is the catalog). `shift_xref` moves every
+    offset of the cross-reference table: a broken table, as some scanner software writes."""
+    out = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n"
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    table = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % (offset + shift_xref) for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R %s>>\n" % (len(objects) + 1, trailer)
+    return out + b"startxref\n%d\n%%%%EOF\n" % (table + shift_xref)
+
+
+def stream(data: bytes, dictionary: bytes = b"") -> bytes:
+    return b"<< %s/Length %d >>\nstream\n" % (dictionary, len(data)) + data + b"\nendstream"
+
+
+def text_pdf(
+    text: tuple[str, ...],
+    width: float = 595,
+    height: float = 842,
+    size: float = 14,
+    shift_xref: int = 0,
+    contents: bool = True,
+    trailer: bytes = b"",
+    extra: list[bytes] | None = None,
+) -> bytes:
+    """A born-digital page: `text` in Helvetica (a standard font: nothing embedded)."""
+    body = b"BT /F1 %g Tf %g TL %g %g Td " % (size, size * 1.8, size * 3, height - size * 4)
+    body += b" ".join(b"(%s) Tj T*" % line.encode("latin-1") for line in text) + b" ET"
+    page_dict = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %g %g] " % (width, height)
+    page_dict += b"/Resources << /Font << /F1 4 0 R >> >> "
+    page_dict += b"/Contents 5 0 R >>" if contents else b">>"
+    return pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            page_dict,
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+            stream(zlib.compress(body), b"/Filter /FlateDecode "),
+            *(extra or []),
+        ],
+        trailer,
+        shift_xref,
+    )
+
+
+def encrypted_pdf(text: tuple[str, ...]) -> bytes:
+    """Encrypted with a user password (the standard handler, revision 2): no reader opens it
+    without the password."""
+    rng = random.Random(7)
+    o, u = rng.randbytes(32).hex().encode(), rng.randbytes(32).hex().encode()
+    identifier = rng.randbytes(16).hex().encode()
+    encrypt = b"<< /Filter /Standard /V 1 /R 2 /O <%s> /U <%s> /P -44 >>" % (o, u)
+    return text_pdf(
+        text,
+        trailer=b"/Encrypt 6 0 R /ID [<%s> <%s>] " % (identifier, identifier),
+        extra=[encrypt],
+    )
+
+
+def jpx_pdf(image: Image.Image, dpi: int) -> bytes:
+    """A scan held as JPEG 2000 (JPXDecode), as some archive software writes."""
+    data = encode(image, "JPEG2000")
+    width, height = image.width * 72 / dpi, image.height * 72 / dpi
+    return pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %g %g] "
+            b"/Resources << /XObject << /Im1 4 0 R >> >> /Contents 5 0 R >>" % (width, height),
+            stream(
+                data,
+                b"/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray "
+                b"/BitsPerComponent 8 /Filter /JPXDecode " % image.size,
+            ),
+            stream(b"q %g 0 0 %g 0 0 cm /Im1 Do Q" % (width, height)),
+        ]
+    )
+
+
+def image_pdf(images: list[Image.Image], dpi: int) -> bytes:
+    """Pages as a scanner's software writes them (Pillow: JPEG, or CCITT G4 for 1-bit)."""
+    out = io.BytesIO()
+    images[0].save(out, "PDF", save_all=True, append_images=images[1:], resolution=dpi)
+    return out.getvalue()
+
+
+# --- the shapes ----------------------------------------------------------------------------
+TEXT = lines(11, 12)
+SHORT = lines(12, 2, 3)
+RECEIPT = lines(13, 24, 2)
+CARD = lines(14, 5, 3)
+WIDE = lines(15, 3, 6)
+BORN = lines(16, 10, 6)
+
+
+def _separator() -> bytes:
+    first, second = a4(TEXT[:6]).convert("RGB"), a4(TEXT[6:]).convert("RGB")
+    return image_pdf([first, Image.new("RGB", first.size, "white"), second], 150)
+
+
+def _cmyk() -> bytes:
+    return encode(a4(TEXT).convert("CMYK"), "JPEG", quality=92, dpi=(150, 150))
+
+
+def _palette() -> bytes:
+    return encode(a4(TEXT).convert("RGB").convert("P", palette=Image.Palette.ADAPTIVE), "PNG")
+
+
+def _alpha() -> bytes:
+    ink = a4(TEXT)
+    transparent = Image.new("RGBA", ink.size, (0, 0, 0, 0))
+    transparent.putalpha(Image.eval(ink, lambda value: 255 - value))  # black where the ink is
+    return encode(transparent, "PNG")
+
+
+def _sixteen_bit() -> bytes:
+    return encode(a4(TEXT).convert("I").point(lambda value: value * 257).convert("I;16"), "PNG")
+
+
+def _wide() -> bytes:
+    """A 30000 px wide 1-bit page (CCITT G4 in a PDF): 100 inches at 300 dpi."""
+    strip = page(WIDE, 30000, 900, 80, left=400).convert("1")
+    return image_pdf([strip], 300)
+
+
+def _truncated() -> bytes:
+    whole = encode(a4(TEXT), "PNG")
+    return whole[: len(whole) // 2]
+
+
+def _bomb() -> bytes:
+    """144 Mpx of nearly nothing: a few hundred bytes as PNG."""
+    return encode(Image.new("1", (12000, 12000), 1), "PNG")
+
+
+def _over_budget() -> bytes:
+    """A 75 Mpx scan: over the default page budget of 70 Mpx, under twice it."""
+    return encode(page(TEXT[:4], 7500, 10000, 150), "PNG", compress_level=1)
+
+
+def _skewed(angle: float) -> Callable[[], bytes]:
+    return lambda: encode(a4(TEXT).rotate(angle, expand=True, fillcolor=255), "PNG")
+
+
+def _turned(angle: int) -> Callable[[], bytes]:
+    return lambda: encode(a4(TEXT).rotate(angle, expand=True), "PNG")
+
+
+SHAPES: tuple[Shape, ...] = (
+    Shape("blank.png", lambda: encode(Image.new("L", (1240, 1754), 255), "PNG")),
+    Shape("separator.pdf", _separator, TEXT, pages=3),
+    Shape("label.png", lambda: encode(page(SHORT, 760, 148, 36, left=20), "PNG"), SHORT),
+    Shape("receipt.png", lambda: encode(page(RECEIPT, 420, 2000, 24, left=20), "PNG"), RECEIPT),
+    Shape(
+        "card.jpg",
+        lambda: encode(page(CARD, 1050, 600, 40, left=60).convert("RGB"), "JPEG", quality=90),
+        CARD,
+    ),
+    Shape("a4-150.png", lambda: encode(a4(TEXT), "PNG", dpi=(150, 150)), TEXT),
+    Shape("a4-300.tif", lambda: encode(a4(TEXT, 300), "TIFF", dpi=(300, 300)), TEXT),
+    Shape("a4-600.png", lambda: encode(a4(TEXT, 600), "PNG", dpi=(600, 600)), TEXT),
+    Shape("a3.pdf", lambda: image_pdf([page(TEXT, 1754, 2480, 28).convert("RGB")], 150), TEXT),
+    Shape("wide-30000px.pdf", _wide, WIDE, tags=("ccitt",)),
+    Shape(
+        "page-100in.pdf",
+        lambda: text_pdf(WIDE[:1], 7200, 7200, 160),
+        WIDE[:1],
+        note="rendered at 83 dpi instead of 150",
+    ),
+    Shape(
+        "page-200in.pdf",
+        lambda: text_pdf(WIDE[:1], 14400, 14400, 200),
+        refused="even at 72 dpi it is over the page budget of 70 Mpx",
+    ),
+    Shape(
+        "ccitt.tif",
+        lambda: encode(a4(TEXT, 300).convert("1"), "TIFF", compression="group4", dpi=(300, 300)),
+        TEXT,
+        tags=("ccitt",),
+    ),
+    Shape("cmyk.jpg", _cmyk, TEXT),
+    Shape("palette.png", _palette, TEXT),
+    Shape("alpha.png", _alpha, TEXT),
+    Shape("16-bit.png", _sixteen_bit, TEXT),
+    Shape("jpeg2000.pdf", lambda: jpx_pdf(a4(TEXT), 150), TEXT),
+    Shape("no-contents.pdf", lambda: text_pdf(BORN, contents=False)),
+    Shape("broken-xref.pdf", lambda: text_pdf(BORN, shift_xref=37), BORN),
+    Shape("tiny.pdf", lambda: text_pdf(BORN[:2]), BORN[:2]),
+    Shape("encrypted.pdf", lambda: encrypted_pdf(BORN), refused="encrypted with a password"),
+    Shape("turned-90.png", _turned(90), TEXT),
+    Shape("turned-180.png", _turned(180), TEXT),
+    Shape("turned-270.png", _turned(270), TEXT),
+    Shape("skewed-8.png", _skewed(-8), TEXT, note="straightened by +8.0", straight=False),
+    Shape("skewed-3.png", _skewed(-3), TEXT, note="straightened by +3.0", straight=False),
+    Shape("skewed+3.png", _skewed(3), TEXT, note="straightened by -3.0", straight=False),
+    Shape("skewed+8.png", _skewed(8), TEXT, note="straightened by -8.0", straight=False),
+    Shape("truncated.png", _truncated, refused="unreadable image"),
+    Shape("bomb.png", _bomb, refused="over twice the page budget of 70 Mpx"),
+    Shape(
+        "over-budget.png",
+        _over_budget,
+        TEXT[:4],
+        note="scaled from 7500 x 10000 to 7245 x 9660 px",
+    ),
+)
