@@ -137,7 +137,7 @@ def cmd_robot(settings: Settings, args: argparse.Namespace) -> int:
     """The built-in robot for one profile: `robot_processes` processes (one runs here)."""
     from cora_ocr.profiles import Profiles
     from cora_ocr.robot.hotfolder import Robot
-    from cora_ocr.robot.pool import RobotPool
+    from cora_ocr.robot.pool import RobotPool, limit_memory
 
     profile = Profiles.from_settings(settings).get(args.profile)
     if profile is None:
@@ -151,6 +151,7 @@ def cmd_robot(settings: Settings, args: argparse.Namespace) -> int:
         pool.stop()
         print("cora-ocr robot stopped", flush=True)
         return 0
+    limit_memory(profile.robot_memory_mb)  # this process is the robot
     robot = Robot(profile)  # its loop creates the hot folders, and waits while it cannot
     StopSignals(robot.stop)  # it finishes the document in hand
     print(f"cora-ocr robot watching {profile.input_dir}", flush=True)

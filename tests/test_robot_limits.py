@@ -1,0 +1,159 @@
+"""Documents that kill robots (issue 24), with real `cora-ocr robot` pools: a document whose
+reading killed two processes is refused with the reason instead of going round again; a
+process under `robot_memory_mb` that meets a page too big for it does not take the machine
+with it; the render of an aborted job stops at once. The pool carries on each time."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cora_ocr.profiles import CLAIMS, Profile
+from cora_ocr.robot import samples
+from tests.corpus import WIDE, a4, encode, text_pdf
+from tests.test_robot_pool import drop, start_robot
+from tests.waiting import wait_until
+
+# A poster: one page of 150 Mpx at 100 dpi (8800 pt square) with two lines of text.
+POSTER = text_pdf(WIDE[:2], 8800, 8800, 120)
+
+
+def pool(tmp_path: Path, processes: int, **options: object) -> tuple[Path, Profile]:
+    """A settings file with one profile, and that profile."""
+    folders = tmp_path / "robot"
+    settings = {"dpi": 100, "robot_processes": processes, "claim_timeout_seconds": 5, **options}
+    lines = "".join(f"{key} = {value}\n" for key, value in settings.items())
+    config = tmp_path / "cora.toml"
+    config.write_text(
+        f'data_dir = "{tmp_path}"\n[profiles.Default]\n'
+        f'input_dir = "{folders}/in"\noutput_dir = "{folders}/out"\n{lines}'
+    )
+    profile = Profile("Default", folders / "in", folders / "out", dpi=100)
+    profile.input_dir.mkdir(parents=True)
+    profile.output_dir.mkdir(parents=True)
+    return config, profile
+
+
+class Run:
+    """A `cora-ocr robot` pool in a process group of its own; `log` once it stopped."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process, self.log = process, ""
+
+
+@contextlib.contextmanager
+def running(config: Path) -> Iterator[Run]:
+    run = Run(start_robot(config, new_session=True))
+    try:
+        yield run
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(run.process.pid, signal.SIGTERM)
+        try:
+            _out, run.log = run.process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(run.process.pid, signal.SIGKILL)
+            _out, run.log = run.process.communicate()
+
+
+def holder(profile: Profile, name: str) -> int | None:
+    """The PID of the robot process that holds `name` now, if one does."""
+    for claim in (profile.input_dir / CLAIMS).glob(f"*/{name}"):
+        return int(claim.parent.name.rsplit("-", 2)[1])
+    return None
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with contextlib.suppress(ChildProcessError, OSError):
+        return os.waitpid(pid, os.WNOHANG) == (0, 0)  # only for our own children
+    return Path(f"/proc/{pid}").exists() and "Z" not in _state(pid)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
+
+
+def then_a_plain_page_is_read(profile: Profile, number: int) -> None:
+    """The pool carries on: the next document gets its result."""
+    name = f"{number}-00000099-next.png"
+    drop(profile.input_dir / name, lambda path: samples.write_png(path, WIDE))
+    wait_until(profile.result_path(name).exists, 120, "the next document's result")
+
+
+def test_a_document_whose_reading_killed_two_robot_processes_is_refused(tmp_path: Path) -> None:
+    config, profile = pool(tmp_path, 2)
+    name = "21-0000000f-heavy.png"
+    with running(config):
+        wait_until(lambda: len(list((profile.input_dir / CLAIMS).glob("*"))) == 2, 60, "2 robots")
+        drop(profile.input_dir / name, lambda path: path.write_bytes(encode(a4(WIDE, 600), "PNG")))
+        killed = []
+        for _ in range(2):
+            wait_until(lambda: holder(profile, name) not in (None, *killed), 60, "a holder")
+            pid = holder(profile, name)
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)  # as the OOM killer does, mid-page
+            killed.append(pid)
+        wait_until(profile.error_path(name).exists, 60, "the document refused")
+        reason = profile.error_path(name).read_text()
+        assert "robot processes stopped twice while reading this document" in reason, reason
+        assert reason.startswith("OCR failed: ")  # a processing error, not the document's type
+        assert not profile.result_path(name).exists() and holder(profile, name) is None
+        assert not (profile.input_dir / name).exists()  # not handed on a third time
+        then_a_plain_page_is_read(profile, 22)
+
+
+def test_a_page_too_big_for_the_robots_memory_ends_the_document_not_the_machine(
+    tmp_path: Path,
+) -> None:
+    # 150 Mpx at 100 dpi fits the page budget set here, but Tesseract needs about 1.7 GB
+    # for it: more than the 1 GiB each process may have.
+    config, profile = pool(tmp_path, 2, max_page_megapixels=200, robot_memory_mb=1024)
+    name = "23-00000011-poster.pdf"
+    with running(config) as run:
+        drop(profile.input_dir / name, lambda path: path.write_bytes(POSTER))
+        wait_until(profile.error_path(name).exists, 120, "the document refused")
+        then_a_plain_page_is_read(profile, 24)
+    # Leptonica's allocations fail and Tesseract dies of it (SIGSEGV), in one process, then
+    # in the one that took the document back: then it is refused.
+    reason = profile.error_path(name).read_text()
+    assert reason.startswith("OCR failed: robot processes stopped twice"), reason
+    assert run.log.count("died (exit code") == 2, run.log
+    assert run.process.returncode == 0
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # no store: one run will do
+def test_the_render_of_an_aborted_job_stops_at_once(tmp_path: Path, backend: str) -> None:
+    # One page of 150 Mpx: about 6 s in Tesseract, one call that nothing interrupts. Two
+    # processes: a pool (one process alone runs in the command's own process).
+    config, profile = pool(tmp_path, 2, max_page_megapixels=200, robot_memory_mb=0)
+    name = "25-00000012-poster.pdf"
+    with running(config) as run:
+        drop(profile.input_dir / name, lambda path: path.write_bytes(POSTER))
+        wait_until(lambda: holder(profile, name) is not None, 60, "the document claimed")
+        pid = holder(profile, name)
+        assert pid is not None
+        time.sleep(1.0)  # inside the page by now
+        aborted = time.monotonic()
+        profile.cleanup(name, 25)  # what the worker does when the job is aborted or deleted
+        wait_until(lambda: not alive(pid), 3, "the reading process stops")
+        stopped = time.monotonic() - aborted
+        then_a_plain_page_is_read(profile, 26)
+    print(f"stopped {stopped:.2f} s after the abort")
+    assert "25-00000012-poster.pdf was taken away" in run.log
+    assert "died" not in run.log  # replaced as planned, not as a failure
+    assert not profile.result_path(name).exists() and not profile.error_path(name).exists()
+    assert run.process.returncode == 0
