@@ -5,6 +5,7 @@ The type is decided by the file's content, never by its name: a renamed .exe is 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from collections.abc import Iterator
@@ -72,8 +73,11 @@ class Document:
         if self.media_type == "application/pdf":
             return self._pdf_page(number)
         try:
-            self._source.seek(number - 1)
-            return self._fitted(number, self._source)
+            with _pillow_budget(self.max_pixels):  # each frame of a TIFF is judged as it comes
+                self._source.seek(number - 1)
+                return self._fitted(number, self._source)
+        except Image.DecompressionBombError as exc:
+            raise _over_twice(self.max_pixels, exc) from None
         except (OSError, SyntaxError, ValueError) as exc:  # decoded only now: truncated, garbled
             raise UnsupportedDocument(f"unreadable image, page {number}: {exc}") from None
 
@@ -84,7 +88,8 @@ class Document:
             scale = self.dpi / 72
             wanted = width * height * scale * scale
             if wanted > self.max_pixels:
-                scale = math.sqrt(self.max_pixels / (width * height))
+                # A hair under: PDFium rounds each side up to whole pixels.
+                scale = math.sqrt(self.max_pixels / (width * height)) * 0.9995
                 if scale * 72 < LOWEST_DPI:
                     raise UnsupportedDocument(
                         f"page {number} is {width / 72:.0f} x {height / 72:.0f} inches: even at "
@@ -135,6 +140,24 @@ class Document:
         self.close()
 
 
+@contextlib.contextmanager
+def _pillow_budget(max_pixels: int) -> Iterator[None]:
+    """Pillow's decompression bomb rule set to the page budget: over twice it, Pillow
+    refuses an image before decoding it; between once and twice, it warns, and the page is
+    scaled down to the budget instead."""
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        yield
+
+
+def _over_twice(max_pixels: int, exc: Exception) -> UnsupportedDocument:
+    return UnsupportedDocument(
+        f"the image is over twice the page budget of {max_pixels / 1e6:g} Mpx "
+        f"(max_page_megapixels): {exc}"
+    )
+
+
 def _grey(frame: Image.Image) -> Image.Image:
     """A frame in 8-bit greyscale as it looks on paper, its dpi kept: transparency over white
     (a plain conversion drops the alpha, and a transparent background turns black), 16-bit
@@ -161,18 +184,12 @@ def open_document(
         raise UnsupportedDocument(f"{media_type} is not accepted by this profile")
     if media_type == "application/pdf":
         return Document(media_type, *_open_pdf(path), dpi, max_pixels)
-    Image.MAX_IMAGE_PIXELS = max_pixels  # Pillow refuses over twice this, before decoding
     try:
-        with warnings.catch_warnings():
-            # Between once and twice the budget: Pillow warns, and the page is scaled down.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with _pillow_budget(max_pixels):
             image = Image.open(path)
             count = getattr(image, "n_frames", 1)
     except Image.DecompressionBombError as exc:
-        raise UnsupportedDocument(
-            f"the image is over twice the page budget of {max_pixels / 1e6:g} Mpx "
-            f"(max_page_megapixels): {exc}"
-        ) from None
+        raise _over_twice(max_pixels, exc) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise UnsupportedDocument(f"unreadable image: {exc}") from None
     return Document(media_type, count, image, dpi, max_pixels)
