@@ -13,9 +13,14 @@ In one run, on the same pages (--pages of mixed text: half single-page PNGs, hal
   page; target: median under 100 ms;
 - OCRmyPDF (`ocrmypdf --jobs N --rotate-pages --deskew`) on the same pages as one PDF. It is
   installed for the bench only, in .venv-ocrmypdf (PyPI ocrmypdf; Debian tesseract-ocr and
-  ghostscript), never in the project's venv.
+  ghostscript), never in the project's venv;
+- real shapes (issue 24): the corpus of tests/corpus.py (blank, label, receipt, 600 dpi, A3,
+  30000 px, 100- and 200-inch pages, CCITT, CMYK, alpha, 16-bit, JPEG 2000, broken and
+  encrypted PDFs, turned and skewed pages...) through the robot pool with the default page
+  budget and memory limit: documents that ended as expected out of N, pages/s, the peak RSS of
+  the largest robot process; and OCRmyPDF on the same files, one run each.
 
-    .venv/bin/python bench/ocr.py [--pages 40] [--processes N] [--handoffs 15]
+    .venv/bin/python bench/ocr.py [--pages 40] [--processes N] [--handoffs 15] [--only shapes]
 """
 
 from __future__ import annotations
@@ -39,8 +44,12 @@ from cora_ocr.robot import samples
 from cora_ocr.robot.documents import open_document
 from cora_ocr.robot.engine import PageResult, TesseractEngine
 from cora_ocr.robot.pool import RobotPool
+from cora_ocr.robot.render import words_of_alto
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the corpus lives with the tests
+from tests.corpus import SHAPES, Shape  # noqa: E402
+
 OCRMYPDF_VENV = ROOT / ".venv-ocrmypdf"
 DPI = 150
 
@@ -269,13 +278,111 @@ def ocrmypdf(base: Path, images: list[Image.Image], processes: int) -> float | s
     return took
 
 
+def _peak_rss(pids: list[int]) -> int:
+    """The largest peak resident set (VmHWM, KiB) among live processes `pids`."""
+    peak = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except (OSError, ValueError):
+            continue
+    return peak
+
+
+def _as_expected(shape: Shape, result: Path, error: Path) -> bool:
+    if shape.refused is not None:
+        return error.exists() and shape.refused in error.read_text()
+    if not result.exists():
+        return False
+    read = " ".join(words_of_alto(result.read_bytes()))
+    if not shape.text:
+        return read == ""
+    return samples.character_error_rate(" ".join(shape.text), read) < 0.02
+
+
+def real_shapes(base: Path, processes: int) -> tuple[int, int, float, int]:
+    """The corpus through a robot pool: (as expected, documents, pages/s, peak RSS in KiB)."""
+    profile = Profile(
+        "Shapes", base / "shapes-in", base / "shapes-out", dpi=DPI, robot_processes=processes
+    )
+    profile.input_dir.mkdir()
+    profile.output_dir.mkdir()
+    staged = base / "shapes"
+    staged.mkdir(exist_ok=True)
+    names = {}
+    for number, shape in enumerate(SHAPES, 1):
+        names[shape.name] = f"{number}-{number:08x}-{shape.name}"
+        (staged / names[shape.name]).write_bytes(shape.make())
+    pool = RobotPool(profile, processes)
+    runner = threading.Thread(target=pool.run, daemon=True)
+    runner.start()
+    while len(list(profile.claims_dir.glob("*"))) < processes:
+        time.sleep(0.1)
+    started, peak = time.perf_counter(), 0
+    for name in names.values():
+        os.rename(staged / name, profile.input_dir / name)
+    while not all(any(p.exists() for p in profile.answers(n)[:2]) for n in names.values()):
+        peak = max(peak, _peak_rss(pool.pids))
+        time.sleep(0.05)
+    took = time.perf_counter() - started
+    pool.stop()
+    runner.join()
+    good = sum(_as_expected(shape, *profile.answers(names[shape.name])[:2]) for shape in SHAPES)
+    pages = sum(shape.pages for shape in SHAPES if shape.refused is None)
+    return good, len(SHAPES), pages / took, peak
+
+
+# Runs a command and prints the peak RSS (KiB) of its process tree's largest process.
+_PEAK = (
+    "import resource, subprocess, sys; "
+    "done = subprocess.run(sys.argv[1:], capture_output=True); "
+    "print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
+
+
+def ocrmypdf_shapes(base: Path, processes: int) -> str:
+    """OCRmyPDF on each corpus file: how many it read, pages/s, its peak RSS."""
+    if not (OCRMYPDF_VENV / "bin" / "ocrmypdf").exists() or shutil.which("gs") is None:
+        return "not installed (run the whole bench once, with Debian tesseract-ocr and ghostscript)"
+    folder = base / "shapes-ocrmypdf"
+    folder.mkdir()
+    failed, pages, peak, started = [], 0, 0, time.perf_counter()
+    for shape in SHAPES:
+        source = folder / shape.name
+        source.write_bytes(shape.make())
+        command = [sys.executable, "-c", _PEAK, str(OCRMYPDF_VENV / "bin" / "ocrmypdf")]
+        command += ["--jobs", str(processes), "--rotate-pages", "--deskew", "--optimize", "0"]
+        command += ["--skip-text"]  # born-digital pages: kept as they are, not an error
+        command += ["-q", "--image-dpi", str(DPI), str(source), str(folder / f"{shape.name}.pdf")]
+        done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=600)
+        code, rss = (int(part) for part in done.stdout.split())
+        peak = max(peak, rss)
+        if code == 0:
+            pages += shape.pages
+        else:
+            failed.append(shape.name)
+    took = time.perf_counter() - started
+    return (
+        f"{len(SHAPES) - len(failed)} of {len(SHAPES)} read (no text check), "
+        f"{pages / took:5.2f} pages/s, peak RSS {peak / 1024:.0f} MB; "
+        f"refused or failed: {', '.join(failed) or 'none'}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pages", type=int, default=40)
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--handoffs", type=int, default=15)
+    parser.add_argument("--only", choices=["shapes"], help="run only this part")
     args = parser.parse_args()
     n = args.processes
+    if args.only == "shapes":
+        with tempfile.TemporaryDirectory(prefix="cora-bench-ocr-") as tmp:
+            print_shapes(Path(tmp), n)
+        return
     with tempfile.TemporaryDirectory(prefix="cora-bench-ocr-") as tmp:
         base = Path(tmp)
         (base / "docs").mkdir()
@@ -318,6 +425,17 @@ def main() -> None:
             f" {statistics.median(overheads) * 1000:.0f} ms, max {overheads[-1] * 1000:.0f} ms"
             " (target: median under 100 ms)"
         )
+        print_shapes(base, n)
+
+
+def print_shapes(base: Path, processes: int) -> None:
+    good, total, rate, peak = real_shapes(base, processes)
+    print(
+        f"real shapes, {processes} processes : {good} of {total} documents as expected,"
+        f" {rate:5.2f} pages/s, largest robot process peak RSS {peak / 1024:.0f} MB",
+        flush=True,
+    )
+    print(f"  ocrmypdf, each file      : {ocrmypdf_shapes(base, processes)}", flush=True)
 
 
 if __name__ == "__main__":

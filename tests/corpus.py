@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import io
 import random
+import struct
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, ImageOps, TiffImagePlugin
 
 from cora_ocr.robot import samples
 
@@ -85,6 +86,7 @@ def text_pdf(
     contents: bool = True,
     trailer: bytes = b"",
     extra: list[bytes] | None = None,
+    catalog: bytes = b"",
 ) -> bytes:
     """A born-digital page: `text` in Helvetica (a standard font: nothing embedded)."""
     body = b"BT /F1 %g Tf %g TL %g %g Td " % (size, size * 1.8, size * 3, height - size * 4)
@@ -94,7 +96,7 @@ def text_pdf(
     page_dict += b"/Contents 5 0 R >>" if contents else b">>"
     return pdf(
         [
-            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Catalog /Pages 2 0 R %s>>" % catalog,
             b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
             page_dict,
             b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
@@ -120,6 +122,16 @@ def encrypted_pdf(text: tuple[str, ...]) -> bytes:
     )
 
 
+def xfa_pdf(text: tuple[str, ...]) -> bytes:
+    """A form with an XFA part (as Adobe's designer writes them) beside its page content."""
+    xfa = b'<xdp:xdp xmlns:xdp="http://ns.adobe.com/xdp/"><template/></xdp:xdp>'
+    return text_pdf(
+        text,
+        extra=[stream(xfa)],
+        catalog=b"/AcroForm << /Fields [] /XFA 6 0 R >> /NeedsRendering false ",
+    )
+
+
 def jpx_pdf(image: Image.Image, dpi: int) -> bytes:
     """A scan held as JPEG 2000 (JPXDecode), as some archive software writes."""
     data = encode(image, "JPEG2000")
@@ -136,6 +148,46 @@ def jpx_pdf(image: Image.Image, dpi: int) -> bytes:
                 b"/BitsPerComponent 8 /Filter /JPXDecode " % image.size,
             ),
             stream(b"q %g 0 0 %g 0 0 cm /Im1 Do Q" % (width, height)),
+        ]
+    )
+
+
+def jbig2_pdf(image: Image.Image, dpi: int) -> bytes:
+    """A 1-bit scan held as JBIG2 (JBIG2Decode), as scanner software compresses bitonal
+    pages: a page information segment and one immediate lossless generic region, coded MMR
+    (its data is CCITT G4, here Pillow's, of the bitmap in JBIG2's polarity: 1 is black)."""
+    bitmap = ImageOps.invert(image.convert("L")).convert("1")  # TIFF codes 0 as black here
+    tiff = io.BytesIO()
+    strip = TiffImagePlugin.STRIP_SIZE
+    TiffImagePlugin.STRIP_SIZE = 1 << 30  # one strip: one G4 run over the whole page
+    try:
+        bitmap.save(tiff, "TIFF", compression="group4")
+    finally:
+        TiffImagePlugin.STRIP_SIZE = strip
+    with Image.open(tiff) as coded:
+        (offset,), (length,) = coded.tag_v2[273], coded.tag_v2[279]
+    g4 = tiff.getvalue()[offset : offset + length]
+
+    def segment(number: int, kind: int, data: bytes) -> bytes:
+        return struct.pack(">IBBBI", number, kind, 0, 1, len(data)) + data
+
+    width, height = image.size
+    page_information = struct.pack(">IIIIBH", width, height, 0, 0, 0, 0)
+    region = struct.pack(">IIIIB", width, height, 0, 0, 0) + b"\x01" + g4  # MMR
+    data = segment(0, 48, page_information) + segment(1, 39, region)
+    points = (width * 72 / dpi, height * 72 / dpi)
+    return pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %g %g] "
+            b"/Resources << /XObject << /Im1 4 0 R >> >> /Contents 5 0 R >>" % points,
+            stream(
+                data,
+                b"/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray "
+                b"/BitsPerComponent 1 /Filter /JBIG2Decode " % image.size,
+            ),
+            stream(b"q %g 0 0 %g 0 0 cm /Im1 Do Q" % points),
         ]
     )
 
@@ -246,9 +298,11 @@ SHAPES: tuple[Shape, ...] = (
     Shape("alpha.png", _alpha, TEXT),
     Shape("16-bit.png", _sixteen_bit, TEXT),
     Shape("jpeg2000.pdf", lambda: jpx_pdf(a4(TEXT), 150), TEXT),
+    Shape("jbig2.pdf", lambda: jbig2_pdf(a4(TEXT, 300), 300), TEXT, tags=("jbig2",)),
     Shape("no-contents.pdf", lambda: text_pdf(BORN, contents=False)),
     Shape("broken-xref.pdf", lambda: text_pdf(BORN, shift_xref=37), BORN),
     Shape("tiny.pdf", lambda: text_pdf(BORN[:2]), BORN[:2]),
+    Shape("xfa-form.pdf", lambda: xfa_pdf(BORN), BORN),
     Shape("encrypted.pdf", lambda: encrypted_pdf(BORN), refused="encrypted with a password"),
     Shape("turned-90.png", _turned(90), TEXT),
     Shape("turned-180.png", _turned(180), TEXT),
