@@ -111,6 +111,11 @@ class Settings:
             raise SettingsError(
                 f"allow_anonymous: only for a loopback-only setup, but host is {self.host}"
             )
+        if self.allow_anonymous and self.trusted_proxies:
+            raise SettingsError(
+                "allow_anonymous: not behind a proxy (trusted_proxies is set): a request "
+                "through it may come from anywhere, so it always needs credentials"
+            )
 
     @property
     def local_setup(self) -> bool:

@@ -11,7 +11,7 @@ from cora_ocr import wakeup
 from cora_ocr.clock import Clock, SystemClock
 from cora_ocr.connections import Connections
 from cora_ocr.errors import ClientError, InvalidField, JobNotFound
-from cora_ocr.licensing import Principal
+from cora_ocr.licensing import Principal, may_see
 from cora_ocr.profiles import Profiles
 from cora_ocr.statuses import JobState, OcrErrorCode, OcrStatus, PutModel
 from cora_ocr.store import Job, Store, queries
@@ -138,8 +138,7 @@ class JobService:
         row = queries.status_row(self.store, job_id)
         if row is None:
             return NOT_FOUND
-        owner = row.license_pk
-        if principal is not None and owner is not None and owner != principal.license_pk:
+        if not may_see(principal, row.license_pk):
             return NOT_FOUND
         state = _STATES[row.state]
         if self._overdue(row) and self._time_out(job_id, state):

@@ -38,6 +38,14 @@ class Principal:
     region: str = ""
 
 
+def may_see(principal: Principal | None, owner_pk: int | None) -> bool:
+    """Whether a caller may see a job owned by license `owner_pk` (None: made without
+    credentials). A licensed caller sees its own license's jobs and nothing else, not even a
+    job without an owner; an anonymous caller (the local setup, which has no licenses to
+    keep apart) sees every job."""
+    return principal is None or owner_pk == principal.license_pk
+
+
 def digest(app_id: str) -> str:
     return hashlib.sha256(app_id.encode("utf-8")).hexdigest()
 

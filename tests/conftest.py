@@ -113,7 +113,6 @@ def settings(session_dir: Path, connection_root: Path, backend: str) -> Settings
     return Settings(
         data_dir=session_dir / backend,
         connections={DEFAULT_CONNECTION: connection_root},
-        trusted_proxies=frozenset({"127.0.0.2"}),
         allow_anonymous=True,
         require_https=False,
         profiles={

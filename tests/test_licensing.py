@@ -153,16 +153,23 @@ def test_failed_jobs_do_not_count_against_the_page_budget(strict: Strict) -> Non
 
 
 def test_plain_http_refused_unless_a_trusted_proxy_says_https(services: Services) -> None:
+    # Behind a proxy nobody is anonymous (tests/test_proxy.py): the caller has credentials.
     settings = dataclasses.replace(
-        services.settings, require_https=True, trusted_proxies=frozenset({"127.0.0.1"})
+        services.settings,
+        require_https=True,
+        allow_anonymous=False,
+        trusted_proxies=frozenset({"127.0.0.1"}),
     )
-    _app, server, thread, url = start(build_services(settings, services.store), ManualClock())
+    built = build_services(settings, services.store)
+    license_id = built.licensing.create_license("Acme")
+    auth = (license_id, built.licensing.create_app(license_id, "intake"))
+    _app, server, thread, url = start(built, ManualClock())
     try:
         plain = requests.get(url + "?wsdl")
         assert plain.status_code == 403 and "HTTPS is required" in plain.text
-        soap = get_status(url)
+        soap = get_status(url, auth)
         assert soap.status_code == 403 and b"soap:Client" in soap.content
-        forwarded = get_status(url, headers={"X-Forwarded-Proto": "https"})
+        forwarded = get_status(url, auth, headers={"X-Forwarded-Proto": "https"})
         assert forwarded.status_code == 200
         wsdl = requests.get(url + "?wsdl", headers={"X-Forwarded-Proto": "https"})
         assert 'location="https://127.0.0.1' in wsdl.text
@@ -172,7 +179,7 @@ def test_plain_http_refused_unless_a_trusted_proxy_says_https(services: Services
     untrusted = dataclasses.replace(settings, trusted_proxies=frozenset())
     _app, server, thread, url = start(build_services(untrusted, services.store), ManualClock())
     try:
-        assert get_status(url, headers={"X-Forwarded-Proto": "https"}).status_code == 403
+        assert get_status(url, auth, headers={"X-Forwarded-Proto": "https"}).status_code == 403
     finally:
         stop_server(server, loop_running=True)
         thread.join(timeout=10)

@@ -93,6 +93,39 @@ def test_a_job_is_seen_and_aborted_by_its_own_license_only(strict: Strict) -> No
     assert strict.services.jobs.show(job_id).state == "aborted"
 
 
+def test_a_job_made_without_credentials_is_no_licensed_callers_job(
+    strict: Strict, zeep_client: zeep.Client
+) -> None:
+    # Made in the local setup (anonymous), before licensing was switched on.
+    job_id = int(zeep_client.service.FileBatch(**file_batch_args(ExternalContext="local")))
+    assert strict.services.jobs.get(job_id).license_pk is None
+    caller = strict.credentials()
+    assert_problem(
+        requests.get(f"{api(strict)}/jobs/{job_id}", auth=caller, timeout=10), 404, "no job"
+    )
+    assert_problem(
+        requests.delete(f"{api(strict)}/jobs/{job_id}", auth=caller, timeout=10), 404, "no job"
+    )
+    listed = requests.get(f"{api(strict)}/jobs", auth=caller, timeout=10).json()["jobs"]
+    assert job_id not in [job["id"] for job in listed]
+    answer = strict.client(caller).service.GetStatus(
+        _soapheaders={"ActivityMetadata": activity_header(job_id)}
+    )
+    assert (answer.Status, answer.ErrorCode, answer.ExternalContext) == (
+        "NotFound",
+        "NoError",
+        None,
+    )
+    assert strict.services.jobs.show(job_id).state == "queued"  # untouched
+    # The local setup's anonymous callers still see it (zeep_client: the anonymous server).
+    assert (
+        zeep_client.service.GetStatus(
+            _soapheaders={"ActivityMetadata": activity_header(job_id)}
+        ).Status
+        == "Queued"
+    )
+
+
 def test_jobs_are_listed_newest_first_a_page_at_a_time(strict: Strict) -> None:
     owner, other = strict.credentials(), strict.credentials()
     mine = [submit(strict, owner, f"mine-{n}") for n in range(3)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,8 @@ import pytest
 import requests
 from lxml import etree
 
+from cora_ocr.services import Services, build_services
+from cora_ocr.web.app import create_app
 from cora_ocr.web.wsdl import WSDL_FILE
 from tests.conftest import LiveServer
 
@@ -96,21 +99,30 @@ def test_served_wsdl_has_the_callers_address(http: requests.Session, server: Liv
         assert structure(root) == structure(file_root)
 
 
-def test_forwarded_headers_only_from_trusted_proxies(server: LiveServer) -> None:
+def test_forwarded_headers_only_from_trusted_proxies(services: Services) -> None:
+    from werkzeug.test import Client
+
     from cora_ocr.namespaces import SERVICE_PATH
 
-    environ = {
-        "REQUEST_METHOD": "GET",
-        "PATH_INFO": SERVICE_PATH,
-        "wsgi.url_scheme": "http",
-        "HTTP_HOST": "internal:8080",
-        "HTTP_X_FORWARDED_PROTO": "https",
-        "HTTP_X_FORWARDED_HOST": "ocr.example.test",
-    }
-    trusted = server.app.public_url({**environ, "REMOTE_ADDR": "127.0.0.2"})
-    untrusted = server.app.public_url({**environ, "REMOTE_ADDR": "127.0.0.9"})
-    assert trusted == "https://ocr.example.test" + SERVICE_PATH
-    assert untrusted == "http://internal:8080" + SERVICE_PATH
+    settings = dataclasses.replace(
+        services.settings, allow_anonymous=False, trusted_proxies=frozenset({"127.0.0.2"})
+    )
+    client = Client(create_app(build_services(settings, services.store)))
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "ocr.example.test"}
+
+    def location(peer: str, headers: dict[str, str]) -> str:
+        reply = client.get(
+            SERVICE_PATH + "?wsdl", headers=headers, environ_base={"REMOTE_ADDR": peer}
+        )
+        port = etree.fromstring(reply.data).find(f".//{{{WSDL}}}port/*")
+        assert port is not None
+        return str(port.get("location"))
+
+    assert location("127.0.0.2", forwarded) == "https://ocr.example.test" + SERVICE_PATH
+    assert location("127.0.0.9", forwarded) == "http://localhost" + SERVICE_PATH
+    # A proxy that appends: its own value, the last, is the one believed.
+    appended = {**forwarded, "X-Forwarded-Proto": "https, http"}
+    assert location("127.0.0.2", appended) == "http://ocr.example.test" + SERVICE_PATH
 
 
 def test_host_header_cannot_inject_markup(server: LiveServer) -> None:

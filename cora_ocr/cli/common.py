@@ -26,12 +26,14 @@ def open_store(settings: Settings) -> Store:
 
 def local_setup(settings: Settings) -> Settings:
     """`serve` on a loopback address is the zero-setup local mode: unless the settings say
-    otherwise, callers on this machine need no credentials and plain HTTP is accepted."""
+    otherwise, callers on this machine need no credentials (unless it is behind a proxy) and
+    plain HTTP is accepted."""
     if not settings.local_setup:
         return settings
+    anonymous = not settings.trusted_proxies  # behind a proxy: never (config.py)
     settings = dataclasses.replace(
         settings,
-        allow_anonymous=True if settings.allow_anonymous is None else settings.allow_anonymous,
+        allow_anonymous=anonymous if settings.allow_anonymous is None else settings.allow_anonymous,
         require_https=False if settings.require_https is None else settings.require_https,
     )
     log.warning(

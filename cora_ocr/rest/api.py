@@ -17,7 +17,7 @@ from werkzeug.wsgi import wrap_file
 from cora_ocr import errors
 from cora_ocr.clock import Clock, SystemClock
 from cora_ocr.jobs import JobService
-from cora_ocr.licensing import Licensing, Principal, seconds_to_next_hour
+from cora_ocr.licensing import Licensing, Principal, may_see, seconds_to_next_hour
 from cora_ocr.rest import openapi
 from cora_ocr.rest.openapi import MAX_ID
 from cora_ocr.rest.uploads import Uploads
@@ -199,11 +199,7 @@ class RestApi:
             job = self.jobs.get(job_id)
         except errors.JobNotFound:
             job = None
-        if job is None or (
-            principal is not None
-            and job.license_pk is not None
-            and job.license_pk != principal.license_pk
-        ):
+        if job is None or not may_see(principal, job.license_pk):
             raise NotFound(f"no job {job_id}")
         return job
 

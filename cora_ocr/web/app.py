@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 from cora_ocr.admin.app import PREFIX as ADMIN_PREFIX
 from cora_ocr.admin.app import AdminApp
 from cora_ocr.clock import Clock
-from cora_ocr.config import Settings, is_loopback
+from cora_ocr.config import Settings
 from cora_ocr.connections import UPLOADS, sweep_staging
 from cora_ocr.errors import ClientError, MalformedRequest, RequestTooLarge, UnsupportedMediaType
 from cora_ocr.jobs import JobService
@@ -31,6 +31,7 @@ from cora_ocr.web.guard import Guard
 from cora_ocr.web.health import PATHS as HEALTH_PATHS
 from cora_ocr.web.health import Health
 from cora_ocr.web.observe import BINDING, METRICS_PATH, OPERATION, Observer
+from cora_ocr.web.proxy import TrustedProxies, is_local
 from cora_ocr.web.response import TEXT_HTML, TEXT_PLAIN, TEXT_XML, Response, plain
 from cora_ocr.web.wsdl import WsdlDocument
 from cora_ocr.web.xmlparse import (
@@ -84,8 +85,13 @@ class CoraOcrApp:
         )
         self.parser = make_parser()
         self._path = SERVICE_PATH.lower()
+        # The client as a trusted proxy forwards it, before anything looks at the request.
+        self._front = TrustedProxies(self._observed, settings.trusted_proxies)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        return self._front(environ, start_response)
+
+    def _observed(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if self.observer is None:
             return self.serve(environ, start_response)
         return self.observer(environ, start_response, self.serve)
@@ -140,7 +146,7 @@ class CoraOcrApp:
             if "disco" in query:
                 return Response(200, TEXT_XML, help_pages.disco(base))
             if "op" in query:
-                local = is_loopback(environ.get("REMOTE_ADDR", ""))
+                local = is_local(environ)
                 page = help_pages.operation_page(base, query["op"][0], local)
                 if page is None:
                     return plain(500, f"op: {query['op'][0]!r} is not an operation of this service")
@@ -241,15 +247,11 @@ class CoraOcrApp:
         return body
 
     def public_url(self, environ: dict[str, Any]) -> str:
-        """The URL the caller used, believing forwarded headers only from trusted proxies."""
+        """The URL the caller used (a trusted proxy's, as web/proxy.py made it)."""
         scheme = environ.get("wsgi.url_scheme", "http")
         host = environ.get("HTTP_HOST") or (
             f"{environ.get('SERVER_NAME', 'localhost')}:{environ.get('SERVER_PORT', '80')}"
         )
-        forwarded_proto = self.guard.forwarded(environ, "HTTP_X_FORWARDED_PROTO").lower()
-        if forwarded_proto in ("http", "https"):
-            scheme = forwarded_proto
-        host = self.guard.forwarded(environ, "HTTP_X_FORWARDED_HOST") or host
         path = (
             environ.get("SCRIPT_NAME", "") + (environ.get("PATH_INFO") or "")[: len(SERVICE_PATH)]
         )

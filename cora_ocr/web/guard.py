@@ -9,9 +9,10 @@ import logging
 from typing import Any
 
 from cora_ocr.clock import Clock, SystemClock
-from cora_ocr.config import Settings, is_loopback
+from cora_ocr.config import Settings
 from cora_ocr.errors import AuthenticationFailed, HttpsRequired, QuotaExceeded
 from cora_ocr.licensing import Licensing, Principal
+from cora_ocr.web.proxy import is_local
 
 log = logging.getLogger(__name__)
 # Keys the guard leaves in a request's environ.
@@ -29,19 +30,10 @@ class Guard:
         self.require_https = settings.require_https is not False
         self.allow_anonymous = settings.allow_anonymous is True
 
-    def trusted_peer(self, environ: dict[str, Any]) -> bool:
-        return environ.get("REMOTE_ADDR") in self.settings.trusted_proxies
-
-    def forwarded(self, environ: dict[str, Any], header: str) -> str:
-        """The first value of an X-Forwarded-* header, believed from trusted proxies only."""
-        if not self.trusted_peer(environ):
-            return ""
-        return str(environ.get(header, "")).split(",")[0].strip()
-
-    def is_https(self, environ: dict[str, Any]) -> bool:
-        if environ.get("wsgi.url_scheme") == "https":
-            return True
-        return self.forwarded(environ, "HTTP_X_FORWARDED_PROTO").lower() == "https"
+    @staticmethod
+    def is_https(environ: dict[str, Any]) -> bool:
+        """Served over TLS, here or at a trusted proxy (web/proxy.py set the scheme)."""
+        return environ.get("wsgi.url_scheme") == "https"
 
     def admit(self, environ: dict[str, Any], any_region: bool = False) -> Principal | None:
         """Transport, then credentials and quota: the caller, or None if anonymous. The
@@ -73,7 +65,7 @@ class Guard:
         header = environ.get("HTTP_AUTHORIZATION", "")
         if not header:
             peer = environ.get("REMOTE_ADDR", "")
-            if self.allow_anonymous and is_loopback(peer):
+            if self.allow_anonymous and is_local(environ):
                 return None
             log.warning("no credentials", extra={"security": "auth", "peer": peer})
             raise AuthenticationFailed(

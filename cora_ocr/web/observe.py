@@ -16,11 +16,12 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from cora_ocr import metrics
-from cora_ocr.config import Settings, is_loopback
+from cora_ocr.config import Settings
 from cora_ocr.namespaces import SERVICE_PATH
 from cora_ocr.rest.views import PREFIX as REST_PREFIX
 from cora_ocr.web.guard import LICENSE, REFUSED
 from cora_ocr.web.health import PATHS as HEALTH_PATHS
+from cora_ocr.web.proxy import is_local
 from cora_ocr.web.response import Response, plain
 
 access = logging.getLogger("cora_ocr.access")
@@ -137,8 +138,7 @@ class Observer:
 
     # --- GET /metrics -----------------------------------------------------------------------
     def allowed(self, environ: dict[str, Any]) -> bool:
-        peer = environ.get("REMOTE_ADDR", "")
-        if is_loopback(peer) or peer in self.settings.trusted_proxies:
+        if is_local(environ):
             return True
         scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
         return bool(
@@ -153,7 +153,7 @@ class Observer:
         if not self.allowed(environ):
             return plain(
                 403,
-                "metrics are served to loopback, trusted proxies and bearers of metrics_token",
+                "metrics are served to callers on this machine and bearers of metrics_token",
             )
         content_type, body = self.exposition.render()
         return Response(200, content_type, body, [("Cache-Control", "no-store")])

@@ -1,0 +1,129 @@
+"""Behind a real nginx on this machine (issue 25, items 4 and 11): a request through a trusted
+proxy is never local, so nobody is anonymous there; the client's address and scheme are the
+ones the proxy wrote (the nearest hop, as Werkzeug's ProxyFix takes them), never ones a client
+put in its own X-Forwarded-* headers."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from cora_ocr.cli.common import local_setup
+from cora_ocr.config import Settings
+from cora_ocr.errors import SettingsError
+from cora_ocr.namespaces import SERVICE_PATH
+from cora_ocr.rest.views import PREFIX
+from cora_ocr.services import Services, build_services
+from cora_ocr.web.proxy import PROXIED, is_local
+from cora_ocr.web.server import stop_server
+from tests.conftest import start
+from tests.factories import ManualClock
+from tests.nginx import PROXY_ADDRESS, free_port, nginx, proxy_to
+from tests.test_licensing import get_status
+
+on_sqlite = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # store-independent
+
+
+@contextlib.contextmanager
+def serving(services: Services, settings: Settings) -> Iterator[tuple[Services, int]]:
+    """The service on `settings`, on a loopback port: (its services, its port)."""
+    built = build_services(settings, services.store)
+    _app, server, thread, url = start(built, ManualClock())
+    try:
+        yield built, int(url.split(":")[2].split("/")[0])
+    finally:
+        stop_server(server, loop_running=True)
+        thread.join(timeout=10)
+
+
+def test_behind_a_proxy_anonymous_callers_are_refused_by_the_settings() -> None:
+    # `serve` behind a proxy on this machine: the local setup no longer means anonymous.
+    behind = local_setup(Settings(trusted_proxies=frozenset({"127.0.0.1"})))
+    assert behind.allow_anonymous is False
+    assert local_setup(Settings()).allow_anonymous is True  # the zero-setup default stays
+    with pytest.raises(SettingsError, match="allow_anonymous: not behind a proxy"):
+        Settings(allow_anonymous=True, trusted_proxies=frozenset({"127.0.0.1"}))
+    # And the rule the guard applies: what came through a proxy is never local.
+    assert is_local({"REMOTE_ADDR": "127.0.0.1"})
+    assert not is_local({"REMOTE_ADDR": "127.0.0.1", PROXIED: True})
+    assert not is_local({"REMOTE_ADDR": "203.0.113.9"})
+
+
+@on_sqlite
+def test_through_nginx_nobody_is_anonymous_and_the_client_is_who_nginx_says(
+    services: Services, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = local_setup(
+        dataclasses.replace(
+            services.settings,
+            allow_anonymous=None,
+            require_https=None,
+            trusted_proxies=frozenset({PROXY_ADDRESS}),
+        )
+    )
+    with serving(services, settings) as (built, upstream):
+        port = free_port()
+        license_id = built.licensing.create_license("Acme")
+        auth = (license_id, built.licensing.create_app(license_id, "intake"))
+        with nginx(tmp_path / "nginx", {port: proxy_to(upstream)}):
+            base = f"http://127.0.0.1:{port}"
+            jobs = requests.get(f"{base}{PREFIX}/jobs", timeout=10)
+            assert jobs.status_code == 401, jobs.text
+            assert get_status(base + SERVICE_PATH).status_code == 401
+            assert requests.delete(f"{base}{PREFIX}/jobs/1", timeout=10).status_code == 401
+            caplog.set_level(logging.INFO, logger="cora_ocr.access")
+            spoofed = requests.get(
+                f"{base}{PREFIX}/jobs",
+                auth=auth,
+                headers={"X-Forwarded-For": "203.0.113.9"},
+                timeout=10,
+            )
+            assert spoofed.status_code == 200, spoofed.text
+    lines = [r.getMessage() for r in caplog.records if r.name == "cora_ocr.access"]
+    assert any("/api/v1/jobs" in line and "peer=127.0.0.1" in line for line in lines), lines
+    assert not any("203.0.113.9" in line for line in lines), lines
+
+
+@on_sqlite
+def test_a_client_cannot_claim_https_through_a_proxy_that_appends(
+    services: Services, tmp_path: Path
+) -> None:
+    settings = dataclasses.replace(
+        services.settings,
+        allow_anonymous=False,
+        require_https=True,
+        trusted_proxies=frozenset({PROXY_ADDRESS}),
+    )
+    with serving(services, settings) as (built, upstream):
+        appends, terminates = free_port(), free_port()
+        license_id = built.licensing.create_license("Acme")
+        auth = (license_id, built.licensing.create_app(license_id, "intake"))
+        with nginx(
+            tmp_path / "nginx",
+            {
+                # A proxy that adds its own scheme after what the client sent.
+                appends: proxy_to(upstream, "$http_x_forwarded_proto, $scheme"),
+                # One that terminated TLS (as in front of a real service) and says so.
+                terminates: proxy_to(upstream, "https"),
+            },
+        ):
+            claimed = get_status(
+                f"http://127.0.0.1:{appends}{SERVICE_PATH}",
+                auth,
+                headers={"X-Forwarded-Proto": "https"},
+            )
+            assert claimed.status_code == 403 and b"HTTPS is required" in claimed.content
+            said = get_status(f"http://127.0.0.1:{terminates}{SERVICE_PATH}", auth)
+            assert said.status_code == 200, said.text
+            wsdl = requests.get(f"http://127.0.0.1:{terminates}{SERVICE_PATH}?wsdl", timeout=10)
+            assert f'location="https://127.0.0.1:{terminates}{SERVICE_PATH}"' in wsdl.text
+        direct = get_status(
+            f"http://127.0.0.1:{upstream}{SERVICE_PATH}", auth, {"X-Forwarded-Proto": "https"}
+        )
+        assert direct.status_code == 403  # no proxy: the header means nothing
