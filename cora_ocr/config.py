@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from cora_ocr.connections.specs import ConnectionSpec, parse_connections
+from cora_ocr.connections.specs import Access, ConnectionSpec, parse_access, parse_connections
 from cora_ocr.errors import SettingsError
 
 DEFAULT_CONNECTION = "CoraOCRExternalConnection"
@@ -44,6 +44,9 @@ class Settings:
     # Named storage locations: a local folder (a Path), or an SFTP server or SMB share
     # (connections/specs.py); empty means {CoraOCRExternalConnection: <data_dir>/connections/...}.
     connections: Mapping[str, ConnectionSpec] = dataclasses.field(default_factory=dict)
+    # Which licenses may use each connection (connections/specs.py: Access), read from the
+    # same `connections` tables (`licenses`, `per_license`); not a setting of its own.
+    connection_access: Mapping[str, Access] = dataclasses.field(default_factory=dict)
     # Hosts (`host` or `host:port`) a REST job's callbackUrl may name; empty: no callbacks.
     callback_hosts: frozenset[str] = frozenset()
     # Peers whose X-Forwarded-Proto / X-Forwarded-Host are believed.
@@ -130,6 +133,13 @@ class Settings:
         if self.connections:
             return dict(self.connections)
         return {DEFAULT_CONNECTION: self.data_dir / "connections" / DEFAULT_CONNECTION}
+
+    @property
+    def effective_access(self) -> dict[str, Access]:
+        """Who may use each connection; the default connection gives each license a folder."""
+        if self.connections:
+            return {name: self.connection_access.get(name, Access()) for name in self.connections}
+        return {DEFAULT_CONNECTION: Access(per_license=True)}
 
 
 @functools.lru_cache(maxsize=4096)
@@ -221,6 +231,7 @@ def _convert(key: str, value: Any, environ: Mapping[str, str]) -> Any:
         "web_workers": lambda v: _as_int(key, v, 1, 256),
         "web_threads": lambda v: _as_int(key, v, 1, 256),
         "connections": lambda v: parse_connections(key, v, environ),
+        "connection_access": lambda v: parse_access("connections", v),
         "trusted_proxies": lambda v: _as_str_set(key, v),
         "callback_hosts": lambda v: _as_str_set(key, v),
         "max_request_bytes": lambda v: _as_int(key, v, 1024, 2**31),
@@ -254,7 +265,8 @@ def _convert(key: str, value: Any, environ: Mapping[str, str]) -> Any:
     return converters[key](value)
 
 
-FIELDS = tuple(field.name for field in dataclasses.fields(Settings))
+# Settings read from the file and the environment (connection_access comes with connections).
+FIELDS = tuple(f.name for f in dataclasses.fields(Settings) if f.name != "connection_access")
 
 
 def load_settings(
@@ -282,4 +294,6 @@ def load_settings(
         if env_value is not None:
             raw[name] = env_value
     raw.update({key: value for key, value in overrides.items() if value is not None})
+    if "connections" in raw:
+        raw["connection_access"] = raw["connections"]
     return Settings(**{key: _convert(key, value, environ) for key, value in raw.items()})

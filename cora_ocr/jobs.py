@@ -73,18 +73,33 @@ class JobService:
         self.clock = clock or SystemClock()
 
     def _file_fields(
-        self, prefix: str, ref: FileRef | None, internal: bool = False
+        self, prefix: str, ref: FileRef | None, license_id: str | None, internal: bool
     ) -> tuple[str, str, str]:
+        """(connection, location, name) as the job keeps them: the location starts with the
+        license's own folder where the connection gives each license one."""
         if ref is None:
             raise InvalidField(prefix, "is required")
-        connection = self.connections.get(f"{prefix}.Connection", ref.connection, internal)
-        connection.resolve(prefix, ref.relative_location, ref.file_name)
+        connection, folder = self.connections.for_caller(
+            f"{prefix}.Connection", ref.connection, license_id, internal
+        )
+        location = (ref.relative_location or "").replace("\\", "/")
+        connection.resolve(prefix, location, ref.file_name)  # judged as the caller gave it
+        if folder:
+            location = f"{folder}/{location}".rstrip("/")
+            connection.resolve(prefix, location, ref.file_name)  # and where it really is
         assert ref.file_name is not None  # resolve() refuses an empty name
-        return connection.name, (ref.relative_location or "").replace("\\", "/"), ref.file_name
+        return connection.name, location, ref.file_name
 
-    def validate(self, request: FileBatchRequest, internal: bool = False) -> dict[str, Any]:
+    def validate(
+        self,
+        request: FileBatchRequest,
+        internal: bool = False,
+        principal: Principal | None = None,
+    ) -> dict[str, Any]:
         """The job's columns, or InvalidField naming the first bad field. `internal`: the
-        files may be in the service's own connections (REST uploads)."""
+        files may be in the service's own connections (REST uploads). `principal`: the caller,
+        who may use only the connections its license may (connections/specs.py: Access)."""
+        license_id = principal.license_id if principal is not None else None
         if request.timeout is None:
             raise InvalidField("TimeOut", "is required")
         if not 1 <= request.timeout <= self.max_timeout:
@@ -94,12 +109,16 @@ class JobService:
         context = request.external_context
         if context is not None and len(context) > MAX_EXTERNAL_CONTEXT:
             raise InvalidField("ExternalContext", f"longer than {MAX_EXTERNAL_CONTEXT} characters")
-        in_conn, in_loc, in_name = self._file_fields("InputFile", request.input_file, internal)
+        in_conn, in_loc, in_name = self._file_fields(
+            "InputFile", request.input_file, license_id, internal
+        )
         if not request.ocr_profile or not request.ocr_profile.strip():
             raise InvalidField("OCRProfile", "is required")
         if len(request.ocr_profile) > MAX_PROFILE:
             raise InvalidField("OCRProfile", f"longer than {MAX_PROFILE} characters")
-        out_conn, out_loc, out_name = self._file_fields("OutPutFile", request.output_file, internal)
+        out_conn, out_loc, out_name = self._file_fields(
+            "OutPutFile", request.output_file, license_id, internal
+        )
         return {
             "timeout_seconds": request.timeout,
             "external_context": context,
@@ -122,7 +141,7 @@ class JobService:
         internal: bool = False,
         extra: dict[str, Any] | None = None,
     ) -> int:
-        fields = {**self.validate(request, internal), **(extra or {})}
+        fields = {**self.validate(request, internal, principal), **(extra or {})}
         if principal is not None:
             fields.update(license_pk=principal.license_pk, app_pk=principal.app_pk)
         fields["start_by"] = self._start_by(fields["timeout_seconds"])

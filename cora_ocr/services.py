@@ -38,7 +38,11 @@ class Services:
 
 
 def build_services(settings: Settings, store: Store, clock: Clock | None = None) -> Services:
-    connections = Connections(settings.effective_connections, {UPLOADS: settings.data_dir / "rest"})
+    connections = Connections(
+        settings.effective_connections,
+        {UPLOADS: settings.data_dir / "rest"},
+        settings.effective_access,
+    )
     profiles = Profiles.from_settings(settings)
     jobs = JobService(store, connections, profiles, settings.max_timeout_seconds, clock)
     licensing = Licensing(store, settings.region)

@@ -25,6 +25,7 @@ from sqlalchemy import create_engine, text
 from zeep.transports import Transport
 
 from cora_ocr.config import DEFAULT_CONNECTION, Settings
+from cora_ocr.connections.specs import Access
 from cora_ocr.licensing import Licensing
 from cora_ocr.namespaces import SERVICE_PATH
 from cora_ocr.profiles import Profile
@@ -113,6 +114,8 @@ def settings(session_dir: Path, connection_root: Path, backend: str) -> Settings
     return Settings(
         data_dir=session_dir / backend,
         connections={DEFAULT_CONNECTION: connection_root},
+        # Every test license shares it; tests/test_connection_access.py tests the others.
+        connection_access={DEFAULT_CONNECTION: Access(everyone=True)},
         allow_anonymous=True,
         require_https=False,
         profiles={

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from cora_ocr.connections.paths import check_file_name, split_location
-from cora_ocr.connections.specs import ConnectionSpec, SftpSpec, SmbSpec
+from cora_ocr.connections.specs import Access, ConnectionSpec, SftpSpec, SmbSpec
 from cora_ocr.connections.storage import LocalStorage, Storage, StorageError
 from cora_ocr.errors import InvalidField, SettingsError
 
@@ -89,9 +89,13 @@ class Connections:
     it does not exist."""
 
     def __init__(
-        self, specs: Mapping[str, ConnectionSpec], internal: Mapping[str, Path] | None = None
+        self,
+        specs: Mapping[str, ConnectionSpec],
+        internal: Mapping[str, Path] | None = None,
+        access: Mapping[str, Access] | None = None,
     ) -> None:
         self._by_name = {name: open_storage(name, spec) for name, spec in specs.items()}
+        self._access = dict(access or {})
         self._internal = {
             name: LocalStorage(name, Path(root)) for name, root in (internal or {}).items()
         }
@@ -115,10 +119,23 @@ class Connections:
         try:
             return self._by_name[name]
         except KeyError:
-            known = ", ".join(self.names()) or "none"
-            raise InvalidField(
-                field, f"unknown connection {name!r} (configured: {known})"
-            ) from None
+            # The configured names are not listed: a caller learns of no connection it may
+            # not use (issue 25).
+            raise InvalidField(field, f"unknown connection {name!r}") from None
+
+    def for_caller(
+        self, field: str, name: str | None, license_id: str | None, internal: bool = False
+    ) -> tuple[Storage, str]:
+        """The connection `name` as a caller of license `license_id` (None: anonymous) may
+        use it, and the folder under its root that the caller's paths start from ("" the
+        root). One the license may not use is unknown to it, word for word."""
+        storage = self.get(field, name, internal)
+        if internal and name in self._internal:
+            return storage, ""
+        folder = self._access.get(storage.name, Access()).folder(license_id)
+        if folder is None:
+            raise InvalidField(field, f"unknown connection {name!r}")
+        return storage, folder
 
     def local_root(self, name: str) -> Path:
         """The folder of a local connection (internal ones included)."""
