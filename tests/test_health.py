@@ -19,6 +19,7 @@ from cora_ocr.web.health import ROBOT_SEEN_SECONDS
 from cora_ocr.web.server import stop_server
 from tests.conftest import Strict, start
 from tests.factories import ManualClock
+from tests.test_cli import free_port
 
 
 def base_of(url: str) -> str:
@@ -68,8 +69,10 @@ def test_readyz_is_not_ready_without_the_database_or_behind_on_migrations(
     unreachable = tmp_path / "missing" / "folder" / "cora.db"
     behind = Store(f"sqlite:///{tmp_path / 'behind.db'}")
     upgrade(behind.engine, "0006")
+    closed = free_port()  # a PostgreSQL server that is not there: its host is not told
     for store, says in (
-        (Store(f"sqlite:///{unreachable}"), ("database", "unavailable")),
+        (Store(f"sqlite:///{unreachable}"), ("database", "unreachable")),
+        (Store(f"postgresql+psycopg://cora@localhost:{closed}/x"), ("database", "unreachable")),
         (behind, ("migrations", "at 0006, this code needs")),
     ):
         settings = dataclasses.replace(services.settings, data_dir=tmp_path / "data")
@@ -79,6 +82,8 @@ def test_readyz_is_not_ready_without_the_database_or_behind_on_migrations(
             assert reply.status_code == 503, reply.text
             field, text = says
             assert reply.json()[field].startswith(text), reply.json()
+            assert "localhost" not in reply.text and str(closed) not in reply.text
+            assert str(tmp_path) not in reply.text
         finally:
             stop_server(server, loop_running=True)
             thread.join(timeout=10)

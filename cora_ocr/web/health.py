@@ -11,6 +11,7 @@ or none yet: "unknown", which does not make the service unready.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
@@ -22,6 +23,8 @@ from cora_ocr.profiles import Profiles
 from cora_ocr.store import Store
 from cora_ocr.store.migrate import alembic_config
 from cora_ocr.web.response import Response
+
+log = logging.getLogger(__name__)
 
 JSON = "application/json"
 ROBOT_SEEN_SECONDS = 30.0
@@ -51,7 +54,9 @@ class Health:
             with self.store.engine.connect() as conn:
                 current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
         except Exception as exc:  # any failure to reach it is the answer
-            found["database"] = f"unavailable: {describe(exc)}"
+            # Why, with the server's name and address, goes to the log, not to the caller.
+            log.warning("readiness: the database is unreachable: %s", describe(exc))
+            found["database"] = "unreachable"
         else:
             found["migrations"] = (
                 "at head" if current == self.head else f"at {current}, this code needs {self.head}"
