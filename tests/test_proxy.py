@@ -24,7 +24,8 @@ from cora_ocr.web.proxy import PROXIED, is_local
 from cora_ocr.web.server import stop_server
 from tests.conftest import start
 from tests.factories import ManualClock
-from tests.nginx import PROXY_ADDRESS, free_port, nginx, proxy_to
+from tests.nginx import PROXY_ADDRESS, nginx, proxy_to
+from tests.test_cli import free_port
 from tests.test_licensing import get_status
 
 on_sqlite = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # store-independent
