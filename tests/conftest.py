@@ -189,7 +189,15 @@ def empty_folder(folder: Path) -> None:
 def services(settings: Settings, store: Store) -> Services:
     """The object graph on the session's store; jobs, robot folders and files emptied."""
     with store.engine.begin() as conn:
-        for table in ("job_events", "jobs", "usage", "apps", "licenses"):
+        for table in (
+            "job_events",
+            "jobs",
+            "usage",
+            "apps",
+            "licenses",
+            "admin_sessions",
+            "admin_login_failures",
+        ):
             conn.execute(text(f"DELETE FROM {table}"))
     built = build_services(settings, store)
     for profile in built.profiles.all():

@@ -74,6 +74,15 @@ class Admin:
     base: str
     jobs: dict[str, int]
     license_id: str
+    clock: ManualClock
+
+    def login(self, password: str = PASSWORD, user: str = "admin") -> requests.Response:
+        return requests.post(
+            self.base + "/admin/login",
+            data={"user": user, "password": password},
+            allow_redirects=False,
+            timeout=10,
+        )
 
 
 def request(profile: str, name: str) -> FileBatchRequest:
@@ -101,8 +110,9 @@ def admin(services: Services) -> Iterator[Admin]:
         "claim": built.jobs.submit(request("Text", "claim")),
         "licensed": built.jobs.submit(request("Default", "licensed"), principal),
     }
-    _app, server, thread, url = start(built, ManualClock())
-    yield Admin(built, url.split("/SequenceServices/")[0], jobs, license_id)
+    clock = ManualClock()
+    _app, server, thread, url = start(built, clock)
+    yield Admin(built, url.split("/SequenceServices/")[0], jobs, license_id, clock)
     stop_server(server, loop_running=True)  # type: ignore[arg-type]
     thread.join(timeout=10)
 
@@ -173,6 +183,7 @@ def test_sign_in_filter_open_and_abort_a_job(admin: Admin, browser: Any) -> None
         browser.find_element(By.CSS_SELECTOR, "main button[type=submit]"),
         lambda d: "Wrong user name or password." in d.page_source,
     )
+    admin.clock.advance(1)  # a failed login earns a wait of a second before the next try
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
     follow(
         browser,
@@ -266,6 +277,70 @@ def test_without_a_session_nothing_is_shown_or_done(admin: Admin) -> None:
     )
     assert forged.status_code == 303
     assert admin.services.jobs.get(job).state == "queued"
+
+
+def test_failed_logins_wait_longer_each_time_per_client_and_user(admin: Admin) -> None:
+    waits = []
+    for _ in range(4):
+        assert admin.login("guess").status_code == 401
+        throttled = admin.login(PASSWORD)  # even the right password waits its turn
+        assert throttled.status_code == 429 and "Too many failed logins" in throttled.text
+        waits.append(int(throttled.headers["Retry-After"]))
+        admin.clock.advance(waits[-1])
+    assert waits == [1, 2, 4, 8]
+    rows = admin.services.jobs.store
+    from cora_ocr.store.admin import AdminRows
+
+    # Both the address and the user name are held back: another address trying "admin"
+    # waits too (and so would this address trying another name).
+    assert AdminRows(rows).wait(["peer:192.0.2.1", "user:admin"], admin.clock.now()) == 0
+    assert admin.login("guess").status_code == 401
+    assert AdminRows(rows).wait(["peer:192.0.2.1", "user:admin"], admin.clock.now()) == 16
+    admin.clock.advance(16)
+    signed_in = admin.login()
+    assert signed_in.status_code == 303 and signed_in.headers["Location"] == "/admin/"
+    assert admin.login("guess").status_code == 401  # a success starts the count again
+    assert int(admin.login().headers["Retry-After"]) == 1
+
+
+def test_logging_out_ends_the_session_on_the_server(admin: Admin) -> None:
+    cookie = admin.login().cookies["cora_ocr_admin"]
+    page = requests.get(
+        admin.base + "/admin/",
+        cookies={"cora_ocr_admin": cookie},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert page.status_code == 200
+    csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
+    out = requests.post(
+        admin.base + "/admin/logout",
+        data={"csrf": csrf},
+        cookies={"cora_ocr_admin": cookie},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert out.status_code == 303
+    # The cookie kept (copied, or not deleted by the browser) opens nothing any more.
+    again = requests.get(
+        admin.base + "/admin/",
+        cookies={"cora_ocr_admin": cookie},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert again.status_code == 303 and again.headers["Location"] == "/admin/login"
+
+
+def test_a_job_id_beyond_64_bits_is_no_job(admin: Admin) -> None:
+    cookie = admin.login().cookies["cora_ocr_admin"]
+    for number in ("99999999999999999999", str(2**63)):
+        reply = requests.get(
+            admin.base + f"/admin/jobs/{number}",
+            cookies={"cora_ocr_admin": cookie},
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert reply.status_code == 404, (number, reply.status_code)
 
 
 def test_the_page_is_off_without_a_password(server: Any) -> None:

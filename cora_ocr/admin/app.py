@@ -3,7 +3,11 @@ behind the admin credential (`admin_user`, `admin_password`; no password: no pag
 
 - A login form sets a session cookie: `<expiry>.<nonce>.<HMAC>` under a key derived from the
   password (changing the password ends every session), HttpOnly, SameSite=Strict, Secure over
-  HTTPS, valid SESSION_SECONDS.
+  HTTPS, valid SESSION_SECONDS; the session is also kept on the server (store/admin.py), and
+  logging out deletes it, so a copy of the cookie is worth nothing after.
+- Failed logins earn a wait, per client address and per user name, doubling with each
+  failure in a row (1 s, 2 s, 4 s, ... at most 5 minutes): 429 with Retry-After, the
+  password not even looked at, until it has passed.
 - Every POST (abort, retry, log out) carries a CSRF token, the HMAC of the session's nonce,
   in a hidden field; a POST without the right one gets 403.
 - Pages: the job list with filters (state, license, profile, created since/until) and older
@@ -18,6 +22,7 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
+import math
 import secrets
 import time
 from collections.abc import Callable, Iterable
@@ -35,6 +40,7 @@ from cora_ocr.errors import ClientError, CoraError, JobNotFound
 from cora_ocr.jobs import JobService
 from cora_ocr.licensing import Licensing
 from cora_ocr.statuses import JobState
+from cora_ocr.store.admin import AdminRows
 from cora_ocr.store.models import Job
 
 log = logging.getLogger(__name__)
@@ -42,6 +48,7 @@ PREFIX = "/admin"
 COOKIE = "cora_ocr_admin"
 SESSION_SECONDS = 8 * 3600
 PAGE_SIZE = 50
+JOB_ID = f"int(max={2**63 - 1})"
 StartResponse = Callable[..., Any]
 
 
@@ -50,6 +57,7 @@ class AdminApp:
         self, settings: Settings, jobs: JobService, licensing: Licensing, guard: Any
     ) -> None:
         self.settings, self.jobs, self.licensing, self.guard = settings, jobs, licensing, guard
+        self.rows = AdminRows(jobs.store)
         self.key = hashlib.sha256(b"cora-ocr admin\0" + settings.admin_password.encode()).digest()
         self.templates = Environment(
             loader=PackageLoader("cora_ocr.admin"), autoescape=select_autoescape()
@@ -59,9 +67,10 @@ class AdminApp:
                 Rule(f"{PREFIX}/", endpoint="list_jobs", methods=["GET"]),
                 Rule(f"{PREFIX}/login", endpoint="login", methods=["GET", "POST"]),
                 Rule(f"{PREFIX}/logout", endpoint="logout", methods=["POST"]),
-                Rule(f"{PREFIX}/jobs/<int:job_id>", endpoint="job", methods=["GET"]),
-                Rule(f"{PREFIX}/jobs/<int:job_id>/abort", endpoint="abort", methods=["POST"]),
-                Rule(f"{PREFIX}/jobs/<int:job_id>/retry", endpoint="retry", methods=["POST"]),
+                # Ids are 64-bit: a longer number is no job (404), not a database error.
+                Rule(f"{PREFIX}/jobs/<{JOB_ID}:job_id>", endpoint="job", methods=["GET"]),
+                Rule(f"{PREFIX}/jobs/<{JOB_ID}:job_id>/abort", endpoint="abort", methods=["POST"]),
+                Rule(f"{PREFIX}/jobs/<{JOB_ID}:job_id>/retry", endpoint="retry", methods=["POST"]),
                 Rule(f"{PREFIX}/usage", endpoint="usage", methods=["GET"]),
             ],
             strict_slashes=True,
@@ -116,7 +125,9 @@ class AdminApp:
             return None
         if not hmac.compare_digest(signature, self._sign(f"{expiry}.{nonce}")):
             return None
-        return nonce if int(expiry) > time.time() else None
+        if int(expiry) <= time.time():
+            return None
+        return nonce if self.rows.session_alive(nonce, self.guard.clock.now()) else None
 
     def page(
         self, template: str, status: int = 200, nonce: str | None = None, **values: Any
@@ -145,18 +156,37 @@ class AdminApp:
             return self.page("login.html")
         user = request.form.get("user", "")
         password = request.form.get("password", "")
+        keys = [f"peer:{request.remote_addr}", f"user:{user[:300]}"]
+        now = self.guard.clock.now()
+        wait = self.rows.wait(keys, now)
+        if wait > 0:
+            log.warning(
+                "admin login refused: too many failures",
+                extra={"security": "admin", "peer": request.remote_addr},
+            )
+            response = self.page(
+                "login.html",
+                429,
+                error=f"Too many failed logins: try again in {math.ceil(wait)} s.",
+                user=user,
+            )
+            response.headers["Retry-After"] = str(math.ceil(wait))
+            return response
         good_user = hmac.compare_digest(user.encode(), self.settings.admin_user.encode())
         good_password = hmac.compare_digest(
             password.encode(), self.settings.admin_password.encode()
         )
         if not (good_user and good_password):
+            self.rows.failed(keys, now)
             log.warning(
                 "admin login refused",
                 extra={"security": "admin", "peer": request.remote_addr},
             )
             return self.page("login.html", 401, error="Wrong user name or password.", user=user)
+        self.rows.succeeded(keys)
         expiry = str(int(time.time()) + SESSION_SECONDS)
         nonce = secrets.token_urlsafe(16)
+        self.rows.start_session(nonce, now + dt.timedelta(seconds=SESSION_SECONDS), now)
         response = self.redirect(f"{PREFIX}/")
         response.set_cookie(
             COOKIE,
@@ -171,6 +201,7 @@ class AdminApp:
         return response
 
     def logout(self, request: Request, nonce: str) -> Response:
+        self.rows.end_session(nonce)
         response = self.redirect(f"{PREFIX}/login")
         response.delete_cookie(COOKIE, path=PREFIX)
         return response

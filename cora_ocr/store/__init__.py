@@ -1,6 +1,25 @@
 """The job store: SQLAlchemy models, engine/session handling, queries and migrations."""
 
 from cora_ocr.store.engine import Store
-from cora_ocr.store.models import App, Base, Job, JobEvent, License, Usage
+from cora_ocr.store.models import (
+    AdminLoginFailures,
+    AdminSession,
+    App,
+    Base,
+    Job,
+    JobEvent,
+    License,
+    Usage,
+)
 
-__all__ = ["App", "Base", "Job", "JobEvent", "License", "Store", "Usage"]
+__all__ = [
+    "AdminLoginFailures",
+    "AdminSession",
+    "App",
+    "Base",
+    "Job",
+    "JobEvent",
+    "License",
+    "Store",
+    "Usage",
+]

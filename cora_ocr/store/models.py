@@ -189,3 +189,24 @@ class Usage(Base):
     pages: Mapped[int] = mapped_column(Integer, default=0)
 
     __table_args__ = (Index("ix_usage_license_pk_hour", "license_pk", "hour"),)
+
+
+class AdminSession(Base):
+    """A signed-in jobs page (admin/app.py): its cookie's nonce, hashed, until it expires or
+    the admin logs out (the row is deleted: the cookie is worth nothing after)."""
+
+    __tablename__ = "admin_sessions"
+
+    nonce_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class AdminLoginFailures(Base):
+    """Failed jobs-page logins in a row, per client address and per user name (`key`), and
+    until when the next try is refused (the wait doubles with each failure)."""
+
+    __tablename__ = "admin_login_failures"
+
+    key: Mapped[str] = mapped_column(String(320), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    blocked_until: Mapped[dt.datetime] = mapped_column(UtcDateTime)
