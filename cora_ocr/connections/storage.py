@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path, PurePath
 from typing import BinaryIO
 
-from cora_ocr.connections import files
+from cora_ocr.connections import files, nofollow
 from cora_ocr.connections.paths import check_file_name, split_location
 from cora_ocr.errors import InvalidField
 
@@ -143,19 +143,47 @@ class LocalStorage(Storage):
             )
         return target
 
+    def _split(self, target: PurePath) -> tuple[tuple[str, ...], str]:
+        """(folders under the root, file name) of a target `resolve` made."""
+        parts = Path(target).relative_to(self.root.resolve()).parts
+        return parts[:-1], parts[-1]
+
+    @contextlib.contextmanager
+    def _folder(self, folders: tuple[str, ...], create: bool = False) -> Iterator[int]:
+        """The folder, reached without following links (nofollow.py); a link on the way is
+        OutsideRoot, as on the remote kinds."""
+        try:
+            with nofollow.folder(self.root, folders, create) as fd:
+                yield fd
+        except nofollow.LinkOnTheWay as exc:
+            raise OutsideRoot(f"{exc.filename} leads through a link, never followed") from None
+
     @contextlib.contextmanager
     def open_read(self, target: PurePath) -> Iterator[BinaryIO]:
-        with files.open_source(Path(target)) as reader:
+        folders, name = self._split(target)
+        with self._folder(folders) as fd:
+            try:
+                reader = nofollow.open_file(fd, name)
+            except nofollow.LinkOnTheWay:
+                raise OutsideRoot(f"{target} is a link, never followed") from None
+        with reader:
             yield reader
 
     def put(self, source: BinaryIO, target: PurePath, *, replace: bool, tag: str) -> None:
-        files.put_file(source, Path(target), replace=replace, tag=tag)
+        folders, name = self._split(target)
+        with self._folder(folders, create=True) as fd:
+            try:
+                nofollow.put(source, fd, name, replace=replace, tag=tag)
+            except nofollow.LinkOnTheWay:
+                raise OutsideRoot(f"{target}: a link in the way, never followed") from None
 
     def exists(self, target: PurePath) -> bool:
-        return Path(target).exists()
-
-    def same_content(self, local: Path, target: PurePath) -> bool:
-        return files.same_content(local, Path(target))
+        folders, name = self._split(target)
+        try:
+            with self._folder(folders) as fd:
+                return nofollow.exists(fd, name)
+        except FileNotFoundError:
+            return False
 
     def check(self) -> None:
         probe = self.root / f".cora-ocr-check-{secrets.token_hex(6)}"
