@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import select
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +19,7 @@ import requests
 
 from cora_ocr.services import Services, build_services
 from cora_ocr.web.server import stop_server
+from cora_ocr.worker.callbacks import FIRST_DELAY_SECONDS
 from tests.conftest import start
 from tests.factories import ManualClock
 from tests.robots import SimulatedRobot
@@ -188,3 +191,97 @@ def test_a_host_not_listed_is_refused_and_never_contacted(setup: Setup) -> None:
     finally:
         trap.close()
     assert trap.connections == 0
+
+
+class Trickler:
+    """A callback endpoint that accepts, reads the request, then sends its answer one byte
+    every half second and never finishes the status line: the slowest client-side attack on
+    a sender without a wall-clock deadline. Counts connections open at once."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.host = f"127.0.0.1:{self.listener.getsockname()[1]}"
+        self.open_now = self.most_at_once = self.connections = 0
+        self.lock, self.stop = threading.Lock(), threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        self.listener.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+
+    def _trickle(self, conn: socket.socket) -> None:
+        with self.lock:
+            self.connections += 1
+            self.open_now += 1
+            self.most_at_once = max(self.most_at_once, self.open_now)
+        try:
+            conn.recv(65536)
+            while not self.stop.is_set():
+                readable, _, _ = select.select([conn], [], [], 0.5)
+                if readable and not conn.recv(1):
+                    break  # the sender hung up: what a deadline does
+                conn.sendall(b"H")
+        except OSError:
+            pass  # the sender cut it: what a deadline does
+        finally:
+            conn.close()
+            with self.lock:
+                self.open_now -= 1
+
+    def close(self) -> None:
+        self.stop.set()
+        self.listener.close()
+
+
+def test_a_slow_callback_endpoint_holds_no_job_and_is_cut_at_its_deadline(
+    services: Services,
+) -> None:
+    trickler = Trickler()
+    settings = dataclasses.replace(services.settings, callback_hosts=frozenset({trickler.host}))
+    clock = ManualClock()
+    built = build_services(settings, services.store, clock)
+    built.profiles.ensure_folders()
+    _app, server, thread, url = start(built, clock)
+    profile = built.profiles.get("Default")
+    assert profile is not None
+    setup = Setup(built, clock, url.split("/SequenceServices/")[0], SimulatedRobot(profile))
+    try:
+        worker = built.worker(clock=clock, name="callback-worker")
+        callbacks = worker.callbacks
+        callbacks.status_seconds, callbacks.attempt_seconds = 1.0, 2.0  # the test's deadlines
+        jobs = [int(setup.create(f"http://{trickler.host}/hook").json()["id"]) for _ in range(5)]
+        for robot_turn in (False, True, False):
+            while worker.run_once():  # the jobs' steps alone: no callback sent here
+                pass
+            clock.advance(built.settings.poll_seconds)
+            if robot_turn:
+                assert setup.robot.process_all() == 5
+        assert {built.jobs.get(job).state for job in jobs} == {"completed"}
+        assert callbacks.run_due() == 2  # two at a time for one host; the rest wait their turn
+        assert callbacks.in_flight() == 2  # returned at once: the attempts run elsewhere
+        assert callbacks.run_due() == 0
+        callbacks.wait()  # returns: each was cut at its deadline (the peer never stops)
+        clock.advance(FIRST_DELAY_SECONDS)
+        assert callbacks.run_due() == 2
+        callbacks.wait()
+        callbacks.close()
+    finally:
+        stop_server(server, loop_running=True)
+        thread.join(timeout=10)
+        trickler.close()
+    assert trickler.most_at_once == 2 and trickler.connections == 4
+    histories = [setup.history(job_id) for job_id in jobs]
+    cut = [h for h in histories if h]
+    assert len(cut) == 4
+    assert all(
+        reasons[0]
+        == f"callback to {trickler.host} failed (no status line within 1 s); attempt 2 in 5 s"
+        for reasons in cut
+    ), cut

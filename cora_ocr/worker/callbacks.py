@@ -6,16 +6,28 @@ so any worker sends, a restart loses nothing, and two workers do not send the sa
 (each claims a callback by moving its due time ahead, compare-and-set). Only hosts listed in
 the `callback_hosts` setting are ever contacted: checked when the job is created and again
 before each attempt; redirects are not followed and no proxy from the environment is used.
+
+Attempts run on a small thread pool of their own, never in the worker's loop: a slow endpoint
+holds one of its threads, not the jobs. Each attempt has wall-clock deadlines (its status line
+within STATUS_SECONDS, the whole attempt within ATTEMPT_SECONDS: a socket cut at the deadline,
+however slowly the other side trickles bytes), and at most PER_HOST attempts are in flight to
+one host; a callback whose host is busy waits for a later turn.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
+import http.client
 import json
 import logging
-import urllib.error
-import urllib.request
+import socket
+import threading
+from collections import Counter
 from collections.abc import Callable, Collection
+from concurrent import futures
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,8 +42,11 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 FIRST_DELAY_SECONDS = 5.0  # then 10, 20, 40
-CLAIM_SECONDS = 60.0  # an attempt in hand; past it, another worker may try
-TIMEOUT_SECONDS = 10.0
+CLAIM_SECONDS = 60.0  # an attempt in hand (past its own deadline); then another worker may try
+STATUS_SECONDS = 10.0  # from the start of an attempt to the answer's status line and headers
+ATTEMPT_SECONDS = 30.0  # the whole attempt: connecting, sending, the answer
+PER_HOST = 2  # attempts in flight to one host, per worker process
+THREADS = 8
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 
 
@@ -52,15 +67,59 @@ def refusal(url: str, hosts: Collection[str]) -> str | None:
     return f"host {shown}:{port} is not in callback_hosts"
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # a 3xx is an answer, not a new address to call
+class Deadline:
+    """Cuts a connection's socket once `seconds` have passed (a blocked read then fails at
+    once), unless `cancel` came first."""
+
+    def __init__(self, connection: http.client.HTTPConnection, seconds: float, what: str) -> None:
+        self.what, self.passed = what, False
+
+        def cut() -> None:
+            self.passed = True
+            sock = connection.sock
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+        self._timer = threading.Timer(seconds, cut)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def cancel(self) -> None:
+        self._timer.cancel()
 
 
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects())
+def post(url: str, body: bytes, status_seconds: float, attempt_seconds: float) -> int:
+    """POST `body` to `url` (http.client: no proxy, no redirect followed); the answer's
+    status. OSError with the reason, a deadline's included."""
+    parts = urlsplit(url)
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    connection = kind(parts.hostname or "", parts.port, timeout=attempt_seconds)
+    whole = Deadline(connection, attempt_seconds, f"no answer within {attempt_seconds:g} s")
+    status = Deadline(connection, status_seconds, f"no status line within {status_seconds:g} s")
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    headers = {"Content-Type": "application/json", "User-Agent": "cora-ocr"}
+    try:
+        connection.request("POST", path, body=body, headers=headers)
+        answer = connection.getresponse()
+        status.cancel()
+        answer.read(64 * 1024)  # a little of the body, within the whole deadline
+        return answer.status
+    except (OSError, http.client.HTTPException) as exc:
+        for deadline in (status, whole):
+            if deadline.passed:
+                raise TimeoutError(deadline.what) from None
+        raise OSError(str(exc) or type(exc).__name__) from None
+    finally:
+        status.cancel()
+        whole.cancel()
+        connection.close()
 
 
 class Callbacks:
+    """Sends due callbacks on a pool of its own threads (made on first use, let go of by
+    `close`); never sends in the caller's thread, never changes a job's state."""
+
     def __init__(
         self,
         store: Store,
@@ -72,11 +131,64 @@ class Callbacks:
         self.hosts = hosts
         self.clock = clock
         self.view = view
+        self.status_seconds, self.attempt_seconds = STATUS_SECONDS, ATTEMPT_SECONDS
+        self._pool: ThreadPoolExecutor | None = None
+        self._in_flight: Counter[str] = Counter()  # per host
+        self._futures: set[Future[None]] = set()
+        self._lock = threading.Lock()
+
+    def close(self, wait: bool = False) -> None:
+        """Let go of the pool (`wait`: once the attempts in flight are done); an attempt cut
+        short by a stopping process is tried again by any worker once its claim runs out."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=wait, cancel_futures=not wait)
+
+    def in_flight(self) -> int:
+        """Attempts started and not yet done."""
+        with self._lock:
+            return len(self._futures)
+
+    def wait(self) -> None:
+        """Until the attempts in flight are done (burst mode: tests never sleep)."""
+        with self._lock:
+            pending = list(self._futures)
+        futures.wait(pending)
 
     def run_due(self, limit: int = 20) -> int:
-        """Send the callbacks that are due now; returns how many were attempted."""
+        """Start the callbacks that are due now and whose host has room; returns how many
+        were started. Returns at once: the attempts run on the pool."""
+        claimed = self._claim(limit)
+        for job_id, state, url, attempts, document in claimed:
+            host = _host(url)
+            with self._lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(THREADS, thread_name_prefix="callback")
+                self._in_flight[host] += 1
+                future = self._pool.submit(
+                    self._attempt, job_id, state, url, attempts + 1, document
+                )
+                self._futures.add(future)
+            future.add_done_callback(functools.partial(self._done, host))
+        return len(claimed)
+
+    def _done(self, host: str, future: Future[None]) -> None:
+        with self._lock:
+            self._in_flight[host] -= 1
+            self._futures.discard(future)
+        if not future.cancelled() and future.exception() is not None:
+            log.error("a callback attempt failed", exc_info=future.exception())
+
+    def _has_room(self, url: str, taken: Counter[str]) -> bool:
+        host = _host(url)
+        with self._lock:
+            busy = self._in_flight[host]
+        return busy + taken[host] < PER_HOST
+
+    def _claim(self, limit: int) -> list[tuple[int, str, str, int, dict[str, Any]]]:
         now = self.clock.now()
         claimed: list[tuple[int, str, str, int, dict[str, Any]]] = []
+        taken: Counter[str] = Counter()
         with self.store.session.begin() as session:
             due = session.scalars(
                 select(Job)
@@ -85,27 +197,29 @@ class Callbacks:
                     Job.state.in_([state.value for state in FINAL_STATES]),
                     or_(Job.callback_due_at.is_(None), Job.callback_due_at <= now),
                 )
-                .order_by(Job.id)
+                # Never tried first, then the longest due: a host's turns go round its jobs.
+                .order_by(Job.callback_due_at.is_not(None), Job.callback_due_at, Job.id)
                 .limit(limit)
             ).all()
             for job in due:
+                url = job.callback_url or ""
+                if not self._has_room(url, taken):
+                    continue  # its host has PER_HOST attempts in flight: a later turn
                 same_due = (
                     Job.callback_due_at.is_(None)
                     if job.callback_due_at is None
                     else Job.callback_due_at == job.callback_due_at
                 )
-                taken = session.execute(
+                won = session.execute(
                     update(Job)
                     .where(Job.id == job.id, Job.callback_state == PENDING, same_due)
                     .values(callback_due_at=now + dt.timedelta(seconds=CLAIM_SECONDS))
                     .execution_options(**{STATUS_UNCHANGED: True})
                 )
-                if taken.rowcount:  # type: ignore[attr-defined]
-                    url = job.callback_url or ""
+                if won.rowcount:  # type: ignore[attr-defined]
+                    taken[_host(url)] += 1
                     claimed.append((job.id, job.state, url, job.callback_attempts, self.view(job)))
-        for job_id, state, url, attempts, document in claimed:
-            self._attempt(job_id, state, url, attempts + 1, document)
-        return len(claimed)
+        return claimed
 
     def _attempt(
         self, job_id: int, state: str, url: str, attempt: int, document: dict[str, Any]
@@ -115,19 +229,11 @@ class Callbacks:
             self._record(job_id, state, attempt, FAILED, f"callback not sent: {reason}")
             return
         target = urlsplit(url).netloc
-        request = urllib.request.Request(
-            url,
-            data=json.dumps(document).encode(),
-            headers={"Content-Type": "application/json", "User-Agent": "cora-ocr"},
-            method="POST",
-        )
+        body = json.dumps(document).encode()
         try:
-            with _OPENER.open(request, timeout=TIMEOUT_SECONDS) as answer:
-                status = answer.status
-        except urllib.error.HTTPError as exc:
-            failure = f"HTTP {exc.code}"
-        except (urllib.error.URLError, OSError) as exc:
-            failure = str(getattr(exc, "reason", exc))
+            status = post(url, body, self.status_seconds, self.attempt_seconds)
+        except OSError as exc:
+            failure = str(exc)
         else:
             if 200 <= status < 300:
                 self._record(job_id, state, attempt, SENT, f"callback to {target}: HTTP {status}")
@@ -181,3 +287,10 @@ class Callbacks:
                     actor="callback",
                 )
             )
+
+
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).netloc.lower()
+    except ValueError:
+        return ""

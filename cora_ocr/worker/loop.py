@@ -130,6 +130,7 @@ class Worker:
                     self.wakeup.wait(self.config.idle_sleep_seconds)
         finally:
             self.wakeup.stop()
+            self.callbacks.close()
         return handled
 
     def _turn(self, burst: bool) -> bool | None:
@@ -143,7 +144,9 @@ class Worker:
                 self.purge()
             if burst or time.monotonic() >= self._next_callbacks:
                 self._next_callbacks = time.monotonic() + CALLBACK_INTERVAL_SECONDS
-                self.callbacks.run_due()
+                self.callbacks.run_due()  # started on the callbacks' own threads
+                if burst:
+                    self.callbacks.wait()  # tests never sleep: a burst sees them through
             answered = self.wakeup.answered()
             if answered:
                 with self.store.session.begin() as session:
