@@ -62,6 +62,12 @@ class Settings:
     header_timeout: float = 20.0
     body_timeout: float = 20.0
     body_min_rate: int = 500
+    # However fast it keeps coming, a body must be complete within this many seconds of its
+    # headers (a client trickling just over body_min_rate is cut here, not never).
+    body_max_seconds: float = 300.0
+    # Open connections from one client address per server process; past it, a new one from
+    # that address is closed at once (the others' connections are not used up by one).
+    max_connections_per_client: int = 100
     # A kept-alive connection with no request under way is closed after this long.
     idle_timeout: float = 15.0
     # Open connections per server process; past it, new ones wait in the listen backlog.
@@ -239,6 +245,8 @@ def _convert(key: str, value: Any, environ: Mapping[str, str]) -> Any:
         "header_timeout": lambda v: _as_float(key, v, 1, 3600),
         "body_timeout": lambda v: _as_float(key, v, 1, 3600),
         "body_min_rate": lambda v: _as_int(key, v, 0, 2**31),
+        "body_max_seconds": lambda v: _as_float(key, v, 1, 86_400),
+        "max_connections_per_client": lambda v: _as_int(key, v, 1, 100_000),
         "idle_timeout": lambda v: _as_float(key, v, 1, 3600),
         "max_connections": lambda v: _as_int(key, v, 10, 100_000),
         "max_timeout_seconds": lambda v: _as_int(key, v, 1, 604_800),

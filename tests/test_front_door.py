@@ -5,6 +5,7 @@ hang-ups) answer as documented; floods spelled to dodge byte patterns get Client
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -56,6 +57,14 @@ class Door:
 
 @pytest.fixture(params=["serve", "web"])
 def door(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Door]:
+    with open_door(request.param, tmp_path) as opened:
+        yield opened
+
+
+@contextlib.contextmanager
+def open_door(command: str, tmp_path: Path, **settings: str) -> Iterator[Door]:
+    """`cora-ocr serve` or `web` on a free port with the tests' deadlines (and `settings`,
+    CORA_OCR_ variables without the prefix)."""
     port = free_port()
     env = {
         **os.environ,
@@ -68,18 +77,19 @@ def door(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Door]:
         "CORA_OCR_HEADER_TIMEOUT": str(DEADLINE),
         "CORA_OCR_BODY_TIMEOUT": str(DEADLINE),
         "CORA_OCR_BODY_MIN_RATE": str(MIN_RATE),
+        **{f"CORA_OCR_{key.upper()}": value for key, value in settings.items()},
     }
     log = tmp_path / "stderr.log"
     with log.open("wb") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "cora_ocr.cli", "--log-level", "INFO", request.param],
+            [sys.executable, "-m", "cora_ocr.cli", "--log-level", "INFO", command],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
         )
     try:
         wait_until_listening(port, process)
-        yield Door(request.param, port, log, process)
+        yield Door(command, port, log, process)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
@@ -399,3 +409,52 @@ def test_document_uploads_have_their_own_limit(door: Door) -> None:
         timeout=30,
     )
     assert reply.status_code == 415 and "file" in reply.json()["detail"], reply.text
+
+
+def test_a_body_trickled_just_over_the_floor_rate_is_cut_at_the_absolute_deadline(
+    tmp_path: Path,
+) -> None:
+    # 1000 B/s is twice the floor rate: each second earns two more. Without a cap on the
+    # body's time such a client is never cut (issue 25: 600 B/s held connections for good).
+    with open_door("serve", tmp_path, body_max_seconds="4") as door:
+        conn = door.connect()
+        conn.sendall(soap_head(200_000))
+        started, answer = time.monotonic(), b""
+        try:
+            while time.monotonic() - started < 30:
+                conn.sendall(b" " * 100)
+                time.sleep(0.1)
+        except OSError:
+            pass  # cut
+        answer = read_answer(conn, 5)
+        lasted = time.monotonic() - started
+        conn.close()
+        assert status_of(answer) == 408, answer[:200]
+        assert b"request body not complete within 4 s" in answer
+        assert lasted < 15  # cut at about 4 s (the server looks once a second), not at 30
+        still = requests.post(
+            door.url,
+            data=envelope(get_status_body()),
+            headers={"Content-Type": SOAP11_CT, "SOAPAction": action("GetStatus")},
+            timeout=10,
+        )
+        assert still.status_code == 200
+
+
+def test_one_client_address_cannot_take_every_connection(tmp_path: Path) -> None:
+    # A long header deadline: a connection the server keeps would stay open for 60 s.
+    with open_door("serve", tmp_path, max_connections_per_client="5", header_timeout="60") as door:
+        held = [door.connect() for _ in range(5)]
+        for conn in held:  # each is a connection the server holds (a request begun)
+            conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        sixth = door.connect()
+        sixth.settimeout(5)
+        assert sixth.recv(1) == b""  # closed by the server at once, unanswered (no timeout)
+        sixth.close()
+        held.pop().close()
+        time.sleep(0.5)
+        answer = requests.get(f"http://127.0.0.1:{door.port}/healthz", timeout=10)
+        assert answer.status_code == 200  # a slot of its own again
+        for conn in held:
+            conn.close()
+    assert "max_connections_per_client" in door.log.read_text()

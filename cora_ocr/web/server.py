@@ -49,6 +49,8 @@ class Deadlines:
     body_min_rate: int = 500  # bytes per second that extend the body deadline; 0: none
     idle_timeout: float = 15.0  # a kept-alive connection with no request under way
     max_connections: int = 1000  # per process; past it, new connections wait in the backlog
+    body_max_seconds: float = 300.0  # the body's deadline, however fast it comes: a cap
+    per_client: int = 100  # open connections from one address; past it, closed at once
 
     @classmethod
     def from_settings(cls, settings: Any) -> Deadlines:
@@ -58,6 +60,8 @@ class Deadlines:
             settings.body_min_rate,
             settings.idle_timeout,
             settings.max_connections,
+            settings.body_max_seconds,
+            settings.max_connections_per_client,
         )
 
 
@@ -112,6 +116,24 @@ class _Channel(HTTPChannel):  # type: ignore[misc]
 
     parser_class = _Parser
 
+    def __init__(self, server: Any, sock: Any, addr: Any, adj: Any, map: Any = None) -> None:
+        super().__init__(server, sock, addr, adj, map)
+        # One address may hold its share of the connections, not all of them (the others
+        # would wait in the backlog, /healthz included): past it, closed at once, unread.
+        peer = addr[0] if addr else None
+        open_now = sum(
+            1
+            for channel in server.active_channels.values()
+            if channel.addr and channel.addr[0] == peer
+        )
+        if open_now > server.deadlines.per_client:
+            log.warning(
+                "refused a connection from %s: %d open already (max_connections_per_client)",
+                peer,
+                open_now - 1,
+            )
+            self.handle_close()
+
     @property
     def begun(self) -> bool:
         """Has any byte of a request arrived? (Reading sets last_activity.)"""
@@ -134,6 +156,7 @@ class _Channel(HTTPChannel):  # type: ignore[misc]
         allowed = deadlines.body_timeout
         if deadlines.body_min_rate:
             allowed += request.body_bytes_received / deadlines.body_min_rate
+        allowed = min(allowed, deadlines.body_max_seconds)
         if now > request.headers_at + allowed:
             return (
                 f"request body not complete within {allowed:.0f} s "
