@@ -51,6 +51,7 @@ class Deadlines:
     max_connections: int = 1000  # per process; past it, new connections wait in the backlog
     body_max_seconds: float = 300.0  # the body's deadline, however fast it comes: a cap
     per_client: int = 100  # open connections from one address; past it, closed at once
+    proxies: frozenset[str] = frozenset()  # trusted proxies: every client's address, no cap
 
     @classmethod
     def from_settings(cls, settings: Any) -> Deadlines:
@@ -62,6 +63,7 @@ class Deadlines:
             settings.max_connections,
             settings.body_max_seconds,
             settings.max_connections_per_client,
+            settings.trusted_proxies,
         )
 
 
@@ -121,6 +123,8 @@ class _Channel(HTTPChannel):  # type: ignore[misc]
         # One address may hold its share of the connections, not all of them (the others
         # would wait in the backlog, /healthz included): past it, closed at once, unread.
         peer = addr[0] if addr else None
+        if peer in server.deadlines.proxies:
+            return  # a trusted proxy carries every client: it limits them itself
         open_now = sum(
             1
             for channel in server.active_channels.values()
