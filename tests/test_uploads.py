@@ -4,9 +4,12 @@ what a killed process left there is swept."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import select
 import shutil
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -16,10 +19,12 @@ import requests
 from werkzeug.test import Client
 
 from cora_ocr.connections import STAGING
+from cora_ocr.namespaces import SERVICE_PATH
 from cora_ocr.rest.views import PREFIX
 from cora_ocr.services import Services
 from cora_ocr.web.app import create_app
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, Strict
+from tests.factories import SOAP11_CT, action
 from tests.scans import KINDS, SUFFIXES, scan, sizes
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"page one"
@@ -184,3 +189,57 @@ def test_what_a_killed_request_left_staged_is_swept_by_workers_and_at_start(
     assert staged(services) == [fresh]
     assert not old.exists()
     shutil.rmtree(fresh)
+
+
+def before_the_body(
+    base: str, path: str, headers: dict[str, str], length: int = 100 << 20
+) -> tuple[bytes, int]:
+    """Headers announcing a body of `length` bytes, then (without `Expect: 100-continue`) the body as
+    fast as the server takes it, until it answers: (the answer, body bytes it took first)."""
+    host, port = base.split("//")[1].split(":")
+    head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {length}\r\n"
+    head += "".join(f"{key}: {value}\r\n" for key, value in headers.items()) + "\r\n"
+    sent, answer, deadline = 0, b"", time.monotonic() + 30
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(head.encode())
+        waiting = "Expect" in headers  # then nothing is sent before "100 Continue"
+        while not answer and time.monotonic() < deadline:
+            readable, writable, _ = select.select([conn], [] if waiting else [conn], [], 1)
+            if readable:
+                answer = conn.recv(65536)
+                break
+            if writable and sent < length:
+                try:
+                    sent += conn.send(b"\0" * 65536)
+                except OSError:
+                    break
+        conn.settimeout(5)
+        with contextlib.suppress(OSError):
+            while chunk := conn.recv(65536):
+                answer += chunk
+    return answer, sent
+
+
+def test_an_upload_without_credentials_is_refused_before_its_body(strict: Strict) -> None:
+    base = strict.url.split("/SequenceServices/")[0]
+    form = {"Content-Type": "multipart/form-data; boundary=x"}
+    for headers in ({**form, "Expect": "100-continue"}, form):
+        answer, sent = before_the_body(base, PREFIX + "/jobs", headers)
+        assert answer.startswith(b"HTTP/1.1 401 "), answer[:200]  # no "100 Continue" first
+        assert b"www-authenticate: basic" in answer.lower()  # header names: any case
+        assert b"application/problem+json" in answer
+        # Not the 100 MiB, nor anything like it: without Expect, what was sent is only what
+        # the two kernels' socket buffers took on loopback (a few MiB at most); with it, 0.
+        assert sent < 8 << 20 if "Expect" not in headers else sent == 0, sent
+    soap = {"Content-Type": SOAP11_CT, "SOAPAction": action("FileBatch")}
+    answer, sent = before_the_body(base, SERVICE_PATH, {**soap, "Expect": "100-continue"}, 3 << 20)
+    assert answer.startswith(b"HTTP/1.1 401 ") and b"<faultcode>soap:Client</faultcode>" in answer
+    assert sent == 0
+    garbled = {**form, "Expect": "100-continue", "Authorization": "Basic !!!"}
+    assert before_the_body(base, PREFIX + "/jobs", garbled)[0].startswith(b"HTTP/1.1 401 ")
+    # With valid credentials the body is asked for ("100 Continue") and read as usual.
+    auth = strict.credentials()
+    good = requests.post(
+        base + PREFIX + "/jobs", files={"file": ("a.png", PNG)}, auth=auth, timeout=10
+    )
+    assert good.status_code == 201, good.text

@@ -46,6 +46,14 @@ def problem(
     return Response(json.dumps(body), status, list(headers), content_type=PROBLEM)
 
 
+def refused(exc: BaseException) -> Response:
+    """The problem document for an error, by the one fault table (web/faults.py)."""
+    rule = rule_for(exc)
+    status = 400 if rule.http_status == 500 and rule.code == "Client" else rule.http_status
+    headers = list(exc.headers) if isinstance(exc, errors.CoraError) else []
+    return problem(status, HTTPStatus(status).phrase, message_for(exc, rule), headers)
+
+
 def ok(document: Any, status: int = 200) -> Response:
     return Response(json.dumps(document), status, content_type=JSON)
 
@@ -96,11 +104,7 @@ class RestApi:
         except NotFound as exc:
             return problem(404, "Not Found", str(exc))
         except Exception as exc:
-            rule = rule_for(exc)
-            status = 400 if rule.http_status == 500 and rule.code == "Client" else rule.http_status
-            headers = list(exc.headers) if isinstance(exc, errors.CoraError) else []
-            title = HTTPStatus(status).phrase
-            return problem(status, title, message_for(exc, rule), headers)
+            return refused(exc)
 
     # --- endpoints ------------------------------------------------------------------
     def openapi(self, request: Request) -> Response:

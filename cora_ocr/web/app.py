@@ -26,13 +26,21 @@ from cora_ocr.soap.bindings import Bindings
 from cora_ocr.soap.envelope import SOAP11, SOAP12, SoapVersion
 from cora_ocr.soap.request import check_headers, route, split_envelope
 from cora_ocr.web import help as help_pages
+from cora_ocr.web.door import HeaderJudge
 from cora_ocr.web.faults import plain_error, soap_error
 from cora_ocr.web.guard import Guard
 from cora_ocr.web.health import PATHS as HEALTH_PATHS
 from cora_ocr.web.health import Health
 from cora_ocr.web.observe import BINDING, METRICS_PATH, OPERATION, Observer
 from cora_ocr.web.proxy import TrustedProxies, is_local
-from cora_ocr.web.response import TEXT_HTML, TEXT_PLAIN, TEXT_XML, Response, plain
+from cora_ocr.web.response import (
+    TEXT_HTML,
+    TEXT_PLAIN,
+    TEXT_XML,
+    Response,
+    parse_content_type,
+    plain,
+)
 from cora_ocr.web.wsdl import WsdlDocument
 from cora_ocr.web.xmlparse import (
     ENCODINGS_ALLOWED,
@@ -46,16 +54,6 @@ log = logging.getLogger(__name__)
 
 StartResponse = Callable[..., Any]
 FORM = "application/x-www-form-urlencoded"
-
-
-def parse_content_type(value: str) -> tuple[str, dict[str, str]]:
-    media, _, rest = value.partition(";")
-    params: dict[str, str] = {}
-    for item in rest.split(";"):
-        key, sep, val = item.partition("=")
-        if sep:
-            params[key.strip().lower()] = val.strip().strip('"')
-    return media.strip().lower(), params
 
 
 class CoraOcrApp:
@@ -87,6 +85,8 @@ class CoraOcrApp:
         self._path = SERVICE_PATH.lower()
         # The client as a trusted proxy forwards it, before anything looks at the request.
         self._front = TrustedProxies(self._observed, settings.trusted_proxies)
+        # Our HTTP server asks this as a request's headers complete (web/door.py).
+        self.judge_headers = HeaderJudge(guard, settings.trusted_proxies)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         return self._front(environ, start_response)

@@ -62,6 +62,14 @@ class Guard:
 
     def principal(self, environ: dict[str, Any], any_region: bool = False) -> Principal | None:
         """The authenticated caller (counted against its quota), or None if anonymous."""
+        principal = self.identify(environ, any_region)
+        if principal is not None:
+            self.licensing.count_request(principal, self.clock.now())
+        return principal
+
+    def identify(self, environ: dict[str, Any], any_region: bool = False) -> Principal | None:
+        """The authenticated caller, or None if anonymous; AuthenticationFailed otherwise.
+        Counts nothing (the front door asks this from the headers alone, the app again)."""
         header = environ.get("HTTP_AUTHORIZATION", "")
         if not header:
             peer = environ.get("REMOTE_ADDR", "")
@@ -74,10 +82,7 @@ class Guard:
                 "no credentials",
             )
         license_id, app_id = parse_basic(header)
-        now = self.clock.now()
-        principal = self.licensing.authenticate(license_id, app_id, now, any_region)
-        self.licensing.count_request(principal, now)
-        return principal
+        return self.licensing.authenticate(license_id, app_id, self.clock.now(), any_region)
 
 
 def parse_basic(header: str) -> tuple[str, str]:

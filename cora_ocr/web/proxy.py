@@ -36,3 +36,16 @@ class TrustedProxies:
 def is_local(environ: dict[str, Any]) -> bool:
     """A caller on this machine that came straight here, not through a proxy."""
     return not environ.get(PROXIED) and is_loopback(environ.get("REMOTE_ADDR", ""))
+
+
+def as_forwarded(environ: dict[str, Any], trusted: frozenset[str]) -> dict[str, Any]:
+    """`environ` as TrustedProxies hands it on (for a decision made outside the WSGI call:
+    the front door's, from the headers alone)."""
+    seen: list[dict[str, Any]] = []
+
+    def keep(inner: dict[str, Any], _start_response: Callable[..., Any]) -> list[bytes]:
+        seen.append(inner)
+        return []
+
+    TrustedProxies(keep, trusted)(dict(environ), lambda *_args: None)
+    return seen[0]

@@ -36,3 +36,13 @@ def plain(status: int, text: str) -> Response:
     """GET/POST and transport errors: one line of text (CONTRACT.md)."""
     line = " ".join(text.split())
     return Response(status, TEXT_PLAIN, line.encode("utf-8"))
+
+
+def parse_content_type(value: str) -> tuple[str, dict[str, str]]:
+    media, _, rest = value.partition(";")
+    params: dict[str, str] = {}
+    for item in rest.split(";"):
+        key, sep, val = item.partition("=")
+        if sep:
+            params[key.strip().lower()] = val.strip().strip('"')
+    return media.strip().lower(), params

@@ -20,12 +20,14 @@ parser and server classes:
 
 from __future__ import annotations
 
+import functools
 import logging
 import socket
 import ssl
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from waitress import wasyncore
@@ -33,7 +35,7 @@ from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher
-from waitress.utilities import RequestEntityTooLarge
+from waitress.utilities import Error, RequestEntityTooLarge
 
 log = logging.getLogger(__name__)
 LINGER_SECONDS = 2.0
@@ -67,18 +69,35 @@ class Deadlines:
         )
 
 
+class _Refused(Error):  # type: ignore[misc]
+    """A request refused from its headers (web/door.py): its answer, made by the app's rules,
+    sent by waitress's error task as it is."""
+
+    def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        super().__init__("")
+        self.code, self.answer = status, (headers, body)
+
+    def to_response(self, ident: Any = None) -> tuple[str, list[tuple[str, str]], bytes]:
+        headers, body = self.answer
+        kept = [(k, v) for k, v in headers if k.lower() not in ("content-length", "connection")]
+        return f"{self.code} {HTTPStatus(self.code).phrase}", kept, body
+
+
 class _Parser(HTTPRequestParser):  # type: ignore[misc]
-    """Waitress's parser, timing the request and refusing oversized bodies at once."""
+    """Waitress's parser, timing the request, refusing oversized bodies at once, and asking
+    the door (`judge`, web/door.py) about a request as soon as its headers are in."""
 
     max_body = 4 << 20  # set per server (make_servers)
     max_upload = 100 << 20  # the REST face's document uploads (UPLOAD_PATH)
+    judge: Any = None  # (method, path, headers, peer, scheme) -> (status, headers, body) | None
     headers_at = 0.0
     error: Any = None  # as in the base class, typed
     completed = False
 
-    def __init__(self, adj: Any) -> None:
+    def __init__(self, adj: Any, peer: str = "") -> None:
         super().__init__(adj)
         self.started = time.monotonic()
+        self.peer = peer
 
     def received(self, data: bytes) -> int:
         headers_done = self.headers_finished
@@ -90,6 +109,8 @@ class _Parser(HTTPRequestParser):  # type: ignore[misc]
                 self.max_body = self.max_upload  # this request's limit: a document upload
             if self.error is None and self.content_length > self.max_body:
                 self._refuse(f"Content-Length {self.content_length} exceeds")
+            if self.error is None and self.judge is not None:
+                self._ask_the_door(path)
         elif (
             self.chunked
             and self.error is None
@@ -103,6 +124,14 @@ class _Parser(HTTPRequestParser):  # type: ignore[misc]
             # Refused at the headers: the client must not be told to go on sending the body.
             self.expect_continue = False
         return consumed
+
+    def _ask_the_door(self, path: str) -> None:
+        verdict = self.judge(
+            getattr(self, "command", ""), path, self.headers, self.peer, self.adj.url_scheme
+        )
+        if verdict is not None:
+            self.error = _Refused(*verdict)
+            self.completed = True  # the body is never read: the answer closes the connection
 
     def _refuse(self, what: str) -> None:
         self.error = RequestEntityTooLarge(f"{what} the limit of {self.max_body} bytes")
@@ -120,9 +149,12 @@ class _Channel(HTTPChannel):  # type: ignore[misc]
 
     def __init__(self, server: Any, sock: Any, addr: Any, adj: Any, map: Any = None) -> None:
         super().__init__(server, sock, addr, adj, map)
+        peer = addr[0] if addr else ""
+        # Each request's parser knows the peer, for the door's judgement of its headers.
+        parser = functools.partial(type(self).parser_class, peer=peer)
+        self.parser_class = parser  # type: ignore[assignment]
         # One address may hold its share of the connections, not all of them (the others
         # would wait in the backlog, /healthz included): past it, closed at once, unread.
-        peer = addr[0] if addr else None
         if peer in server.deadlines.proxies:
             return  # a trusted proxy carries every client: it limits them itself
         open_now = sum(
@@ -313,6 +345,7 @@ def make_servers(
     deadlines: Deadlines = Deadlines(),
     tls: ssl.SSLContext | None = None,
     max_upload: int = 100 << 20,
+    judge: Any = None,
 ) -> list[Any]:
     """Servers sharing one event loop map and one pool of task threads: one per given
     listening socket, or one bound to host:port (port 0 picks a free port, see
@@ -335,7 +368,15 @@ def make_servers(
     adj = Adjustments(**options)
     dispatcher = ThreadedTaskDispatcher()
     dispatcher.set_thread_count(threads)
-    parser = type("CoraParser", (_Parser,), {"max_body": max_body, "max_upload": max_upload})
+    parser = type(
+        "CoraParser",
+        (_Parser,),
+        {
+            "max_body": max_body,
+            "max_upload": max_upload,
+            "judge": staticmethod(judge) if judge else None,
+        },
+    )
     channel = type("CoraChannel", (_TlsChannel if tls else _Channel,), {"parser_class": parser})
     server_class = type(
         "CoraServer", (_Server,), {"deadlines": deadlines, "tls": tls, "channel_class": channel}
@@ -367,7 +408,8 @@ def make_server(
     deadlines: Deadlines = Deadlines(),
     max_upload: int = 100 << 20,
 ) -> Any:
-    """One bound, not yet running server (`serve` and the tests)."""
+    """One bound, not yet running server (`serve` and the tests); the app's own door
+    (`judge_headers`), if it has one, judges each request's headers."""
     return make_servers(
         app,
         host=host,
@@ -376,6 +418,7 @@ def make_server(
         max_body=max_body,
         deadlines=deadlines,
         max_upload=max_upload,
+        judge=getattr(app, "judge_headers", None),
     )[0]
 
 

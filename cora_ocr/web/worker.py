@@ -40,6 +40,7 @@ class WaitressWorker(Worker):  # type: ignore[misc]
             max_upload=settings.max_upload_bytes,
             deadlines=Deadlines.from_settings(settings),
             tls=tls,
+            judge=getattr(self.wsgi, "judge_headers", None),
         )
         server = servers[0]
         beat = 0.0

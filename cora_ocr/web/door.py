@@ -1,0 +1,62 @@
+"""What the front door decides from a request's headers alone, before its body is read and
+before "100 Continue" is sent (web/server.py calls it as the headers complete): a SOAP call or
+a document upload without valid credentials, or over plain HTTP where HTTPS is required, is
+refused there, so an unauthenticated client cannot make the server take a 100 MiB body first.
+
+The decision is the Guard's own (the HTTPS rule, the anonymous rule, the credentials), on the
+client as web/proxy.py sees it; nothing is counted against a quota here (the app admits the
+request again, and counts it, once the body is in). The answer is the one the app would give:
+a SOAP fault for a SOAP caller, a problem document for REST."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cora_ocr.errors import AuthenticationFailed, HttpsRequired
+from cora_ocr.namespaces import SERVICE_PATH
+from cora_ocr.rest.api import refused
+from cora_ocr.rest.views import PREFIX as REST_PREFIX
+from cora_ocr.soap.envelope import SOAP11, SOAP12
+from cora_ocr.web.faults import plain_error, soap_error
+from cora_ocr.web.guard import Guard
+from cora_ocr.web.proxy import as_forwarded
+from cora_ocr.web.response import parse_content_type
+
+UPLOAD_PATH = REST_PREFIX + "/jobs"
+Verdict = tuple[int, list[tuple[str, str]], bytes]  # status, headers, body
+
+
+class HeaderJudge:
+    def __init__(self, guard: Guard, trusted_proxies: frozenset[str]) -> None:
+        self.guard = guard
+        self.trusted = trusted_proxies
+
+    def __call__(
+        self, method: str, path: str, headers: dict[str, str], peer: str, scheme: str
+    ) -> Verdict | None:
+        """A refusal for this request, or None to read its body and let the app decide.
+        `headers` as waitress keeps them: upper case, dashes as underscores."""
+        soap = path.lower() == SERVICE_PATH.lower()
+        if method != "POST" or not (soap or path.rstrip("/") == UPLOAD_PATH):
+            return None
+        environ: dict[str, Any] = {f"HTTP_{key}": value for key, value in headers.items()}
+        environ.update(REMOTE_ADDR=peer, REQUEST_METHOD=method, PATH_INFO=path)
+        environ["wsgi.url_scheme"] = scheme
+        environ = as_forwarded(environ, self.trusted)
+        try:
+            self.guard.check_transport(environ)
+            self.guard.identify(environ)
+        except (HttpsRequired, AuthenticationFailed) as exc:
+            return _answer(exc, soap, headers.get("CONTENT_TYPE", ""))
+        return None
+
+
+def _answer(exc: Exception, soap: bool, content_type: str) -> Verdict:
+    if not soap:
+        rest = refused(exc)
+        return rest.status_code, list(rest.headers.items()), rest.get_data()
+    media, _params = parse_content_type(content_type)
+    versions = {"text/xml": SOAP11, "application/soap+xml": SOAP12}
+    version = versions.get(media)
+    response = soap_error(version, exc) if version is not None else plain_error(exc)
+    return response.status, response.header_list(), response.body
