@@ -122,6 +122,36 @@ def encrypted_pdf(text: tuple[str, ...]) -> bytes:
     )
 
 
+def embedded_font_pdf(text: tuple[str, ...]) -> bytes:
+    """Born-digital text in a TrueType font embedded as a CID font (Type0, Identity-H), as
+    office software writes it; made with PDFium's own page-editing API."""
+    import ctypes
+
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    font = samples.DEJAVU_SANS.read_bytes()
+    document = pdfium.PdfDocument.new()
+    try:
+        page = document.new_page(595, 842)
+        data = (ctypes.c_uint8 * len(font)).from_buffer_copy(font)
+        handle = pdfium_c.FPDFText_LoadFont(
+            document.raw, data, len(font), pdfium_c.FPDF_FONT_TRUETYPE, 1
+        )
+        for index, line in enumerate(text):
+            item = pdfium_c.FPDFPageObj_CreateTextObj(document.raw, handle, 14.0)
+            wide = ctypes.create_string_buffer((line + "\0").encode("utf-16-le"))
+            pdfium_c.FPDFText_SetText(item, ctypes.cast(wide, ctypes.POINTER(pdfium_c.FPDF_WCHAR)))
+            pdfium_c.FPDFPageObj_Transform(item, 1, 0, 0, 1, 56, 770 - index * 26)
+            pdfium_c.FPDFPage_InsertObject(page.raw, item)
+        pdfium_c.FPDFPage_GenerateContent(page.raw)
+        out = io.BytesIO()
+        document.save(out)
+        return out.getvalue()
+    finally:
+        document.close()
+
+
 def xfa_pdf(text: tuple[str, ...]) -> bytes:
     """A form with an XFA part (as Adobe's designer writes them) beside its page content."""
     xfa = b'<xdp:xdp xmlns:xdp="http://ns.adobe.com/xdp/"><template/></xdp:xdp>'
@@ -303,6 +333,7 @@ SHAPES: tuple[Shape, ...] = (
     Shape("broken-xref.pdf", lambda: text_pdf(BORN, shift_xref=37), BORN),
     Shape("tiny.pdf", lambda: text_pdf(BORN[:2]), BORN[:2]),
     Shape("xfa-form.pdf", lambda: xfa_pdf(BORN), BORN),
+    Shape("embedded-font.pdf", lambda: embedded_font_pdf(BORN), BORN),
     Shape("encrypted.pdf", lambda: encrypted_pdf(BORN), refused="encrypted with a password"),
     Shape("turned-90.png", _turned(90), TEXT),
     Shape("turned-180.png", _turned(180), TEXT),
