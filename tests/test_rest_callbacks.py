@@ -5,6 +5,7 @@ never contacted."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import select
@@ -103,18 +104,27 @@ def listener() -> Iterator[Listener]:
     running.close()
 
 
-@pytest.fixture
-def setup(services: Services, listener: Listener) -> Iterator[Setup]:
-    settings = dataclasses.replace(services.settings, callback_hosts=frozenset({listener.host}))
+@contextlib.contextmanager
+def serving(services: Services, callback_host: str) -> Iterator[Setup]:
+    """A live server whose jobs may call `callback_host` back, on a manual clock."""
+    settings = dataclasses.replace(services.settings, callback_hosts=frozenset({callback_host}))
     clock = ManualClock()
     built = build_services(settings, services.store, clock)
     built.profiles.ensure_folders()
     _app, server, thread, url = start(built, clock)
     profile = built.profiles.get("Default")
     assert profile is not None
-    yield Setup(built, clock, url.split("/SequenceServices/")[0], SimulatedRobot(profile))
-    stop_server(server, loop_running=True)
-    thread.join(timeout=10)
+    try:
+        yield Setup(built, clock, url.split("/SequenceServices/")[0], SimulatedRobot(profile))
+    finally:
+        stop_server(server, loop_running=True)
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def setup(services: Services, listener: Listener) -> Iterator[Setup]:
+    with serving(services, listener.host) as running:
+        yield running
 
 
 def complete(setup: Setup, callback: str) -> int:
@@ -244,37 +254,31 @@ def test_a_slow_callback_endpoint_holds_no_job_and_is_cut_at_its_deadline(
     services: Services,
 ) -> None:
     trickler = Trickler()
-    settings = dataclasses.replace(services.settings, callback_hosts=frozenset({trickler.host}))
-    clock = ManualClock()
-    built = build_services(settings, services.store, clock)
-    built.profiles.ensure_folders()
-    _app, server, thread, url = start(built, clock)
-    profile = built.profiles.get("Default")
-    assert profile is not None
-    setup = Setup(built, clock, url.split("/SequenceServices/")[0], SimulatedRobot(profile))
     try:
-        worker = built.worker(clock=clock, name="callback-worker")
-        callbacks = worker.callbacks
-        callbacks.status_seconds, callbacks.attempt_seconds = 1.0, 2.0  # the test's deadlines
-        jobs = [int(setup.create(f"http://{trickler.host}/hook").json()["id"]) for _ in range(5)]
-        for robot_turn in (False, True, False):
-            while worker.run_once():  # the jobs' steps alone: no callback sent here
-                pass
-            clock.advance(built.settings.poll_seconds)
-            if robot_turn:
-                assert setup.robot.process_all() == 5
-        assert {built.jobs.get(job).state for job in jobs} == {"completed"}
-        assert callbacks.run_due() == 2  # two at a time for one host; the rest wait their turn
-        assert callbacks.in_flight() == 2  # returned at once: the attempts run elsewhere
-        assert callbacks.run_due() == 0
-        callbacks.wait()  # returns: each was cut at its deadline (the peer never stops)
-        clock.advance(FIRST_DELAY_SECONDS)
-        assert callbacks.run_due() == 2
-        callbacks.wait()
-        callbacks.close()
+        with serving(services, trickler.host) as setup:
+            built, clock = setup.services, setup.clock
+            worker = built.worker(clock=clock, name="callback-worker")
+            callbacks = worker.callbacks
+            callbacks.status_seconds, callbacks.attempt_seconds = 1.0, 2.0  # the test's deadlines
+            jobs = [
+                int(setup.create(f"http://{trickler.host}/hook").json()["id"]) for _ in range(5)
+            ]
+            for robot_turn in (False, True, False):
+                while worker.run_once():  # the jobs' steps alone: no callback sent here
+                    pass
+                clock.advance(built.settings.poll_seconds)
+                if robot_turn:
+                    assert setup.robot.process_all() == 5
+            assert {built.jobs.get(job).state for job in jobs} == {"completed"}
+            assert callbacks.run_due() == 2  # two at a time for one host; the rest wait their turn
+            assert callbacks.in_flight() == 2  # returned at once: the attempts run elsewhere
+            assert callbacks.run_due() == 0
+            callbacks.wait()  # returns: each was cut at its deadline (the peer never stops)
+            clock.advance(FIRST_DELAY_SECONDS)
+            assert callbacks.run_due() == 2
+            callbacks.wait()
+            callbacks.close()
     finally:
-        stop_server(server, loop_running=True)
-        thread.join(timeout=10)
         trickler.close()
     assert trickler.most_at_once == 2 and trickler.connections == 4
     histories = [setup.history(job_id) for job_id in jobs]
