@@ -40,6 +40,7 @@ from waitress.utilities import Error, RequestEntityTooLarge
 log = logging.getLogger(__name__)
 LINGER_SECONDS = 2.0
 UPLOAD_PATH = "/api/v1/jobs"  # POSTed documents: max_upload instead of max_body
+DOOR_FROM = 64 * 1024  # bodies larger than this are judged from their headers (web/door.py)
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ class _Parser(HTTPRequestParser):  # type: ignore[misc]
                 self.max_body = self.max_upload  # this request's limit: a document upload
             if self.error is None and self.content_length > self.max_body:
                 self._refuse(f"Content-Length {self.content_length} exceeds")
-            if self.error is None and self.judge is not None:
+            if self.error is None and self.judge is not None and self._body_worth_judging():
                 self._ask_the_door(path)
         elif (
             self.chunked
@@ -124,6 +125,12 @@ class _Parser(HTTPRequestParser):  # type: ignore[misc]
             # Refused at the headers: the client must not be told to go on sending the body.
             self.expect_continue = False
         return consumed
+
+    def _body_worth_judging(self) -> bool:
+        """A body that may be large, or that waits for "100 Continue": judged from the
+        headers first. A small one (a GetStatus, 600 bytes) came with its headers anyway; the
+        app judges it as before, and the loop saves the door's 4-8 µs (measured)."""
+        return bool(self.expect_continue or self.chunked or self.content_length > DOOR_FROM)
 
     def _ask_the_door(self, path: str) -> None:
         verdict = self.judge(
