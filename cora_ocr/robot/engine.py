@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, TiffImagePlugin
+from PIL import Image
 
 from cora_ocr.robot.deskew import MIN_CORRECTION, Turn, find_skew
 
@@ -192,28 +192,30 @@ class TesseractEngine:
 
     def searchable_pdf(self, pages: Iterable[Image.Image], dpi: int, workdir: Path) -> int:
         """`workdir/result.pdf`: the page images with an invisible text layer (Tesseract's PDF
-        renderer), from a multi-page TIFF written one page at a time, so that one page image
-        is held at a time, not the document. Returns the pages."""
-        tiff, count = workdir / "pages.tif", 0
-        with TiffImagePlugin.AppendingTiffWriter(str(tiff), new=True) as writer:
-            for page in pages:
-                self.straighten(page)[1].save(
-                    writer,
-                    format="TIFF",
-                    dpi=page.info.get("dpi", (dpi, dpi)),  # as rendered or scanned: paper size
-                    compression="tiff_deflate",
-                )
-                writer.newFrame()
-                count += 1
+        renderer). Each page is written to a file of its own as it comes, and Tesseract reads
+        them from a list of names (its own way to take many images), so that one page image is
+        held at a time, not the document. Returns the pages."""
+        names = []
+        for number, page in enumerate(pages, 1):
+            path = workdir / f"page-{number:05}.tif"
+            self.straighten(page)[1].save(
+                path,
+                format="TIFF",
+                dpi=page.info.get("dpi", (dpi, dpi)),  # as rendered or scanned: paper size
+                compression="tiff_deflate",
+            )
+            names.append(f"{path}\n")
+        listing = workdir / "pages.txt"
+        listing.write_text("".join(names), encoding="utf-8")
         # Whole documents: each page's orientation is detected (no second reading here).
         api = self._orienting() if self.rotate_pages else self._api
         api.SetVariable("tessedit_create_pdf", "1")
         try:
-            if not api.ProcessPages(str(workdir / "result"), str(tiff)):
+            if not api.ProcessPages(str(workdir / "result"), str(listing)):
                 raise RuntimeError("Tesseract could not render the PDF")
         finally:
             api.SetVariable("tessedit_create_pdf", "0")
-        return count
+        return len(names)
 
     def close(self) -> None:
         self._api.End()
