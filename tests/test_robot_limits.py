@@ -13,8 +13,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from cora_ocr.profiles import CLAIMS, Profile
 from cora_ocr.robot import samples
 from tests.corpus import WIDE, a4, encode, text_pdf
@@ -135,8 +133,7 @@ def test_a_page_too_big_for_the_robots_memory_ends_the_document_not_the_machine(
     assert run.process.returncode == 0
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # no store: one run will do
-def test_the_render_of_an_aborted_job_stops_at_once(tmp_path: Path, backend: str) -> None:
+def test_the_render_of_an_aborted_job_stops_at_once(tmp_path: Path) -> None:
     # One page of 150 Mpx: about 6 s in Tesseract, one call that nothing interrupts. Two
     # processes: a pool (one process alone runs in the command's own process).
     config, profile = pool(tmp_path, 2, max_page_megapixels=200, robot_memory_mb=0)

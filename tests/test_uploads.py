@@ -4,6 +4,7 @@ what a killed process left there is swept."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
 import os
@@ -243,3 +244,23 @@ def test_an_upload_without_credentials_is_refused_before_its_body(strict: Strict
         base + PREFIX + "/jobs", files={"file": ("a.png", PNG)}, auth=auth, timeout=10
     )
     assert good.status_code == 201, good.text
+
+
+def test_the_door_leaves_a_request_to_the_app_when_it_cannot_read_the_licenses(
+    strict: Strict,
+) -> None:
+    """A database outage while the door judges: no exception on the server's event loop (the
+    connection would close unanswered); the app answers, as it does in an outage."""
+
+    class Unreadable:
+        def authenticate(self, *_args: object) -> None:
+            raise OSError("the database went away")
+
+    door = strict.app.judge_headers
+    door.guard.licensing, kept = Unreadable(), door.guard.licensing  # type: ignore[assignment]
+    try:
+        headers = {"AUTHORIZATION": "Basic " + base64.b64encode(b"a:b").decode()}
+        assert door("POST", PREFIX + "/jobs", headers, "127.0.0.1", "http") is None
+        assert door("POST", PREFIX + "/jobs", {}, "127.0.0.1", "http") is not None  # no header
+    finally:
+        door.guard.licensing = kept
