@@ -33,14 +33,13 @@ class Settings:
     port: int = 8080
     # Threads of the embedded HTTP server (`serve`).
     threads: int = 8
-    # `cora-ocr web` (gunicorn): processes, and task threads per process, each process
-    # reading requests on waitress's loop (web/worker.py). One process more than cores: a
-    # process waiting on the database leaves its core to another (bench/run, 2 cores:
-    # FileBatch on PostgreSQL 475-522/s with 2, 643/s with 3). Four threads: bench/frontdoor.py,
-    # 2 cores, GetStatus on SQLite, 3 processes: 6.7k req/s with 1 thread, 7.4k with 2, 9.1k
-    # with 4 (gunicorn's sync workers, before: 5.7k).
+    # `cora-ocr web` (gunicorn's stock workers behind nginx, web/production.py): processes, and
+    # threads per process (1: gunicorn's `sync` worker; more: `gthread`). One process more than
+    # cores: a process waiting on the database leaves its core to another (bench/run, 2 cores:
+    # FileBatch on PostgreSQL 475-522/s with 2, 643/s with 3). One thread: every thread that
+    # lets go of the GIL hands it to another, and SQLite writers queue (README, "Performance").
     web_workers: int = dataclasses.field(default_factory=lambda: (os.cpu_count() or 1) + 1)
-    web_threads: int = 4
+    web_threads: int = 1
     # Named storage locations: a local folder (a Path), or an SFTP server or SMB share
     # (connections/specs.py); empty means {CoraOCRExternalConnection: <data_dir>/connections/...}.
     connections: Mapping[str, ConnectionSpec] = dataclasses.field(default_factory=dict)

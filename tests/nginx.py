@@ -86,3 +86,52 @@ def proxy_to(upstream: int, proto: str = "$scheme") -> str:
         "      proxy_set_header X-Forwarded-Host $host:$server_port;\n"
         "    }"
     )
+
+
+@contextlib.contextmanager
+def generated(folder: Path, env: dict[str, str], *options: str) -> Iterator[str]:
+    """nginx on the configuration `cora-ocr nginx-config` prints for the settings in `env`
+    (and its command-line `options`), run from `folder`: yields the configuration's text."""
+    import sys
+
+    folder.mkdir(parents=True, exist_ok=True)
+    printed = subprocess.run(
+        [sys.executable, "-m", "cora_ocr.cli", "nginx-config", "--run-dir", str(folder), *options]
+        + (["--user", "root"] if os.geteuid() == 0 else []),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    config = folder / "nginx.conf"
+    config.write_text(printed)
+    ports = [int(word.rstrip(";").rpartition(":")[2]) for word in _listens(printed)]
+    process = subprocess.Popen(
+        [NGINX, "-p", str(folder), "-c", str(config), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        wait_until(
+            lambda: process.poll() is not None or all(_listening(port) for port in ports),
+            20,
+            "nginx listening",
+        )
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        yield printed
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGQUIT)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        if process.stderr is not None:
+            process.stderr.close()
+
+
+def _listens(config: str) -> list[str]:
+    return [line.split()[1] for line in config.splitlines() if line.strip().startswith("listen ")]

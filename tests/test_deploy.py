@@ -11,6 +11,7 @@ import pytest
 
 from cora_ocr.config import load_settings
 from cora_ocr.profiles import Profiles
+from cora_ocr.web.nginx import NginxOptions, render
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 INSTALLED = "/opt/cora-ocr/.venv/bin/cora-ocr"  # where README's steps install it
@@ -46,7 +47,8 @@ def test_the_sample_configuration_loads() -> None:
     settings = load_settings(DEPLOY / "cora-ocr.toml", environ={})
     assert settings.database_url.startswith("postgresql+psycopg://")
     assert (settings.log_format, settings.access_log, settings.retention_days) == ("json", True, 90)
-    assert settings.tls_cert == Path("/etc/cora-ocr/tls/cert.pem")
+    assert (settings.host, settings.port) == ("127.0.0.1", 8000)  # behind nginx
+    assert settings.trusted_proxies == {"127.0.0.1"}
     (profile,) = Profiles.from_settings(settings).all()
     assert profile.input_dir == Path("/srv/cora-ocr/robot/Default/in")
 
@@ -55,3 +57,20 @@ def test_the_sample_configuration_loads() -> None:
 def test_template_units_take_their_instance(unit: str) -> None:
     text = (DEPLOY / unit).read_text()
     assert "%i" in text.split("ExecStart=", 1)[1].splitlines()[0]
+
+
+def test_the_deploy_nginx_conf_is_what_the_command_prints_for_the_deploy_settings() -> None:
+    settings = load_settings(DEPLOY / "cora-ocr.toml", environ={})
+    printed = render(
+        settings,
+        NginxOptions(
+            tls_cert=Path("/etc/cora-ocr/tls/cert.pem"),
+            tls_key=Path("/etc/cora-ocr/tls/key.pem"),
+            source="deploy/cora-ocr.toml",
+        ),
+    )
+    assert (DEPLOY / "nginx.conf").read_text() == printed, (
+        "deploy/nginx.conf is stale: cora-ocr --config deploy/cora-ocr.toml nginx-config "
+        "--tls-cert /etc/cora-ocr/tls/cert.pem --tls-key /etc/cora-ocr/tls/key.pem"
+    )
+    assert "server 127.0.0.1:8000;" in printed

@@ -1,5 +1,5 @@
-"""Acceptance (front door): `cora-ocr serve` and `cora-ocr web`, on loopback, against raw
-sockets: slow and stalled clients are cut at their deadlines while GetStatus keeps
+"""Acceptance (front door): `cora-ocr serve`'s own front (web/server.py), on loopback, against
+raw sockets (`web` runs behind nginx: tests/test_nginx_front.py): slow and stalled clients are cut at their deadlines while GetStatus keeps
 answering; the transport edges (huge chunks, Expect: 100-continue, the exact body limit,
 hang-ups) answer as documented; floods spelled to dodge byte patterns get Client faults."""
 
@@ -9,7 +9,6 @@ import contextlib
 import os
 import signal
 import socket
-import ssl
 import subprocess
 import sys
 import threading
@@ -23,7 +22,7 @@ import requests
 
 from tests.factories import SOAP11_CT, action, envelope, get_status_body, header_xml
 from tests.hostile_cases import cases
-from tests.test_web import SERVICE, free_port, self_signed, wait_until_listening
+from tests.test_web import SERVICE, free_port, wait_until_listening
 
 DEADLINE = 2.0  # header_timeout and body_timeout of the servers under test
 MIN_RATE = 500  # body_min_rate: bytes per second that extend the body deadline
@@ -55,7 +54,7 @@ class Door:
         return socket.create_connection(("127.0.0.1", self.port), timeout=10)
 
 
-@pytest.fixture(params=["serve", "web"])
+@pytest.fixture(params=["serve"])  # `web` is behind nginx: tests/test_nginx_front.py
 def door(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Door]:
     with open_door(request.param, tmp_path) as opened:
         yield opened
@@ -294,55 +293,6 @@ def test_spelled_out_floods_get_client_faults(door: Door) -> None:
             assert reply.status_code == 500, name
             assert "<faultcode>soap:Client</faultcode>" in reply.text, (name, reply.text)
             assert case.says in reply.text, (name, reply.text)
-
-
-def test_https_handshakes_and_headers_have_the_same_deadline(tmp_path: Path) -> None:
-    """`cora-ocr web` serving TLS itself: a connection that never completes its handshake,
-    and one that completes it and then sends its headers slowly, are both closed at the
-    header deadline while an HTTPS GetStatus is answered."""
-    cert, key = self_signed(tmp_path)
-    port = free_port()
-    env = {
-        **os.environ,
-        "CORA_OCR_DATA_DIR": str(tmp_path / "data"),
-        "CORA_OCR_DATABASE_URL": f"sqlite:///{tmp_path / 'door.db'}",
-        "CORA_OCR_PORT": str(port),
-        "CORA_OCR_WEB_WORKERS": "1",
-        "CORA_OCR_ALLOW_ANONYMOUS": "true",
-        "CORA_OCR_TLS_CERT": str(cert),
-        "CORA_OCR_TLS_KEY": str(key),
-        "CORA_OCR_HEADER_TIMEOUT": str(DEADLINE),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cora_ocr.cli", "web"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_until_listening(port, process)
-        silent = socket.create_connection(("127.0.0.1", port), timeout=10)
-        context = ssl.create_default_context(cafile=str(cert))
-        slow = context.wrap_socket(
-            socket.create_connection(("127.0.0.1", port), timeout=10), server_hostname="127.0.0.1"
-        )
-        opened = time.monotonic()
-        slow.sendall(f"GET {SERVICE}/GetStatus?MasterWorkflowInstanceId=1 HTTP/1.1\r\n".encode())
-        reply = requests.get(
-            f"https://127.0.0.1:{port}{SERVICE}/GetStatus",
-            params={"MasterWorkflowInstanceId": 1},
-            verify=str(cert),
-            timeout=10,
-        )
-        assert reply.status_code == 200 and "<Status>" in reply.text
-        assert status_of(read_answer(slow)) == 408
-        assert read_answer(silent) == b""
-        assert DEADLINE - 0.3 <= time.monotonic() - opened <= DEADLINE + 2.5
-        slow.close()
-        silent.close()
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
 
 
 def test_past_the_connection_limit_callers_wait_for_a_free_slot(tmp_path: Path) -> None:

@@ -29,6 +29,20 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--port", type=int)
     web.set_defaults(func=run.cmd_web)
 
+    nginx = commands.add_parser(
+        "nginx-config", help="print nginx's configuration for the front of `web`"
+    )
+    nginx.add_argument("--listen", help="HOST:PORT or PORT (default: 443 with TLS, 80 without)")
+    nginx.add_argument("--http-listen", help="with TLS: plain HTTP's HOST:PORT (default: 80)")
+    nginx.add_argument("--tls-cert", help="certificate chain (PEM)")
+    nginx.add_argument("--tls-key", help="its private key (PEM)")
+    nginx.add_argument("--upstream", help="HOST:PORT or unix:PATH (default: host and port)")
+    nginx.add_argument("--user", default="www-data", help="nginx's worker user")
+    nginx.add_argument(
+        "--run-dir", help="pid, logs and buffered bodies here (default: Debian's places)"
+    )
+    nginx.set_defaults(func=run.cmd_nginx_config)
+
     worker = commands.add_parser("worker", help="run a worker against the configured database")
     worker.add_argument("--burst", action="store_true", help="stop when no job is due")
     worker.add_argument("--name", help="worker name shown in job histories")

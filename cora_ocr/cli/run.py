@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -206,10 +208,28 @@ def cmd_web(settings: Settings, _args: argparse.Namespace) -> int:
     print(
         f"cora-ocr web on {scheme}://{settings.host}:{settings.port}"
         "/SequenceServices/coraOcrIntegration_v1.0.0.asmx "
-        f"({settings.web_workers} processes x {settings.web_threads} threads)",
+        f"({settings.web_workers} processes x {settings.web_threads} threads; "
+        "nginx in front: `cora-ocr nginx-config`)",
         flush=True,
     )
     WebServer(settings).run()
+    return 0
+
+
+def cmd_nginx_config(settings: Settings, args: argparse.Namespace) -> int:
+    from cora_ocr.web.nginx import NginxOptions, render
+
+    options = NginxOptions(
+        listen=args.listen or "",
+        http_listen=args.http_listen or "",
+        tls_cert=Path(args.tls_cert) if args.tls_cert else None,
+        tls_key=Path(args.tls_key) if args.tls_key else None,
+        upstream=args.upstream or "",
+        user=args.user,
+        run_dir=Path(args.run_dir) if args.run_dir else None,
+        source=args.config or os.environ.get("CORA_OCR_CONFIG") or "the environment",
+    )
+    sys.stdout.write(render(settings, options))
     return 0
 
 

@@ -1,64 +1,44 @@
-"""The WSGI application: ASMX dispatch at one path, built once by create_app()."""
+"""The WSGI application, built once by create_app(): the faces in a mount table, wrapped in
+one list of middleware (web/stack.py)."""
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import parse_qs
 
 from cora_ocr.admin.app import PREFIX as ADMIN_PREFIX
 from cora_ocr.admin.app import AdminApp
 from cora_ocr.clock import Clock
 from cora_ocr.config import Settings
 from cora_ocr.connections import UPLOADS, sweep_staging
-from cora_ocr.errors import ClientError, MalformedRequest, RequestTooLarge, UnsupportedMediaType
 from cora_ocr.jobs import JobService
-from cora_ocr.licensing import Principal
-from cora_ocr.namespaces import HTTP_OPERATIONS, OPERATIONS, SERVICE_PATH
+from cora_ocr.namespaces import SERVICE_PATH
 from cora_ocr.rest.api import RestApi
 from cora_ocr.rest.uploads import Uploads
 from cora_ocr.rest.views import PREFIX as REST_PREFIX
 from cora_ocr.services import Services
-from cora_ocr.soap import http as http_binding
-from cora_ocr.soap.bindings import Bindings
-from cora_ocr.soap.envelope import SOAP11, SOAP12, SoapVersion
-from cora_ocr.soap.request import check_headers, route, split_envelope
-from cora_ocr.web import help as help_pages
-from cora_ocr.web.door import HeaderJudge
-from cora_ocr.web.faults import plain_error, soap_error
+from cora_ocr.web.asmx import AsmxApp
+from cora_ocr.web.door import DOOR_PATH, Door, HeaderJudge
 from cora_ocr.web.guard import Guard
 from cora_ocr.web.health import PATHS as HEALTH_PATHS
 from cora_ocr.web.health import Health
-from cora_ocr.web.observe import BINDING, METRICS_PATH, OPERATION, Observer
-from cora_ocr.web.proxy import TrustedProxies, is_local
-from cora_ocr.web.response import (
-    TEXT_HTML,
-    TEXT_PLAIN,
-    TEXT_XML,
-    Response,
-    parse_content_type,
-    plain,
-)
-from cora_ocr.web.wsdl import WsdlDocument
-from cora_ocr.web.xmlparse import (
-    ENCODINGS_ALLOWED,
-    XmlLimits,
-    charset_allowed,
-    make_parser,
-    parse_soap_body,
-)
-
-log = logging.getLogger(__name__)
+from cora_ocr.web.observe import METRICS_PATH, Observer
+from cora_ocr.web.proxy import TrustedProxies
+from cora_ocr.web.stack import Middleware, Mounts, WsgiApp, build_stack
 
 StartResponse = Callable[..., Any]
-FORM = "application/x-www-form-urlencoded"
 
 
 class CoraOcrApp:
-    """WSGI callable. Everything reusable (WSDL, the Spyne application, the parser) is built in
-    __init__."""
+    """WSGI callable: `stack` around `mounts`. In order, for every request:
+
+    1. TrustedProxies: the client, scheme and host a trusted proxy forwards (web/proxy.py);
+    2. Observer: the access log line and the request metrics (web/observe.py);
+    3. the face its path names. Each face applies the HTTPS rule, credentials and quota
+       itself, through the one Guard (web/guard.py), because each refuses in its own shape
+       (a SOAP fault, a problem document, a login page).
+    """
 
     def __init__(
         self,
@@ -71,191 +51,43 @@ class CoraOcrApp:
         admin: AdminApp | None = None,
     ) -> None:
         self.settings = settings
-        self.guard = guard
-        self.rest = rest
-        self.health = health
-        self.observer = observer
-        self.admin = admin
-        self.wsdl = WsdlDocument()
-        self.bindings = Bindings(jobs)
-        self.limits = XmlLimits(
-            settings.max_xml_depth, settings.max_xml_elements, settings.max_xml_attributes
-        )
-        self.parser = make_parser()
-        self._path = SERVICE_PATH.lower()
-        # The client as a trusted proxy forwards it, before anything looks at the request.
-        self._front = TrustedProxies(self._observed, settings.trusted_proxies)
-        # Our HTTP server asks this as a request's headers complete (web/door.py).
+        self.asmx = AsmxApp(settings, jobs, guard)
+        # Our HTTP server asks this as a request's headers complete (web/door.py); nginx asks
+        # the door's path (auth_request).
         self.judge_headers = HeaderJudge(guard, settings.trusted_proxies)
+        faces: dict[str, WsgiApp] = {SERVICE_PATH: self.asmx, DOOR_PATH: Door(guard)}
+        if rest is not None:
+            faces[REST_PREFIX] = rest
+        if admin is not None:
+            faces[ADMIN_PREFIX] = admin
+        if health is not None:
+            faces.update({path: health for path in HEALTH_PATHS})
+        if observer is not None:
+            faces[METRICS_PATH] = observer.metrics_app
+        self.mounts = Mounts(
+            faces, caseless=[SERVICE_PATH], exact=[*HEALTH_PATHS, METRICS_PATH, DOOR_PATH]
+        )
+        middleware: list[Middleware] = [
+            lambda app: TrustedProxies(app, settings.trusted_proxies),
+        ]
+        if observer is not None:
+            middleware.append(observer.around)
+        self.stack = build_stack(self.mounts, middleware)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        return self._front(environ, start_response)
+        return self.stack(environ, start_response)
 
-    def _observed(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        if self.observer is None:
-            return self.serve(environ, start_response)
-        return self.observer(environ, start_response, self.serve)
+    # The ASMX face's parts, as tests and benchmarks reach them.
+    @property
+    def wsdl(self) -> Any:
+        return self.asmx.wsdl
 
-    def serve(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO") or ""
-        if self.rest is not None and path.startswith(REST_PREFIX):
-            return self.rest(environ, start_response)
-        if self.admin is not None and path.startswith(ADMIN_PREFIX):
-            return self.admin(environ, start_response)
-        if path == METRICS_PATH and self.observer is not None:
-            response = self.observer.metrics(environ)
-        elif self.health is not None and path in HEALTH_PATHS:
-            if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
-                response = self.health.answer(path)
-            else:
-                response = Response(405, TEXT_PLAIN, b"GET or HEAD\n", [("Allow", "GET, HEAD")])
-        else:
-            response = self.dispatch(environ)
-        start_response(response.status_line, response.header_list())
-        if environ.get("REQUEST_METHOD") == "HEAD":
-            return [b""]
-        return [response.body]
+    @property
+    def bindings(self) -> Any:
+        return self.asmx.bindings
 
-    def dispatch(self, environ: dict[str, Any]) -> Response:
-        path: str = environ.get("PATH_INFO") or "/"
-        # IIS matches the .asmx path without regard to case; method names are case-sensitive.
-        if not path.lower().startswith(self._path):
-            return plain(404, f"no service at {path}")
-        rest = path[len(self._path) :]
-        method = environ.get("REQUEST_METHOD", "GET")
-        try:
-            if rest in ("", "/"):
-                return self._service_root(environ, method)
-            return self._http_operation(environ, method, rest.lstrip("/"))
-        except Exception as exc:
-            return plain_error(exc)
-
-    # --- GET <path> (WSDL, help) and POST <path> (SOAP) -------------------------------
-    def _service_root(self, environ: dict[str, Any], method: str) -> Response:
-        if method in ("GET", "HEAD"):
-            self.guard.check_transport(environ)
-            query = {
-                key.lower(): value
-                for key, value in parse_qs(
-                    environ.get("QUERY_STRING", ""), keep_blank_values=True
-                ).items()
-            }
-            base = self.public_url(environ)
-            if "wsdl" in query:
-                return Response(200, TEXT_XML, self.wsdl.render(base))
-            if "disco" in query:
-                return Response(200, TEXT_XML, help_pages.disco(base))
-            if "op" in query:
-                local = is_local(environ)
-                page = help_pages.operation_page(base, query["op"][0], local)
-                if page is None:
-                    return plain(500, f"op: {query['op'][0]!r} is not an operation of this service")
-                return Response(200, TEXT_HTML, page)
-            return Response(200, TEXT_HTML, help_pages.service_page(base))
-        if method != "POST":
-            return Response(
-                405,
-                "text/plain; charset=utf-8",
-                f"{method} is not supported".encode(),
-                [("Allow", "GET, HEAD, POST")],
-            )
-        return self._soap(environ)
-
-    def _soap(self, environ: dict[str, Any]) -> Response:
-        media, params = parse_content_type(environ.get("CONTENT_TYPE", ""))
-        if media == "text/xml":
-            version, action = SOAP11, environ.get("HTTP_SOAPACTION")
-        elif media == "application/soap+xml":
-            version, action = SOAP12, params.get("action")
-        else:
-            return plain_error(
-                UnsupportedMediaType(
-                    f"Content-Type: {media or '(none)'!r} cannot carry a SOAP message; "
-                    "use text/xml (SOAP 1.1) or application/soap+xml (SOAP 1.2)"
-                )
-            )
-        charset = params.get("charset", "").lower()
-        try:
-            if charset and not charset_allowed(charset):
-                raise ClientError(
-                    f"Content-Type: charset {charset!r} is not allowed; {ENCODINGS_ALLOWED}"
-                )
-            environ[BINDING] = "soap11" if version is SOAP11 else "soap12"
-            principal = self.guard.admit(environ)
-            body = self._soap_answer(environ, version, action, self.read_body(environ), principal)
-            return Response(200, version.content_type, body)
-        except Exception as exc:
-            return soap_error(version, exc)
-
-    def _soap_answer(
-        self,
-        environ: dict[str, Any],
-        version: SoapVersion,
-        action: str | None,
-        body: bytes,
-        principal: Principal | None,
-    ) -> bytes:
-        root = parse_soap_body(self.parser, body, self.limits)
-        header, payload = split_envelope(version, root)
-        check_headers(version, header)
-        environ[OPERATION] = route(version, action, payload)
-        return self.bindings.soap(version, header, payload, principal)
-
-    # --- GET/POST <path>/GetStatus ----------------------------------------------------
-    def _http_operation(self, environ: dict[str, Any], method: str, name: str) -> Response:
-        if name not in HTTP_OPERATIONS:
-            if name in OPERATIONS:
-                raise ClientError(f"{name} is available over SOAP only, not over HTTP {method}")
-            raise ClientError(
-                f"Request format is unrecognized for URL unexpectedly ending in '/{name}'."
-            )
-        environ[BINDING] = "http-post" if method == "POST" else "http-get"
-        environ[OPERATION] = name
-        principal = self.guard.admit(environ)
-        if method in ("GET", "HEAD"):
-            params = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
-        elif method == "POST":
-            media, _ = parse_content_type(environ.get("CONTENT_TYPE", ""))
-            raw = self.read_body(environ)
-            if media != FORM and (raw or media):
-                raise ClientError(f"Request format is invalid: {media or '(none)'}; use {FORM}.")
-            try:
-                form = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                raise ClientError("Request format is invalid: the form is not UTF-8.") from None
-            params = parse_qs(form, keep_blank_values=True)
-        else:
-            raise ClientError(f"HTTP {method} is not supported for {name}")
-        return Response(200, http_binding.CONTENT_TYPE, self.bindings.http(name, params, principal))
-
-    # --- helpers ----------------------------------------------------------------------
-    def read_body(self, environ: dict[str, Any]) -> bytes:
-        limit = self.settings.max_request_bytes
-        declared = environ.get("CONTENT_LENGTH") or ""
-        if declared:
-            try:
-                length = int(declared)
-            except ValueError:
-                raise MalformedRequest(f"Content-Length: {declared!r} is not a number") from None
-            if length > limit:
-                raise RequestTooLarge(f"the request body of {length} bytes exceeds {limit} bytes")
-            body: bytes = environ["wsgi.input"].read(length)
-        else:
-            body = environ["wsgi.input"].read(limit + 1)
-        if len(body) > limit:
-            raise RequestTooLarge(f"the request body exceeds {limit} bytes")
-        return body
-
-    def public_url(self, environ: dict[str, Any]) -> str:
-        """The URL the caller used (a trusted proxy's, as web/proxy.py made it)."""
-        scheme = environ.get("wsgi.url_scheme", "http")
-        host = environ.get("HTTP_HOST") or (
-            f"{environ.get('SERVER_NAME', 'localhost')}:{environ.get('SERVER_PORT', '80')}"
-        )
-        path = (
-            environ.get("SCRIPT_NAME", "") + (environ.get("PATH_INFO") or "")[: len(SERVICE_PATH)]
-        )
-        return f"{scheme}://{host}{path}"
+    def dispatch(self, environ: dict[str, Any]) -> Any:
+        return self.asmx.dispatch(environ)
 
 
 def create_app(services: Services, clock: Clock | None = None) -> CoraOcrApp:

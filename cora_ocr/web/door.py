@@ -11,6 +11,7 @@ a SOAP fault for a SOAP caller, a problem document for REST."""
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 
 from cora_ocr.errors import AuthenticationFailed, HttpsRequired
@@ -25,6 +26,10 @@ from cora_ocr.web.response import parse_content_type
 
 log = logging.getLogger(__name__)
 UPLOAD_PATH = REST_PREFIX + "/jobs"
+# nginx's auth_request asks here before it reads an upload's body (`cora-ocr nginx-config`).
+DOOR_PATH = "/door"
+# The door's refusal, as one header line too: nginx answers with it (it passes no body on).
+REFUSAL_HEADER = "X-Cora-Ocr-Refusal"
 Verdict = tuple[int, list[tuple[str, str]], bytes]  # status, headers, body
 
 
@@ -38,21 +43,52 @@ class HeaderJudge:
     ) -> Verdict | None:
         """A refusal for this request, or None to read its body and let the app decide.
         `headers` as waitress keeps them: upper case, dashes as underscores."""
-        soap = path.lower() == SERVICE_PATH.lower()
-        if method != "POST" or not (soap or path.rstrip("/") == UPLOAD_PATH):
+        if not judged(method, path):
             return None
         environ: dict[str, Any] = {f"HTTP_{key}": value for key, value in headers.items()}
         environ.update(REMOTE_ADDR=peer, REQUEST_METHOD=method, PATH_INFO=path)
         environ["wsgi.url_scheme"] = scheme
-        environ = as_forwarded(environ, self.trusted)
-        try:
-            self.guard.check_transport(environ)
-            self.guard.identify(environ)
-        except (HttpsRequired, AuthenticationFailed) as exc:
-            return _answer(exc, soap, headers.get("CONTENT_TYPE", ""))
-        except Exception:  # the licenses unreadable now (a database outage): the app answers
-            log.debug("the door could not judge %s %s; the app will", method, path, exc_info=True)
-        return None
+        return judge(self.guard, as_forwarded(environ, self.trusted), method, path)
+
+
+class Door:
+    """GET /door: the same judgement for nginx's `auth_request`, which asks with the upload's
+    headers (no body) and its method and URI in X-Original-Method and X-Original-URI: 204 to go
+    on, or the refusal (nginx then has the app answer the request without its body)."""
+
+    def __init__(self, guard: Guard) -> None:
+        self.guard = guard
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        method = environ.get("HTTP_X_ORIGINAL_METHOD", "")
+        path = environ.get("HTTP_X_ORIGINAL_URI", "").partition("?")[0]
+        verdict = judge(self.guard, environ, method, path) if judged(method, path) else None
+        status, headers, body = verdict or (204, [], b"")
+        if verdict is not None and body.isascii() and b"\n" not in body and b"\r" not in body:
+            headers = [*headers, (REFUSAL_HEADER, body.decode("ascii"))]
+        start_response(f"{status} {HTTPStatus(status).phrase}", headers)
+        return [body]
+
+
+def judged(method: str, path: str) -> bool:
+    """Requests that may carry a large body: a SOAP call, a document upload."""
+    soap = path.lower() == SERVICE_PATH.lower()
+    return method == "POST" and (soap or path.rstrip("/") == UPLOAD_PATH)
+
+
+def judge(guard: Guard, environ: dict[str, Any], method: str, path: str) -> Verdict | None:
+    """A refusal for this request, or None to let the app decide once the body is in."""
+    try:
+        guard.check_transport(environ)
+        guard.identify(environ)
+    except (HttpsRequired, AuthenticationFailed) as exc:
+        soap = path.lower() == SERVICE_PATH.lower()
+        return _answer(
+            exc, soap, environ.get("CONTENT_TYPE") or environ.get("HTTP_CONTENT_TYPE", "")
+        )
+    except Exception:  # the licenses unreadable now (a database outage): the app answers
+        log.debug("the door could not judge %s %s; the app will", method, path, exc_info=True)
+    return None
 
 
 def _answer(exc: Exception, soap: bool, content_type: str) -> Verdict:

@@ -37,6 +37,15 @@ class Health:
         self.profiles = profiles
         self.head = ScriptDirectory.from_config(alembic_config(store.engine)).get_current_head()
 
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            response = self.answer(environ.get("PATH_INFO") or "")
+        else:
+            response = Response(
+                405, "text/plain; charset=utf-8", b"GET or HEAD\n", [("Allow", "GET, HEAD")]
+            )
+        return response.send(environ, start_response)
+
     def answer(self, path: str) -> Response:
         if path == "/healthz":
             return _json(200, {"status": "ok"})

@@ -56,6 +56,10 @@ class Observer:
         self._token = settings.metrics_token.encode()
         self._children: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
 
+    def around(self, app: App) -> App:
+        """The middleware: `app` with every request it answers observed."""
+        return lambda environ, start_response: self(environ, start_response, app)
+
     def __call__(
         self, environ: dict[str, Any], start_response: StartResponse, app: App
     ) -> Iterable[bytes]:
@@ -146,6 +150,9 @@ class Observer:
             and scheme.lower() == "bearer"
             and hmac.compare_digest(token.strip().encode(), self._token)
         )
+
+    def metrics_app(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        return self.metrics(environ).send(environ, start_response)
 
     def metrics(self, environ: dict[str, Any]) -> Response:
         if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):

@@ -1,4 +1,10 @@
-"""`cora-ocr web`: the service under gunicorn, N processes, optionally serving TLS itself.
+"""`cora-ocr web`: the service under gunicorn's own workers, behind nginx.
+
+nginx (`cora-ocr nginx-config`) takes TLS, slow clients, body sizes, connection limits and
+uploads refused from their headers; gunicorn's processes see only whole requests, one at a time
+each (its stock `sync` worker; `gthread` when `web_threads` is over 1). Chosen by measurement
+(README, "Performance"): at 16 processes the sync workers answered SOAP 2.6x what waitress's
+loop with 4 task threads did, and FileBatch on SQLite never collapsed under writer threads.
 
 Each worker process builds its own engine and app after the fork (nothing is shared across
 processes but the listening socket); the database is migrated once, by the master, before.
@@ -14,19 +20,26 @@ from cora_ocr.config import Settings
 
 
 def gunicorn_options(settings: Settings) -> dict[str, Any]:
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
     options: dict[str, Any] = {
-        "bind": f"[{settings.host}]:{settings.port}"
-        if ":" in settings.host
-        else f"{settings.host}:{settings.port}",
+        "bind": f"{host}:{settings.port}",
         "workers": settings.web_workers,
-        # Requests are read and served by waitress in each process (web/worker.py): the
-        # request limits, deadlines, threads and TLS are the worker's, from the settings.
-        "worker_class": "cora_ocr.web.worker.WaitressWorker",
+        "worker_class": "gthread" if settings.web_threads > 1 else "sync",
+        "threads": settings.web_threads,
+        # A request the app has not answered in this long: its process is killed and replaced
+        # (the absolute deadline of a request once nginx has handed it on whole).
         "timeout": 60,
+        "graceful_timeout": 30,
+        # X-Forwarded-* are the app's to judge, from `trusted_proxies` only (web/proxy.py):
+        # gunicorn's own reading of them (for 127.0.0.1 by default) is off.
+        "forwarded_allow_ips": "",
+        "secure_scheme_headers": {},
         "proc_name": "cora-ocr-web",
         "accesslog": None,  # ours: one line per request, with binding, operation and license
         "child_exit": _child_exit,
     }
+    if settings.tls_cert:  # HTTPS without a proxy (a small site); nginx is the usual front
+        options.update(certfile=str(settings.tls_cert), keyfile=str(settings.tls_key))
     return options
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from typing import Any
 
 TEXT_PLAIN = "text/plain; charset=utf-8"
 TEXT_XML = "text/xml; charset=utf-8"
@@ -30,6 +32,11 @@ class Response:
             ("Cache-Control", "private"),
             *self.headers,
         ]
+
+    def send(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        """As a WSGI app answers (no body to HEAD)."""
+        start_response(self.status_line, self.header_list())
+        return [b""] if environ.get("REQUEST_METHOD") == "HEAD" else [self.body]
 
 
 def plain(status: int, text: str) -> Response:

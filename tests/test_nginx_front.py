@@ -1,0 +1,431 @@
+"""Acceptance (issue 26): the production front door. Debian's nginx on the configuration that
+`cora-ocr nginx-config` prints, in front of `cora-ocr web` (gunicorn's own workers, two of
+them): slow and idle clients wait in nginx and GetStatus keeps answering; bodies too large for
+their path are refused from their headers; an upload without valid credentials is refused
+before its body; TLS 1.2+ only; a client's own X-Forwarded-* mean nothing."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+
+from cora_ocr.config import load_settings
+from cora_ocr.services import build_services
+from cora_ocr.store import Store
+from cora_ocr.store.migrate import upgrade
+from tests.factories import SOAP11_CT, action, envelope, get_status_body, header_xml
+from tests.nginx import generated
+from tests.scans import scan
+from tests.test_front_door import read_answer, soap_head, status_of
+from tests.test_web import SERVICE, free_port, self_signed, wait_until_listening
+
+DEADLINE = 2.0  # header_timeout and body_timeout: nginx's client_header/body_timeout
+LIMIT = 4 * 1024 * 1024  # max_request_bytes
+UPLOAD_LIMIT = 100 * 1024 * 1024  # max_upload_bytes
+
+
+@dataclass
+class Front:
+    port: int  # nginx
+    upstream: int  # `cora-ocr web`
+    log: Path  # web's stderr
+    config: str
+    scheme: str = "http"
+    cert: Path | None = None
+    plain_port: int = 0  # with TLS: nginx's plain HTTP port
+    auth: tuple[str, str] | None = None
+    verify: str | bool = field(default=True)
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.port}{SERVICE}"
+
+    def connect(self) -> socket.socket:
+        conn = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        if self.scheme == "https":
+            context = ssl.create_default_context(cafile=str(self.cert))
+            return context.wrap_socket(conn, server_hostname="127.0.0.1")
+        return conn
+
+    def get_status(self, job: int = 1, **headers: str) -> requests.Response:
+        return requests.post(
+            self.url,
+            data=envelope(get_status_body(), header_xml(job)),
+            headers={"Content-Type": SOAP11_CT, "SOAPAction": action("GetStatus"), **headers},
+            auth=self.auth,
+            verify=self.verify,
+            timeout=10,
+        )
+
+
+@contextlib.contextmanager
+def front(tmp_path: Path, *, licensed: bool = False, tls: bool = False) -> Iterator[Front]:
+    """`cora-ocr web` and nginx in front of it. Anonymous on loopback (nginx not trusted: the
+    app takes it for a local caller), or `licensed`: nginx trusted, credentials required."""
+    upstream, port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "CORA_OCR_DATA_DIR": str(tmp_path / "data"),
+        "CORA_OCR_DATABASE_URL": f"sqlite:///{tmp_path / 'front.db'}",
+        "CORA_OCR_PORT": str(upstream),
+        "CORA_OCR_WEB_WORKERS": "2",
+        "CORA_OCR_HEADER_TIMEOUT": str(DEADLINE),
+        "CORA_OCR_BODY_TIMEOUT": str(DEADLINE),
+    }
+    if licensed:
+        env["CORA_OCR_TRUSTED_PROXIES"] = "127.0.0.1"
+    else:
+        env.update(CORA_OCR_ALLOW_ANONYMOUS="true", CORA_OCR_REQUIRE_HTTPS="false")
+    auth = None
+    if licensed:
+        settings = load_settings(environ=env)
+        store = Store(settings.effective_database_url)
+        upgrade(store.engine)
+        licensing = build_services(settings, store).licensing
+        license_id = licensing.create_license("Acme")
+        auth = (license_id, licensing.create_app(license_id, "intake"))
+        store.dispose()
+    options = ["--listen", f"127.0.0.1:{port}"]
+    cert = plain_port = None
+    if tls:
+        cert, key = self_signed(tmp_path)
+        plain_port = free_port()
+        options += ["--tls-cert", str(cert), "--tls-key", str(key)]
+        options += ["--http-listen", f"127.0.0.1:{plain_port}"]
+    log = tmp_path / "web.log"
+    with log.open("wb") as stderr:
+        web = subprocess.Popen(
+            [sys.executable, "-m", "cora_ocr.cli", "--log-level", "INFO", "web"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    try:
+        wait_until_listening(upstream, web)
+        with generated(tmp_path / "nginx", env, *options) as config:
+            yield Front(
+                port,
+                upstream,
+                log,
+                config,
+                "https" if tls else "http",
+                cert,
+                plain_port or 0,
+                auth,
+                str(cert) if cert else True,
+            )
+    finally:
+        web.send_signal(signal.SIGTERM)
+        web.wait(timeout=30)
+
+
+def app_requests(front: Front) -> list[str]:
+    """The access lines the web processes wrote."""
+    return [line for line in front.log.read_text().splitlines() if "cora_ocr.access" in line]
+
+
+class Trickler:
+    """One connection sending `pending` in pieces of `piece` bytes each step."""
+
+    def __init__(self, conn: socket.socket, head: bytes, pending: bytes, piece: int) -> None:
+        self.conn, self.pending, self.piece = conn, pending, piece
+        self.opened = time.monotonic()
+        self.closed_after: float | None = None
+        self.answer = b""
+        if head:
+            conn.sendall(head)
+
+    def step(self) -> None:
+        if self.closed_after is not None:
+            return
+        try:
+            if self.pending:
+                self.conn.send(self.pending[: self.piece])
+                self.pending = self.pending[self.piece :]
+            self.conn.setblocking(False)
+            try:
+                data = self.conn.recv(65536)
+            except (BlockingIOError, ssl.SSLWantReadError):
+                return
+            finally:
+                self.conn.setblocking(True)
+            self.answer += data
+            if data:
+                return
+        except OSError:
+            pass
+        self.closed_after = time.monotonic() - self.opened
+        self.conn.close()
+
+
+def test_slow_and_idle_clients_wait_in_nginx_while_get_status_answers(tmp_path: Path) -> None:
+    """Ten of each: silent, headers a byte at a time, a body stalled halfway (all cut at their
+    deadlines), and a body trickled at 600 B/s. Two web processes: had any of these reached
+    one, GetStatus would wait behind it."""
+    body = envelope(get_status_body())
+    with front(tmp_path) as door:
+        clients = {
+            "silent": [Trickler(door.connect(), b"", b"", 0) for _ in range(10)],
+            "headers": [Trickler(door.connect(), b"", soap_head(len(body)), 1) for _ in range(10)],
+            "stalled": [
+                Trickler(door.connect(), soap_head(len(body)) + body[:100], b"", 0)
+                for _ in range(10)
+            ],
+            # 60 bytes every 0.1 s: 600 B/s, each read resets nginx's body timeout.
+            "600 B/s": [
+                Trickler(door.connect(), soap_head(200_000), b" " * 200_000, 60) for _ in range(10)
+            ],
+        }
+        everyone = [client for group in clients.values() for client in group]
+        stop = threading.Event()
+
+        def trickle() -> None:
+            while not stop.is_set():
+                for client in everyone:
+                    client.step()
+                time.sleep(0.1)
+
+        thread = threading.Thread(target=trickle)
+        thread.start()
+        waits = []
+        try:
+            for job in range(30):  # about 3 s: past the deadlines
+                started = time.monotonic()
+                reply = door.get_status(job + 1)
+                waits.append(time.monotonic() - started)
+                assert reply.status_code == 200 and "<Status>" in reply.text
+                time.sleep(0.1)
+            time.sleep(DEADLINE)
+        finally:
+            stop.set()
+            thread.join()
+        for kind in ("silent", "headers", "stalled"):
+            lasted = [client.closed_after for client in clients[kind]]
+            assert all(t is not None and t <= DEADLINE + 2 for t in lasted), (kind, lasted)
+        # nginx has no deadline for a whole body (see `cora-ocr nginx-config`'s comments):
+        # the trickling clients are still being read, by nginx alone.
+        assert all(client.closed_after is None for client in clients["600 B/s"])
+        for client in everyone:
+            client.conn.close()
+    assert max(waits) < 1.0, waits
+    lines = app_requests(door)
+    assert len(lines) == 30 and all("GetStatus 200" in line for line in lines), lines
+
+
+def test_a_thousand_idle_sockets_leave_get_status_answering(tmp_path: Path) -> None:
+    with front(tmp_path) as door:
+        idle = [door.connect() for _ in range(1000)]
+        try:
+            for job in range(10):
+                assert door.get_status(job + 1).status_code == 200
+            time.sleep(DEADLINE + 1)
+            closed = 0
+            for conn in idle:
+                conn.setblocking(False)
+                try:
+                    closed += conn.recv(1) == b""
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    closed += 1
+            assert closed == 1000  # cut at the header deadline, unanswered
+            assert door.get_status(11).status_code == 200
+        finally:
+            for conn in idle:
+                conn.close()
+
+
+@pytest.mark.parametrize(
+    "path, limit",
+    [(SERVICE, LIMIT), ("/api/v1/licenses", LIMIT), ("/api/v1/jobs", UPLOAD_LIMIT)],
+)
+def test_bodies_too_large_for_their_path_get_413_from_their_headers(
+    tmp_path: Path, path: str, limit: int
+) -> None:
+    with front(tmp_path) as door:
+        for size, refused in ((limit + 1, True), (limit, False)):
+            for chunked in (False, True):
+                with door.connect() as conn:
+                    length = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {size}"
+                    conn.sendall(
+                        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {SOAP11_CT}\r\n"
+                        f"{length}\r\n\r\n".encode()
+                        + (b"%x\r\n<" % size if chunked else b"")
+                    )
+                    answer = read_answer(conn, timeout=1.5)
+                assert (status_of(answer) == 413) == refused, (size, chunked, answer[:100])
+        assert door.get_status().status_code == 200
+    assert not [line for line in app_requests(door) if " 413 " in line]  # nginx's alone
+
+
+def send_until_answered(
+    conn: socket.socket, head: bytes, total: int, piece: int = 64 * 1024
+) -> tuple[bytes, int]:
+    """Sends `head`, then up to `total` bytes of body, looking for an answer before each
+    piece: (what was answered, body bytes sent before it came)."""
+    conn.sendall(head)
+    sent, answer = 0, b""
+    conn.settimeout(0.05)
+    while sent < total:
+        try:
+            answer = conn.recv(65536)
+        except TimeoutError:
+            answer = b""
+        if answer:
+            break
+        try:
+            conn.sendall(b"\0" * piece)
+        except OSError:
+            break
+        sent += piece
+    conn.settimeout(5)
+    with contextlib.suppress(OSError):
+        while b"\r\n\r\n" not in answer or answer.startswith(b"HTTP/1.1 100"):
+            more = conn.recv(65536)
+            if not more:
+                break
+            answer += more
+            if answer.startswith(b"HTTP/1.1 100") and answer.count(b"\r\n\r\n") >= 2:
+                break
+    return answer, sent
+
+
+def upload_head(size: int, authorization: str = "", expect: bool = False) -> bytes:
+    return (
+        "POST /api/v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Content-Type: multipart/form-data; boundary=x\r\n"
+        f"Content-Length: {size}\r\n"
+        + (f"Authorization: {authorization}\r\n" if authorization else "")
+        + ("Expect: 100-continue\r\n" if expect else "")
+        + "\r\n"
+    ).encode()
+
+
+def test_an_upload_without_valid_credentials_is_refused_before_its_body(tmp_path: Path) -> None:
+    with front(tmp_path, licensed=True, tls=True) as door:
+        for authorization, says in (
+            ("", "credentials are required"),
+            ("Basic d3Jvbmc6d3Jvbmc=", "do not grant access"),  # wrong:wrong
+        ):
+            for expect in (False, True):
+                with door.connect() as conn:
+                    answer, sent = send_until_answered(
+                        conn, upload_head(UPLOAD_LIMIT, authorization, expect), UPLOAD_LIMIT
+                    )
+                final = (
+                    answer.split(b"\r\n\r\n", 1)[1]
+                    if answer.startswith(b"HTTP/1.1 100")
+                    else answer
+                )
+                assert status_of(final) == 401, answer[:300]
+                assert sent < 1024 * 1024, sent
+                assert b"application/problem+json" in final and says.encode() in final
+                assert b"WWW-Authenticate: Basic" in final
+        # With its credentials the same way in, a real scan becomes a job.
+        document = scan("png", 300_000)
+        created = requests.post(
+            f"https://127.0.0.1:{door.port}/api/v1/jobs",
+            files={"file": ("scan.png", document, "image/png")},
+            data={"profile": "Default"},
+            auth=door.auth,
+            verify=door.verify,
+            timeout=30,
+        )
+        assert created.status_code == 201, created.text
+        assert door.get_status().status_code == 200
+    uploads = [line for line in app_requests(door) if "POST /api/v1/jobs" in line]
+    assert len(uploads) == 1 and " 201 " in uploads[0], uploads  # refusals never reached it
+
+
+def test_tls_only(tmp_path: Path) -> None:
+    with front(tmp_path, licensed=True, tls=True) as door:
+        assert door.get_status().status_code == 200
+        plain = f"http://127.0.0.1:{door.plain_port}{SERVICE}"
+        page = requests.get(plain + "?wsdl", allow_redirects=False, timeout=10)
+        assert page.status_code == 301
+        assert page.headers["Location"] == f"https://127.0.0.1{SERVICE}?wsdl"
+        call = requests.post(plain, data=b"<x/>", auth=door.auth, timeout=10)
+        assert call.status_code == 403 and "HTTPS is required" in call.text
+        assert not [line for line in app_requests(door) if "GetStatus" not in line]
+        for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            context = ssl.create_default_context(cafile=str(door.cert))
+            context.minimum_version = context.maximum_version = version
+            with (
+                socket.create_connection(("127.0.0.1", door.port), timeout=10) as raw,
+                context.wrap_socket(raw, server_hostname="127.0.0.1") as conn,
+            ):
+                assert conn.version() == {"TLSv1_2": "TLSv1.2", "TLSv1_3": "TLSv1.3"}[version.name]
+        # TLS 1.1 offered (OpenSSL's client allows it at security level 0): nginx refuses it
+        # with a protocol_version alert (a client that could not offer it says otherwise).
+        older = subprocess.run(
+            [
+                *("openssl", "s_client", "-connect", f"127.0.0.1:{door.port}", "-tls1_1"),
+                *("-cipher", "DEFAULT:@SECLEVEL=0"),
+            ],
+            input="",
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
+        assert "alert protocol version" in older.stdout + older.stderr, older.stderr
+    assert "ssl_protocols TLSv1.2 TLSv1.3;" in door.config
+
+
+def test_tls_handshakes_and_headers_have_the_header_deadline(tmp_path: Path) -> None:
+    with front(tmp_path, licensed=True, tls=True) as door:
+        silent = socket.create_connection(("127.0.0.1", door.port), timeout=10)
+        slow = door.connect()  # handshake done
+        opened = time.monotonic()
+        slow.sendall(f"GET {SERVICE}/GetStatus?MasterWorkflowInstanceId=1 HTTP/1.1\r\n".encode())
+        assert door.get_status().status_code == 200
+        assert status_of(read_answer(slow)) in (0, 408)  # nginx closes, answered or not
+        assert read_answer(silent) == b""
+        assert DEADLINE - 0.3 <= time.monotonic() - opened <= DEADLINE + 2.5
+        silent.close()
+        slow.close()
+
+
+def test_a_clients_own_forwarded_headers_mean_nothing(tmp_path: Path) -> None:
+    with front(tmp_path, licensed=True, tls=True) as door:
+        spoofed = door.get_status(
+            **{
+                "X-Forwarded-For": "203.0.113.9",
+                "X-Forwarded-Host": "evil.example",
+                "X-Forwarded-Proto": "http",
+                "Forwarded": "for=203.0.113.9;proto=http",
+            }
+        )
+        assert spoofed.status_code == 200, spoofed.text
+        wsdl = requests.get(
+            door.url + "?wsdl",
+            headers={"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "http"},
+            verify=door.verify,
+            timeout=10,
+        )
+        assert f'location="https://127.0.0.1:{door.port}{SERVICE}"' in wsdl.text
+        assert "evil.example" not in wsdl.text
+        plain = requests.post(
+            f"http://127.0.0.1:{door.plain_port}{SERVICE}",
+            data=envelope(get_status_body(), header_xml(1)),
+            headers={"Content-Type": SOAP11_CT, "X-Forwarded-Proto": "https"},
+            auth=door.auth,
+            timeout=10,
+        )
+        assert plain.status_code == 403
+    lines = app_requests(door)
+    assert lines and all("peer=127.0.0.1" in line for line in lines), lines
+    assert not any("203.0.113.9" in line for line in lines)
