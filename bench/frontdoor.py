@@ -6,10 +6,10 @@ connections, then the same with 100 slow sockets open beside it (half sending th
 half their body, one byte a second; a socket the server closes is opened again, as an
 attacker would). Candidates:
 
-- gunicorn sync workers: `cora-ocr web` before issue 13;
-- `cora-ocr web`: gunicorn processes each running waitress's loop (web/worker.py), for each
-  --threads value (task threads per process);
-- `cora-ocr serve`: one process, waitress;
+- gunicorn sync workers facing the clients themselves;
+- nginx (on `cora-ocr nginx-config`'s configuration) in front of `cora-ocr web`, gunicorn's
+  sync workers (1 thread) or gthread (more), for each --threads value: production;
+- `cora-ocr serve`: one process, waitress with our deadlines (web/server.py);
 - granian (`--interface wsgi`), if it is installed (`pip install granian`; not a dependency).
 
     .venv/bin/python bench/frontdoor.py [--seconds 5] [--threads 1,2,4]
@@ -34,6 +34,7 @@ from bench.serving import (
     ROOT,
     SERVICE,
     VENV_BIN,
+    Front,
     Result,
     Server,
     fill,
@@ -133,7 +134,7 @@ def row(name: str, calm: Result, crowded: Result, crowd: SlowCrowd) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=5)
-    parser.add_argument("--threads", default="1,2,4", help="task threads per web process")
+    parser.add_argument("--threads", default="1,4", help="threads per web process")
     parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) + 1)
     parser.add_argument(
         "--slow-seconds", type=int, default=25, help="how long the crowded run lasts"
@@ -157,19 +158,23 @@ def main() -> None:
         path, script = scripts(fill(url, 1000), {})["SOAP 1.1 GetStatus"]
         bind = f"127.0.0.1:{port}"
         gunicorn = [str(VENV_BIN / "gunicorn"), "-w", str(args.workers), "-b", bind]
-        candidates: list[tuple[str, list[str], dict[str, str]]] = [
+        # (name, command, environment, behind nginx)
+        candidates: list[tuple[str, list[str], dict[str, str], bool]] = [
             (
-                f"gunicorn {args.workers} sync (before)",
+                f"gunicorn {args.workers} sync, no nginx",
                 [*gunicorn, "-k", "sync", "--chdir", str(ROOT / "bench"), "service_app:app"],
                 env,
+                False,
             ),
         ]
         for threads in (int(t) for t in args.threads.split(",")):
+            kind = "sync" if threads == 1 else f"gthread x {threads}"
             candidates.append(
                 (
-                    f"cora-ocr web, {args.workers} x {threads} threads",
+                    f"nginx + web, {args.workers} {kind}",
                     [str(VENV_BIN / "cora-ocr"), "--log-level", "ERROR", "web"],
                     {**env, "CORA_OCR_WEB_THREADS": str(threads)},
+                    True,
                 )
             )
         candidates.append(
@@ -177,6 +182,7 @@ def main() -> None:
                 "cora-ocr serve, 1 x 8 threads",
                 [str(VENV_BIN / "cora-ocr"), "--log-level", "ERROR", "serve"],
                 env,
+                False,
             )
         )
         if importlib.util.find_spec("granian") is not None:
@@ -190,6 +196,7 @@ def main() -> None:
                         *("--working-dir", str(ROOT / "bench"), "service_app:app"),
                     ],
                     env,
+                    False,
                 )
             )
         print(
@@ -200,15 +207,19 @@ def main() -> None:
             f"{'server':<34}{'req/s':>8}{'p99 ms':>8}{'slow req/s':>11}{'p99 ms':>8}"
             f"{'p99 x':>7}{'errors':>8}  slow sockets closed by the server"
         )
-        for name, command, cenv in candidates:
+        for index, (name, command, cenv, behind) in enumerate(candidates):
             server = Server(command, cenv, port)
+            front = Front(cenv, port, workdir / f"nginx-{index}") if behind else None
+            door = front.port if front else port
             try:
-                measure(port, path, script, 1, workdir)  # warm-up
-                calm = measure(port, path, script, args.seconds, workdir)
-                with SlowCrowd(port) as crowd:
-                    crowded = measure(port, path, script, args.slow_seconds, workdir)
+                measure(door, path, script, 1, workdir)  # warm-up
+                calm = measure(door, path, script, args.seconds, workdir)
+                with SlowCrowd(door) as crowd:
+                    crowded = measure(door, path, script, args.slow_seconds, workdir)
                 row(name, calm, crowded, crowd)
             finally:
+                if front is not None:
+                    front.stop()
                 server.stop()
 
 

@@ -12,13 +12,15 @@ from __future__ import annotations
 import os
 from typing import Any
 
+# Spyne 2.14 on Python 3.12+: cora_ocr's compatibility shim must be loaded before Spyne is.
+import cora_ocr.soap.compat  # noqa: F401
+
+# isort: split
 from spyne import Application, ComplexModel, Integer32, Long, ServiceBase, Unicode, Uuid, rpc
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 from sqlalchemy import BigInteger, String, create_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
-
-import cora_ocr.soap.compat  # noqa: F401  (Spyne 2.14 on Python 3.12+)
 
 TNS = "http://genpact.com/cora/orchestration/ocr/1.0.0/api/"
 WIRE = {

@@ -1,21 +1,31 @@
-"""The HTTP server of both faces: waitress's asynchronous front, with deadlines of ours.
+"""`cora-ocr serve`'s own front door: waitress's asynchronous server, with deadlines of ours.
+The one module that reaches into waitress's internals (`cora-ocr web` runs gunicorn's stock
+workers behind nginx instead, web/production.py and web/nginx.py).
 
-`cora-ocr serve` runs one server in its process; `cora-ocr web` runs one in each gunicorn
-worker process (`web/worker.py`). Waitress reads every request, headers and body, on its
-event loop and hands it to a task thread only once it is complete, so a slow or stalled
-client never holds a Python thread. What waitress lacks, added here through its channel,
-parser and server classes:
+The embedded default must be safe on its own, with no proxy in front: waitress reads every
+request, headers and body, on its event loop and hands it to a task thread only once it is
+complete, so a slow or stalled client never holds a Python thread. What waitress lacks, added
+here through its parser, channel and server classes:
 
 - Deadlines (Apache mod_reqtimeout's model): a connection's first request must finish its
-  headers (TLS handshake included) within `header_timeout` of connecting, a later request
-  within `header_timeout` of its first byte; a body within `body_timeout` of the end of its
-  headers, extended by one second for every `body_min_rate` bytes received. A client past
-  its deadline gets 408 and is closed.
+  headers within `header_timeout` of connecting, a later request within `header_timeout` of
+  its first byte; a body within `body_timeout` of the end of its headers, extended by one
+  second for every `body_min_rate` bytes received, and never past `body_max_seconds`. A
+  client past its deadline gets 408 and is closed.
 - Body limits that hold at the door: a Content-Length over the limit is refused with 413
   without reading the body, `Expect: 100-continue` included (no "100 Continue" is sent);
   a chunk announcing more than the limit is refused as soon as its size line arrives; a body
   of exactly the limit is accepted (waitress refuses at the limit itself).
-- TLS served directly (`tls_cert`/`tls_key`), with the handshake on the event loop.
+- Connections per client address, and the door (web/door.py) asked as headers complete.
+
+Written against waitress 3.0 (WAITRESS below; setup.cfg pins >=3.0,<4). What it relies on,
+each tested in tests/test_waitress_adapter.py so that an upgrade that changes one fails there
+first: HTTPRequestParser.received() returns the bytes consumed and sets headers_finished,
+command, path, headers, content_length, chunked, expect_continue, body_rcv (with
+chunk_remainder for chunked bodies), error and completed; an `Error` subclass in `error` is
+answered by waitress's ErrorTask through to_response(); HTTPChannel has parser_class,
+request, requests, last_activity, creation_time (wall clock), addr, will_close; the server
+calls maintenance(now) every `cleanup_interval` seconds and keeps active_channels.
 """
 
 from __future__ import annotations
@@ -23,14 +33,12 @@ from __future__ import annotations
 import functools
 import logging
 import socket
-import ssl
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-from waitress import wasyncore
+from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.server import TcpWSGIServer
@@ -38,6 +46,7 @@ from waitress.task import ThreadedTaskDispatcher
 from waitress.utilities import Error, RequestEntityTooLarge
 
 log = logging.getLogger(__name__)
+WAITRESS = (3, 0)  # the release this adapter was written and tested against
 LINGER_SECONDS = 2.0
 UPLOAD_PATH = "/api/v1/jobs"  # POSTed documents: max_upload instead of max_body
 DOOR_FROM = 64 * 1024  # bodies larger than this are judged from their headers (web/door.py)
@@ -249,83 +258,9 @@ class _Channel(HTTPChannel):  # type: ignore[misc]
             self.handle_close()
 
 
-class _TlsChannel(_Channel):
-    """A channel whose socket is wrapped in TLS, the handshake done on the event loop."""
-
-    handshaking = True
-    handshake_wants_write = False
-
-    def __init__(self, server: Any, sock: Any, addr: Any, adj: Any, map: Any = None) -> None:
-        sock = server.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
-        super().__init__(server, sock, addr, adj, map)
-
-    def overdue(self, now: float, deadlines: Deadlines) -> str | None:
-        if self.handshaking and time.time() > self.creation_time + deadlines.header_timeout:
-            return f"TLS handshake not complete within {deadlines.header_timeout:g} s"
-        return super().overdue(now, deadlines)
-
-    def _handshake(self) -> bool:
-        """True once the handshake is done; closes the channel if it failed."""
-        self.handshake_wants_write = False
-        try:
-            self.socket.do_handshake()
-        except ssl.SSLWantReadError:
-            return False
-        except ssl.SSLWantWriteError:
-            self.handshake_wants_write = True
-            return False
-        except (ssl.SSLError, OSError) as exc:
-            log.info("TLS handshake with %s failed: %s", self.addr[0] if self.addr else "?", exc)
-            self.handle_close()
-            return False
-        self.handshaking = False
-        return True
-
-    def writable(self) -> bool:
-        if self.handshaking and not self.will_close:
-            return self.handshake_wants_write
-        return bool(super().writable())  # type: ignore[no-untyped-call]
-
-    def handle_write(self) -> None:
-        if self.handshaking and not self.will_close:
-            self._handshake()
-            return
-        super().handle_write()
-
-    def handle_read(self) -> None:
-        if self.handshaking and not self._handshake():
-            return
-        while self.socket is not None:
-            try:
-                data = self.socket.recv(self.adj.recv_bytes)
-            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
-                return
-            except (ssl.SSLError, OSError):
-                self.handle_close()
-                return
-            if not data:
-                self.handle_close()
-                return
-            self.last_activity = time.time()
-            self.received(data)
-            if not self.socket.pending():  # bytes decrypted but not yet read: go on
-                return
-
-    def send(self, data: Any, do_close: bool = True) -> int:
-        try:
-            return int(self.socket.send(data))
-        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
-            return 0
-        except (ssl.SSLError, OSError):
-            if do_close:
-                self.handle_close()
-            return 0
-
-
 class _Server(TcpWSGIServer):  # type: ignore[misc]
     channel_class = _Channel
     deadlines = Deadlines()
-    tls: ssl.SSLContext | None = None
 
     def maintenance(self, now: float) -> None:
         super().maintenance(now)  # idle kept-alive connections (channel_timeout)
@@ -341,38 +276,30 @@ class _Server(TcpWSGIServer):  # type: ignore[misc]
                 channel.cut(reason)
 
 
-def make_servers(
+def make_server(
     app: Any,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    sockets: Sequence[Any] = (),
+    host: str,
+    port: int,
     threads: int,
     max_body: int = 4 << 20,
     deadlines: Deadlines = Deadlines(),
-    tls: ssl.SSLContext | None = None,
     max_upload: int = 100 << 20,
-    judge: Any = None,
-) -> list[Any]:
-    """Servers sharing one event loop map and one pool of task threads: one per given
-    listening socket, or one bound to host:port (port 0 picks a free port, see
-    .effective_port). Run them with `run(servers)` or servers[0].run()."""
-    options: dict[str, Any] = dict(
+) -> Any:
+    """One bound, not yet running server (port 0 picks a free port, see .effective_port); the
+    app's own door (`judge_headers`), if it has one, judges each request's headers."""
+    judge = getattr(app, "judge_headers", None)
+    adj = Adjustments(
         ident="cora-ocr",
         threads=threads,
         clear_untrusted_proxy_headers=False,  # forwarded headers are judged by the app
-        url_scheme="https" if tls else "http",
         channel_timeout=deadlines.idle_timeout,
         cleanup_interval=1,  # how often deadlines are looked at (seconds)
-        # waitress counts its own listeners and triggers (one of each per server) too
-        connection_limit=deadlines.max_connections + 2 * max(1, len(sockets)),
+        # waitress counts its own listener and trigger too
+        connection_limit=deadlines.max_connections + 2,
         # The body limit is the parser's (max_body, exact); waitress's own limit counts
         # chunk framing too, so it only backs it up, with room for the framing.
         max_request_body_size=2 * max(max_body, max_upload) + 65536,
     )
-    from waitress.adjustments import Adjustments
-
-    adj = Adjustments(**options)
     dispatcher = ThreadedTaskDispatcher()
     dispatcher.set_thread_count(threads)
     parser = type(
@@ -384,58 +311,16 @@ def make_servers(
             "judge": staticmethod(judge) if judge else None,
         },
     )
-    channel = type("CoraChannel", (_TlsChannel if tls else _Channel,), {"parser_class": parser})
+    channel = type("CoraChannel", (_Channel,), {"parser_class": parser})
     server_class = type(
-        "CoraServer", (_Server,), {"deadlines": deadlines, "tls": tls, "channel_class": channel}
+        "CoraServer", (_Server,), {"deadlines": deadlines, "channel_class": channel}
     )
-    shared: dict[int, Any] = {}
-    common = dict(map=shared, dispatcher=dispatcher, adj=adj)
-    if not sockets:
-        family = _family(host)
-        sockinfo = (family, 1, 6, (host.strip("[]"), port))
-        return [server_class(app, sockinfo=sockinfo, **common)]
-    return [
-        server_class(
-            app,
-            _sock=sock,
-            bind_socket=False,
-            sockinfo=(sock.family, sock.type, sock.proto, sock.getsockname()),
-            **common,
-        )
-        for sock in sockets
-    ]
-
-
-def make_server(
-    app: Any,
-    host: str,
-    port: int,
-    threads: int,
-    max_body: int = 4 << 20,
-    deadlines: Deadlines = Deadlines(),
-    max_upload: int = 100 << 20,
-) -> Any:
-    """One bound, not yet running server (`serve` and the tests); the app's own door
-    (`judge_headers`), if it has one, judges each request's headers."""
-    return make_servers(
-        app,
-        host=host,
-        port=port,
-        threads=threads,
-        max_body=max_body,
-        deadlines=deadlines,
-        max_upload=max_upload,
-        judge=getattr(app, "judge_headers", None),
-    )[0]
+    sockinfo = (_family(host), 1, 6, (host.strip("[]"), port))
+    return server_class(app, sockinfo=sockinfo, map={}, dispatcher=dispatcher, adj=adj)
 
 
 def _family(host: str) -> int:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
-
-
-def run_once(server: Any, timeout: float) -> None:
-    """One turn of the event loop shared by `server` and its siblings."""
-    wasyncore.loop(timeout=timeout, map=server._map, use_poll=True, count=1)
 
 
 def _close_all(server: Any) -> None:

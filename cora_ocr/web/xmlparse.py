@@ -15,7 +15,8 @@ Limits are counted as the parser sees the document, whatever its spelling:
    start tag only once the whole tag has been read, with all its attributes; so before that
    the attributes of a single tag are bounded: a tag cannot contain a '<' (attribute values
    may not), so no tag has more attributes than there are '=' bytes between one '<' and
-   the next '>' that ends the stretch.
+   the next '>' that ends the stretch. A body whose widest tag may carry more than one
+   element's limit (500, CXF's) is counted the same way.
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ class XmlLimits:
     max_depth: int = 32
     max_elements: int = 2_000
     max_attributes: int = 2_000  # attributes and namespace declarations, all elements
+    # ... and on any one element: CXF, the strictest common SOAP stack, refuses more than 500
+    # (org.apache.cxf.stax.maxAttributeCount); what it would refuse is not ours to accept.
+    max_element_attributes: int = 500
 
 
 # --- encodings ---------------------------------------------------------------------------
@@ -137,7 +141,7 @@ def _parse_counted(body: bytes, limits: XmlLimits, equals: int) -> etree._Elemen
     if equals > limits.max_attributes and _widest_tag(body, limits.max_attributes):
         raise ClientError(f"the request has more than {limits.max_attributes} attributes")
     parser = etree.XMLPullParser(events=("start", "end", "start-ns"), **PARSER_OPTIONS)
-    elements = attributes = depth = 0
+    elements = attributes = depth = declared = 0  # declared: namespaces of the next element
     for offset in range(0, len(body), FEED_BYTES):
         parser.feed(body[offset : offset + FEED_BYTES])
         for event, item in parser.read_events():
@@ -147,12 +151,19 @@ def _parse_counted(body: bytes, limits: XmlLimits, equals: int) -> etree._Elemen
                 elements += 1
                 depth += 1
                 attributes += len(item.attrib)
+                if len(item.attrib) + declared > limits.max_element_attributes:
+                    raise ClientError(
+                        f"an element of the request has more than "
+                        f"{limits.max_element_attributes} attributes and namespace declarations"
+                    )
+                declared = 0
                 if depth > limits.max_depth:
                     raise ClientError(f"the request nests elements deeper than {limits.max_depth}")
                 if elements > limits.max_elements:
                     raise ClientError(f"the request has more than {limits.max_elements} elements")
-            else:  # start-ns
+            else:  # start-ns: before the start of the element that declares it
                 attributes += 1
+                declared += 1
             if attributes > limits.max_attributes:
                 raise ClientError(
                     f"the request has more than {limits.max_attributes} attributes "
@@ -172,7 +183,14 @@ def parse_soap_body(parser: etree.XMLParser, body: bytes, limits: XmlLimits) -> 
     if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
         raise ClientError("DTDs are not allowed in SOAP messages")
     opening, equals = body.count(b"<"), body.count(b"=")
-    counted = opening > limits.max_elements or equals > limits.max_attributes
+    counted = (
+        opening > limits.max_elements
+        or equals > limits.max_attributes
+        or (
+            equals > limits.max_element_attributes
+            and _widest_tag(body, limits.max_element_attributes)
+        )
+    )
     try:
         root = _parse_counted(body, limits, equals) if counted else etree.fromstring(body, parser)
     except etree.XMLSyntaxError as exc:
