@@ -51,7 +51,7 @@ def calm_and_crowded(port: int, workdir: Path) -> tuple[Result, Result, SlowCrow
 
 def print_latency(name: str, calm: Result, crowded: Result) -> None:
     times = crowded.p99_ms / calm.p99_ms if calm.p99_ms else float("inf")
-    verdict = "met" if times <= 2 else "missed"
+    verdict = "met" if times <= 2 and crowded.rate > 0 else "missed"
     print(
         f"{name}: GetStatus p99 {calm.p99_ms:.1f} ms ({calm.rate:.0f} req/s), with "
         f"{SLOW_SOCKETS} slow sockets open {crowded.p99_ms:.1f} ms ({crowded.rate:.0f} req/s): "
@@ -89,6 +89,9 @@ def web_latency(base: Path) -> tuple[Result, Result, SlowCrowd]:
 
 
 def main() -> None:
+    # wrk and the slow crowd all come from 127.0.0.1: one address holding 164 connections,
+    # which max_connections_per_client (100) would refuse as one client.
+    os.environ["CORA_OCR_MAX_CONNECTIONS_PER_CLIENT"] = "100000"
     with tempfile.TemporaryDirectory(prefix="cora-hostile-") as tmp:
         base = Path(tmp)
         canary = base / "canary.txt"
@@ -100,13 +103,14 @@ def main() -> None:
             time.sleep(1)  # let the robot load its model: that is not request memory
             peak_before = memory_kb(pid, "VmHWM")
             slowest = 0.0
-            print(f"{'request':<36} {'status':>6} {'seconds':>8}")
+            print(f"{'request':<36} {'status':>6} {'seconds':>8} {'peak MB':>8}")
             for case in cases(str(canary), trap.url):
                 started = time.perf_counter()
                 status, _text = send(service, case)
                 elapsed = time.perf_counter() - started
                 slowest = max(slowest, elapsed)
-                print(f"{case.name:<36} {status:>6} {elapsed:>8.3f}")
+                peak = (memory_kb(pid, "VmHWM") - peak_before) / 1024
+                print(f"{case.name:<36} {status:>6} {elapsed:>8.3f} {peak:>8.1f}")
             growth = (memory_kb(pid, "VmHWM") - peak_before) / 1024
             calm, crowded, _crowd = calm_and_crowded(service.port, base)
             whole = (memory_kb(pid, "VmHWM") - peak_before) / 1024

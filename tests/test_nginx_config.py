@@ -1,6 +1,6 @@
 """`cora-ocr nginx-config` (issue 26), in-process and fast: what it refuses, what it copies
 from the settings, that nginx accepts what it prints; the door nginx asks before an upload's
-body; the mount table that routes a path to its face."""
+body; the mount table that routes a path to its face, the middleware list, admission."""
 
 from __future__ import annotations
 
@@ -15,11 +15,15 @@ import pytest
 from werkzeug.test import Client
 
 from cora_ocr.config import Settings
-from cora_ocr.errors import SettingsError
+from cora_ocr.errors import AuthenticationFailed, SettingsError
+from cora_ocr.licensing import Principal
 from cora_ocr.namespaces import SERVICE_PATH
 from cora_ocr.services import Services, build_services
+from cora_ocr.web import admission
+from cora_ocr.web.admission import Admission
 from cora_ocr.web.app import create_app
 from cora_ocr.web.door import DOOR_PATH, REFUSAL_HEADER
+from cora_ocr.web.guard import Guard
 from cora_ocr.web.nginx import NginxOptions, render
 from cora_ocr.web.stack import Mounts, build_stack
 from tests.test_web import self_signed
@@ -205,3 +209,41 @@ def test_middleware_runs_in_the_order_listed() -> None:
     stack = build_stack(face("app"), [note("first"), note("second")])
     assert Client(stack).get("/").get_data() == b"app"
     assert seen == ["first", "second"]
+
+
+class CountingLicensing:
+    """Licensing as the guard asks it: one known caller, its requests counted."""
+
+    def __init__(self) -> None:
+        self.counted = 0
+
+    def authenticate(self, license_id: str, app_id: str, *_args: object) -> Principal:
+        if (license_id, app_id) != ("L", "A"):
+            raise AuthenticationFailed("the License ID and App ID do not grant access", "unknown")
+        return Principal(1, 1, "L", "intake", 10, 10)
+
+    def count_request(self, *_args: object) -> None:
+        self.counted += 1
+
+
+def test_admission_judges_a_request_once_however_often_its_face_asks() -> None:
+    licensing = CountingLicensing()
+    guard = Guard(Settings(require_https=False), licensing)  # type: ignore[arg-type]
+    seen: list[Any] = []
+
+    def face_asking_twice(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        for _ in range(2):
+            try:
+                seen.append(admission.caller(environ))
+            except AuthenticationFailed as exc:
+                seen.append(exc.cause)
+        start_response("200 OK", [])
+        return [b""]
+
+    client = Client(Admission(guard).around(face_asking_twice))
+    client.get("/", headers={"Authorization": basic("L", "A")})
+    assert [principal.license_id for principal in seen] == ["L", "L"]
+    assert licensing.counted == 1  # the quota counts the request once
+    seen.clear()
+    client.get("/", headers={"Authorization": basic("L", "wrong")})
+    assert seen == ["unknown", "unknown"] and licensing.counted == 1

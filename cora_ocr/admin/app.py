@@ -42,6 +42,7 @@ from cora_ocr.licensing import Licensing
 from cora_ocr.statuses import JobState
 from cora_ocr.store.admin import AdminRows
 from cora_ocr.store.models import Job
+from cora_ocr.web import admission
 
 log = logging.getLogger(__name__)
 PREFIX = "/admin"
@@ -82,7 +83,7 @@ class AdminApp:
         try:
             if not self.settings.admin_password:
                 raise NotFound("the jobs page is off: set admin_password to turn it on")
-            self.guard.check_transport(environ)
+            admission.transport(environ)
             endpoint, matched = self.routes.bind_to_environ(environ).match()
             arguments = dict(matched)
             environ["cora_ocr.operation"] = f"admin:{endpoint}"  # web/observe.py OPERATION

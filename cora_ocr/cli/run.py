@@ -95,6 +95,9 @@ def shared_metrics(settings: Settings) -> None:
 
 
 def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
+    from cora_ocr.heap import give_back_large_buffers
+
+    give_back_large_buffers()  # before the task threads start (cora_ocr/heap.py)
     settings = local_setup(settings)
     shared_metrics(settings)
     serve = Serve(settings)

@@ -24,8 +24,8 @@ from cora_ocr.rest.uploads import Uploads
 from cora_ocr.rest.views import PREFIX, STATUS_FILTERS, iso, job_view, status_of
 from cora_ocr.statuses import JobState
 from cora_ocr.store import Job
+from cora_ocr.web import admission
 from cora_ocr.web.faults import message_for, rule_for
-from cora_ocr.web.guard import Guard
 
 JOB = f"<int(max={MAX_ID}):job_id>"  # a job id the database can hold; larger: 404
 JSON = "application/json"
@@ -64,14 +64,12 @@ class RestApi:
     def __init__(
         self,
         jobs: JobService,
-        guard: Guard,
         licensing: Licensing,
         uploads: Uploads,
         clock: Clock | None = None,
     ) -> None:
         self.jobs = jobs
         self.uploads = uploads
-        self.guard = guard
         self.licensing = licensing
         self.clock = clock or SystemClock()
         self.routes = Map(
@@ -196,7 +194,7 @@ class RestApi:
 
     # --- helpers --------------------------------------------------------------------
     def _caller(self, request: Request, any_region: bool = False) -> Principal | None:
-        return self.guard.admit(request.environ, any_region)
+        return admission.caller(request.environ, any_region)
 
     def _own_job(self, principal: Principal | None, job_id: int) -> Job:
         try:

@@ -18,6 +18,7 @@ from cora_ocr.rest.api import RestApi
 from cora_ocr.rest.uploads import Uploads
 from cora_ocr.rest.views import PREFIX as REST_PREFIX
 from cora_ocr.services import Services
+from cora_ocr.web.admission import Admission
 from cora_ocr.web.asmx import AsmxApp
 from cora_ocr.web.door import DOOR_PATH, Door, HeaderJudge
 from cora_ocr.web.guard import Guard
@@ -35,9 +36,9 @@ class CoraOcrApp:
 
     1. TrustedProxies: the client, scheme and host a trusted proxy forwards (web/proxy.py);
     2. Observer: the access log line and the request metrics (web/observe.py);
-    3. the face its path names. Each face applies the HTTPS rule, credentials and quota
-       itself, through the one Guard (web/guard.py), because each refuses in its own shape
-       (a SOAP fault, a problem document, a login page).
+    3. Admission: the HTTPS rule, credentials and quota, judged once when the face asks
+       (web/admission.py), each face refusing in its own shape;
+    4. the face its path names (Mounts, web/stack.py).
     """
 
     def __init__(
@@ -51,7 +52,7 @@ class CoraOcrApp:
         admin: AdminApp | None = None,
     ) -> None:
         self.settings = settings
-        self.asmx = AsmxApp(settings, jobs, guard)
+        self.asmx = AsmxApp(settings, jobs)
         # Our HTTP server asks this as a request's headers complete (web/door.py); nginx asks
         # the door's path (auth_request).
         self.judge_headers = HeaderJudge(guard, settings.trusted_proxies)
@@ -72,6 +73,7 @@ class CoraOcrApp:
         ]
         if observer is not None:
             middleware.append(observer.around)
+        middleware.append(Admission(guard).around)
         self.stack = build_stack(self.mounts, middleware)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -105,7 +107,7 @@ def create_app(services: Services, clock: Clock | None = None) -> CoraOcrApp:
         services.settings.max_upload_bytes,
         services.settings.callback_hosts,
     )
-    rest = RestApi(services.jobs, guard, services.licensing, uploads, clock)
+    rest = RestApi(services.jobs, services.licensing, uploads, clock)
     health = Health(services.store, services.profiles)
     observer = Observer(services.settings, services.store)
     admin = AdminApp(services.settings, services.jobs, services.licensing, guard)

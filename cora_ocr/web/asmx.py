@@ -18,9 +18,9 @@ from cora_ocr.soap import http as http_binding
 from cora_ocr.soap.bindings import Bindings
 from cora_ocr.soap.envelope import SOAP11, SOAP12, SoapVersion
 from cora_ocr.soap.request import check_headers, route, split_envelope
+from cora_ocr.web import admission
 from cora_ocr.web import help as help_pages
 from cora_ocr.web.faults import plain_error, soap_error
-from cora_ocr.web.guard import Guard
 from cora_ocr.web.observe import BINDING, OPERATION
 from cora_ocr.web.proxy import is_local
 from cora_ocr.web.response import TEXT_HTML, TEXT_XML, Response, parse_content_type, plain
@@ -40,9 +40,8 @@ FORM = "application/x-www-form-urlencoded"
 
 
 class AsmxApp:
-    def __init__(self, settings: Settings, jobs: JobService, guard: Guard) -> None:
+    def __init__(self, settings: Settings, jobs: JobService) -> None:
         self.settings = settings
-        self.guard = guard
         self.wsdl = WsdlDocument()
         self.bindings = Bindings(jobs)
         self.limits = XmlLimits(
@@ -71,7 +70,7 @@ class AsmxApp:
     # --- GET <path> (WSDL, help) and POST <path> (SOAP) -------------------------------
     def _service_root(self, environ: dict[str, Any], method: str) -> Response:
         if method in ("GET", "HEAD"):
-            self.guard.check_transport(environ)
+            admission.transport(environ)
             query = {
                 key.lower(): value
                 for key, value in parse_qs(
@@ -119,7 +118,7 @@ class AsmxApp:
                     f"Content-Type: charset {charset!r} is not allowed; {ENCODINGS_ALLOWED}"
                 )
             environ[BINDING] = "soap11" if version is SOAP11 else "soap12"
-            principal = self.guard.admit(environ)
+            principal = admission.caller(environ)
             body = self._soap_answer(environ, version, action, self.read_body(environ), principal)
             return Response(200, version.content_type, body)
         except Exception as exc:
@@ -149,7 +148,7 @@ class AsmxApp:
             )
         environ[BINDING] = "http-post" if method == "POST" else "http-get"
         environ[OPERATION] = name
-        principal = self.guard.admit(environ)
+        principal = admission.caller(environ)
         if method in ("GET", "HEAD"):
             params = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
         elif method == "POST":
