@@ -327,9 +327,12 @@ class Front:
         self.process = subprocess.Popen(
             [NGINX, "-p", str(folder), "-c", str(folder / "nginx.conf"), "-g", "daemon off;"],
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=(folder / "stderr.log").open("wb"),
         )
-        wait_listening(self.port)
+        try:
+            wait_listening(self.port)
+        except RuntimeError:
+            raise RuntimeError((folder / "stderr.log").read_text()) from None
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGQUIT)

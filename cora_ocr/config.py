@@ -40,6 +40,9 @@ class Settings:
     # lets go of the GIL hands it to another, and SQLite writers queue (README, "Performance").
     web_workers: int = dataclasses.field(default_factory=lambda: (os.cpu_count() or 1) + 1)
     web_threads: int = 1
+    # `cora-ocr web` on this Unix socket instead of host:port (nginx on the same machine): the
+    # peer on it is the proxy, believed for X-Forwarded-* as `trusted_proxies` are.
+    web_socket: Path | None = None
     # Named storage locations: a local folder (a Path), or an SFTP server or SMB share
     # (connections/specs.py); empty means {CoraOCRExternalConnection: <data_dir>/connections/...}.
     connections: Mapping[str, ConnectionSpec] = dataclasses.field(default_factory=dict)
@@ -130,6 +133,14 @@ class Settings:
         return is_loopback(self.host)
 
     @property
+    def effective_trusted_proxies(self) -> frozenset[str]:
+        """The peers believed for X-Forwarded-*: `trusted_proxies`, and a peer on `web_socket`
+        (a Unix socket's peer has no address: REMOTE_ADDR is empty)."""
+        if self.web_socket is None:
+            return self.trusted_proxies
+        return self.trusted_proxies | {UNIX_PEER}
+
+    @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'cora_ocr.db'}"
 
@@ -145,6 +156,9 @@ class Settings:
         if self.connections:
             return {name: self.connection_access.get(name, Access()) for name in self.connections}
         return {DEFAULT_CONNECTION: Access(per_license=True)}
+
+
+UNIX_PEER = ""  # REMOTE_ADDR of a request that came over a Unix socket
 
 
 @functools.lru_cache(maxsize=4096)
@@ -258,6 +272,7 @@ def _convert(key: str, value: Any, environ: Mapping[str, str]) -> Any:
         "region": str,
         "allow_anonymous": lambda v: _as_bool(key, v),
         "require_https": lambda v: _as_bool(key, v),
+        "web_socket": lambda v: Path(str(v)),
         "tls_cert": lambda v: Path(str(v)),
         "tls_key": lambda v: Path(str(v)),
         "max_xml_depth": lambda v: _as_int(key, v, 4, 256),

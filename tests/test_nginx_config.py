@@ -247,3 +247,8 @@ def test_admission_judges_a_request_once_however_often_its_face_asks() -> None:
     seen.clear()
     client.get("/", headers={"Authorization": basic("L", "wrong")})
     assert seen == ["unknown", "unknown"] and licensing.counted == 1
+
+
+def test_a_per_client_limit_past_nginx_s_own_is_nginx_s_own() -> None:
+    config = render(Settings(max_connections_per_client=100_000), NginxOptions(**TLS))  # type: ignore[arg-type]
+    assert directives(config, "limit_conn") == ["cora_ocr_clients 65535"]

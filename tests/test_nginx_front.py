@@ -31,6 +31,7 @@ from tests.nginx import generated
 from tests.scans import scan
 from tests.test_front_door import read_answer, soap_head, status_of
 from tests.test_web import SERVICE, free_port, self_signed, wait_until_listening
+from tests.waiting import wait_until
 
 DEADLINE = 2.0  # header_timeout and body_timeout: nginx's client_header/body_timeout
 LIMIT = 4 * 1024 * 1024  # max_request_bytes
@@ -72,9 +73,12 @@ class Front:
 
 
 @contextlib.contextmanager
-def front(tmp_path: Path, *, licensed: bool = False, tls: bool = False) -> Iterator[Front]:
+def front(
+    tmp_path: Path, *, licensed: bool = False, tls: bool = False, unix: bool = False
+) -> Iterator[Front]:
     """`cora-ocr web` and nginx in front of it. Anonymous on loopback (nginx not trusted: the
-    app takes it for a local caller), or `licensed`: nginx trusted, credentials required."""
+    app takes it for a local caller), or `licensed`: nginx trusted, credentials required;
+    `unix`: web on a Unix socket, whose peer (nginx) is the trusted proxy."""
     upstream, port = free_port(), free_port()
     env = {
         **os.environ,
@@ -85,7 +89,9 @@ def front(tmp_path: Path, *, licensed: bool = False, tls: bool = False) -> Itera
         "CORA_OCR_HEADER_TIMEOUT": str(DEADLINE),
         "CORA_OCR_BODY_TIMEOUT": str(DEADLINE),
     }
-    if licensed:
+    if unix:
+        env["CORA_OCR_WEB_SOCKET"] = str(tmp_path / "web.sock")
+    elif licensed:
         env["CORA_OCR_TRUSTED_PROXIES"] = "127.0.0.1"
     else:
         env.update(CORA_OCR_ALLOW_ANONYMOUS="true", CORA_OCR_REQUIRE_HTTPS="false")
@@ -114,7 +120,10 @@ def front(tmp_path: Path, *, licensed: bool = False, tls: bool = False) -> Itera
             stderr=stderr,
         )
     try:
-        wait_until_listening(upstream, web)
+        if unix:
+            wait_until(lambda: (tmp_path / "web.sock").exists(), 30, "web's socket")
+        else:
+            wait_until_listening(upstream, web)
         with generated(tmp_path / "nginx", env, *options) as config:
             yield Front(
                 port,
@@ -429,3 +438,23 @@ def test_a_clients_own_forwarded_headers_mean_nothing(tmp_path: Path) -> None:
     lines = app_requests(door)
     assert lines and all("peer=127.0.0.1" in line for line in lines), lines
     assert not any("203.0.113.9" in line for line in lines)
+
+
+def test_web_on_a_unix_socket_trusts_its_one_peer(tmp_path: Path) -> None:
+    """`web_socket`: nginx reaches `web` through a file; the peer on it is the proxy, so the
+    HTTPS rule holds through TLS at nginx, and credentials are still required."""
+    with front(tmp_path, licensed=True, tls=True, unix=True) as door:
+        assert "server unix:" in door.config
+        assert door.get_status().status_code == 200
+        anonymous = requests.get(
+            door.url + "/GetStatus?MasterWorkflowInstanceId=1", verify=door.verify, timeout=10
+        )
+        assert anonymous.status_code == 401
+        plain = requests.post(
+            f"http://127.0.0.1:{door.plain_port}{SERVICE}", data=b"<x/>", auth=door.auth, timeout=10
+        )
+        assert plain.status_code == 403
+        mode = (tmp_path / "web.sock").stat().st_mode & 0o777
+        assert mode == 0o770, oct(mode)  # nginx reaches it through the group, nobody else
+    lines = app_requests(door)
+    assert len(lines) == 2 and all("peer=127.0.0.1" in line for line in lines), lines

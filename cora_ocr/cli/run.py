@@ -208,9 +208,13 @@ def cmd_web(settings: Settings, _args: argparse.Namespace) -> int:
     shared_metrics(settings)
     open_store(settings).dispose()  # migrate once, before the workers fork
     scheme = "https" if settings.tls_cert else "http"
+    where = (
+        f"unix:{settings.web_socket}"
+        if settings.web_socket
+        else f"{scheme}://{settings.host}:{settings.port}"
+    )
     print(
-        f"cora-ocr web on {scheme}://{settings.host}:{settings.port}"
-        "/SequenceServices/coraOcrIntegration_v1.0.0.asmx "
+        f"cora-ocr web on {where}/SequenceServices/coraOcrIntegration_v1.0.0.asmx "
         f"({settings.web_workers} processes x {settings.web_threads} threads; "
         "nginx in front: `cora-ocr nginx-config`)",
         flush=True,

@@ -69,7 +69,7 @@ class CoraOcrApp:
             faces, caseless=[SERVICE_PATH], exact=[*HEALTH_PATHS, METRICS_PATH, DOOR_PATH]
         )
         middleware: list[Middleware] = [
-            lambda app: TrustedProxies(app, settings.trusted_proxies),
+            lambda app: TrustedProxies(app, settings.effective_trusted_proxies),
         ]
         if observer is not None:
             middleware.append(observer.around)

@@ -21,6 +21,7 @@ INTERNAL_DOOR = "/.cora-ocr-door"  # nginx's own name for the door: clients cann
 # a web process silent this long (web/production.py), nginx gives up a little later.
 UPSTREAM_SECONDS = 65
 REFUSAL_VARIABLE = "$upstream_http_" + REFUSAL_HEADER.lower().replace("-", "_")
+NGINX_MAX_CONN = 65535  # the most limit_conn takes
 # TLS 1.2's suites of Mozilla's "intermediate" profile (TLS 1.3 chooses its own).
 CIPHERS = ":".join(
     f"ECDHE-{key}-{cipher}"
@@ -54,7 +55,11 @@ def render(settings: Settings, options: NginxOptions) -> str:
             "or set require_https = false (only where nothing but loopback reaches nginx)"
         )
     listen = _listen(options.listen or ("443" if options.tls else "80"))
-    upstream = options.upstream or _address(settings.host, settings.port)
+    upstream = options.upstream or (
+        f"unix:{settings.web_socket}"
+        if settings.web_socket
+        else _address(settings.host, settings.port)
+    )
     if not upstream.startswith("unix:") and ":" not in upstream:
         raise SettingsError(f"--upstream: {upstream!r} is not HOST:PORT or unix:PATH")
     run = options.run_dir
@@ -65,7 +70,13 @@ def render(settings: Settings, options: NginxOptions) -> str:
         "client_body": run / "body" if run else Path("/var/lib/nginx/body"),
         "proxy": run / "proxy" if run else Path("/var/lib/nginx/proxy"),
     }
-    trusted = ", ".join(sorted(settings.trusted_proxies)) or "(none set: ignored)"
+    trusted = (
+        ", ".join(
+            sorted(settings.trusted_proxies)
+            + (["the peer on web_socket"] if settings.web_socket else [])
+        )
+        or "(none set: ignored)"
+    )
     scheme = "https" if options.tls else "http"
     headers = _forwarded_headers()
     tls_server = ""
@@ -147,7 +158,7 @@ http {{
     # --- Connections per client address (max_connections_per_client) -------------------------
     # Counted while a request is under way; a client past it gets 429.
     limit_conn_zone $binary_remote_addr zone=cora_ocr_clients:10m;
-    limit_conn cora_ocr_clients {settings.max_connections_per_client};
+    limit_conn cora_ocr_clients {min(settings.max_connections_per_client, NGINX_MAX_CONN)};
     limit_conn_status 429;
 
     # --- Whole requests only: the body is read here before a web process sees it -------------

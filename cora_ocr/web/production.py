@@ -21,8 +21,11 @@ from cora_ocr.config import Settings
 
 def gunicorn_options(settings: Settings) -> dict[str, Any]:
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    bind = f"unix:{settings.web_socket}" if settings.web_socket else f"{host}:{settings.port}"
     options: dict[str, Any] = {
-        "bind": f"{host}:{settings.port}",
+        "bind": bind,
+        # A socket file nginx reaches through its group (README, "Running in production").
+        "umask": 0o007,
         "workers": settings.web_workers,
         "worker_class": "gthread" if settings.web_threads > 1 else "sync",
         "threads": settings.web_threads,
