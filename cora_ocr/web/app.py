@@ -18,7 +18,7 @@ from cora_ocr.rest.api import RestApi
 from cora_ocr.rest.uploads import Uploads
 from cora_ocr.rest.views import PREFIX as REST_PREFIX
 from cora_ocr.services import Services
-from cora_ocr.web.admission import Admission
+from cora_ocr.web.admission import ADMISSION, Admission, Ticket
 from cora_ocr.web.asmx import AsmxApp
 from cora_ocr.web.door import DOOR_PATH, Door, HeaderJudge
 from cora_ocr.web.guard import Guard
@@ -52,6 +52,7 @@ class CoraOcrApp:
         admin: AdminApp | None = None,
     ) -> None:
         self.settings = settings
+        self.guard = guard
         self.asmx = AsmxApp(settings, jobs)
         # Our HTTP server asks this as a request's headers complete (web/door.py); nginx asks
         # the door's path (auth_request).
@@ -89,6 +90,8 @@ class CoraOcrApp:
         return self.asmx.bindings
 
     def dispatch(self, environ: dict[str, Any]) -> Any:
+        """The ASMX face's answer to `environ`, past the middleware but admission."""
+        environ.setdefault(ADMISSION, Ticket(self.guard, environ))
         return self.asmx.dispatch(environ)
 
 
