@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import (
@@ -81,21 +81,18 @@ class JobsCollector:
     """Jobs by state and the queue depth (jobs due now and not held), read from the
     database at most every JOBS_CACHE_SECONDS."""
 
-    def __init__(self, store: Any) -> None:
-        self.store = store
+    def __init__(self, read: Callable[[], tuple[dict[str, int], int]]) -> None:
+        self.read = read  # jobs by state, and the due ones: the store's (web/observe.py)
         self._lock = threading.Lock()
         self._read_at = -JOBS_CACHE_SECONDS
         self._counts: dict[str, int] = {}
         self._due = 0
 
     def _refresh(self) -> None:
-        from cora_ocr.store import queries
-
         with self._lock:
             if time.monotonic() - self._read_at < JOBS_CACHE_SECONDS:
                 return
-            with self.store.session() as session:
-                self._counts, self._due = queries.job_counts(session)
+            self._counts, self._due = self.read()
             self._read_at = time.monotonic()
 
     def collect(self) -> Iterator[Any]:
@@ -117,7 +114,7 @@ class JobsCollector:
 class Exposition:
     """What GET /metrics answers: every process's values, and the job figures."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, job_counts: Callable[[], tuple[dict[str, int], int]]) -> None:
         self.registry = CollectorRegistry()
         if os.environ.get(MULTIPROC_ENV):
             from prometheus_client import multiprocess
@@ -128,7 +125,7 @@ class Exposition:
 
             self.registry = REGISTRY  # this process's own
         self._jobs = CollectorRegistry()  # the job figures: this process reads them itself
-        self._jobs.register(JobsCollector(store))
+        self._jobs.register(JobsCollector(job_counts))
 
     def render(self) -> tuple[str, bytes]:
         return CONTENT_TYPE_LATEST, generate_latest(self.registry) + generate_latest(self._jobs)

@@ -17,8 +17,8 @@ import requests
 from cora_ocr.cli.common import local_setup
 from cora_ocr.config import Settings
 from cora_ocr.errors import SettingsError
+from cora_ocr.job_view import PREFIX
 from cora_ocr.namespaces import SERVICE_PATH
-from cora_ocr.rest.views import PREFIX
 from cora_ocr.services import Services, build_services
 from cora_ocr.web.proxy import PROXIED, is_local
 from cora_ocr.web.server import stop_server

@@ -17,7 +17,7 @@ import pypdfium2 as pdfium
 import pytest
 from lxml import etree
 
-from cora_ocr.rest.views import status_of
+from cora_ocr.job_view import status_of
 from cora_ocr.robot import samples
 from cora_ocr.robot.render import ALTO_NS, words_of_alto
 from tests.conftest import Harness

@@ -12,7 +12,7 @@ import pytest
 import requests
 import zeep
 
-from cora_ocr.rest.views import PREFIX
+from cora_ocr.job_view import PREFIX
 from cora_ocr.services import Services, build_services
 from cora_ocr.web.server import stop_server
 from tests.conftest import REFUSED_CAUSES, LiveServer, Pipeline, Strict, refused_caller, start

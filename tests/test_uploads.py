@@ -20,8 +20,8 @@ import requests
 from werkzeug.test import Client
 
 from cora_ocr.connections import STAGING
+from cora_ocr.job_view import PREFIX
 from cora_ocr.namespaces import SERVICE_PATH
-from cora_ocr.rest.views import PREFIX
 from cora_ocr.services import Services
 from cora_ocr.web.app import create_app
 from tests.conftest import LiveServer, Strict

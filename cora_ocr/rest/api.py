@@ -16,12 +16,12 @@ from werkzeug.wsgi import wrap_file
 
 from cora_ocr import errors
 from cora_ocr.clock import Clock, SystemClock
+from cora_ocr.job_view import PREFIX, STATUS_FILTERS, iso, job_view, status_of
 from cora_ocr.jobs import JobService
 from cora_ocr.licensing import Licensing, Principal, may_see, seconds_to_next_hour
 from cora_ocr.rest import openapi
 from cora_ocr.rest.openapi import MAX_ID
 from cora_ocr.rest.uploads import Uploads
-from cora_ocr.rest.views import PREFIX, STATUS_FILTERS, iso, job_view, status_of
 from cora_ocr.statuses import JobState
 from cora_ocr.store import Job
 from cora_ocr.web import admission

@@ -12,11 +12,11 @@ from cora_ocr.admin.app import AdminApp
 from cora_ocr.clock import Clock
 from cora_ocr.config import Settings
 from cora_ocr.connections import UPLOADS, sweep_staging
+from cora_ocr.job_view import PREFIX as REST_PREFIX
 from cora_ocr.jobs import JobService
 from cora_ocr.namespaces import SERVICE_PATH
 from cora_ocr.rest.api import RestApi
 from cora_ocr.rest.uploads import Uploads
-from cora_ocr.rest.views import PREFIX as REST_PREFIX
 from cora_ocr.services import Services
 from cora_ocr.web.admission import ADMISSION, Admission, Ticket
 from cora_ocr.web.asmx import AsmxApp

@@ -15,9 +15,9 @@ from http import HTTPStatus
 from typing import Any
 
 from cora_ocr.errors import AuthenticationFailed, HttpsRequired
+from cora_ocr.job_view import PREFIX as REST_PREFIX
 from cora_ocr.namespaces import SERVICE_PATH
 from cora_ocr.rest.api import refused
-from cora_ocr.rest.views import PREFIX as REST_PREFIX
 from cora_ocr.soap.envelope import SOAP11, SOAP12
 from cora_ocr.web.faults import plain_error, soap_error
 from cora_ocr.web.guard import Guard

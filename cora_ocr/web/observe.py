@@ -17,8 +17,9 @@ from typing import Any
 
 from cora_ocr import metrics
 from cora_ocr.config import Settings
+from cora_ocr.job_view import PREFIX as REST_PREFIX
 from cora_ocr.namespaces import SERVICE_PATH
-from cora_ocr.rest.views import PREFIX as REST_PREFIX
+from cora_ocr.store import queries
 from cora_ocr.web.guard import LICENSE, REFUSED
 from cora_ocr.web.health import PATHS as HEALTH_PATHS
 from cora_ocr.web.proxy import is_local
@@ -32,6 +33,11 @@ _SERVICE = SERVICE_PATH.lower()
 
 StartResponse = Callable[..., Any]
 App = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+def _job_counts(store: Any) -> tuple[dict[str, int], int]:
+    with store.session() as session:
+        return queries.job_counts(session)
 
 
 def face_of(path: str) -> str:
@@ -52,7 +58,7 @@ class Observer:
     def __init__(self, settings: Settings, store: Any) -> None:
         self.settings = settings
         self.access_log = settings.access_log
-        self.exposition = metrics.Exposition(store)
+        self.exposition = metrics.Exposition(lambda: _job_counts(store))
         self._token = settings.metrics_token.encode()
         self._children: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
 

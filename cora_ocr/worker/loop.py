@@ -26,9 +26,9 @@ from typing import Protocol
 from cora_ocr import metrics
 from cora_ocr.clock import Clock, SystemClock
 from cora_ocr.connections import UPLOADS, Connections, sweep_staging
+from cora_ocr.job_view import job_view
 from cora_ocr.outages import Backoff, Outage, describe, is_database_trouble, is_transient
 from cora_ocr.profiles import Profiles
-from cora_ocr.rest.views import job_view
 from cora_ocr.retention import purge
 from cora_ocr.statuses import JobState, OcrErrorCode
 from cora_ocr.store import Job, Store, queries

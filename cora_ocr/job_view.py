@@ -1,4 +1,6 @@
-"""The JSON view of a job, shared by the REST face and the callbacks the worker sends."""
+"""The JSON view of a job, shared by the REST face and the callbacks the worker sends: its
+life-cycle status, the list filters that select by it, and the REST API's root (PREFIX) its
+links start with. Neither the REST face's nor the worker's: both import it from here."""
 
 from __future__ import annotations
 
