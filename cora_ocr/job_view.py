@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, not_, or_
+from sqlalchemy import ColumnElement, and_, or_
 
-from cora_ocr.statuses import JobState
+from cora_ocr.statuses import Ending, JobState
 from cora_ocr.store import Job
-from cora_ocr.worker.policy import LICENSE_ERROR
 
 PREFIX = "/api/v1"
 
@@ -25,36 +24,28 @@ LIFECYCLE: dict[str, str] = {
     JobState.ABORTED.value: "Aborted",
     JobState.FAILED.value: "ProcessingError",
 }
-# Two final outcomes are told apart by their recorded reason: a document the robot could not
-# read (its refusal, not an OCR failure), and a job stopped by its license (worker/policy.py).
-UNREADABLE = "the robot refused the input: "
-OCR_FAILED = UNREADABLE + "OCR failed"
-LICENSE_STOPPED = LICENSE_ERROR + ":"
 
 
+# Two final outcomes are told apart by how the job ended (statuses.Ending, stored with it): a
+# document the robot could not read (not an OCR failure), and a job stopped by its license.
 def status_of(job: Job) -> str:
-    reason = job.error_reason or ""
-    failed = job.state == JobState.FAILED.value
-    if failed and reason.startswith(UNREADABLE) and not reason.startswith(OCR_FAILED):
+    if job.state == JobState.FAILED.value and job.ending == Ending.UNSUPPORTED_MEDIA.value:
         return "UnsupportedMediaType"
-    if job.state == JobState.ABORTED.value and reason.startswith(LICENSE_STOPPED):
+    if job.state == JobState.ABORTED.value and job.ending == Ending.LICENSE.value:
         return "LicenseError"
     return LIFECYCLE[job.state]
 
 
-def _unreadable() -> ColumnElement[bool]:
-    return and_(
-        Job.error_reason.startswith(UNREADABLE, autoescape=True),
-        not_(Job.error_reason.startswith(OCR_FAILED, autoescape=True)),
-    )
-
-
-def _license_stopped() -> ColumnElement[bool]:
-    return Job.error_reason.startswith(LICENSE_STOPPED, autoescape=True)
-
-
 def _in(*states: JobState) -> ColumnElement[bool]:
     return Job.state.in_([state.value for state in states])
+
+
+def _ended(ending: Ending) -> ColumnElement[bool]:
+    return Job.ending == ending.value
+
+
+def _not_ended(ending: Ending) -> ColumnElement[bool]:
+    return or_(Job.ending.is_(None), Job.ending != ending.value)
 
 
 # `status` of the job list: the condition that selects the jobs shown with that status.
@@ -63,14 +54,10 @@ STATUS_FILTERS: dict[str, ColumnElement[bool]] = {
     "Throttled": _in(JobState.THROTTLED),
     "Processing": _in(JobState.PROCESSING_INPUT, JobState.WAITING_FOR_OUTPUT, JobState.DELIVERING),
     "Completed": _in(JobState.COMPLETED),
-    "Aborted": and_(
-        _in(JobState.ABORTED), or_(Job.error_reason.is_(None), not_(_license_stopped()))
-    ),
-    "LicenseError": and_(_in(JobState.ABORTED), _license_stopped()),
-    "UnsupportedMediaType": and_(_in(JobState.FAILED), _unreadable()),
-    "ProcessingError": and_(
-        _in(JobState.FAILED), or_(Job.error_reason.is_(None), not_(_unreadable()))
-    ),
+    "Aborted": and_(_in(JobState.ABORTED), _not_ended(Ending.LICENSE)),
+    "LicenseError": and_(_in(JobState.ABORTED), _ended(Ending.LICENSE)),
+    "UnsupportedMediaType": and_(_in(JobState.FAILED), _ended(Ending.UNSUPPORTED_MEDIA)),
+    "ProcessingError": and_(_in(JobState.FAILED), _not_ended(Ending.UNSUPPORTED_MEDIA)),
 }
 
 

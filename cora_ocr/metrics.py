@@ -81,18 +81,19 @@ class JobsCollector:
     """Jobs by state and the queue depth (jobs due now and not held), read from the
     database at most every JOBS_CACHE_SECONDS."""
 
-    def __init__(self, read: Callable[[], tuple[dict[str, int], int]]) -> None:
+    def __init__(self, read: Callable[[], tuple[dict[str, int], int, dict[str, int]]]) -> None:
         self.read = read  # jobs by state, and the due ones: the store's (web/observe.py)
         self._lock = threading.Lock()
         self._read_at = -JOBS_CACHE_SECONDS
         self._counts: dict[str, int] = {}
         self._due = 0
+        self._endings: dict[str, int] = {}
 
     def _refresh(self) -> None:
         with self._lock:
             if time.monotonic() - self._read_at < JOBS_CACHE_SECONDS:
                 return
-            self._counts, self._due = self.read()
+            self._counts, self._due, self._endings = self.read()
             self._read_at = time.monotonic()
 
     def collect(self) -> Iterator[Any]:
@@ -109,12 +110,22 @@ class JobsCollector:
         yield GaugeMetricFamily(
             "cora_ocr_queue_depth", "Jobs due now and held by no worker", value=self._due
         )
+        from cora_ocr.statuses import Ending
+
+        ended = GaugeMetricFamily(
+            "cora_ocr_jobs_ended", "Failed and aborted jobs by how they ended", labels=["ending"]
+        )
+        for ending in Ending:
+            ended.add_metric([ending.value], self._endings.get(ending.value, 0))
+        yield ended
 
 
 class Exposition:
     """What GET /metrics answers: every process's values, and the job figures."""
 
-    def __init__(self, job_counts: Callable[[], tuple[dict[str, int], int]]) -> None:
+    def __init__(
+        self, job_counts: Callable[[], tuple[dict[str, int], int, dict[str, int]]]
+    ) -> None:
         self.registry = CollectorRegistry()
         if os.environ.get(MULTIPROC_ENV):
             from prometheus_client import multiprocess

@@ -79,6 +79,11 @@ def job_temp_tag(job_id: int) -> str:
     return f"cora-job{job_id}"
 
 
+# How a robot's refusal (`<name>.error`) says that it read the document and its engine failed,
+# as opposed to a document it cannot read (worker/steps.py tells the two endings apart).
+ENGINE_FAILED = "OCR failed"
+
+
 def robot_file_name(job_id: int, file_name: str, token: str | None = None) -> str:
     """The name a job's document has in the robot's folders: `<job id>-<token>-<FileName>`.
 

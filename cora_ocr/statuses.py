@@ -33,6 +33,32 @@ class OcrErrorCode(enum.StrEnum):
     InternalError = "InternalError"
 
 
+class Ending(enum.StrEnum):
+    """How a job that did not complete ended: a fixed vocabulary, stored with the job where
+    the decision is made (`jobs.ending`, migration 0011), beside the human reason. REST's
+    states, its list filters and the jobs page read it; rewording a reason changes nothing."""
+
+    UNSUPPORTED_MEDIA = "unsupported_media"  # the robot could not read the document
+    ENGINE_ERROR = "engine_error"  # the robot read it, and its OCR failed
+    LICENSE = "license"  # stopped by its license (suspended, expired, quota)
+    TIMEOUT = "timeout"  # no result within its TimeOut, or not started in time
+    INPUT_MISSING = "input_missing"
+    INPUT_EXISTS = "input_exists"
+    INPUT_ERROR = "input_error"  # the document could not be put where the robot reads
+    OUTPUT_EXISTS = "output_exists"
+    OUTPUT_ERROR = "output_error"
+    PROFILE_MISSING = "profile_missing"
+    INTERNAL = "internal"
+    ABORTED = "aborted"  # by a caller or an operator
+
+    @classmethod
+    def by_default(cls, target: JobState, code: OcrErrorCode) -> Ending:
+        """Where no step said otherwise: from the final state and its wire error code."""
+        if target is JobState.ABORTED:
+            return cls.ABORTED
+        return _ENDINGS_BY_CODE.get(code, cls.INTERNAL)
+
+
 class JobState(enum.StrEnum):
     """Internal state of a stored job; more detailed than the wire status."""
 
@@ -110,3 +136,15 @@ class PutModel(enum.StrEnum):
             raise InvalidField(
                 "PutModel", f"{value!r} is not one of {allowed} (or empty)"
             ) from None
+
+
+_ENDINGS_BY_CODE = {
+    OcrErrorCode.TimedOut: Ending.TIMEOUT,
+    OcrErrorCode.InputFileNotFound: Ending.INPUT_MISSING,
+    OcrErrorCode.InputFileExists: Ending.INPUT_EXISTS,
+    OcrErrorCode.FailedToPutInputFile: Ending.INPUT_ERROR,
+    OcrErrorCode.OutputFileExists: Ending.OUTPUT_EXISTS,
+    OcrErrorCode.FailedToPutOutputFile: Ending.OUTPUT_ERROR,
+    OcrErrorCode.RobotProfileNotFound: Ending.PROFILE_MISSING,
+    OcrErrorCode.InternalError: Ending.INTERNAL,
+}

@@ -20,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from cora_ocr import metrics
 from cora_ocr.config import Settings
+from cora_ocr.statuses import Ending
 from cora_ocr.web.observe import Observer
 from cora_ocr.web.proxy import PROXIED
 from tests.conftest import LiveServer, Pipeline, Strict, refused_caller
@@ -292,3 +293,23 @@ def test_web_adds_up_the_metrics_of_its_processes(tmp_path: Path) -> None:
     access = [line for line in lines if " cora_ocr.access: " in line]
     assert sum(f"GET {path} http-get GetStatus 200" in line for line in access) == 40
     assert sum("GET /metrics - - 200" in line for line in access) == 1
+
+
+def test_failed_and_aborted_jobs_are_counted_by_how_they_ended(pipeline: Pipeline) -> None:
+    """`cora_ocr_jobs_ended` reads the stored ending (issue 27), not the reason's words."""
+    missing = pipeline.submit()  # no input file: fails InputFileNotFound
+    aborted = pipeline.submit()
+    pipeline.services.jobs.abort(aborted, actor="test")
+    pipeline.drain()
+    assert pipeline.status(missing) == ("Failed", "InputFileNotFound")
+    observer = Observer(Settings(), pipeline.services.store)
+    samples = {
+        sample.labels["ending"]: sample.value
+        for family in text_string_to_metric_families(
+            call(observer, {"REMOTE_ADDR": "::1"})[1].decode()
+        )
+        if family.name == "cora_ocr_jobs_ended"
+        for sample in family.samples
+    }
+    assert samples["input_missing"] >= 1 and samples["aborted"] >= 1
+    assert set(samples) == {ending.value for ending in Ending}

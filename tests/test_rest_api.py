@@ -14,6 +14,8 @@ import zeep
 
 from cora_ocr.job_view import PREFIX
 from cora_ocr.services import Services, build_services
+from cora_ocr.statuses import Ending, JobState
+from cora_ocr.store import queries
 from cora_ocr.web.server import stop_server
 from tests.conftest import REFUSED_CAUSES, LiveServer, Pipeline, Strict, refused_caller, start
 from tests.factories import ManualClock, activity_header, file_batch_args
@@ -325,3 +327,41 @@ def test_each_401_cause_on_every_endpoint(strict: Strict, cause: str) -> None:
         assert reply.status_code == 401, (method, url, reply.text)
         assert reply.headers["Content-Type"] == PROBLEM
         assert reply.headers["WWW-Authenticate"].startswith("Basic")
+
+
+def test_a_jobs_rest_status_is_its_stored_ending_whatever_its_reason_says(strict: Strict) -> None:
+    """Issue 27: rewording a reason changes no API status. Two failed jobs whose reasons read
+    alike, one ended as an unreadable document, one as an engine error; an aborted job whose
+    reason reads like a license's but was aborted by its caller."""
+    auth = strict.credentials()
+    unreadable, engine, aborted = (submit(strict, auth) for _ in range(3))
+    same = "the document could not be read"
+    with strict.services.store.session.begin() as session:
+        for job_id, target, ending in (
+            (unreadable, JobState.FAILED, Ending.UNSUPPORTED_MEDIA),
+            (engine, JobState.FAILED, Ending.ENGINE_ERROR),
+            (aborted, JobState.ABORTED, None),
+        ):
+            reason = same if target is JobState.FAILED else "license error: but not really"
+            assert queries.transition(
+                session, job_id, JobState.QUEUED, target, actor="test", reason=reason, ending=ending
+            )
+    statuses = {
+        job_id: requests.get(f"{api(strict)}/jobs/{job_id}", auth=auth, timeout=10).json()["status"]
+        for job_id in (unreadable, engine, aborted)
+    }
+    assert statuses == {
+        unreadable: "UnsupportedMediaType",
+        engine: "ProcessingError",
+        aborted: "Aborted",
+    }
+    for status, expected in (
+        ("UnsupportedMediaType", [unreadable]),
+        ("ProcessingError", [engine]),
+        ("Aborted", [aborted]),
+        ("LicenseError", []),
+    ):
+        listed = requests.get(
+            f"{api(strict)}/jobs", params={"status": status}, auth=auth, timeout=10
+        )
+        assert [job["id"] for job in listed.json()["jobs"]] == expected, status

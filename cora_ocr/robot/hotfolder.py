@@ -43,7 +43,7 @@ from PIL import Image
 
 from cora_ocr import metrics
 from cora_ocr.outages import Backoff, Outage
-from cora_ocr.profiles import PAGES, TAKEN, Profile, original_name
+from cora_ocr.profiles import ENGINE_FAILED, PAGES, TAKEN, Profile, original_name
 from cora_ocr.robot.documents import Document, UnsupportedDocument, open_document
 from cora_ocr.robot.engine import (
     Block,
@@ -148,7 +148,7 @@ def _count(path: Path) -> int:
 
 def _given_up(what: str, owner: str) -> str:
     return (
-        f"OCR failed: robot processes stopped twice while reading {what} (the last was "
+        f"{ENGINE_FAILED}: robot processes stopped twice while reading {what} (the last was "
         f"{owner}): it is not handed on again. A page too big for the robot's memory "
         "(robot_memory_mb) or one that crashes the engine does this"
     )
@@ -597,7 +597,7 @@ class Robot:
             return False
         except Exception as exc:  # the engine failed on this document; keep serving others
             log.exception("OCR of %s failed", path.name)
-            self._refuse(path, f"OCR failed: {type(exc).__name__}: {exc}")
+            self._refuse(path, f"{ENGINE_FAILED}: {type(exc).__name__}: {exc}")
             return False
         if not path.exists():  # the job was aborted meanwhile: publish nothing
             return self._dropped(path)

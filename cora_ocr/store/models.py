@@ -75,6 +75,8 @@ class Job(Base):
     state: Mapped[str] = mapped_column(String(32))
     error_code: Mapped[str] = mapped_column(String(32))
     error_reason: Mapped[str | None] = mapped_column(Text)
+    # How a Failed or Aborted job ended (statuses.Ending); None for any other state.
+    ending: Mapped[str | None] = mapped_column(String(32))
     external_context: Mapped[str | None] = mapped_column(Text)
     timeout_seconds: Mapped[int] = mapped_column(Integer)
     # Unix time by which the job must have left Queued (submission + TimeOut), else it fails

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from cora_ocr.statuses import JobState, OcrErrorCode, can_move
+from cora_ocr.statuses import Ending, JobState, OcrErrorCode, can_move
 from cora_ocr.store import licensing as usage
 from cora_ocr.store.engine import STATUS_OF_JOB, STATUS_UNCHANGED, Store
 from cora_ocr.store.models import Job, JobEvent, utcnow
@@ -182,9 +182,12 @@ def transition(
     error_code: OcrErrorCode = OcrErrorCode.NoError,
     reason: str | None = None,
     now: dt.datetime | None = None,
+    ending: Ending | None = None,
     **columns: Any,
 ) -> bool:
-    """Move a job from `expected` to `target`, and record the event.
+    """Move a job from `expected` to `target`, and record the event. A job that fails or is
+    aborted keeps how it ended (`ending`, or the default for its state and code); a job that
+    moves anywhere else has none.
 
     False when another party moved the job first or, with `owner`, when that worker no
     longer holds the job's lease. A final state releases the lease; Failed and Aborted also
@@ -203,6 +206,9 @@ def transition(
         values.update(finished_at=now, lease_owner=None, lease_expires_at=None)
     if target in _GIVING_BACK:
         values["error_reason"] = reason
+        values["ending"] = (ending or Ending.by_default(target, error_code)).value
+    elif expected in _GIVING_BACK:  # a retry: the job has not ended after all
+        values["ending"] = None
     guard = [Job.state == expected.value]
     if owner is not None:
         guard.append(Job.lease_owner == owner)
@@ -279,15 +285,25 @@ def claim(
     return session.get(Job, job_id, populate_existing=True)
 
 
-def job_counts(session: Session) -> tuple[dict[str, int], int]:
-    """Jobs by state, and how many are due now and held by no worker (GET /metrics)."""
+def job_counts(session: Session) -> tuple[dict[str, int], int, dict[str, int]]:
+    """Jobs by state, how many are due now and held by no worker, and the failed and aborted
+    jobs by how they ended (GET /metrics)."""
     from sqlalchemy import func
 
     counts = dict(session.execute(select(Job.state, func.count()).group_by(Job.state)).all())
     due = session.execute(
         select(func.count()).select_from(Job).where(*_claimable(utcnow()))
     ).scalar_one()
-    return {str(k): int(v) for k, v in counts.items()}, int(due)
+    endings = dict(
+        session.execute(
+            select(Job.ending, func.count()).where(Job.ending.is_not(None)).group_by(Job.ending)
+        ).all()
+    )
+    return (
+        {str(k): int(v) for k, v in counts.items()},
+        int(due),
+        {str(k): int(v) for k, v in endings.items()},
+    )
 
 
 def make_due(session: Session, job_ids: set[int], now: dt.datetime) -> int:

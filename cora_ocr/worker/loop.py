@@ -306,6 +306,7 @@ class Worker:
                 error_code=outcome.error_code,
                 reason=outcome.reason,
                 now=now,
+                ending=outcome.ending,
                 **{"next_attempt_at": None, "retries": 0, "error_reason": None, **outcome.columns},
             )
             if moved and outcome.target is JobState.COMPLETED:

@@ -7,7 +7,7 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from cora_ocr.statuses import JobState
+from cora_ocr.statuses import Ending, JobState
 from cora_ocr.store import Job, Store
 from cora_ocr.store import licensing as usage
 from cora_ocr.worker.steps import Outcome
@@ -39,7 +39,9 @@ class LicensePolicy:
             problem = "the app is disabled"
         else:
             return None
-        return Outcome(JobState.ABORTED, reason=f"{LICENSE_ERROR}: {problem}")
+        return Outcome(
+            JobState.ABORTED, reason=f"{LICENSE_ERROR}: {problem}", ending=Ending.LICENSE
+        )
 
     def admit(self, session: Session, job: Job, start: Outcome, now: dt.datetime) -> Outcome:
         """A licensed job's start, in the transaction that commits it: its pages are reserved

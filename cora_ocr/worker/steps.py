@@ -15,9 +15,9 @@ from cora_ocr.connections import Connections, Storage, StorageError, files
 from cora_ocr.connections.storage import OutsideRoot
 from cora_ocr.errors import ClientError
 from cora_ocr.jobs import NOT_STARTED
-from cora_ocr.profiles import Profiles, job_temp_tag, robot_file_name
+from cora_ocr.profiles import ENGINE_FAILED, Profiles, job_temp_tag, robot_file_name
 from cora_ocr.robot.documents import count_pages
-from cora_ocr.statuses import JobState, OcrErrorCode, PutModel
+from cora_ocr.statuses import Ending, JobState, OcrErrorCode, PutModel
 from cora_ocr.store import Job
 
 MAX_ROBOT_REASON = 2000
@@ -32,10 +32,11 @@ class Outcome:
     reason: str | None = None
     columns: dict[str, Any] = field(default_factory=dict)
     wait_seconds: float | None = None
+    ending: Ending | None = None  # how a failed or aborted job ended, if not its code's
 
     @classmethod
-    def fail(cls, code: OcrErrorCode, reason: str) -> Outcome:
-        return cls(JobState.FAILED, code, reason)
+    def fail(cls, code: OcrErrorCode, reason: str, ending: Ending | None = None) -> Outcome:
+        return cls(JobState.FAILED, code, reason, ending=ending)
 
 
 @dataclass
@@ -197,9 +198,13 @@ def wait_for_output(ctx: StepContext, job: Job) -> Outcome:
     error_file = profile.error_path(name)
     if error_file.is_file():
         reason = error_file.read_text("utf-8", "replace").strip()[:MAX_ROBOT_REASON]
+        # The robot's answer (README, "Robot protocol"): "OCR failed: ..." when it read the
+        # document and its engine failed; any other reason is a document it cannot read.
+        ending = Ending.ENGINE_ERROR if reason.startswith(ENGINE_FAILED) else None
         return Outcome.fail(
             OcrErrorCode.FailedToPutInputFile,
             f"the robot refused the input: {reason or 'no reason given'}",
+            ending or Ending.UNSUPPORTED_MEDIA,
         )
     for label, folder in (("input", profile.input_dir), ("output", profile.output_dir)):
         if not folder.is_dir():  # the document, or the robot's way to answer, is gone
