@@ -24,7 +24,7 @@ from cora_ocr import wakeup
 from cora_ocr.config import DEFAULT_CONNECTION
 from cora_ocr.jobs import FileBatchRequest, FileRef
 from cora_ocr.profiles import CLAIMS, Profile
-from cora_ocr.robot import samples
+from cora_ocr.robot import hotfolder, samples
 from cora_ocr.robot.hotfolder import Robot
 from cora_ocr.robot.render import ALTO_NS
 from cora_ocr.services import Services
@@ -214,6 +214,44 @@ def test_a_robot_process_killed_mid_document_is_taken_over(
     assert list(profile.input_dir.iterdir()) == []
 
 
+class SkewedClock:
+    """The time module as a host whose clock is `skew` seconds off sees it."""
+
+    def __init__(self, skew: float) -> None:
+        self.skew = skew
+
+    def time(self) -> float:
+        return time.time() + self.skew
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(time, name)
+
+
+@pytest.mark.parametrize("skew", [300.0, -300.0])
+def test_pulses_are_judged_by_the_file_servers_clock(
+    robot_config: tuple[Path, Profile], monkeypatch: pytest.MonkeyPatch, skew: float
+) -> None:
+    """Issue 30: a robot whose host's clock is 5 minutes ahead (or behind) of the file server
+    that keeps the pulses: a pulse the server stamped a second ago is alive, one older than
+    the claim timeout by the server's clock is not, whatever the robot's own clock says."""
+    _config, profile = robot_config
+    alive = profile.claims_dir / "otherhost-4242-a1b2c3"
+    gone = profile.claims_dir / "otherhost-4343-d4e5f6"
+    for owner, name in ((alive, "8-0000000d-held.png"), (gone, "9-0000000e-left.png")):
+        owner.mkdir(parents=True)
+        samples.write_png(owner / name, PAGES_TEXT[0])
+    server = time.time()  # this machine's file system stands for the file server
+    os.utime(alive, (server - 1, server - 1))
+    old = server - profile.claim_timeout_seconds - 1
+    os.utime(gone, (old, old))
+    robot = Robot(profile, engine_factory=lambda _p: None)  # type: ignore[arg-type,return-value]
+    robot.ensure_folders()
+    monkeypatch.setattr(hotfolder, "time", SkewedClock(skew))
+    assert robot.take_back_stale(now=True) == 1
+    assert (profile.input_dir / "9-0000000e-left.png").exists()
+    assert (alive / "8-0000000d-held.png").exists()
+
+
 def test_a_claim_without_a_pulse_is_taken_back_after_the_timeout(
     robot_config: tuple[Path, Profile],
 ) -> None:
@@ -365,3 +403,33 @@ def test_a_robot_answer_makes_its_job_due_at_once(services: Services) -> None:
         assert listening.answered() == set()
     finally:
         listening.stop()
+
+
+def test_an_idle_robot_takes_back_a_dead_hosts_claim_within_the_timeout(
+    robot_config: tuple[Path, Profile],
+) -> None:
+    """Issue 30: a robot on another host dies holding a document; nothing happens in the
+    input folder to wake this idle robot (its events see no change, its idle wait is 30 s),
+    yet the document is taken back within claim_timeout_seconds + 5 s of the last pulse."""
+    _config, profile = robot_config
+    dead = profile.claims_dir / "otherhost-4545-a9b8c7"
+    dead.mkdir(parents=True)
+    samples.write_png(dead / "10-0000000f-orphan.png", PAGES_TEXT[0])
+    robot = Robot(profile, idle_seconds=30)
+    thread = threading.Thread(target=robot.run, daemon=True)
+    thread.start()
+    try:
+        time.sleep(0.5)  # idle, watching the input folder
+        os.utime(dead)  # the dead robot's last pulse
+        last_pulse = time.monotonic()
+        wait_until(
+            lambda: not (dead / "10-0000000f-orphan.png").exists(),
+            profile.claim_timeout_seconds + 8,
+            "the dead host's claim taken back",
+        )
+        taken_after = time.monotonic() - last_pulse
+    finally:
+        robot.stop()
+        thread.join(30)
+        robot.close()
+    assert profile.claim_timeout_seconds <= taken_after <= profile.claim_timeout_seconds + 5

@@ -13,13 +13,19 @@ Several robot processes share a profile's folders (robot/pool.py), on one machin
   modification time is the owner's pulse: a keeper thread touches it every few seconds. A
   claim whose owner has no pulse for `claim_timeout_seconds` (or, on this machine, whose
   process is gone) is renamed back into input_dir by any other process, and is done again.
+  Pulses are judged by the clock that wrote them, the file server's: a process compares
+  another's pulse with that of its own folder, touched just before, never with its own
+  clock, so hosts whose clocks differ by minutes still agree on who is alive.
 - **Pages.** The owner of a document of several pages writes one task per page into
   `.cora-pages/<name>/`; the owner, and every process that finds no document waiting, claims
   tasks by renaming `<n>.task` to `<n>.<owner>.claim`, renders that page alone, recognises it
   and writes `<n>.json`. The owner assembles the pages in order. Results of a document taken
   back are kept and not recognised again.
 - **No polling delay.** File-system events on input_dir (inotify, through watchdog) wake an
-  idle process at once; where events are unavailable it looks every `idle_seconds`.
+  idle process at once; where events are unavailable it looks every `idle_seconds`. Whatever
+  the events say, an idle process looks for stale claims every LOOK_SECONDS: a host that dies
+  sends no event, and its documents are taken back within the claim timeout and a few
+  seconds.
 """
 
 from __future__ import annotations
@@ -57,8 +63,9 @@ from cora_ocr.robot.render import RENDERERS
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 5.0
-# How often stale claims are looked for.
+# How often stale claims are looked for, busy or idle (an idle process wakes for it).
 TAKE_BACK_SECONDS = 1.0
+LOOK_SECONDS = 2.0
 HOST = socket.gethostname()
 
 
@@ -260,7 +267,7 @@ class Robot:
                 if not worked:
                     if burst:
                         break
-                    self.wake.wait(self.idle_seconds)
+                    self.wake.wait(min(self.idle_seconds, LOOK_SECONDS))
         finally:
             self._stop_watching()
             self._stop_keeper()
@@ -362,9 +369,20 @@ class Robot:
             return target
         return None
 
-    def _owner_gone(self, owner: str) -> bool:
+    def server_now(self) -> float:
+        """The file server's time now: the modification time of this process's own pulse
+        folder, touched this moment. Every pulse was written by that clock; the host's own
+        may be minutes off (a VM whose time sync failed)."""
+        try:
+            os.utime(self.claims)
+            return self.claims.stat().st_mtime
+        except OSError:  # no folder of its own yet: this host's clock is all there is
+            return time.time()
+
+    def _owner_gone(self, owner: str, now: float) -> bool:
         """Whether a claim's owner has stopped: its process is gone (this machine), or its
-        pulse is older than the claim timeout (any machine)."""
+        pulse is older than the claim timeout at the file server's time `now` (any
+        machine)."""
         if owner == self.owner:
             return False
         host, _, rest = owner.rpartition("-")[0].rpartition("-")
@@ -374,7 +392,7 @@ class Robot:
             pulse = (self.profile.claims_dir / owner).stat().st_mtime
         except FileNotFoundError:
             return True
-        return time.time() - pulse > self.profile.claim_timeout_seconds
+        return now - pulse > self.profile.claim_timeout_seconds
 
     def take_back_stale(self, now: bool = False) -> int:
         """Hand the documents and page tasks of stopped processes back (at most every
@@ -383,9 +401,10 @@ class Robot:
             return 0
         self._next_take_back = time.monotonic() + TAKE_BACK_SECONDS
         taken = 0
+        server_now = self.server_now()
         with contextlib.suppress(FileNotFoundError):
             for owner in os.scandir(self.profile.claims_dir):
-                if owner.name == self.owner or not self._owner_gone(owner.name):
+                if owner.name == self.owner or not self._owner_gone(owner.name, server_now):
                     continue
                 for entry in os.scandir(owner.path):
                     if os.path.lexists(self.profile.input_path(entry.name)):
@@ -401,7 +420,7 @@ class Robot:
                         if not entry.name.endswith(".claim"):
                             continue
                         number, holder = entry.name.removesuffix(".claim").split(".", 1)
-                        if not self._owner_gone(holder):
+                        if not self._owner_gone(holder, server_now):
                             continue
                         with contextlib.suppress(FileNotFoundError):
                             if os.path.exists(Path(work.path) / f"{number}.json"):
