@@ -146,7 +146,7 @@ class JobService:
             fields.update(license_pk=principal.license_pk, app_pk=principal.app_pk)
         fields["start_by"] = self._start_by(fields["timeout_seconds"])
         with self.store.engine.connect() as conn:
-            job_id = queries.insert_job(conn, fields, actor)
+            job_id = queries.insert_job(conn, fields, actor, self.clock.now())
         wakeup.job_submitted()  # this process's idle workers (PostgreSQL tells the others)
         return job_id
 
@@ -221,7 +221,13 @@ class JobService:
                 )
             with self.store.session.begin() as session:
                 moved = queries.transition(
-                    session, job_id, state, JobState.ABORTED, actor=actor, reason="aborted"
+                    session,
+                    job_id,
+                    state,
+                    JobState.ABORTED,
+                    actor=actor,
+                    reason="aborted",
+                    now=self.clock.now(),
                 )
             if moved:
                 profile = self.profiles.get(job.ocr_profile)
@@ -245,6 +251,7 @@ class JobService:
                 JobState.QUEUED,
                 actor=actor,
                 reason=f"retried after {job.error_code}",
+                now=self.clock.now(),
                 error_reason=None,
                 started_at=None,
                 finished_at=None,

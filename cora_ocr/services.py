@@ -24,6 +24,8 @@ class Services:
     profiles: Profiles
     jobs: JobService
     licensing: Licensing
+    # The one clock of every time another process will compare (cora_ocr/clock.py).
+    clock: Clock
 
     def worker(self, **kwargs: Any) -> Worker:
         config = WorkerConfig(
@@ -34,6 +36,7 @@ class Services:
             retention_days=self.settings.retention_days,
         )
         kwargs.setdefault("callback_hosts", self.settings.callback_hosts)
+        kwargs.setdefault("clock", self.clock)
         return Worker(self.store, self.connections, self.profiles, config, **kwargs)
 
 
@@ -44,6 +47,7 @@ def build_services(settings: Settings, store: Store, clock: Clock | None = None)
         settings.effective_access,
     )
     profiles = Profiles.from_settings(settings)
+    clock = clock or store.clock()
     jobs = JobService(store, connections, profiles, settings.max_timeout_seconds, clock)
     licensing = Licensing(store, settings.region)
-    return Services(settings, store, connections, profiles, jobs, licensing)
+    return Services(settings, store, connections, profiles, jobs, licensing, clock)

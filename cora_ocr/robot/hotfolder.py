@@ -10,7 +10,8 @@ Several robot processes share a profile's folders (robot/pool.py), on one machin
 
 - **Claims.** A process takes a document by renaming it into its own claims folder,
   `.cora-claims/<owner>/` in input_dir, so two never take the same one. The owner folder's
-  modification time is the owner's pulse: a keeper thread touches it every few seconds. A
+  modification time is the owner's pulse: a keeper thread replaces a `.pulse` file in it
+  every few seconds, so that the file server stamps it with its own time. A
   claim whose owner has no pulse for `claim_timeout_seconds` (or, on this machine, whose
   process is gone) is renamed back into input_dir by any other process, and is done again.
   Pulses are judged by the clock that wrote them, the file server's: a process compares
@@ -66,6 +67,7 @@ HEARTBEAT_SECONDS = 5.0
 # How often stale claims are looked for, busy or idle (an idle process wakes for it).
 TAKE_BACK_SECONDS = 1.0
 LOOK_SECONDS = 2.0
+PULSE = ".pulse"  # replaced in a process's claims folder at every pulse
 HOST = socket.gethostname()
 
 
@@ -277,6 +279,8 @@ class Robot:
     def _tidy(self) -> None:
         """Remove this process's claims folder, and the shared ones, when they are empty: a
         robot that stopped leaves the input folder as it found it."""
+        with contextlib.suppress(OSError):
+            (self.claims / PULSE).unlink()
         for folder in (
             self.claims,
             self.profile.claims_dir,
@@ -304,7 +308,7 @@ class Robot:
         def keep() -> None:
             while not halt.wait(interval):
                 with contextlib.suppress(OSError):
-                    os.utime(self.claims)
+                    self._pulse()
 
         self._keeper = threading.Thread(target=keep, name="robot-keeper", daemon=True)
         self._keeper.start()
@@ -369,12 +373,19 @@ class Robot:
             return target
         return None
 
+    def _pulse(self) -> None:
+        """Stamp this process's claims folder with the file server's time: an entry is
+        replaced in it, and whoever keeps the folder (the file server, on a share) sets its
+        modification time. Not os.utime(): a time "now" given to it may be taken from this
+        host's clock instead (libfaketime does; so might a client that sets it itself)."""
+        write_atomically(self.claims / PULSE, b"")
+
     def server_now(self) -> float:
-        """The file server's time now: the modification time of this process's own pulse
-        folder, touched this moment. Every pulse was written by that clock; the host's own
+        """The file server's time now: the modification time of this process's own claims
+        folder, pulsed this moment. Every pulse was stamped by that clock; the host's own
         may be minutes off (a VM whose time sync failed)."""
         try:
-            os.utime(self.claims)
+            self._pulse()
             return self.claims.stat().st_mtime
         except OSError:  # no folder of its own yet: this host's clock is all there is
             return time.time()
@@ -407,10 +418,14 @@ class Robot:
                 if owner.name == self.owner or not self._owner_gone(owner.name, server_now):
                     continue
                 for entry in os.scandir(owner.path):
+                    if entry.name.startswith("."):  # its pulse, or a pulse half written
+                        continue
                     if os.path.lexists(self.profile.input_path(entry.name)):
                         continue
                     with contextlib.suppress(FileNotFoundError):
                         taken += self._take_back(Path(entry.path), owner.name)
+                with contextlib.suppress(OSError):
+                    os.unlink(Path(owner.path) / PULSE)
                 with contextlib.suppress(OSError):
                     os.rmdir(owner.path)
         with contextlib.suppress(FileNotFoundError):

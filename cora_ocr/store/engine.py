@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Executable, create_engine, event
+from sqlalchemy import Engine, Executable, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
+from cora_ocr.clock import Clock, DatabaseClock, SystemClock
 from cora_ocr.store.reads import CompiledReads, PreparedReads, Reads, cut_while_idle
 from cora_ocr.store.statuses import SqliteStatusRows, StatusRows
 
@@ -123,6 +125,18 @@ class Store:
         event.listen(self.session, "after_flush", _watch_objects)
         event.listen(self.session, "after_commit", self._forget_changed)
         event.listen(self.session, "after_rollback", self._drop_changed)
+
+    def clock(self) -> Clock:
+        """The clock every process sharing this database reads (cora_ocr/clock.py): the
+        server's, on PostgreSQL; on SQLite (one host) this host's."""
+        if self.engine.dialect.name == "sqlite":
+            return SystemClock()
+        return DatabaseClock(self.database_time)
+
+    def database_time(self) -> dt.datetime:
+        with self.engine.connect() as conn:
+            moment: dt.datetime = conn.execute(text("SELECT clock_timestamp()")).scalar_one()
+        return moment.astimezone(dt.UTC)
 
     def keep_statuses(self) -> None:
         """Keep GetStatus rows between changes (store/statuses.py): for the processes that

@@ -16,11 +16,13 @@ from cora_ocr.store.engine import STATUS_OF_JOB, STATUS_UNCHANGED, Store
 from cora_ocr.store.models import Job, JobEvent, utcnow
 
 
-def insert_job(conn: Connection, fields: dict[str, Any], actor: str) -> int:
+def insert_job(
+    conn: Connection, fields: dict[str, Any], actor: str, now: dt.datetime | None = None
+) -> int:
     """A new queued job and its first event, on a connection with no transaction begun.
     Core statements, not the unit of work (its flush was most of FileBatch's cost); on
     PostgreSQL one statement, run in autocommit: one round trip instead of four."""
-    now = utcnow()
+    now = now or utcnow()
     values = {
         **fields,
         "state": JobState.QUEUED.value,

@@ -96,6 +96,7 @@ class CoraOcrApp:
 
 
 def create_app(services: Services, clock: Clock | None = None) -> CoraOcrApp:
+    clock = clock or services.clock
     services.connections.ensure_roots()
     # What a killed process left of its uploads (the workers sweep too, but `web` may run alone).
     sweep_staging(
