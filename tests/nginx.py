@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,15 +46,22 @@ def nginx(folder: Path, servers: dict[int, str]) -> Iterator[None]:
         "events { worker_connections 256; }\n"
         f"http {{\n  access_log off;\n{temp}{blocks}}}\n"
     )
+    with _running(folder, config, list(servers)):
+        yield
+
+
+@contextlib.contextmanager
+def _running(folder: Path, config: Path, ports: list[int], *options: str) -> Iterator[None]:
+    """nginx on `config`, from `folder`, until every port listens; stopped by its PID."""
     process = subprocess.Popen(
-        [NGINX, "-p", str(folder), "-c", str(config)],
+        [NGINX, "-p", str(folder), "-c", str(config), *options],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
     try:
         wait_until(
-            lambda: process.poll() is not None or all(_listening(port) for port in servers),
+            lambda: process.poll() is not None or all(_listening(port) for port in ports),
             20,
             "nginx listening",
         )
@@ -92,8 +100,6 @@ def proxy_to(upstream: int, proto: str = "$scheme") -> str:
 def generated(folder: Path, env: dict[str, str], *options: str) -> Iterator[str]:
     """nginx on the configuration `cora-ocr nginx-config` prints for the settings in `env`
     (and its command-line `options`), run from `folder`: yields the configuration's text."""
-    import sys
-
     folder.mkdir(parents=True, exist_ok=True)
     printed = subprocess.run(
         [sys.executable, "-m", "cora_ocr.cli", "nginx-config", "--run-dir", str(folder), *options]
@@ -107,30 +113,8 @@ def generated(folder: Path, env: dict[str, str], *options: str) -> Iterator[str]
     config = folder / "nginx.conf"
     config.write_text(printed)
     ports = [int(word.rstrip(";").rpartition(":")[2]) for word in _listens(printed)]
-    process = subprocess.Popen(
-        [NGINX, "-p", str(folder), "-c", str(config), "-g", "daemon off;"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    try:
-        wait_until(
-            lambda: process.poll() is not None or all(_listening(port) for port in ports),
-            20,
-            "nginx listening",
-        )
-        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+    with _running(folder, config, ports, "-g", "daemon off;"):
         yield printed
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(signal.SIGQUIT)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        if process.stderr is not None:
-            process.stderr.close()
 
 
 def _listens(config: str) -> list[str]:
