@@ -212,9 +212,10 @@ def main() -> None:
         )
         for index, (name, command, cenv, behind) in enumerate(candidates):
             server = Server(command, cenv, port)
-            front = Front(cenv, port, workdir / f"nginx-{index}") if behind else None
-            door = front.port if front else port
+            front = None
             try:
+                front = Front(cenv, port, workdir / f"nginx-{index}") if behind else None
+                door = front.port if front else port
                 measure(door, path, script, 1, workdir)  # warm-up
                 calm = measure(door, path, script, args.seconds, workdir)
                 with SlowCrowd(door) as crowd:

@@ -355,7 +355,11 @@ class Ceiling:
             env,
             self.port,
         )
-        self.front = Front(env, self.port, workdir / "nginx-ceiling")
+        try:
+            self.front = Front(env, self.port, workdir / "nginx-ceiling")
+        except RuntimeError:
+            self.server.stop()
+            raise
         self.script = lua("POST", {"Content-Type": "text/xml"}, "x")
         self.runs: list[Result] = []
         run_wrk(self.front.port, SERVICE, self.script, 1, workdir)  # warm-up
@@ -460,7 +464,11 @@ def bench_database(
         operations = scripts(fill(url, size), auth)
         command = [str(VENV_BIN / "cora-ocr"), "--log-level", "WARNING", "web"]
         server = Server(command, env, port)
-        front = Front(env, port, workdir / f"nginx-{kind}-{size}")
+        try:
+            front = Front(env, port, workdir / f"nginx-{kind}-{size}")
+        except RuntimeError:
+            server.stop()
+            raise
         try:
             # Warm-up: every code path loaded before the first memory reading at 10k.
             served = sum(
@@ -516,7 +524,11 @@ def bench_peer(
     port = free_port()
     command = [*gunicorn(args, port), "--chdir", str(ROOT / "bench"), "spyne_peer:app"]
     server = Server(command, env, port)
-    front = Front(env, port, workdir / f"nginx-peer-{kind}-{size}")
+    try:
+        front = Front(env, port, workdir / f"nginx-peer-{kind}-{size}")
+    except RuntimeError:
+        server.stop()
+        raise
     try:
         path, script = operations["SOAP 1.1 GetStatus"]
         run_wrk(front.port, path, script, 1, workdir)  # warm-up
