@@ -18,7 +18,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -77,23 +77,29 @@ WORKER_LEASE_LOSSES = Counter(
 )
 
 
+class JobCounts(NamedTuple):
+    """What GET /metrics reads of the jobs (store/queries.py: job_counts)."""
+
+    by_state: dict[str, int]
+    due: int  # due now and held by no worker
+    by_ending: dict[str, int]  # failed and aborted jobs by how they ended
+
+
 class JobsCollector:
     """Jobs by state and the queue depth (jobs due now and not held), read from the
     database at most every JOBS_CACHE_SECONDS."""
 
-    def __init__(self, read: Callable[[], tuple[dict[str, int], int, dict[str, int]]]) -> None:
-        self.read = read  # jobs by state, and the due ones: the store's (web/observe.py)
+    def __init__(self, read: Callable[[], JobCounts]) -> None:
+        self.read = read  # the store's (web/observe.py)
         self._lock = threading.Lock()
         self._read_at = -JOBS_CACHE_SECONDS
-        self._counts: dict[str, int] = {}
-        self._due = 0
-        self._endings: dict[str, int] = {}
+        self._counts = JobCounts({}, 0, {})
 
     def _refresh(self) -> None:
         with self._lock:
             if time.monotonic() - self._read_at < JOBS_CACHE_SECONDS:
                 return
-            self._counts, self._due, self._endings = self.read()
+            self._counts = self.read()
             self._read_at = time.monotonic()
 
     def collect(self) -> Iterator[Any]:
@@ -105,10 +111,10 @@ class JobsCollector:
             return
         jobs = GaugeMetricFamily("cora_ocr_jobs", "Jobs by internal state", labels=["state"])
         for state in JobState:
-            jobs.add_metric([state.value], self._counts.get(state.value, 0))
+            jobs.add_metric([state.value], self._counts.by_state.get(state.value, 0))
         yield jobs
         yield GaugeMetricFamily(
-            "cora_ocr_queue_depth", "Jobs due now and held by no worker", value=self._due
+            "cora_ocr_queue_depth", "Jobs due now and held by no worker", value=self._counts.due
         )
         from cora_ocr.statuses import Ending
 
@@ -116,16 +122,14 @@ class JobsCollector:
             "cora_ocr_jobs_ended", "Failed and aborted jobs by how they ended", labels=["ending"]
         )
         for ending in Ending:
-            ended.add_metric([ending.value], self._endings.get(ending.value, 0))
+            ended.add_metric([ending.value], self._counts.by_ending.get(ending.value, 0))
         yield ended
 
 
 class Exposition:
     """What GET /metrics answers: every process's values, and the job figures."""
 
-    def __init__(
-        self, job_counts: Callable[[], tuple[dict[str, int], int, dict[str, int]]]
-    ) -> None:
+    def __init__(self, job_counts: Callable[[], JobCounts]) -> None:
         self.registry = CollectorRegistry()
         if os.environ.get(MULTIPROC_ENV):
             from prometheus_client import multiprocess

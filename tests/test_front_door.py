@@ -9,6 +9,7 @@ import contextlib
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -118,36 +119,30 @@ def soap_head(length: int, extra: str = "") -> bytes:
     ).encode()
 
 
-class SlowClient:
-    """One connection sending what it was given, a byte at a time, until the server closes
-    it; records when that happened and what it answered."""
+class Trickler:
+    """One connection sending `head` at once, then `pending` in pieces of `piece` bytes, one
+    piece a step, until the server closes it; records when that happened and what it
+    answered."""
 
-    def __init__(self, door: Door, kind: str) -> None:
-        self.kind = kind
-        self.conn = door.connect()
+    def __init__(self, conn: socket.socket, head: bytes, pending: bytes, piece: int) -> None:
+        self.conn, self.pending, self.piece = conn, pending, piece
         self.opened = time.monotonic()
-        body = envelope(get_status_body())
-        if kind == "silent":
-            self.pending = b""
-        elif kind == "headers":
-            self.pending = soap_head(len(body))
-        else:  # body: the headers at once, then a fifth of the body, then a trickle
-            self.conn.sendall(soap_head(len(body) + 2000) + body[:300])
-            self.pending = body[300:] + b" " * 2000
         self.closed_after: float | None = None
         self.answer = b""
+        if head:
+            conn.sendall(head)
 
     def step(self) -> None:
         if self.closed_after is not None:
             return
         try:
             if self.pending:
-                self.conn.send(self.pending[:1])
-                self.pending = self.pending[1:]
+                self.conn.send(self.pending[: self.piece])
+                self.pending = self.pending[self.piece :]
             self.conn.setblocking(False)
             try:
                 data = self.conn.recv(65536)
-            except BlockingIOError:
+            except (BlockingIOError, ssl.SSLWantReadError):
                 return
             finally:
                 self.conn.setblocking(True)
@@ -158,6 +153,22 @@ class SlowClient:
             pass
         self.closed_after = time.monotonic() - self.opened
         self.conn.close()
+
+
+class SlowClient(Trickler):
+    """A GetStatus sent a byte at a time: nothing at all ("silent"), its headers, or its
+    body (the headers at once, then a fifth of the body, then a trickle)."""
+
+    def __init__(self, door: Door, kind: str) -> None:
+        self.kind = kind
+        body = envelope(get_status_body())
+        if kind == "silent":
+            head, pending = b"", b""
+        elif kind == "headers":
+            head, pending = b"", soap_head(len(body))
+        else:
+            head, pending = soap_head(len(body) + 2000) + body[:300], body[300:] + b" " * 2000
+        super().__init__(door.connect(), head, pending, 1)
 
 
 def test_slow_clients_are_cut_at_their_deadlines_while_get_status_answers(door: Door) -> None:

@@ -29,7 +29,7 @@ from cora_ocr.store.migrate import upgrade
 from tests.factories import SOAP11_CT, action, envelope, get_status_body, header_xml
 from tests.nginx import generated
 from tests.scans import scan
-from tests.test_front_door import read_answer, soap_head, status_of
+from tests.test_front_door import Trickler, read_answer, soap_head, status_of
 from tests.test_web import SERVICE, free_port, self_signed, wait_until_listening
 from tests.waiting import wait_until
 
@@ -144,40 +144,6 @@ def front(
 def app_requests(front: Front) -> list[str]:
     """The access lines the web processes wrote."""
     return [line for line in front.log.read_text().splitlines() if "cora_ocr.access" in line]
-
-
-class Trickler:
-    """One connection sending `pending` in pieces of `piece` bytes each step."""
-
-    def __init__(self, conn: socket.socket, head: bytes, pending: bytes, piece: int) -> None:
-        self.conn, self.pending, self.piece = conn, pending, piece
-        self.opened = time.monotonic()
-        self.closed_after: float | None = None
-        self.answer = b""
-        if head:
-            conn.sendall(head)
-
-    def step(self) -> None:
-        if self.closed_after is not None:
-            return
-        try:
-            if self.pending:
-                self.conn.send(self.pending[: self.piece])
-                self.pending = self.pending[self.piece :]
-            self.conn.setblocking(False)
-            try:
-                data = self.conn.recv(65536)
-            except (BlockingIOError, ssl.SSLWantReadError):
-                return
-            finally:
-                self.conn.setblocking(True)
-            self.answer += data
-            if data:
-                return
-        except OSError:
-            pass
-        self.closed_after = time.monotonic() - self.opened
-        self.conn.close()
 
 
 def test_slow_and_idle_clients_wait_in_nginx_while_get_status_answers(tmp_path: Path) -> None:

@@ -42,25 +42,30 @@ def test_a_failed_read_keeps_the_last_difference_and_is_tried_again_soon(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     server = HostClock(dt.timedelta(0))
-    answers: list[object] = [server.now, OSError("the database is away")]
+    reads: list[str] = []
+    away = [False]
 
     def read() -> dt.datetime:
-        answer = answers[0]
-        if isinstance(answer, Exception):
-            raise answer
-        return answer()  # type: ignore[operator]
+        reads.append("away" if away[0] else "read")
+        if away[0]:
+            raise OSError("the database is away")
+        return server.now()
 
     now = [1000.0]
     monkeypatch.setattr(clocks.time, "monotonic", lambda: now[0])
     clock = DatabaseClock(read, local=HostClock(AHEAD), sync_seconds=30)
     clock.now()
-    answers.pop(0)
+    clock.now()
+    assert reads == ["read"]  # once per sync_seconds, not per call
+    away[0] = True
     now[0] += 31  # time to read again: the read fails
     assert abs((clock.now() - server.now()).total_seconds()) < 0.5  # the last difference
-    answers[0] = server.now
-    now[0] += clocks.RETRY_SECONDS  # and it is tried again, not in 30 s
+    away[0] = False
+    now[0] += clocks.RETRY_SECONDS  # tried again after RETRY_SECONDS, not sync_seconds
     clock.now()
-    assert clock._next_sync == now[0] + 30
+    now[0] += 29
+    clock.now()
+    assert reads == ["read", "away", "read"]
 
 
 def host(services: Services, skew: dt.timedelta) -> DatabaseClock:

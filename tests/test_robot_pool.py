@@ -214,6 +214,17 @@ def test_a_robot_process_killed_mid_document_is_taken_over(
     assert list(profile.input_dir.iterdir()) == []
 
 
+def claims_of_another_host(profile: Profile) -> tuple[Path, Path]:
+    """Two robot processes of another machine, each holding a document: (alive, gone), as
+    their pulses will say; the documents are 8-0000000d-held.png and 9-0000000e-left.png."""
+    alive = profile.claims_dir / "otherhost-4242-a1b2c3"
+    gone = profile.claims_dir / "otherhost-4343-d4e5f6"
+    for owner, name in ((alive, "8-0000000d-held.png"), (gone, "9-0000000e-left.png")):
+        owner.mkdir(parents=True)
+        samples.write_png(owner / name, PAGES_TEXT[0])
+    return alive, gone
+
+
 class SkewedClock:
     """The time module as a host whose clock is `skew` seconds off sees it."""
 
@@ -235,11 +246,7 @@ def test_pulses_are_judged_by_the_file_servers_clock(
     that keeps the pulses: a pulse the server stamped a second ago is alive, one older than
     the claim timeout by the server's clock is not, whatever the robot's own clock says."""
     _config, profile = robot_config
-    alive = profile.claims_dir / "otherhost-4242-a1b2c3"
-    gone = profile.claims_dir / "otherhost-4343-d4e5f6"
-    for owner, name in ((alive, "8-0000000d-held.png"), (gone, "9-0000000e-left.png")):
-        owner.mkdir(parents=True)
-        samples.write_png(owner / name, PAGES_TEXT[0])
+    alive, gone = claims_of_another_host(profile)
     server = time.time()  # this machine's file system stands for the file server
     os.utime(alive, (server - 1, server - 1))
     old = server - profile.claim_timeout_seconds - 1
@@ -257,11 +264,7 @@ def test_a_claim_without_a_pulse_is_taken_back_after_the_timeout(
 ) -> None:
     """A claim of a process on another machine: only its pulse tells whether it lives."""
     _config, profile = robot_config
-    alive = profile.claims_dir / "otherhost-4242-a1b2c3"
-    gone = profile.claims_dir / "otherhost-4343-d4e5f6"
-    for owner, name in ((alive, "8-0000000d-held.png"), (gone, "9-0000000e-left.png")):
-        owner.mkdir(parents=True)
-        samples.write_png(owner / name, PAGES_TEXT[0])
+    alive, gone = claims_of_another_host(profile)
     old = time.time() - profile.claim_timeout_seconds - 1
     os.utime(gone, (old, old))
     page_task = profile.pages_dir("8-0000000d-held.png")

@@ -5,12 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from cora_ocr.statuses import Ending, JobState, OcrErrorCode, can_move
+
+if TYPE_CHECKING:
+    from cora_ocr.metrics import JobCounts
 from cora_ocr.store import licensing as usage
 from cora_ocr.store.engine import STATUS_OF_JOB, STATUS_UNCHANGED, Store
 from cora_ocr.store.models import Job, JobEvent, utcnow
@@ -287,10 +290,12 @@ def claim(
     return session.get(Job, job_id, populate_existing=True)
 
 
-def job_counts(session: Session) -> tuple[dict[str, int], int, dict[str, int]]:
+def job_counts(session: Session) -> JobCounts:
     """Jobs by state, how many are due now and held by no worker, and the failed and aborted
     jobs by how they ended (GET /metrics)."""
     from sqlalchemy import func
+
+    from cora_ocr.metrics import JobCounts  # not at import: the CLI sets its mode up first
 
     counts = dict(session.execute(select(Job.state, func.count()).group_by(Job.state)).all())
     due = session.execute(
@@ -301,7 +306,7 @@ def job_counts(session: Session) -> tuple[dict[str, int], int, dict[str, int]]:
             select(Job.ending, func.count()).where(Job.ending.is_not(None)).group_by(Job.ending)
         ).all()
     )
-    return (
+    return JobCounts(
         {str(k): int(v) for k, v in counts.items()},
         int(due),
         {str(k): int(v) for k, v in endings.items()},

@@ -56,7 +56,7 @@ class CoraOcrApp:
         self.asmx = AsmxApp(settings, jobs)
         # Our HTTP server asks this as a request's headers complete (web/door.py); nginx asks
         # the door's path (auth_request).
-        self.judge_headers = HeaderJudge(guard, settings.trusted_proxies)
+        self.judge_headers = HeaderJudge(guard, settings.effective_trusted_proxies)
         faces: dict[str, WsgiApp] = {SERVICE_PATH: self.asmx, DOOR_PATH: Door(guard)}
         if rest is not None:
             faces[REST_PREFIX] = rest

@@ -35,7 +35,7 @@ StartResponse = Callable[..., Any]
 App = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
-def _job_counts(store: Any) -> tuple[dict[str, int], int, dict[str, int]]:
+def _job_counts(store: Any) -> metrics.JobCounts:
     with store.session() as session:
         return queries.job_counts(session)
 
