@@ -397,6 +397,18 @@ def main() -> None:
         "worker, more: gthread)",
     )
     parser.add_argument(
+        "--status-reads",
+        default=Settings().status_reads,
+        help="GetStatus read paths to measure, comma-separated (core, compiled, kept: the "
+        "`status_reads` setting); more than one: each is a row of its own",
+    )
+    parser.add_argument(
+        "--operations",
+        default="",
+        help="only the operations whose names contain one of these comma-separated words "
+        "(and no memory figures)",
+    )
+    parser.add_argument(
         "--licensed",
         action="store_true",
         help="call with License ID + App ID (authentication and quota counting"
@@ -460,10 +472,16 @@ def bench_database(
     auth = licensed_caller(env) if args.licensed else {}
     rows: list[Row] = []
     memory: list[str] = []
-    for size in (int(size) for size in args.sizes.split(",")):
-        operations = scripts(fill(url, size), auth)
+    readers = args.status_reads.split(",")
+    wanted = [word for word in args.operations.split(",") if word]
+    for size, reads in ((int(s), r) for s in args.sizes.split(",") for r in readers):
+        operations = {
+            name: op
+            for name, op in scripts(fill(url, size), auth).items()
+            if not wanted or any(word in name for word in wanted)
+        }
         command = [str(VENV_BIN / "cora-ocr"), "--log-level", "WARNING", "web"]
-        server = Server(command, env, port)
+        server = Server(command, {**env, "CORA_OCR_STATUS_READS": reads}, port)
         try:
             front = Front(env, port, workdir / f"nginx-{kind}-{size}")
         except RuntimeError:
@@ -486,6 +504,8 @@ def bench_database(
                     ours.append(run_wrk(front.port, path, script, args.seconds, workdir))
                     served += ours[-1].requests
                 result = median_result(ours)
+                if len(readers) > 1:
+                    operation = f"{operation} [{reads}]"
                 row = Row(kind, size, operation, result, result.rate / median_result(bare).rate)
                 rows.append(row)
                 print(
@@ -493,7 +513,7 @@ def bench_database(
                     f"{result.p50_ms:7.1f} {result.p99_ms:7.1f}{result.errors:8}",
                     flush=True,
                 )
-            while served < 100_000:  # memory after at least 100k requests
+            while not wanted and served < 100_000:  # memory after at least 100k requests
                 path, script = operations["SOAP 1.1 GetStatus"]
                 served += run_wrk(front.port, path, script, args.seconds, workdir).requests
             memory.append(
@@ -502,7 +522,8 @@ def bench_database(
         finally:
             front.stop()
             server.stop()
-        rows.append(bench_peer(kind, size, args, env, operations, ceiling, workdir))
+        if reads == readers[-1] and "SOAP 1.1 GetStatus" in operations:
+            rows.append(bench_peer(kind, size, args, env, operations, ceiling, workdir))
     print("\n".join(memory) + "\n", flush=True)
     return rows
 

@@ -20,6 +20,8 @@ from cora_ocr.errors import SettingsError
 
 DEFAULT_CONNECTION = "CoraOCRExternalConnection"
 ENV_PREFIX = "CORA_OCR_"
+# The GetStatus read paths a deployment may choose (`status_reads`; store/status_reader.py).
+STATUS_READS = ("core", "compiled", "kept")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,6 +108,10 @@ class Settings:
     max_xml_depth: int = 32
     max_xml_elements: int = 2_000
     max_xml_attributes: int = 2_000
+    # How the processes that answer GetStatus read a job's status (store/status_reader.py):
+    # "core" (SQLAlchemy Core), "compiled" (the statement compiled once, on a held DBAPI
+    # connection; prepared on PostgreSQL), "kept" ("compiled", and rows kept between changes).
+    status_reads: str = "kept"
     # Log lines: "text" (one line each) or "json" (one JSON object per line, every field).
     log_format: str = "text"
     # One line per HTTP request on the cora_ocr.access logger (INFO).
@@ -279,6 +285,7 @@ def _convert(key: str, value: Any, environ: Mapping[str, str]) -> Any:
         "max_xml_elements": lambda v: _as_int(key, v, 10, 1_000_000),
         "max_xml_attributes": lambda v: _as_int(key, v, 10, 1_000_000),
         "log_format": lambda v: _as_choice(key, v, ("text", "json")),
+        "status_reads": lambda v: _as_choice(key, v, STATUS_READS),
         "access_log": lambda v: _as_bool(key, v),
         "metrics_token": str,
         "admin_user": str,

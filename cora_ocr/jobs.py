@@ -14,7 +14,8 @@ from cora_ocr.errors import ClientError, InvalidField, JobNotFound
 from cora_ocr.licensing import Principal, may_see
 from cora_ocr.profiles import Profiles
 from cora_ocr.statuses import JobState, OcrErrorCode, OcrStatus, PutModel
-from cora_ocr.store import Job, Store, queries
+from cora_ocr.store.jobstore import ANY_JOB, JobFilter, JobStore, Move
+from cora_ocr.store.records import JobRecord, StatusRow
 
 MAX_EXTERNAL_CONTEXT = 4000
 MAX_PROFILE = 255
@@ -60,7 +61,7 @@ class JobService:
 
     def __init__(
         self,
-        store: Store,
+        store: JobStore,
         connections: Connections,
         profiles: Profiles,
         max_timeout: int,
@@ -145,8 +146,7 @@ class JobService:
         if principal is not None:
             fields.update(license_pk=principal.license_pk, app_pk=principal.app_pk)
         fields["start_by"] = self._start_by(fields["timeout_seconds"])
-        with self.store.engine.connect() as conn:
-            job_id = queries.insert_job(conn, fields, actor, self.clock.now())
+        job_id = self.store.submit(fields, actor, self.clock.now())
         wakeup.job_submitted()  # this process's idle workers (PostgreSQL tells the others)
         return job_id
 
@@ -154,7 +154,7 @@ class JobService:
         """The wire status of a job; another license's job is NotFound, as if it did not exist."""
         if job_id is None:
             return NOT_FOUND
-        row = queries.status_row(self.store, job_id)
+        row = self.store.status(job_id)
         if row is None:
             return NOT_FOUND
         if not may_see(principal, row.license_pk):
@@ -168,7 +168,7 @@ class JobService:
         """When a job queued now must have started: now plus its TimeOut, whole seconds up."""
         return math.ceil(self.clock.now().timestamp()) + timeout_seconds
 
-    def _overdue(self, row: queries.StatusRow) -> bool:
+    def _overdue(self, row: StatusRow) -> bool:
         return (
             row.state in _WAITING_TO_START
             and row.start_by is not None
@@ -178,35 +178,32 @@ class JobService:
     def _time_out(self, job_id: int, state: JobState) -> bool:
         """Fail a job that no worker started within its TimeOut, so that its caller gets an
         answer even with no worker running; False if a worker moved it first."""
-        with self.store.session.begin() as session:
-            return queries.transition(
-                session,
-                job_id,
-                state,
-                JobState.FAILED,
-                actor="web",
-                error_code=OcrErrorCode.TimedOut,
-                reason=NOT_STARTED,
-                now=self.clock.now(),
-            )
+        timed_out = Move(
+            state,
+            JobState.FAILED,
+            actor="web",
+            error_code=OcrErrorCode.TimedOut,
+            reason=NOT_STARTED,
+        )
+        return self.store.move(job_id, timed_out, self.clock.now())
 
-    def list(self, state: JobState | None = None, limit: int = 50) -> list[Job]:
-        with self.store.session() as session:
-            return list(queries.list_jobs(session, state, limit))
+    def list(self, state: JobState | None = None, limit: int = 50) -> list[JobRecord]:
+        return self.store.page(ANY_JOB if state is None else JobFilter.state(state), limit)
 
     def page(
-        self, license_pk: int | None, condition: Any, limit: int, before_id: int | None
-    ) -> Sequence[Job]:
-        """A license's jobs (all, for None) meeting `condition` (a SQL expression on jobs, or
-        None), newest first, older than `before_id`."""
-        with self.store.session() as session:
-            return queries.page_of_jobs(session, license_pk, condition, limit, before_id)
+        self, license_pk: int | None, chosen: JobFilter, limit: int, before_id: int | None
+    ) -> Sequence[JobRecord]:
+        """A license's jobs (all, for None) meeting `chosen`, newest first, older than
+        `before_id`."""
+        if license_pk is not None:
+            chosen = JobFilter.license(license_pk) & chosen
+        return self.store.page(chosen, limit, before_id)
 
-    def get(self, job_id: int) -> Job:
+    def get(self, job_id: int) -> JobRecord:
         """The job without its history; JobNotFound if there is none."""
         return self._get(job_id)
 
-    def show(self, job_id: int) -> Job:
+    def show(self, job_id: int) -> JobRecord:
         """The job with its events loaded, for `cora-ocr jobs show`."""
         return self._get(job_id, with_events=True)
 
@@ -219,16 +216,8 @@ class JobService:
                 raise ClientError(
                     f"job {job_id} is already {state.wire.value}; it cannot be aborted"
                 )
-            with self.store.session.begin() as session:
-                moved = queries.transition(
-                    session,
-                    job_id,
-                    state,
-                    JobState.ABORTED,
-                    actor=actor,
-                    reason="aborted",
-                    now=self.clock.now(),
-                )
+            aborted = Move(state, JobState.ABORTED, actor=actor, reason="aborted")
+            moved = self.store.move(job_id, aborted, self.clock.now())
             if moved:
                 profile = self.profiles.get(job.ocr_profile)
                 if profile is not None and job.robot_name is not None:
@@ -243,38 +232,34 @@ class JobService:
             raise ClientError(
                 f"job {job_id} is {JobState(job.state).wire.value}; only Failed jobs can be retried"
             )
-        with self.store.session.begin() as session:
-            moved = queries.transition(
-                session,
-                job_id,
-                JobState.FAILED,
-                JobState.QUEUED,
-                actor=actor,
-                reason=f"retried after {job.error_code}",
-                now=self.clock.now(),
-                error_reason=None,
-                started_at=None,
-                finished_at=None,
-                output_final_name=None,
-                robot_name=None,
-                pages_reserved=None,
-                start_by=self._start_by(job.timeout_seconds),
-                retries=0,
-                pages_done=None,
-                pages_total=None,
-                stalls=0,
-                next_attempt_at=None,
-                lease_owner=None,
-                lease_expires_at=None,
-            )
+        again = Move(
+            JobState.FAILED,
+            JobState.QUEUED,
+            actor=actor,
+            reason=f"retried after {job.error_code}",
+            columns={
+                "error_reason": None,
+                "started_at": None,
+                "finished_at": None,
+                "output_final_name": None,
+                "robot_name": None,
+                "pages_reserved": None,
+                "start_by": self._start_by(job.timeout_seconds),
+                "retries": 0,
+                "pages_done": None,
+                "pages_total": None,
+                "stalls": 0,
+                "next_attempt_at": None,
+                "lease_owner": None,
+                "lease_expires_at": None,
+            },
+        )
+        moved = self.store.move(job_id, again, self.clock.now())
         if not moved:
             raise ClientError(f"job {job_id} changed state meanwhile; try again")
 
-    def _get(self, job_id: int, with_events: bool = False) -> Job:
-        with self.store.session() as session:
-            job = queries.get_job(session, job_id)
-            if job is None:
-                raise JobNotFound(f"no job with id {job_id}")
-            if with_events:
-                _ = job.events  # load the history before the session closes
+    def _get(self, job_id: int, with_events: bool = False) -> JobRecord:
+        job = self.store.get(job_id, with_events)
+        if job is None:
+            raise JobNotFound(f"no job with id {job_id}")
         return job

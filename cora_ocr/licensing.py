@@ -16,12 +16,10 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
-
 from cora_ocr.errors import AuthenticationFailed, CoraError, QuotaExceeded
-from cora_ocr.store import App, License, Store
-from cora_ocr.store import licensing as queries
-from cora_ocr.store.models import utcnow
+from cora_ocr.store.licenses import LicenseStore
+from cora_ocr.store.licensing import hour_of
+from cora_ocr.store.records import AppRecord, LicenseRecord, UsageRow
 
 log = logging.getLogger(__name__)
 
@@ -50,26 +48,25 @@ def digest(app_id: str) -> str:
     return hashlib.sha256(app_id.encode("utf-8")).hexdigest()
 
 
-def _matching(pairs: list[tuple[License, App]], wanted: str) -> tuple[License, App] | None:
+def _matching(
+    pairs: list[tuple[LicenseRecord, AppRecord]], wanted: str
+) -> tuple[LicenseRecord, AppRecord] | None:
     # Every app of the license is compared, so timing does not reveal which one matched.
     matches = [(lic, app) for lic, app in pairs if hmac.compare_digest(app.app_id_hash, wanted)]
     return matches[0] if matches else None
 
 
-def _license(session: Session, license_id: str) -> License:
-    found = queries.find_license(session, license_id)
-    if found is None:
-        raise CoraError(f"no license {license_id}")
-    return found
-
-
 def seconds_to_next_hour(now: dt.datetime) -> int:
-    return max(1, int((queries.hour_of(now) + dt.timedelta(hours=1) - now).total_seconds() + 0.999))
+    return max(1, int((hour_of(now) + dt.timedelta(hours=1) - now).total_seconds() + 0.999))
 
 
 class Licensing:
     def __init__(
-        self, store: Store, region: str, cache_seconds: float = 5.0, flush_seconds: float = 1.0
+        self,
+        store: LicenseStore,
+        region: str,
+        cache_seconds: float = 5.0,
+        flush_seconds: float = 1.0,
     ) -> None:
         self.store = store
         self.region = region
@@ -116,9 +113,7 @@ class Licensing:
 
     def _lookup(self, license_id: str, wanted: str) -> Principal | str:
         """The principal, or the reason for refusing (expiry is checked per request)."""
-        with self.store.session() as session:
-            pairs = queries.credentials(session, license_id)
-        match = _matching(pairs, wanted)
+        match = _matching(self.store.credentials(license_id), wanted)
         if match is None:
             return "unknown license or app"
         lic, app = match
@@ -154,15 +149,14 @@ class Licensing:
         of the last write) plus this process's unwritten count. Several processes can thus
         overshoot a quota by what they serve in one flush interval.
         """
-        hour = queries.hour_of(now)
+        hour = hour_of(now)
         slot = (principal.license_pk, hour)
         with self._lock:
             if time.monotonic() - self._synced_at >= self.flush_seconds:
                 self._sync()
             used = self._totals.get(slot)
             if used is None:
-                with self.store.session() as session:
-                    used = self._totals[slot] = queries.license_usage(session, *slot)[0]
+                used = self._totals[slot] = self.store.hour_usage(*slot)[0]
             if used + self._pending_by_license[slot] >= principal.hourly_request_quota:
                 retry = seconds_to_next_hour(now)
                 log.warning(
@@ -192,9 +186,7 @@ class Licensing:
 
     def _sync(self) -> None:
         if self._pending:
-            with self.store.session.begin() as session:
-                for (license_pk, app_pk, hour), count in self._pending.items():
-                    queries.add_usage(session, license_pk, app_pk, hour, requests=count)
+            self.store.count_requests(self._pending)
         self._pending.clear()
         self._pending_by_license.clear()
         self._totals.clear()  # re-read lazily: other processes have counted too
@@ -210,20 +202,22 @@ class Licensing:
         expires_at: dt.datetime | None = None,
     ) -> str:
         license_id = secrets.token_hex(8)
-        with self.store.session.begin() as session:
-            session.add(
-                License(
-                    license_id=license_id,
-                    name=name,
-                    region=region or self.region,
-                    suspended=False,
-                    expires_at=expires_at,
-                    hourly_request_quota=request_quota,
-                    hourly_page_quota=page_quota,
-                    created_at=utcnow(),
-                )
-            )
+        self.store.add_license(
+            license_id=license_id,
+            name=name,
+            region=region or self.region,
+            suspended=False,
+            expires_at=expires_at,
+            hourly_request_quota=request_quota,
+            hourly_page_quota=page_quota,
+        )
         return license_id
+
+    def _license(self, license_id: str) -> LicenseRecord:
+        found = self.store.find(license_id)
+        if found is None:
+            raise CoraError(f"no license {license_id}")
+        return found
 
     def create_app(self, license_id: str, name: str) -> str:
         """A new App ID for a license; shown once, stored only as a digest. It never starts
@@ -231,62 +225,37 @@ class Licensing:
         app_id = secrets.token_urlsafe(24)
         while app_id.startswith("-"):
             app_id = secrets.token_urlsafe(24)
-        with self.store.session.begin() as session:
-            session.add(
-                App(
-                    license_pk=_license(session, license_id).id,
-                    app_id_hash=digest(app_id),
-                    app_id_hint=app_id[-4:],
-                    name=name,
-                    enabled=True,
-                    created_at=utcnow(),
-                )
-            )
+        license_pk = self._license(license_id).id
+        self.store.add_app(license_pk, digest(app_id), app_id[-4:], name)
         return app_id
 
     def set_license_suspended(self, license_id: str, suspended: bool) -> None:
         """Suspend (or reinstate) a license. Its throttled jobs are made due at once, so that
         the workers stop them now rather than when their hour renews."""
         self._forget()
-        with self.store.session.begin() as session:
-            if not queries.set_flag(
-                session, License, License.license_id == license_id, suspended=suspended
-            ):
-                raise CoraError(f"no license {license_id}")
-            if suspended:
-                queries.wake_throttled_jobs(session, _license(session, license_id).id)
+        if not self.store.set_suspended(license_id, suspended):
+            raise CoraError(f"no license {license_id}")
         self._forget()  # again: a request may have cached the old verdict meanwhile
 
     def set_app_enabled(self, license_id: str, app_id: str, enabled: bool) -> None:
         self._forget()
-        with self.store.session.begin() as session:
-            pairs = queries.credentials(session, license_id)
-            match = _matching(pairs, digest(app_id))
-            if match is None:
-                raise CoraError(f"no such app for license {license_id}")
-            queries.set_flag(session, App, App.id == match[1].id, enabled=enabled)
-            if not enabled:
-                queries.wake_throttled_jobs(session, match[0].id, match[1].id)
+        match = _matching(self.store.credentials(license_id), digest(app_id))
+        if match is None:
+            raise CoraError(f"no such app for license {license_id}")
+        self.store.set_app_enabled(match[0].id, match[1].id, enabled)
         self._forget()  # again: a request may have cached the old verdict meanwhile
 
     def hour_usage(self, principal: Principal, now: dt.datetime) -> tuple[int, int]:
         """(requests, pages) of the principal's license in the hour of `now`, this
         process's unwritten counts included."""
         self.flush()
-        with self.store.session() as session:
-            return queries.license_usage(session, principal.license_pk, queries.hour_of(now))
+        return self.store.hour_usage(principal.license_pk, hour_of(now))
 
-    def licenses(self) -> list[License]:
-        with self.store.session() as session:
-            return queries.all_licenses(session)
+    def licenses(self) -> list[LicenseRecord]:
+        return self.store.all()
 
-    def apps(self, license_id: str) -> list[App]:
-        with self.store.session() as session:
-            return queries.apps_of(session, _license(session, license_id).id)
+    def apps(self, license_id: str) -> list[AppRecord]:
+        return self.store.apps(self._license(license_id).id)
 
-    def usage(
-        self, license_id: str, since: dt.datetime
-    ) -> list[tuple[str, str, dt.datetime, int, int, int]]:
-        with self.store.session() as session:
-            rows = queries.usage_report(session, _license(session, license_id).id, since)
-            return [tuple(row) for row in rows]
+    def usage(self, license_id: str, since: dt.datetime) -> list[UsageRow]:
+        return self.store.usage_since(self._license(license_id).id, since)

@@ -18,7 +18,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, NamedTuple
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -28,6 +28,8 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.core import GaugeMetricFamily
+
+from cora_ocr.store.records import JobCounts
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 JOBS_CACHE_SECONDS = 5.0
@@ -75,14 +77,6 @@ WORKER_RESUMES = Counter(
 WORKER_LEASE_LOSSES = Counter(
     "cora_ocr_worker_lease_losses", "Jobs a worker found were no longer its own mid-step"
 )
-
-
-class JobCounts(NamedTuple):
-    """What GET /metrics reads of the jobs (store/queries.py: job_counts)."""
-
-    by_state: dict[str, int]
-    due: int  # due now and held by no worker
-    by_ending: dict[str, int]  # failed and aborted jobs by how they ended
 
 
 class JobsCollector:

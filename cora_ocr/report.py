@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from cora_ocr.statuses import JobState
-from cora_ocr.store import Job
+from cora_ocr.store.records import JobRecord
 
 
-def describe_job(job: Job) -> list[str]:
+def describe_job(job: JobRecord) -> list[str]:
     """A job's fields, progress and full history (every transition, its time and reason).
     The job must have its events loaded (JobService.show does)."""
     state = JobState(job.state)

@@ -10,23 +10,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import ColumnElement, and_, delete, func, select
-
 from cora_ocr.connections import UPLOADS, Connections, remove_upload_folders
-from cora_ocr.statuses import FINAL_STATES
-from cora_ocr.store import Job, JobEvent, Store
+from cora_ocr.store.jobstore import JobStore
 
 log = logging.getLogger(__name__)
 BATCH = 500
 
 
-def _expired(cutoff: dt.datetime) -> ColumnElement[bool]:
-    finished = func.coalesce(Job.finished_at, Job.updated_at)
-    return and_(Job.state.in_([state.value for state in FINAL_STATES]), finished < cutoff)
-
-
 def purge(
-    store: Store,
+    store: JobStore,
     connections: Connections,
     cutoff: dt.datetime,
     dry_run: bool = False,
@@ -34,30 +26,18 @@ def purge(
 ) -> int:
     """Delete (or with dry_run, count) the final jobs finished before `cutoff`."""
     if dry_run:
-        with store.session() as session:
-            return int(
-                session.scalar(select(func.count()).select_from(Job).where(_expired(cutoff))) or 0
-            )
+        return store.count_expired(cutoff)
     uploads = connections.local_root(UPLOADS)
     purged = 0
     while True:
-        with store.session.begin() as session:
-            rows = session.execute(
-                select(Job.id, Job.input_connection, Job.input_location, Job.output_location)
-                .where(_expired(cutoff))
-                .order_by(Job.id)
-                .limit(batch)
-            ).all()
-            ids = [row.id for row in rows]
-            if not ids:
-                break
-            session.execute(delete(JobEvent).where(JobEvent.job_id.in_(ids)))
-            session.execute(delete(Job).where(Job.id.in_(ids)))  # forgets every kept status
+        rows = store.purge_expired(cutoff, batch)
+        if not rows:
+            break
         for row in rows:
             remove_upload_folders(
                 uploads, row.input_connection, row.input_location, row.output_location
             )
-        purged += len(ids)
+        purged += len(rows)
     if purged:
         log.info("purged %d jobs finished before %s", purged, cutoff.isoformat(timespec="seconds"))
     return purged

@@ -11,7 +11,9 @@ from cora_ocr.connections import UPLOADS, Connections
 from cora_ocr.jobs import JobService
 from cora_ocr.licensing import Licensing
 from cora_ocr.profiles import Profiles
-from cora_ocr.store import Store
+from cora_ocr.store import Store, store_for
+from cora_ocr.store.jobstore import JobStore
+from cora_ocr.store.licenses import LicenseStore
 from cora_ocr.worker import Worker
 from cora_ocr.worker.loop import WorkerConfig
 
@@ -20,6 +22,8 @@ from cora_ocr.worker.loop import WorkerConfig
 class Services:
     settings: Settings
     store: Store
+    job_store: JobStore
+    license_store: LicenseStore
     connections: Connections
     profiles: Profiles
     jobs: JobService
@@ -37,10 +41,17 @@ class Services:
         )
         kwargs.setdefault("callback_hosts", self.settings.callback_hosts)
         kwargs.setdefault("clock", self.clock)
-        return Worker(self.store, self.connections, self.profiles, config, **kwargs)
+        kwargs.setdefault("licenses", self.license_store)
+        return Worker(self.job_store, self.connections, self.profiles, config, **kwargs)
 
 
-def build_services(settings: Settings, store: Store, clock: Clock | None = None) -> Services:
+def build_services(
+    settings: Settings, store: Store | None = None, clock: Clock | None = None
+) -> Services:
+    """Every long-lived object of a process, from its settings: the store (and its GetStatus
+    reader) unless given, the doors to job and license data, the connections, the profiles,
+    the use cases and the clock; each is handed down from here, none made at import."""
+    store = store or store_for(settings)
     connections = Connections(
         settings.effective_connections,
         {UPLOADS: settings.data_dir / "rest"},
@@ -48,6 +59,9 @@ def build_services(settings: Settings, store: Store, clock: Clock | None = None)
     )
     profiles = Profiles.from_settings(settings)
     clock = clock or store.clock()
-    jobs = JobService(store, connections, profiles, settings.max_timeout_seconds, clock)
-    licensing = Licensing(store, settings.region)
-    return Services(settings, store, connections, profiles, jobs, licensing, clock)
+    job_store, license_store = JobStore(store), LicenseStore(store)
+    jobs = JobService(job_store, connections, profiles, settings.max_timeout_seconds, clock)
+    licensing = Licensing(license_store, settings.region)
+    return Services(
+        settings, store, job_store, license_store, connections, profiles, jobs, licensing, clock
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from typing import NamedTuple
 
 from cora_ocr.errors import InvalidField
 
@@ -148,3 +149,44 @@ _ENDINGS_BY_CODE = {
     OcrErrorCode.RobotProfileNotFound: Ending.PROFILE_MISSING,
     OcrErrorCode.InternalError: Ending.INTERNAL,
 }
+
+
+class Lifecycle(NamedTuple):
+    """One status of the REST life cycle (the seeds' names): the states it covers, and for a
+    final state, how the job must (`ending`) or must not (`other_than`) have ended."""
+
+    states: tuple[JobState, ...]
+    ending: Ending | None = None
+    other_than: Ending | None = None
+
+    def covers(self, state: str, ending: str | None) -> bool:
+        if state not in self.states:
+            return False
+        if self.ending is not None:
+            return ending == self.ending.value
+        return self.other_than is None or ending != self.other_than.value
+
+
+# Every (state, ending) pair has exactly one status (tests/unit/test_statuses.py); the REST
+# job's `status`, its list filter `?status=` and the store's JobFilter.status read this table.
+LIFECYCLE: dict[str, Lifecycle] = {
+    "Queued": Lifecycle((JobState.QUEUED,)),
+    "Throttled": Lifecycle((JobState.THROTTLED,)),
+    "Processing": Lifecycle(
+        (JobState.PROCESSING_INPUT, JobState.WAITING_FOR_OUTPUT, JobState.DELIVERING)
+    ),
+    "Completed": Lifecycle((JobState.COMPLETED,)),
+    "Aborted": Lifecycle((JobState.ABORTED,), other_than=Ending.LICENSE),
+    # A job stopped by its license, and a document the robot could not read (not an OCR failure).
+    "LicenseError": Lifecycle((JobState.ABORTED,), ending=Ending.LICENSE),
+    "UnsupportedMediaType": Lifecycle((JobState.FAILED,), ending=Ending.UNSUPPORTED_MEDIA),
+    "ProcessingError": Lifecycle((JobState.FAILED,), other_than=Ending.UNSUPPORTED_MEDIA),
+}
+
+
+def lifecycle_status(state: str, ending: str | None) -> str:
+    """A job's REST status, from its state and how it ended."""
+    for name, status in LIFECYCLE.items():
+        if status.covers(state, ending):
+            return name
+    raise ValueError(f"no life-cycle status for state {state!r}, ending {ending!r}")

@@ -39,6 +39,7 @@ from cora_ocr.web.server import make_server, stop_server
 from cora_ocr.worker import Worker
 from cora_ocr.worker.steps import Outcome
 from tests.factories import ManualClock, file_batch_args, file_ref, wire_status
+from tests.processes import Service, free_port
 from tests.robots import SimulatedRobot, robot_files
 
 PG_URL = os.environ.get(
@@ -93,7 +94,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def store(backend: str, session_dir: Path) -> Iterator[Store]:
     url, schema = make_store_url(backend, session_dir)
-    store = Store(url)
+    store = Store(url, status_reads=Settings().status_reads)  # as production reads GetStatus
     upgrade(store.engine)
     yield store
     store.dispose()
@@ -246,10 +247,14 @@ class Strict:
         license_id = self.licensing.create_license("Acme", **license_options)  # type: ignore[arg-type]
         return license_id, self.licensing.create_app(license_id, "intake")
 
-    def client(self, auth: tuple[str, str]) -> zeep.Client:
+    def session(self, auth: Any = None) -> requests.Session:
+        """A requests session to this server (in the unit tier: to the app, in-process)."""
         session = requests.Session()
         session.auth = auth
-        return zeep.Client(self.url + "?wsdl", transport=Transport(session=session))
+        return session
+
+    def client(self, auth: tuple[str, str]) -> zeep.Client:
+        return zeep.Client(self.url + "?wsdl", transport=Transport(session=self.session(auth)))
 
 
 def start(
@@ -442,3 +447,42 @@ def harness(
     yield built
     for robot in built.robots.values():
         robot.close()
+
+
+# --- processes as users run them (tests/processes.py) ---------------------------------
+@pytest.fixture
+def cli_env(backend: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    url, schema = make_store_url(backend, tmp_path)
+    env = {
+        **os.environ,
+        "CORA_OCR_DATA_DIR": str(tmp_path / "data"),
+        "CORA_OCR_DATABASE_URL": url,
+        "CORA_OCR_PORT": str(free_port()),
+    }
+    yield env
+    if schema is not None:
+        schema.drop()
+
+
+@pytest.fixture
+def web_env(backend: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    url, schema = make_store_url(backend, tmp_path)
+    yield {
+        **os.environ,
+        "CORA_OCR_DATA_DIR": str(tmp_path / "data"),
+        "CORA_OCR_DATABASE_URL": url,
+        "CORA_OCR_PORT": str(free_port()),
+        "CORA_OCR_WEB_WORKERS": "2",
+    }
+    if schema is not None:
+        schema.drop()
+
+
+@pytest.fixture
+def service(backend: str, tmp_path: Path) -> Iterator[Service]:
+    url, schema = make_store_url(backend, tmp_path)
+    running = Service(tmp_path, url)
+    yield running
+    running.stop()
+    if schema is not None:
+        schema.drop()

@@ -288,7 +288,7 @@ def test_failed_logins_wait_longer_each_time_per_client_and_user(admin: Admin) -
         waits.append(int(throttled.headers["Retry-After"]))
         admin.clock.advance(waits[-1])
     assert waits == [1, 2, 4, 8]
-    rows = admin.services.jobs.store
+    rows = admin.services.store
     from cora_ocr.store.admin import AdminRows
 
     # Both the address and the user name are held back: another address trying "admin"

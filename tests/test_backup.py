@@ -16,7 +16,7 @@ import requests
 from alembic.script import ScriptDirectory
 
 from cora_ocr.store.migrate import MIGRATIONS_DIR
-from tests.test_cli import free_port
+from tests.processes import free_port
 from tests.waiting import read_line, stop_group, wait_until
 
 HEAD = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()

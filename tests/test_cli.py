@@ -2,50 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from cora_ocr.config import load_settings
 from cora_ocr.errors import SettingsError
-from tests.conftest import make_store_url
+from tests.processes import run
 from tests.waiting import read_line
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "cora_ocr.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def cli_env(backend: str, tmp_path: Path) -> Iterator[dict[str, str]]:
-    url, schema = make_store_url(backend, tmp_path)
-    env = {
-        **os.environ,
-        "CORA_OCR_DATA_DIR": str(tmp_path / "data"),
-        "CORA_OCR_DATABASE_URL": url,
-        "CORA_OCR_PORT": str(free_port()),
-    }
-    yield env
-    if schema is not None:
-        schema.drop()
-
-
-def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, *args], env=env, capture_output=True, text=True, timeout=60, check=False
-    )
 
 
 def readme_snippet() -> str:

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 import requests
-from lxml import etree
 
 from cora_ocr.config import Settings
-from cora_ocr.namespaces import SERVICE_PATH, SOAP11_ENV, SOAP12_ENV, TNS, XML
+from cora_ocr.namespaces import SERVICE_PATH, SOAP11_ENV, SOAP12_ENV, TNS
 from cora_ocr.services import build_services
 from cora_ocr.store import Store
 from cora_ocr.web.app import create_app
 from cora_ocr.web.faults import GENERIC_SERVER_TEXT
 from cora_ocr.web.server import make_server, stop_server
+from tests.calls import fault_of
 from tests.conftest import LiveServer
 from tests.factories import (
     SOAP11_CT,
@@ -29,24 +29,6 @@ from tests.factories import (
 )
 
 TEXT_PLAIN = "text/plain; charset=utf-8"
-
-
-def fault_of(reply: requests.Response) -> tuple[str, str]:
-    """(fault code, fault text) of a SOAP 1.1 or 1.2 fault, checking its full shape."""
-    root = etree.fromstring(reply.content)
-    env = etree.QName(root).namespace
-    fault = root.find(f"{{{env}}}Body/{{{env}}}Fault")
-    assert fault is not None, reply.text
-    if env == SOAP11_ENV:
-        assert [child.tag for child in fault] == ["faultcode", "faultstring", "detail"]
-        assert reply.headers["Content-Type"] == SOAP11_CT
-        return fault.findtext("faultcode") or "", fault.findtext("faultstring") or ""
-    assert env == SOAP12_ENV
-    assert reply.headers["Content-Type"] == SOAP12_CT
-    assert [etree.QName(child).localname for child in fault] == ["Code", "Reason", "Detail"]
-    text = fault.find(f"{{{env}}}Reason/{{{env}}}Text")
-    assert text is not None and text.get(f"{{{XML}}}lang") == "en"
-    return fault.findtext(f"{{{env}}}Code/{{{env}}}Value") or "", text.text or ""
 
 
 def post11(

@@ -9,7 +9,6 @@ import contextlib
 import os
 import signal
 import socket
-import ssl
 import subprocess
 import sys
 import threading
@@ -23,7 +22,8 @@ import requests
 
 from tests.factories import SOAP11_CT, action, envelope, get_status_body, header_xml
 from tests.hostile_cases import cases
-from tests.test_web import SERVICE, free_port, wait_until_listening
+from tests.processes import SERVICE, free_port, wait_until_listening
+from tests.sockets import Trickler, read_answer, soap_head, status_of
 
 DEADLINE = 2.0  # header_timeout and body_timeout of the servers under test
 MIN_RATE = 500  # body_min_rate: bytes per second that extend the body deadline
@@ -93,66 +93,6 @@ def open_door(command: str, tmp_path: Path, **settings: str) -> Iterator[Door]:
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
-
-
-def status_of(answer: bytes) -> int:
-    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.") else 0
-
-
-def read_answer(conn: socket.socket, timeout: float = 10) -> bytes:
-    """Everything the server sends until it closes the connection (or the timeout)."""
-    conn.settimeout(timeout)
-    chunks = []
-    try:
-        while chunk := conn.recv(65536):
-            chunks.append(chunk)
-    except (TimeoutError, ConnectionResetError):
-        pass
-    return b"".join(chunks)
-
-
-def soap_head(length: int, extra: str = "") -> bytes:
-    return (
-        f"POST {SERVICE} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {SOAP11_CT}\r\n"
-        f'SOAPAction: "{action("GetStatus").strip(chr(34))}"\r\n'
-        f"Content-Length: {length}\r\n{extra}\r\n"
-    ).encode()
-
-
-class Trickler:
-    """One connection sending `head` at once, then `pending` in pieces of `piece` bytes, one
-    piece a step, until the server closes it; records when that happened and what it
-    answered."""
-
-    def __init__(self, conn: socket.socket, head: bytes, pending: bytes, piece: int) -> None:
-        self.conn, self.pending, self.piece = conn, pending, piece
-        self.opened = time.monotonic()
-        self.closed_after: float | None = None
-        self.answer = b""
-        if head:
-            conn.sendall(head)
-
-    def step(self) -> None:
-        if self.closed_after is not None:
-            return
-        try:
-            if self.pending:
-                self.conn.send(self.pending[: self.piece])
-                self.pending = self.pending[self.piece :]
-            self.conn.setblocking(False)
-            try:
-                data = self.conn.recv(65536)
-            except (BlockingIOError, ssl.SSLWantReadError):
-                return
-            finally:
-                self.conn.setblocking(True)
-            self.answer += data
-            if data:
-                return
-        except OSError:
-            pass
-        self.closed_after = time.monotonic() - self.opened
-        self.conn.close()
 
 
 class SlowClient(Trickler):

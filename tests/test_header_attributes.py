@@ -10,6 +10,7 @@ import requests
 from lxml import etree
 
 from cora_ocr.namespaces import SOAP11_ENV, SOAP12_ENV, TNS
+from tests.calls import fault_of
 from tests.conftest import LiveServer
 from tests.factories import (
     GUID,
@@ -20,7 +21,6 @@ from tests.factories import (
     file_batch_body,
     get_status_body,
 )
-from tests.test_faults import fault_of
 
 ACCEPTED = {
     "1.1": [

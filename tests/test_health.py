@@ -19,7 +19,7 @@ from cora_ocr.web.health import ROBOT_SEEN_SECONDS
 from cora_ocr.web.server import stop_server
 from tests.conftest import Strict, start
 from tests.factories import ManualClock
-from tests.test_cli import free_port
+from tests.processes import free_port
 
 
 def base_of(url: str) -> str:

@@ -5,20 +5,14 @@ comes and the server's memory growth are printed by bench/hostile.py, not assert
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import requests
 
 from cora_ocr.robot import samples
-from tests.conftest import make_store_url
 from tests.factories import (
     SOAP11_CT,
     action,
@@ -28,74 +22,9 @@ from tests.factories import (
     header_xml,
 )
 from tests.hostile_cases import CANARY, FIFTY_MB, Case, cases
-from tests.waiting import read_line
+from tests.processes import Service, Trap
 
 SERVICE = "/SequenceServices/coraOcrIntegration_v1.0.0.asmx"
-
-
-class Trap:
-    """A listener on loopback that counts every connection made to it."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen()
-        self.sock.settimeout(0.2)
-        self.connections = 0
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/evil.dtd"
-
-    def _run(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.connections += 1
-            conn.close()
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join()
-        self.sock.close()
-
-
-class Service:
-    def __init__(self, directory: Path, database_url: str) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.data = directory / "data"
-        env = {
-            **os.environ,
-            "CORA_OCR_DATA_DIR": str(self.data),
-            "CORA_OCR_PORT": str(self.port),
-            "CORA_OCR_DATABASE_URL": database_url,
-            "CORA_OCR_POLL_SECONDS": "0.1",
-        }
-        self.env = env  # for the CLI against the same data and database
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "cora_ocr.cli", "serve"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        assert "cora-ocr serving" in read_line(self.process.stdout, 60, "serve starts")
-        self.url = f"http://127.0.0.1:{self.port}{SERVICE}"
-        self.files = self.data / "connections" / "CoraOCRExternalConnection"
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
 
 
 def send(service: Service, case: Case) -> tuple[int, str]:
@@ -165,16 +94,6 @@ class LegitimateCaller(threading.Thread):
                     self.good += 1
                 else:
                     self.bad.append(status.text)
-
-
-@pytest.fixture
-def service(backend: str, tmp_path: Path) -> Iterator[Service]:
-    url, schema = make_store_url(backend, tmp_path)
-    running = Service(tmp_path, url)
-    yield running
-    running.stop()
-    if schema is not None:
-        schema.drop()
 
 
 def test_hostile_suite(service: Service, tmp_path: Path) -> None:

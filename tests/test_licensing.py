@@ -15,30 +15,15 @@ import requests
 from cora_ocr.services import Services, build_services
 from cora_ocr.statuses import JobState
 from cora_ocr.web.server import stop_server
+from tests.calls import get_status
 from tests.conftest import REFUSED_CAUSES, Strict, refused_caller, start
 from tests.factories import (
-    SOAP11_CT,
     ManualClock,
-    action,
     activity_header,
-    envelope,
     file_batch_args,
     file_ref,
-    get_status_body,
-    header_xml,
 )
 from tests.robots import SimulatedRobot
-
-
-def get_status(
-    url: str, auth: object = None, headers: dict[str, str] | None = None
-) -> requests.Response:
-    return requests.post(
-        url,
-        data=envelope(get_status_body(), header_xml(1)),
-        auth=auth,  # type: ignore[arg-type]
-        headers={"Content-Type": SOAP11_CT, "SOAPAction": action("GetStatus"), **(headers or {})},
-    )
 
 
 def assert_401(reply: requests.Response) -> None:

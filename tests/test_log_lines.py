@@ -18,7 +18,7 @@ import pytest
 from cora_ocr.config import DEFAULT_CONNECTION
 from cora_ocr.logs import FORMAT, OneLineFormatter
 from tests.factories import SOAP11_CT, action, envelope, file_batch_body
-from tests.test_web import SERVICE, wait_until_listening, web_env  # noqa: F401  (fixture)
+from tests.processes import SERVICE, wait_until_listening
 
 FORGED = "2026-01-01 00:00:00,000 ERROR cora_ocr.forged: fake line"
 # The first line of a record: ours, or gunicorn's own ("[date] [pid] [LEVEL] ...").
@@ -95,7 +95,7 @@ def forging_requests() -> list[bytes]:
 @pytest.mark.parametrize("command", ["serve", "web"])
 def test_requests_cannot_forge_log_lines(
     command: str,
-    web_env: dict[str, str],  # noqa: F811
+    web_env: dict[str, str],
     tmp_path: Path,
 ) -> None:
     log_file = tmp_path / "stderr.log"

@@ -26,7 +26,7 @@ from cora_ocr.web.door import DOOR_PATH, REFUSAL_HEADER
 from cora_ocr.web.guard import Guard
 from cora_ocr.web.nginx import NginxOptions, render
 from cora_ocr.web.stack import Mounts, build_stack
-from tests.test_web import self_signed
+from tests.processes import self_signed
 
 on_sqlite = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # store-independent
 TLS = {"tls_cert": Path("/etc/cora-ocr/cert.pem"), "tls_key": Path("/etc/cora-ocr/key.pem")}

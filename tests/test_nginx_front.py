@@ -28,9 +28,9 @@ from cora_ocr.store import Store
 from cora_ocr.store.migrate import upgrade
 from tests.factories import SOAP11_CT, action, envelope, get_status_body, header_xml
 from tests.nginx import generated
+from tests.processes import SERVICE, free_port, self_signed, wait_until_listening
 from tests.scans import scan
-from tests.test_front_door import Trickler, read_answer, soap_head, status_of
-from tests.test_web import SERVICE, free_port, self_signed, wait_until_listening
+from tests.sockets import Trickler, read_answer, soap_head, status_of
 from tests.waiting import wait_until
 
 DEADLINE = 2.0  # header_timeout and body_timeout: nginx's client_header/body_timeout

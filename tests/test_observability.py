@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from cora_ocr import metrics
 from cora_ocr.config import Settings
 from cora_ocr.statuses import Ending
+from cora_ocr.store.records import JobCounts
 from cora_ocr.web.observe import Observer
 from cora_ocr.web.proxy import PROXIED
 from tests.conftest import LiveServer, Pipeline, Strict, refused_caller
 from tests.factories import file_ref
-from tests.test_cli import free_port
+from tests.processes import free_port
 from tests.waiting import read_line
 
 CLI = [sys.executable, "-m", "cora_ocr.cli"]
@@ -107,6 +109,10 @@ def test_refusals_are_counted_by_cause(strict: Strict, server: LiveServer) -> No
         ), cause
 
 
+def job_counts(pipeline: Pipeline) -> Callable[[], JobCounts]:
+    return lambda: pipeline.services.job_store.counts(pipeline.clock.now())
+
+
 def call(observer: Observer, environ: dict[str, Any]) -> tuple[int, bytes]:
     response = observer.metrics({"REQUEST_METHOD": "GET", "PATH_INFO": "/metrics", **environ})
     return response.status, response.body
@@ -115,9 +121,9 @@ def call(observer: Observer, environ: dict[str, Any]) -> tuple[int, bytes]:
 def test_metrics_are_refused_to_other_peers_unless_they_bring_the_token(
     pipeline: Pipeline,
 ) -> None:
-    store = pipeline.services.store
+    counts = job_counts(pipeline)
     settings = Settings(metrics_token="s3cret-token")
-    observer = Observer(settings, store)
+    observer = Observer(settings, counts)
     assert call(observer, {"REMOTE_ADDR": "192.0.2.7"})[0] == 403
     bad = {"REMOTE_ADDR": "192.0.2.7", "HTTP_AUTHORIZATION": "Bearer wrong"}
     assert call(observer, bad)[0] == 403
@@ -126,7 +132,7 @@ def test_metrics_are_refused_to_other_peers_unless_they_bring_the_token(
     # Through a trusted proxy the caller may be anywhere (web/proxy.py): the token is needed.
     assert call(observer, {"REMOTE_ADDR": "127.0.0.1", PROXIED: True})[0] == 403
     assert call(observer, {"REMOTE_ADDR": "::1"})[0] == 200
-    no_token = Observer(Settings(), store)  # no token configured: a bearer gets nothing
+    no_token = Observer(Settings(), counts)  # no token configured: a bearer gets nothing
     assert call(no_token, {"REMOTE_ADDR": "192.0.2.7", "HTTP_AUTHORIZATION": "Bearer "})[0] == 403
 
 
@@ -302,7 +308,7 @@ def test_failed_and_aborted_jobs_are_counted_by_how_they_ended(pipeline: Pipelin
     pipeline.services.jobs.abort(aborted, actor="test")
     pipeline.drain()
     assert pipeline.status(missing) == ("Failed", "InputFileNotFound")
-    observer = Observer(Settings(), pipeline.services.store)
+    observer = Observer(Settings(), job_counts(pipeline))
     samples = {
         sample.labels["ending"]: sample.value
         for family in text_string_to_metric_families(

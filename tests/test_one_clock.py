@@ -14,7 +14,7 @@ from cora_ocr.clock import DatabaseClock, SystemClock
 from cora_ocr.jobs import FileBatchRequest, FileRef, JobService
 from cora_ocr.services import Services
 from cora_ocr.statuses import OcrStatus
-from cora_ocr.store import Store, queries
+from cora_ocr.store import Store
 
 AHEAD, BEHIND = dt.timedelta(minutes=5), dt.timedelta(minutes=-5)
 on_postgresql = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
@@ -80,17 +80,16 @@ def test_a_live_lease_is_not_taken_by_a_host_whose_clock_runs_ahead(services: Se
     job_id = submit(services.jobs)
     a, b = host(services, BEHIND), host(services, AHEAD)
     lease = dt.timedelta(seconds=30)
-    with services.store.session.begin() as session:
-        held = queries.claim(session, "host-a", a.now(), lease, skip_locked=True)
-    assert held is not None and held.id == job_id
-    with services.store.session.begin() as session:
-        assert queries.claim(session, "host-b", b.now(), lease, skip_locked=True) is None
+    jobs = services.job_store
+    held = jobs.claim("host-a", a.now(), lease, skip_locked=True)
+    assert held is not None and held.job.id == job_id
+    assert jobs.claim("host-b", b.now(), lease, skip_locked=True) is None
     # B's own clock would have said the lease ended minutes ago.
-    assert held.lease_expires_at is not None and HostClock(AHEAD).now() > held.lease_expires_at
+    expires = held.job.lease_expires_at
+    assert expires is not None and HostClock(AHEAD).now() > expires
     later = b.now() + lease + dt.timedelta(seconds=1)  # once it has ended, B may take it
-    with services.store.session.begin() as session:
-        taken = queries.claim(session, "host-b", later, lease, skip_locked=True)
-    assert taken is not None and taken.id == job_id
+    taken = jobs.claim("host-b", later, lease, skip_locked=True)
+    assert taken is not None and taken.job.id == job_id
 
 
 @on_postgresql
@@ -101,15 +100,15 @@ def test_a_job_queued_on_one_host_is_not_timed_out_by_anothers_clock(
     behind is judged by a host whose clock runs ahead: with their own clocks, at once
     TimedOut (issue 30: 29 of 30 jobs); with the database's, not before its time."""
     behind = JobService(
-        services.store, services.connections, services.profiles, 604_800, host(services, BEHIND)
+        services.job_store, services.connections, services.profiles, 604_800, host(services, BEHIND)
     )
     ahead = JobService(
-        services.store, services.connections, services.profiles, 604_800, host(services, AHEAD)
+        services.job_store, services.connections, services.profiles, 604_800, host(services, AHEAD)
     )
     job_id = submit(behind, timeout=60)
     assert ahead.status(job_id).status is OcrStatus.Queued
     own_clocks = JobService(
-        services.store, services.connections, services.profiles, 604_800, HostClock(AHEAD)
+        services.job_store, services.connections, services.profiles, 604_800, HostClock(AHEAD)
     )
     assert own_clocks.status(job_id).status is OcrStatus.Failed  # the failure this prevents
 

@@ -30,8 +30,8 @@ from cora_ocr.robot import samples
 from cora_ocr.store import Job, JobEvent
 from tests.conftest import PG_URL
 from tests.factories import file_batch_args, file_ref
+from tests.processes import free_port
 from tests.robots import RobotThread, SimulatedRobot
-from tests.test_cli import free_port
 from tests.waiting import read_line, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -242,7 +242,7 @@ def test_workers_survive_an_sqlite_write_lock_held_past_busy_timeout(tmp_path: P
     from cora_ocr.config import load_settings
     from cora_ocr.services import build_services
     from cora_ocr.store import Store
-    from tests.test_worker_processes import request
+    from tests.processes import request
 
     store = Store(url)
     services = build_services(load_settings(config, environ={}), store)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from cora_ocr.store import Store, queries
+from cora_ocr.store import Store
+from cora_ocr.store.jobstore import JobStore
 from tests.conftest import LiveServer
 
 CLIENT = Path(__file__).with_name("clients") / "php_soap_client.php"
@@ -38,11 +39,11 @@ def test_php_soap_client_calls_file_batch_and_get_status(
         "error": "NoError",
         "context": "php \u00e9\r\n<&>",
     }
-    row = queries.status_row(store, answer["job"])
+    jobs = JobStore(store)
+    row = jobs.status(answer["job"])
     assert row is not None and row.external_context == "php \u00e9\r\n<&>"
-    with store.session() as session:
-        job = queries.get_job(session, answer["job"])
-        assert job is not None and job.input_name == f"php{version}.png"
-        assert job.put_model == "Rename"
-        assert job.activity_metadata is not None
-        assert job.activity_metadata["CallerId"] == 42
+    job = jobs.get(answer["job"])
+    assert job is not None and job.input_name == f"php{version}.png"
+    assert job.put_model == "Rename"
+    assert job.activity_metadata is not None
+    assert job.activity_metadata["CallerId"] == 42

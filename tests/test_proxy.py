@@ -22,11 +22,11 @@ from cora_ocr.namespaces import SERVICE_PATH
 from cora_ocr.services import Services, build_services
 from cora_ocr.web.proxy import PROXIED, is_local
 from cora_ocr.web.server import stop_server
+from tests.calls import get_status
 from tests.conftest import start
 from tests.factories import ManualClock
 from tests.nginx import PROXY_ADDRESS, nginx, proxy_to
-from tests.test_cli import free_port
-from tests.test_licensing import get_status
+from tests.processes import free_port
 
 on_sqlite = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # store-independent
 

@@ -15,7 +15,7 @@ import zeep
 from cora_ocr.job_view import PREFIX
 from cora_ocr.services import Services, build_services
 from cora_ocr.statuses import Ending, JobState
-from cora_ocr.store import queries
+from cora_ocr.store.jobstore import Move
 from cora_ocr.web.server import stop_server
 from tests.conftest import REFUSED_CAUSES, LiveServer, Pipeline, Strict, refused_caller, start
 from tests.factories import ManualClock, activity_header, file_batch_args
@@ -336,16 +336,14 @@ def test_a_jobs_rest_status_is_its_stored_ending_whatever_its_reason_says(strict
     auth = strict.credentials()
     unreadable, engine, aborted = (submit(strict, auth) for _ in range(3))
     same = "the document could not be read"
-    with strict.services.store.session.begin() as session:
-        for job_id, target, ending in (
-            (unreadable, JobState.FAILED, Ending.UNSUPPORTED_MEDIA),
-            (engine, JobState.FAILED, Ending.ENGINE_ERROR),
-            (aborted, JobState.ABORTED, None),
-        ):
-            reason = same if target is JobState.FAILED else "license error: but not really"
-            assert queries.transition(
-                session, job_id, JobState.QUEUED, target, actor="test", reason=reason, ending=ending
-            )
+    for job_id, target, ending in (
+        (unreadable, JobState.FAILED, Ending.UNSUPPORTED_MEDIA),
+        (engine, JobState.FAILED, Ending.ENGINE_ERROR),
+        (aborted, JobState.ABORTED, None),
+    ):
+        reason = same if target is JobState.FAILED else "license error: but not really"
+        move = Move(JobState.QUEUED, target, actor="test", reason=reason, ending=ending)
+        assert strict.services.job_store.move(job_id, move, strict.clock.now())
     statuses = {
         job_id: requests.get(f"{api(strict)}/jobs/{job_id}", auth=auth, timeout=10).json()["status"]
         for job_id in (unreadable, engine, aborted)

@@ -23,8 +23,8 @@ from cora_ocr.web.server import stop_server
 from cora_ocr.worker.callbacks import FIRST_DELAY_SECONDS
 from tests.conftest import start
 from tests.factories import ManualClock
+from tests.processes import Trap
 from tests.robots import SimulatedRobot
-from tests.test_hostile import Trap
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"page one"
 

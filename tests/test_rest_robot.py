@@ -13,11 +13,11 @@ import requests
 
 from cora_ocr.robot import samples
 from cora_ocr.robot.render import words_of_alto
-from tests.test_hostile import Service, service  # noqa: F401  (fixture)
+from tests.processes import Service
 
 
 def test_an_uploaded_page_is_recognised_and_its_alto_downloads(
-    service: Service,  # noqa: F811
+    service: Service,
     tmp_path: Path,
 ) -> None:
     lines = samples.sample_lines(seed=11, count=3)
@@ -54,7 +54,7 @@ def test_an_uploaded_page_is_recognised_and_its_alto_downloads(
 
 
 def test_an_unreadable_document_ends_as_unsupported_media_type(
-    service: Service,  # noqa: F811
+    service: Service,
 ) -> None:
     """PNG by its signature, so accepted at the door; the robot cannot read it."""
     base = f"http://127.0.0.1:{service.port}/api/v1"

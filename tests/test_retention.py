@@ -16,7 +16,7 @@ from cora_ocr.retention import purge
 from cora_ocr.services import Services, build_services
 from cora_ocr.store import Job, JobEvent
 from tests.conftest import LiveServer
-from tests.test_cli import cli_env, run  # noqa: F401  (fixture)
+from tests.processes import run
 
 NOW = dt.datetime.now(dt.UTC)
 LONG_AGO = NOW - dt.timedelta(days=3650)  # older than anything the other tests leave
@@ -67,9 +67,9 @@ def test_old_final_jobs_go_with_their_history_and_files(
     assert folder.is_dir()
     everything = [*old, *kept, upload]
 
-    assert purge(services.store, services.connections, CUTOFF, dry_run=True) == 4
+    assert purge(services.job_store, services.connections, CUTOFF, dry_run=True) == 4
     assert present(services, everything) == set(everything)
-    assert purge(services.store, services.connections, CUTOFF, batch=2) == 4
+    assert purge(services.job_store, services.connections, CUTOFF, batch=2) == 4
     assert present(services, everything) == set(kept)
     assert not folder.exists()
     assert services.jobs.status(old[0]).status.value == "NotFound"
@@ -87,10 +87,10 @@ def test_the_worker_purges_once_a_day_when_retention_is_set(services: Services) 
     off = build_services(services.settings, services.store).worker(name="no-retention")
     off.run(burst=True)
     assert present(services, [again]) == {again}
-    purge(services.store, services.connections, CUTOFF)
+    purge(services.job_store, services.connections, CUTOFF)
 
 
-def test_the_purge_command(cli_env: dict[str, str]) -> None:  # noqa: F811
+def test_the_purge_command(cli_env: dict[str, str]) -> None:
     assert run(cli_env, "db", "upgrade").returncode == 0
     counted = run(cli_env, "jobs", "purge", "--older-than", "30", "--dry-run")
     assert counted.returncode == 0 and counted.stdout.startswith("0 jobs ended before ")
@@ -101,7 +101,7 @@ def test_the_purge_command(cli_env: dict[str, str]) -> None:  # noqa: F811
     assert refused.returncode == 2 and "--older-than" in refused.stderr
 
 
-def test_admin_commands_print_no_migration_chatter(cli_env: dict[str, str]) -> None:  # noqa: F811
+def test_admin_commands_print_no_migration_chatter(cli_env: dict[str, str]) -> None:
     first = run(cli_env, "jobs", "list")  # migrates the new database: those lines are news
     assert first.returncode == 0 and "Running upgrade" in first.stderr
     assert "Context impl" not in first.stderr and "Will assume" not in first.stderr

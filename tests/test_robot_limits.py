@@ -16,7 +16,7 @@ from pathlib import Path
 from cora_ocr.profiles import CLAIMS, Profile
 from cora_ocr.robot import samples
 from tests.corpus import WIDE, a4, encode, text_pdf
-from tests.test_robot_pool import drop, start_robot
+from tests.processes import drop, start_robot
 from tests.waiting import wait_until
 
 # A poster: one page of 150 Mpx at 100 dpi (8800 pt square) with two lines of text.

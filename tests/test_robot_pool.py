@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,11 +28,12 @@ from cora_ocr.robot import hotfolder, samples
 from cora_ocr.robot.hotfolder import Robot
 from cora_ocr.robot.render import ALTO_NS
 from cora_ocr.services import Services
-from cora_ocr.store import queries
+from cora_ocr.store.models import utcnow
 from cora_ocr.worker import Worker
 from cora_ocr.worker.loop import WorkerConfig
 from tests.conftest import LiveServer
 from tests.factories import file_batch_args, file_ref, wire_status
+from tests.processes import drop, start_robot
 from tests.waiting import group_members, wait_until
 
 CLI = [sys.executable, "-m", "cora_ocr.cli"]
@@ -60,25 +61,6 @@ def robot_config(tmp_path: Path) -> tuple[Path, Profile]:
     profile.input_dir.mkdir(parents=True)
     profile.output_dir.mkdir(parents=True)
     return config, profile
-
-
-def drop(target: Path, write: Callable[[Path], object]) -> None:
-    """Put a document into a hot folder as the protocol asks: written under a hidden name,
-    then renamed."""
-    temp = target.with_name(f".{target.name}.part")
-    write(temp)
-    temp.rename(target)
-
-
-def start_robot(config: Path, *args: str, new_session: bool = False) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [*CLI, "--log-level", "debug", "robot", *args],
-        env={**os.environ, "CORA_OCR_CONFIG": str(config)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=new_session,  # a process group of its own, to signal as a whole
-    )
 
 
 def stop(process: subprocess.Popen[str]) -> str:
@@ -315,7 +297,7 @@ def test_two_robots_racing_for_documents_take_each_once(
 def event_worker(services: Services) -> Iterator[Worker]:
     """A worker whose polling alone would take 30 s for each look: only events move it."""
     config = WorkerConfig(poll_seconds=30, idle_sleep_seconds=30)
-    worker = Worker(services.store, services.connections, services.profiles, config)
+    worker = Worker(services.job_store, services.connections, services.profiles, config)
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
     yield worker
@@ -378,8 +360,7 @@ def test_idle_workers_hear_of_new_jobs(services: Services, backend: str) -> None
             wait_until(listening.event.is_set, 10, "listening")  # set once LISTEN is in place
             listening.event.clear()
             fields = {**services.jobs.validate(request), "start_by": int(time.time()) + 60}
-            with services.store.engine.connect() as conn:  # not JobService: no local wake
-                queries.insert_job(conn, fields, "test")
+            services.job_store.submit(fields, "test", utcnow())  # not JobService: no local wake
         else:
             time.sleep(0.2)
             assert not listening.event.is_set()

@@ -5,6 +5,8 @@ on PostgreSQL while the notices cannot be heard; on a SQLite file, when anything
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import importlib.util
 import subprocess
 import sys
 import time
@@ -17,10 +19,13 @@ from sqlalchemy.engine import make_url
 
 from cora_ocr.statuses import JobState
 from cora_ocr.store import Store, queries
+from cora_ocr.store.jobstore import JobStore, Move
 from cora_ocr.store.migrate import upgrade
+from cora_ocr.store.models import utcnow
+from cora_ocr.store.status_reader import STATUS_COLUMNS, KeptStatusReader, StatusRow
 from cora_ocr.store.statuses import SqliteStatusRows, StatusRows
+from tests.calls import new_job
 from tests.conftest import make_store_url
-from tests.test_store_reads import new_job
 
 
 def eventually(check: Callable[[], bool], seconds: float = 10) -> bool:
@@ -36,12 +41,11 @@ def eventually(check: Callable[[], bool], seconds: float = 10) -> bool:
 def keeping(backend: str, directory: Path) -> Iterator[tuple[Store, str]]:
     """A store keeping GetStatus rows, and its URL for changes made as another process would."""
     url, schema = make_store_url(backend, directory)
-    store = Store(url)
+    store = Store(url, status_reads="kept")
     upgrade(store.engine)
-    store.keep_statuses()
+    assert store.statuses.read(0) is None  # the first read starts keeping rows
     try:
-        assert store.status_rows is not None
-        assert eventually(lambda: store.status_rows is not None and store.status_rows.listening)
+        assert eventually(lambda: rows_of(store).listening)
         yield store, url
     finally:
         store.dispose()
@@ -68,8 +72,8 @@ def sqlite(tmp_path: Path) -> Iterator[tuple[Store, str]]:
 
 
 def rows_of(store: Store) -> StatusRows:
-    assert store.status_rows is not None
-    return store.status_rows
+    assert isinstance(store.statuses, KeptStatusReader)
+    return store.statuses.rows
 
 
 def other_connection(url: str, statement: str, **params: object) -> None:
@@ -85,12 +89,12 @@ def other_connection(url: str, statement: str, **params: object) -> None:
 def test_a_row_is_kept_until_another_process_changes_the_job(kept: tuple[Store, str]) -> None:
     store, url = kept
     job_id = new_job(store)
-    assert queries.status_row(store, job_id) == ("queued", "NoError", "reads-test", None, None)
+    assert store.statuses.read(job_id) == ("queued", "NoError", "reads-test", None, None)
     assert rows_of(store).get(job_id) is not None  # kept: the next GetStatus reads nothing
     other_connection(
         url, "UPDATE jobs SET state = 'failed', error_code = 'TimedOut' WHERE id = :id", id=job_id
     )
-    assert eventually(lambda: queries.status_row(store, job_id)[:2] == ("failed", "TimedOut"))  # type: ignore[index]
+    assert eventually(lambda: store.statuses.read(job_id)[:2] == ("failed", "TimedOut"))  # type: ignore[index]
     assert rows_of(store).get(job_id) is not None  # kept again
 
 
@@ -99,7 +103,7 @@ def test_on_postgresql_a_column_getstatus_does_not_read_forgets_nothing(
 ) -> None:
     store, url = pg
     job_id = new_job(store)
-    queries.status_row(store, job_id)
+    store.statuses.read(job_id)
     other_connection(url, "UPDATE jobs SET lease_owner = 'w' WHERE id = :id", id=job_id)
     time.sleep(0.2)
     assert rows_of(store).get(job_id) is not None
@@ -112,14 +116,14 @@ def test_on_sqlite_any_commit_forgets_and_the_next_read_is_current(
     rows = rows_of(store)
     assert isinstance(rows, SqliteStatusRows)
     first, second = new_job(store), new_job(store)
-    queries.status_row(store, first)
-    queries.status_row(store, second)
+    store.statuses.read(first)
+    store.statuses.read(second)
     assert rows.get(first) is not None and rows.get(second) is not None
     # Another job's change, written the way another process would: everything goes, at once.
     other_connection(url, "UPDATE jobs SET state = 'aborted' WHERE id = :id", id=second)
     assert rows.get(first) is None
-    assert queries.status_row(store, second)[0] == "aborted"  # type: ignore[index]
-    assert queries.status_row(store, first)[0] == "queued"  # type: ignore[index]
+    assert store.statuses.read(second)[0] == "aborted"  # type: ignore[index]
+    assert store.statuses.read(first)[0] == "queued"  # type: ignore[index]
     assert rows.get(first) is not None
 
 
@@ -142,7 +146,7 @@ def test_on_sqlite_the_wal_index_shows_every_commit(
     assert isinstance(rows, SqliteStatusRows) and rows.watches_wal_index
     job_id = new_job(store)
     for value in ("first", "second"):  # the second time after a commit of the same kind
-        before = queries.status_row(store, job_id)
+        before = store.statuses.read(job_id)
         assert rows.get(job_id) == before
         for statement in change:
             if statement == "VACUUM":  # not inside a transaction
@@ -153,7 +157,7 @@ def test_on_sqlite_the_wal_index_shows_every_commit(
             else:
                 other_connection(url, statement, id=job_id, value=value)
         assert rows.get(job_id) is None
-        after = queries.status_row(store, job_id)
+        after = store.statuses.read(job_id)
         if "DELETE" in change[0]:
             assert after is None
             return
@@ -166,10 +170,10 @@ def test_on_sqlite_the_wal_index_shows_every_commit(
 def test_a_transition_committed_here_is_seen_at_once(kept: tuple[Store, str]) -> None:
     store, _url = kept
     job_id = new_job(store)
-    assert queries.status_row(store, job_id)[0] == "queued"  # type: ignore[index]
-    with store.session.begin() as session:
-        assert queries.transition(session, job_id, JobState.QUEUED, JobState.ABORTED, actor="test")
-    assert queries.status_row(store, job_id)[0] == "aborted"  # type: ignore[index]
+    assert store.statuses.read(job_id)[0] == "queued"  # type: ignore[index]
+    aborted = Move(JobState.QUEUED, JobState.ABORTED, actor="test")
+    assert JobStore(store).move(job_id, aborted, utcnow())
+    assert store.statuses.read(job_id)[0] == "aborted"  # type: ignore[index]
 
 
 def test_a_transition_rolled_back_forgets_nothing_it_did_not_change(
@@ -177,19 +181,19 @@ def test_a_transition_rolled_back_forgets_nothing_it_did_not_change(
 ) -> None:
     store, _url = kept
     job_id = new_job(store)
-    queries.status_row(store, job_id)
-    with pytest.raises(RuntimeError), store.session.begin() as session:
+    store.statuses.read(job_id)
+    with pytest.raises(RuntimeError), store.transaction() as session:
         queries.transition(session, job_id, JobState.QUEUED, JobState.ABORTED, actor="test")
         raise RuntimeError("rolled back")
-    assert queries.status_row(store, job_id)[0] == "queued"  # type: ignore[index]
+    assert store.statuses.read(job_id)[0] == "queued"  # type: ignore[index]
 
 
 def test_deleted_jobs_are_forgotten(kept: tuple[Store, str]) -> None:
     store, url = kept
     job_id = new_job(store)
-    assert queries.status_row(store, job_id) is not None
+    assert store.statuses.read(job_id) is not None
     other_connection(url, "DELETE FROM jobs WHERE id = :id", id=job_id)
-    assert eventually(lambda: queries.status_row(store, job_id) is None)
+    assert eventually(lambda: store.statuses.read(job_id) is None)
 
 
 def test_a_read_overlapping_a_change_is_not_kept(kept: tuple[Store, str]) -> None:
@@ -198,7 +202,7 @@ def test_a_read_overlapping_a_change_is_not_kept(kept: tuple[Store, str]) -> Non
     job_id = new_job(store)
     assert rows.get(job_id) is None  # and on SQLite, the commit above is taken note of
     ticket = rows.ticket()
-    row = queries.StatusRow("queued", "NoError", None, None, None)
+    row = StatusRow("queued", "NoError", None, None, None)
     rows.forget((job_id + 1,))  # any change while the row was being read
     rows.keep(job_id, row, ticket)
     assert rows.get(job_id) is None
@@ -212,15 +216,15 @@ def test_while_the_notices_are_not_heard_every_read_goes_to_the_database(
     store, url = pg
     rows = rows_of(store)
     job_id = new_job(store)
-    queries.status_row(store, job_id)
+    store.statuses.read(job_id)
     listener = rows.backend_pid
     other_connection(url, "SELECT pg_terminate_backend(:pid)", pid=listener)
     assert eventually(lambda: not rows.listening or rows.backend_pid != listener)
     # Changed while nobody here listens, or before the new listener started: never missed.
     other_connection(url, "UPDATE jobs SET state = 'aborted' WHERE id = :id", id=job_id)
-    assert queries.status_row(store, job_id)[0] == "aborted"  # type: ignore[index]
+    assert store.statuses.read(job_id)[0] == "aborted"  # type: ignore[index]
     assert eventually(lambda: rows.listening and rows.backend_pid != listener)
-    assert queries.status_row(store, job_id)[0] == "aborted"  # type: ignore[index]
+    assert store.statuses.read(job_id)[0] == "aborted"  # type: ignore[index]
     assert rows.get(job_id) is not None  # kept again once listening
 
 
@@ -257,7 +261,7 @@ def test_on_sqlite_watching_the_wal_index_leaves_it_in_use_for_other_processes(
     database = make_url(url).database
     assert database is not None
     job_id = new_job(store)
-    assert queries.status_row(store, job_id)[0] == "queued"  # type: ignore[index]
+    assert store.statuses.read(job_id)[0] == "queued"  # type: ignore[index]
 
     def ask(script: str, *args: str) -> str:
         done = subprocess.run(
@@ -269,18 +273,17 @@ def test_on_sqlite_watching_the_wal_index_leaves_it_in_use_for_other_processes(
     assert ask(DEAD_MAN_SWITCH, f"{database}-shm") == "in use"
     ask(OTHER_PROCESS, database, str(job_id))  # a real other process, on SQLite's own terms
     assert rows.get(job_id) is None
-    assert queries.status_row(store, job_id)[0] == "aborted"  # type: ignore[index]
+    assert store.statuses.read(job_id)[0] == "aborted"  # type: ignore[index]
     assert ask(DEAD_MAN_SWITCH, f"{database}-shm") == "in use"
 
 
 def test_nothing_is_kept_in_an_in_memory_database() -> None:
-    store = Store("sqlite://")
+    store = Store("sqlite://", status_reads="kept")
     try:
         upgrade(store.engine)
-        store.keep_statuses()
-        assert store.status_rows is None
+        assert not isinstance(store.statuses, KeptStatusReader)
         job_id = new_job(store)
-        assert queries.status_row(store, job_id)[0] == "queued"  # type: ignore[index]
+        assert store.statuses.read(job_id)[0] == "queued"  # type: ignore[index]
     finally:
         store.dispose()
 
@@ -303,3 +306,38 @@ def test_without_a_wal_index_sqlite_is_asked_for_its_data_version(tmp_path: Path
         rows.stop()
         engine.dispose()
     assert not rows.listening
+
+
+def test_the_trigger_watches_the_columns_getstatus_reads() -> None:
+    """On PostgreSQL other processes forget a kept row when migration 0009's trigger tells
+    them: it must watch exactly the columns the read selects (a column added to one and not
+    the other would keep an old status, or forget for nothing)."""
+    path = Path(__file__).parents[1] / "migrations" / "versions" / "0009_status_notifications.py"
+    spec = importlib.util.spec_from_file_location("migration_0009", path)
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    assert set(migration.COLUMNS) == STATUS_COLUMNS
+
+
+def test_the_one_update_path_marks_only_changes_getstatus_reads(tmp_path: Path) -> None:
+    """JobStore's writes tell the reader of a status change and of nothing else: a lease
+    renewal keeps the row, a transition forgets it (no convention for a writer to follow)."""
+    store = Store(f"sqlite:///{tmp_path / 'marks.db'}", status_reads="core")
+    told: list[object] = []
+    store.statuses.changed = told.append  # type: ignore[method-assign]
+    try:
+        upgrade(store.engine)
+        jobs = JobStore(store)
+        job_id = new_job(store)
+        claim = jobs.claim("w", utcnow(), dt.timedelta(seconds=30), skip_locked=False)
+        assert claim is not None and claim.job.id == job_id
+        assert jobs.heartbeat(job_id, "w", utcnow(), dt.timedelta(seconds=30))
+        assert told == []
+        moved = Move(JobState.QUEUED, JobState.ABORTED, actor="test", owner="w")
+        assert jobs.move(job_id, moved, utcnow())
+        assert told == [{job_id}]
+        assert jobs.purge_expired(utcnow() + dt.timedelta(days=1), 10)
+        assert told == [{job_id}, None]
+    finally:
+        store.dispose()

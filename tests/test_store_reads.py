@@ -12,41 +12,32 @@ import pytest
 from sqlalchemy import bindparam, event, func, literal, select, text
 from sqlalchemy.exc import DBAPIError
 
-from cora_ocr.store import Store, queries
+from cora_ocr.store import Store
 from cora_ocr.store.migrate import upgrade
 from cora_ocr.store.models import Job
-from cora_ocr.store.reads import PreparedReads, Reads
+from cora_ocr.store.reads import CompiledReads, PreparedReads, Reads
+from cora_ocr.store.status_reader import STATUS
+from tests.calls import new_job
 from tests.conftest import make_store_url
 
-FIELDS = {
-    "external_context": "reads-test",
-    "timeout_seconds": 60,
-    "input_connection": "c",
-    "input_location": "in",
-    "input_name": "a.png",
-    "ocr_profile": "Default",
-    "output_connection": "c",
-    "output_location": "out",
-    "output_name": "a.xml",
-    "put_model": "Overwrite",
-}
 
-
-def new_job(store: Store, context: str | None = "reads-test", **fields: object) -> int:
-    with store.engine.connect() as conn:
-        return queries.insert_job(conn, {**FIELDS, "external_context": context, **fields}, "test")
+def reads_of(store: Store) -> CompiledReads:
+    """The store's faster read path (the production setting's reader holds one)."""
+    reads = store.statuses.reads
+    assert isinstance(reads, CompiledReads)
+    return reads
 
 
 def test_status_row_reads_text_integers_and_nulls(store: Store) -> None:
     job_id = new_job(store, context=None)
-    assert queries.status_row(store, job_id) == ("queued", "NoError", None, None, None)
+    assert store.statuses.read(job_id) == ("queued", "NoError", None, None, None)
     later = new_job(store, start_by=2**40 + 7)  # a 64-bit integer
-    assert queries.status_row(store, later) == ("queued", "NoError", "reads-test", None, 2**40 + 7)
+    assert store.statuses.read(later) == ("queued", "NoError", "reads-test", None, 2**40 + 7)
     statement = select(Job.id, Job.timeout_seconds, Job.input_name).where(
         Job.id == bindparam("job_id")
     )
-    assert store.read_one(statement, {"job_id": job_id}) == (job_id, 60, "a.png")
-    assert queries.status_row(store, 10**15) is None
+    assert reads_of(store).one(statement, {"job_id": job_id}) == (job_id, 60, "a.png")
+    assert store.statuses.read(10**15) is None
 
 
 def test_columns_come_through_sqlalchemys_types(store: Store) -> None:
@@ -56,7 +47,7 @@ def test_columns_come_through_sqlalchemys_types(store: Store) -> None:
     statement = select(Job.created_at, Job.activity_metadata, Job.finished_at).where(
         Job.id == bindparam("job_id")
     )
-    created_at, metadata, finished_at = store.read_one(statement, {"job_id": job_id})  # type: ignore[misc]
+    created_at, metadata, finished_at = reads_of(store).one(statement, {"job_id": job_id})  # type: ignore[misc]
     with store.session() as session:
         job = session.get_one(Job, job_id)
         assert created_at == job.created_at and created_at.utcoffset() == dt.timedelta(0)
@@ -67,12 +58,12 @@ def test_columns_come_through_sqlalchemys_types(store: Store) -> None:
 def test_the_faster_path_reads_what_core_reads(store: Store) -> None:
     """The store's reads against SQLAlchemy Core (Reads) on the same engine, statement by
     statement: the same rows, types included, and None for no row."""
-    assert type(store.reads) is not Reads
-    core = Reads(store.reads.engine)
+    assert type(reads_of(store)) is not Reads
+    core = Reads(reads_of(store).engine)
     with_context = new_job(store, activity_metadata={"CallerId": 1}, start_by=2**40)
     without = new_job(store, context=None)
     statements = [
-        queries._STATUS,
+        STATUS,
         select(Job.id, Job.created_at, Job.activity_metadata, Job.finished_at).where(
             Job.id == bindparam("job_id")
         ),
@@ -81,7 +72,7 @@ def test_the_faster_path_reads_what_core_reads(store: Store) -> None:
     for statement in statements:
         for job_id in (with_context, without, 10**15):
             expected = core.one(statement, {"job_id": job_id})
-            row = store.read_one(statement, {"job_id": job_id})
+            row = reads_of(store).one(statement, {"job_id": job_id})
             assert row == expected
             if row is not None and expected is not None:
                 assert [type(value) for value in row] == [type(value) for value in expected]
@@ -91,16 +82,17 @@ def test_reads_see_commits_of_other_connections(store: Store) -> None:
     """Read connections go back to the pool between reads: none may hold a snapshot or a
     transaction (on PostgreSQL they run in AUTOCOMMIT, with no reset on return)."""
     job_id = new_job(store)
-    assert queries.status_row(store, job_id)[0] == "queued"  # type: ignore[index]
+    reads = reads_of(store)
+    assert reads.one(STATUS, {"job_id": job_id}) == ("queued", "NoError", "reads-test", None, None)
     with store.session.begin() as session:
         session.get_one(Job, job_id).state = "processing_input"
-    assert queries.status_row(store, job_id)[0] == "processing_input"  # type: ignore[index]
+    assert reads.one(STATUS, {"job_id": job_id})[0] == "processing_input"  # type: ignore[index]
 
 
 @pytest.fixture
 def pg_store(tmp_path: Path) -> Iterator[Store]:
     url, schema = make_store_url("postgresql", tmp_path)
-    store = Store(url)
+    store = Store(url, status_reads="compiled")
     upgrade(store.engine)
     yield store
     store.dispose()
@@ -112,7 +104,7 @@ def test_a_read_survives_its_connection_being_killed(
     pg_store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     job_id = new_job(pg_store)
-    assert queries.status_row(pg_store, job_id) is not None
+    assert pg_store.statuses.read(job_id) is not None
     with pg_store.engine.begin() as conn:
         readers = conn.execute(
             text(
@@ -125,7 +117,7 @@ def test_a_read_survives_its_connection_being_killed(
             conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
     # The kept connection is dead now; the read is retried once on a new one, quietly.
     with caplog.at_level(logging.INFO):
-        row = queries.status_row(pg_store, job_id)
+        row = pg_store.statuses.read(job_id)
     assert row == ("queued", "NoError", "reads-test", None, None)
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
@@ -136,22 +128,22 @@ def test_a_failing_read_raises_with_the_servers_message(store: Store) -> None:
         .select_from(text("no_such_table"))
         .where(text("x = :job_id").bindparams(bindparam("job_id")))
     )
-    assert queries.status_row(store, new_job(store)) is not None  # a live connection is kept
+    assert store.statuses.read(new_job(store)) is not None  # a live connection is kept
     opened: list[object] = []
 
     def count(*_: object) -> None:
         opened.append(_)
 
-    event.listen(store.reads.engine, "connect", count)
+    event.listen(reads_of(store).engine, "connect", count)
     try:
         with pytest.raises(Exception, match="no_such_table") as raised:
-            store.read_one(missing, {"job_id": 1})
+            reads_of(store).one(missing, {"job_id": 1})
     finally:
-        event.remove(store.reads.engine, "connect", count)
+        event.remove(reads_of(store).engine, "connect", count)
     assert opened == []  # the connection was alive: the failure is not retried elsewhere
     assert issubclass(raised.type, DBAPIError)
     job_id = new_job(store)  # and the next read works
-    assert queries.status_row(store, job_id) is not None
+    assert store.statuses.read(job_id) is not None
 
 
 BACKEND_PID = select(func.pg_backend_pid()).where(literal(1) == bindparam("job_id"))
@@ -160,11 +152,11 @@ BACKEND_PID = select(func.pg_backend_pid()).where(literal(1) == bindparam("job_i
 def test_each_thread_keeps_its_read_connection_then_hands_it_back(pg_store: Store) -> None:
     """PreparedReads: a thread reads on the connection it holds (no pool checkout per read),
     threads never share one, and a connection goes back to the pool after hold_seconds."""
-    reads = pg_store.reads
+    reads = reads_of(pg_store)
     assert isinstance(reads, PreparedReads)
     pool = reads.engine.pool
-    first = pg_store.read_one(BACKEND_PID, {"job_id": 1})
-    assert pg_store.read_one(BACKEND_PID, {"job_id": 1}) == first
+    first = reads_of(pg_store).one(BACKEND_PID, {"job_id": 1})
+    assert reads_of(pg_store).one(BACKEND_PID, {"job_id": 1}) == first
     assert pool.checkedout() == 1  # type: ignore[attr-defined]
 
     others: list[object] = []
@@ -172,7 +164,7 @@ def test_each_thread_keeps_its_read_connection_then_hands_it_back(pg_store: Stor
 
     def read_in_a_thread() -> None:
         barrier.wait()
-        others.append(pg_store.read_one(BACKEND_PID, {"job_id": 1}))
+        others.append(reads_of(pg_store).one(BACKEND_PID, {"job_id": 1}))
         barrier.wait()  # both threads hold theirs at once
 
     threads = [threading.Thread(target=read_in_a_thread) for _ in range(3)]
@@ -184,15 +176,15 @@ def test_each_thread_keeps_its_read_connection_then_hands_it_back(pg_store: Stor
 
     assert pool.checkedout() == 1 + 3  # type: ignore[attr-defined]
     reads.hold_seconds = 0  # the next read hands the held one back, and the ended threads'
-    pg_store.read_one(BACKEND_PID, {"job_id": 1})
+    reads_of(pg_store).one(BACKEND_PID, {"job_id": 1})
     assert pool.checkedout() == 1  # type: ignore[attr-defined]
 
 
 def test_dispose_closes_the_held_read_connections(tmp_path: Path) -> None:
     url, schema = make_store_url("postgresql", tmp_path)
-    store = Store(url)
+    store = Store(url, status_reads="compiled")
     try:
-        pid = store.read_one(BACKEND_PID, {"job_id": 1})
+        pid = reads_of(store).one(BACKEND_PID, {"job_id": 1})
         store.dispose()
         with store.engine.connect() as conn:
             alive = conn.execute(

@@ -3,13 +3,10 @@ callers over zeep, plain HTTP refused."""
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,69 +18,14 @@ from cora_ocr.config import load_settings
 from cora_ocr.services import build_services
 from cora_ocr.store import Store
 from cora_ocr.store.migrate import upgrade
-from tests.conftest import make_store_url
 from tests.factories import activity_header, file_batch_args
-
-SERVICE = "/SequenceServices/coraOcrIntegration_v1.0.0.asmx"
+from tests.processes import SERVICE, self_signed, wait_until_listening
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def self_signed(directory: Path) -> tuple[Path, Path]:
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
-
-
-def wait_until_listening(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "cora-ocr web exited"
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError("cora-ocr web is not listening")
-
-
-@pytest.fixture
-def web_env(backend: str, tmp_path: Path) -> Iterator[dict[str, str]]:
-    url, schema = make_store_url(backend, tmp_path)
-    yield {
-        **os.environ,
-        "CORA_OCR_DATA_DIR": str(tmp_path / "data"),
-        "CORA_OCR_DATABASE_URL": url,
-        "CORA_OCR_PORT": str(free_port()),
-        "CORA_OCR_WEB_WORKERS": "2",
-    }
-    if schema is not None:
-        schema.drop()
 
 
 def run_web(env: dict[str, str]) -> subprocess.Popen[bytes]:

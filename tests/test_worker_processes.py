@@ -17,13 +17,13 @@ import pytest
 from sqlalchemy import func, select
 
 from cora_ocr.config import DEFAULT_CONNECTION, Settings, load_settings
-from cora_ocr.jobs import FileBatchRequest, FileRef
 from cora_ocr.services import Services, build_services
 from cora_ocr.statuses import JobState
 from cora_ocr.store import Job, JobEvent, Store
 from cora_ocr.store.migrate import upgrade
 from tests.conftest import make_store_url
 from tests.factories import ManualClock
+from tests.processes import request
 from tests.robots import RobotThread, SimulatedRobot, result_text, robot_files
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,17 +39,6 @@ def write_config(directory: Path, database_url: str) -> Path:
         f'[connections]\n{DEFAULT_CONNECTION} = "{directory / "files"}"\n'
     )
     return config
-
-
-def request(name: str, put_model: str = "FailIfExists") -> FileBatchRequest:
-    return FileBatchRequest(
-        timeout=600,
-        external_context=None,
-        input_file=FileRef(DEFAULT_CONNECTION, "in", name),
-        ocr_profile="Default",
-        output_file=FileRef(DEFAULT_CONNECTION, "out", Path(name).stem + ".xml"),
-        put_model=put_model,
-    )
 
 
 class Setup:

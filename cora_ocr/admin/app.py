@@ -30,7 +30,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, select_autoescape
-from sqlalchemy import and_
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
@@ -41,7 +40,7 @@ from cora_ocr.jobs import JobService
 from cora_ocr.licensing import Licensing
 from cora_ocr.statuses import JobState
 from cora_ocr.store.admin import AdminRows
-from cora_ocr.store.models import Job
+from cora_ocr.store.jobstore import ANY_JOB, JobFilter
 from cora_ocr.web import admission
 
 log = logging.getLogger(__name__)
@@ -55,10 +54,15 @@ StartResponse = Callable[..., Any]
 
 class AdminApp:
     def __init__(
-        self, settings: Settings, jobs: JobService, licensing: Licensing, guard: Any
+        self,
+        settings: Settings,
+        jobs: JobService,
+        licensing: Licensing,
+        guard: Any,
+        rows: AdminRows,
     ) -> None:
         self.settings, self.jobs, self.licensing, self.guard = settings, jobs, licensing, guard
-        self.rows = AdminRows(jobs.store)
+        self.rows = rows
         self.key = hashlib.sha256(b"cora-ocr admin\0" + settings.admin_password.encode()).digest()
         self.templates = Environment(
             loader=PackageLoader("cora_ocr.admin"), autoescape=select_autoescape()
@@ -214,11 +218,11 @@ class AdminApp:
             key: args.get(key, "").strip()
             for key in ("state", "license", "profile", "since", "until")
         }
-        conditions: list[Any] = []
+        chosen = ANY_JOB
         problems: list[str] = []
         if filters["state"]:
             if filters["state"] in {state.value for state in JobState}:
-                conditions.append(Job.state == filters["state"])
+                chosen &= JobFilter.state(JobState(filters["state"]))
             else:
                 problems.append(f"state: {filters['state']!r} is not a job state")
         license_pk: int | None = None
@@ -230,25 +234,18 @@ class AdminApp:
             else:
                 problems.append(f"license: no license {filters['license']!r}")
         if filters["profile"]:
-            conditions.append(Job.ocr_profile == filters["profile"])
-        for key, compare in (("since", Job.created_at.__ge__), ("until", Job.created_at.__lt__)):
+            chosen &= JobFilter.profile(filters["profile"])
+        bounds = (("since", JobFilter.created_since), ("until", JobFilter.created_before))
+        for key, bound in bounds:
             if filters[key]:
                 try:
                     when = dt.datetime.fromisoformat(filters[key])
                 except ValueError:
                     problems.append(f"{key}: {filters[key]!r} is not a date and time")
                     continue
-                conditions.append(compare(when.replace(tzinfo=when.tzinfo or dt.UTC)))
+                chosen &= bound(when.replace(tzinfo=when.tzinfo or dt.UTC))
         before = args.get("before", type=int)
-        jobs = (
-            []
-            if problems
-            else list(
-                self.jobs.page(
-                    license_pk, and_(*conditions) if conditions else None, PAGE_SIZE, before
-                )
-            )
-        )
+        jobs = [] if problems else list(self.jobs.page(license_pk, chosen, PAGE_SIZE, before))
         older = None
         if len(jobs) == PAGE_SIZE:
             older = "?" + urlencode(

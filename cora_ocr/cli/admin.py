@@ -94,7 +94,7 @@ def cmd_jobs_purge(settings: Settings, args: argparse.Namespace) -> int:
         raise SettingsError(f"--older-than: {args.older_than} is not a number of days")
     cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=args.older_than)
     with services_for(settings) as services:
-        count = purge(services.store, services.connections, cutoff, dry_run=args.dry_run)
+        count = purge(services.job_store, services.connections, cutoff, dry_run=args.dry_run)
     when = cutoff.isoformat(timespec="seconds")
     if args.dry_run:
         print(f"{count} jobs ended before {when} would be purged")

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from cora_ocr.config import Settings
-from cora_ocr.store import Store
+from cora_ocr.store import Store, store_for
 from cora_ocr.store.migrate import upgrade
 
 if TYPE_CHECKING:
@@ -19,7 +19,8 @@ log = logging.getLogger("cora_ocr")
 
 
 def open_store(settings: Settings) -> Store:
-    store = Store(settings.effective_database_url)
+    """The settings' store (cora_ocr.services.store_for), migrated to the code's revision."""
+    store = store_for(settings)
     upgrade(store.engine)
     return store
 

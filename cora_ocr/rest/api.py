@@ -16,14 +16,15 @@ from werkzeug.wsgi import wrap_file
 
 from cora_ocr import errors
 from cora_ocr.clock import Clock, SystemClock
-from cora_ocr.job_view import PREFIX, STATUS_FILTERS, iso, job_view, status_of
+from cora_ocr.job_view import PREFIX, iso, job_view, status_of
 from cora_ocr.jobs import JobService
 from cora_ocr.licensing import Licensing, Principal, may_see, seconds_to_next_hour
 from cora_ocr.rest import openapi
 from cora_ocr.rest.openapi import MAX_ID
 from cora_ocr.rest.uploads import Uploads
 from cora_ocr.statuses import JobState
-from cora_ocr.store import Job
+from cora_ocr.store.jobstore import ANY_JOB, JobFilter
+from cora_ocr.store.records import JobRecord
 from cora_ocr.web import admission
 from cora_ocr.web.faults import message_for, rule_for
 
@@ -174,15 +175,15 @@ class RestApi:
     def list_jobs(self, request: Request) -> Response:
         principal = self._caller(request)
         status = request.args.get("status", "")
-        if status and status not in STATUS_FILTERS:
-            raise errors.InvalidField(
-                "status", f"{status!r} is not one of {', '.join(STATUS_FILTERS)}"
-            )
+        try:
+            chosen = JobFilter.status(status) if status else ANY_JOB
+        except ValueError as exc:
+            raise errors.InvalidField("status", str(exc)) from None
         limit = _int_arg(request, "limit", 50, 1, MAX_PAGE)
         after = _int_arg(request, "after", None, 1, 2**63 - 1)
         page = self.jobs.page(
             None if principal is None else principal.license_pk,
-            STATUS_FILTERS.get(status),
+            chosen,
             limit,
             after,
         )
@@ -196,7 +197,7 @@ class RestApi:
     def _caller(self, request: Request, any_region: bool = False) -> Principal | None:
         return admission.caller(request.environ, any_region)
 
-    def _own_job(self, principal: Principal | None, job_id: int) -> Job:
+    def _own_job(self, principal: Principal | None, job_id: int) -> JobRecord:
         try:
             job = self.jobs.get(job_id)
         except errors.JobNotFound:

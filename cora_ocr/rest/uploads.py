@@ -28,7 +28,7 @@ from cora_ocr.jobs import FileBatchRequest, FileRef, JobService
 from cora_ocr.licensing import Principal
 from cora_ocr.profiles import Profiles
 from cora_ocr.robot.documents import sniff
-from cora_ocr.store import Job
+from cora_ocr.store.records import JobRecord
 from cora_ocr.worker.callbacks import refusal
 
 DEFAULT_TIMEOUT = 86_400  # seconds a REST job may wait to start, unless `timeout` says
@@ -191,7 +191,7 @@ class Uploads:
             shutil.rmtree(inbox, ignore_errors=True)
             raise
 
-    def result(self, job: Job) -> tuple[Path, str]:
+    def result(self, job: JobRecord) -> tuple[Path, str]:
         """The completed job's result file and its content type."""
         if job.output_connection != UPLOADS:
             raise errors.ClientError(
@@ -204,7 +204,7 @@ class Uploads:
         output_format = profile.output_format if profile is not None else "alto"
         return path, RESULT_TYPES.get(output_format, "application/octet-stream")
 
-    def remove(self, job: Job) -> None:
+    def remove(self, job: JobRecord) -> None:
         """A REST job's folders, input and result."""
         remove_upload_folders(
             self.root, job.input_connection, job.input_location, job.output_location

@@ -1,6 +1,6 @@
 """The job store: SQLAlchemy models, engine/session handling, queries and migrations."""
 
-from cora_ocr.store.engine import Store
+from cora_ocr.store.engine import Store, store_for
 from cora_ocr.store.models import (
     AdminLoginFailures,
     AdminSession,
@@ -22,4 +22,5 @@ __all__ = [
     "License",
     "Store",
     "Usage",
+    "store_for",
 ]

@@ -26,31 +26,31 @@ class AdminRows:
         self.store = store
 
     def start_session(self, nonce: str, expires_at: dt.datetime, now: dt.datetime) -> None:
-        with self.store.session.begin() as session:
+        with self.store.transaction() as session:
             session.execute(delete(AdminSession).where(AdminSession.expires_at <= now))
             session.add(AdminSession(nonce_hash=_hash(nonce), expires_at=expires_at))
 
     def session_alive(self, nonce: str, now: dt.datetime) -> bool:
-        with self.store.session() as session:
+        with self.store.reading() as session:
             expires = session.scalar(
                 select(AdminSession.expires_at).where(AdminSession.nonce_hash == _hash(nonce))
             )
         return expires is not None and expires > now
 
     def end_session(self, nonce: str) -> None:
-        with self.store.session.begin() as session:
+        with self.store.transaction() as session:
             session.execute(delete(AdminSession).where(AdminSession.nonce_hash == _hash(nonce)))
 
     def wait(self, keys: list[str], now: dt.datetime) -> float:
         """Seconds before any of `keys` may try to log in again (0: now)."""
-        with self.store.session() as session:
+        with self.store.reading() as session:
             until = session.scalars(
                 select(AdminLoginFailures.blocked_until).where(AdminLoginFailures.key.in_(keys))
             ).all()
         return max([0.0, *((moment - now).total_seconds() for moment in until)])
 
     def failed(self, keys: list[str], now: dt.datetime) -> None:
-        with self.store.session.begin() as session:
+        with self.store.transaction() as session:
             for key in keys:
                 row = session.get(AdminLoginFailures, key)
                 if row is None:
@@ -61,5 +61,5 @@ class AdminRows:
                 row.blocked_until = now + min(wait, LONGEST_WAIT)
 
     def succeeded(self, keys: list[str]) -> None:
-        with self.store.session.begin() as session:
+        with self.store.transaction() as session:
             session.execute(delete(AdminLoginFailures).where(AdminLoginFailures.key.in_(keys)))

@@ -1,18 +1,22 @@
-"""Engine and session factory; built once by the caller, never at import time."""
+"""Engines, transactions and the GetStatus reader; built once by the caller, never at import."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Executable, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from cora_ocr.clock import Clock, DatabaseClock, SystemClock
+from cora_ocr.config import Settings
 from cora_ocr.store.reads import CompiledReads, PreparedReads, Reads, cut_while_idle
+from cora_ocr.store.status_reader import KeptStatusReader, StatusReader
 from cora_ocr.store.statuses import SqliteStatusRows, StatusRows
 
 # Pooled connections are replaced after this long.
@@ -57,15 +61,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 STATUS_CHANGED = "cora_ocr.status_changed"  # session.info: job ids, or None for all
-# Execution options of an UPDATE on jobs: it changes what GetStatus reads of this one job, or
-# nothing GetStatus reads. Any other UPDATE or DELETE on jobs counts as changing every job.
-STATUS_OF_JOB = "cora_ocr_status_of_job"
-STATUS_UNCHANGED = "cora_ocr_status_unchanged"
 
 
 def status_changed(session: Session, job_id: int | None) -> None:
-    """The session changed what GetStatus reads of this job (None: of any job); rows kept
-    by this process are forgotten once it commits."""
+    """The session changed what GetStatus reads of this job (None: of any job); the store's
+    status reader is told once it commits (Store.transaction)."""
     changed = session.info.setdefault(STATUS_CHANGED, set())
     if job_id is None or changed is None:
         session.info[STATUS_CHANGED] = None
@@ -73,58 +73,57 @@ def status_changed(session: Session, job_id: int | None) -> None:
         changed.add(job_id)
 
 
-def _watch_statements(state: ORMExecuteState) -> None:
-    """An UPDATE or DELETE on jobs run through a session marks what it changed."""
-    if not (state.is_update or state.is_delete):
-        return
-    if getattr(getattr(state.statement, "table", None), "name", None) != "jobs":
-        return
-    options = state.execution_options
-    if not options.get(STATUS_UNCHANGED):
-        status_changed(state.session, options.get(STATUS_OF_JOB))
-
-
-def _watch_objects(session: Session, _context: Any) -> None:
-    """A job changed or deleted through the ORM's unit of work marks itself."""
-    for instance in [*session.dirty, *session.deleted]:
-        if getattr(type(instance), "__tablename__", None) == "jobs":
-            status_changed(session, getattr(instance, "id", None))
+def status_reader(kind: str, url: str, engine: Engine, **engine_kwargs: Any) -> StatusReader:
+    """The GetStatus reader `kind` names (config.STATUS_READS; store/status_reader.py) for the
+    database at `url`. The Core reader reads on the main `engine`; the others on an engine of
+    their own, each thread holding at most one of its connections (so no overflow limit), in
+    AUTOCOMMIT with no reset on return on a server. An in-memory SQLite database lives in the
+    main engine's one connection: Core, and nothing kept."""
+    parsed = make_url(url)
+    sqlite = parsed.get_backend_name() == "sqlite"
+    if kind == "core" or (sqlite and parsed.database in (None, "", ":memory:")):
+        return StatusReader(Reads(engine))
+    pool = {} if "poolclass" in engine_kwargs else {"max_overflow": -1}
+    if sqlite:
+        reads: CompiledReads = CompiledReads(make_engine(url, **pool, **engine_kwargs))
+    else:
+        read_engine = make_engine(
+            url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None, **pool, **engine_kwargs
+        )
+        faster = PreparedReads if read_engine.driver == "psycopg" else CompiledReads
+        reads = faster(read_engine)
+    if kind == "compiled":
+        return StatusReader(reads)
+    rows = SqliteStatusRows(reads.engine) if sqlite else StatusRows(reads.engine)
+    return KeptStatusReader(reads, rows)
 
 
 class Store:
-    """Owns the engine and hands out sessions."""
+    """Owns the engines: hands out transactions to the store's own modules (JobStore,
+    LicenseStore, AdminRows), and reads GetStatus rows through the reader `status_reads`
+    names (setting of the same name)."""
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    def __init__(self, url: str, status_reads: str = "core", **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.session: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
-        # GetStatus reads (cora_ocr.store.reads): on an engine of their own, each server
-        # thread holding at most one of its connections, hence no overflow limit: as many as
-        # the server has threads. On a server, in AUTOCOMMIT with no reset on return. An
-        # in-memory SQLite database exists only in the main engine's one connection: Core.
-        parsed = make_url(url)
-        pool = {} if "poolclass" in engine_kwargs else {"max_overflow": -1}
-        if parsed.get_backend_name() == "sqlite":
-            if parsed.database in (None, "", ":memory:"):
-                self.reads: Reads = Reads(self.engine)
-            else:
-                self.reads = CompiledReads(make_engine(url, **pool, **engine_kwargs))
-        else:
-            read_engine = make_engine(
-                url,
-                isolation_level="AUTOCOMMIT",
-                pool_reset_on_return=None,
-                **pool,
-                **engine_kwargs,
-            )
-            faster = PreparedReads if read_engine.driver == "psycopg" else CompiledReads
-            self.reads = faster(read_engine)
+        self.statuses = status_reader(status_reads, url, self.engine, **engine_kwargs)
 
-        self.status_rows: StatusRows | None = None
-        event.listen(self.session, "do_orm_execute", _watch_statements)
-        event.listen(self.session, "after_flush", _watch_objects)
-        event.listen(self.session, "after_commit", self._forget_changed)
-        event.listen(self.session, "after_rollback", self._drop_changed)
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session in a transaction, committed at the end of the block (rolled back on an
+        exception); the status reader is told what it changed once it is committed."""
+        with self.session.begin() as session:
+            yield session
+        changed = session.info.pop(STATUS_CHANGED, set())
+        if changed is None or changed:
+            self.statuses.changed(changed)
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for reads (nothing it does is committed)."""
+        with self.session() as session:
+            yield session
 
     def clock(self) -> Clock:
         """The clock every process sharing this database reads (cora_ocr/clock.py): the
@@ -138,39 +137,22 @@ class Store:
             moment: dt.datetime = conn.execute(text("SELECT clock_timestamp()")).scalar_one()
         return moment.astimezone(dt.UTC)
 
-    def keep_statuses(self) -> None:
-        """Keep GetStatus rows between changes (store/statuses.py): for the processes that
-        answer GetStatus, on PostgreSQL and on a SQLite database file."""
-        if self.status_rows is not None:
-            return
-        if self.dialect == "postgresql":
-            self.status_rows = StatusRows(self.reads.engine)
-        elif isinstance(self.reads, CompiledReads):  # not an in-memory database
-            self.status_rows = SqliteStatusRows(self.reads.engine)
-        else:
-            return
-        self.status_rows.start()
-
-    def _forget_changed(self, session: Session) -> None:
-        if STATUS_CHANGED in session.info:
-            changed = session.info.pop(STATUS_CHANGED)
-            if self.status_rows is not None:
-                self.status_rows.forget(changed)
-
-    def _drop_changed(self, session: Session) -> None:
-        session.info.pop(STATUS_CHANGED, None)
+    def schema_revision(self) -> str | None:
+        """The migration revision the database is at (readiness); errors propagate."""
+        with self.engine.connect() as conn:
+            revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        return None if revision is None else str(revision)
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def read_one(self, statement: Executable, params: dict[str, Any]) -> tuple[Any, ...] | None:
-        """One row of a single-statement read (the GetStatus hot path), or None."""
-        return self.reads.one(statement, params)
-
     def dispose(self) -> None:
-        if self.status_rows is not None:
-            self.status_rows.stop()
-        if self.reads.engine is not self.engine:
-            self.reads.dispose()
+        self.statuses.close()
         self.engine.dispose()
+
+
+def store_for(settings: Settings) -> Store:
+    """The store the settings name, reading GetStatus as their `status_reads` says (not
+    migrated: cli/common.py's open_store upgrades it)."""
+    return Store(settings.effective_database_url, status_reads=settings.status_reads)

@@ -1,17 +1,17 @@
-"""Queries of licenses, apps and hourly usage."""
+"""The statements on licenses, apps and hourly usage, run by LicenseStore (store/licenses.py)
+and, for the usage jobs count, by JobStore."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from cora_ocr.statuses import JobState
-from cora_ocr.store.engine import STATUS_UNCHANGED
-from cora_ocr.store.models import App, Job, License, Usage
+from cora_ocr.store.models import App, License, Usage
+from cora_ocr.store.records import Standing
 
 
 def hour_of(moment: dt.datetime) -> dt.datetime:
@@ -72,14 +72,7 @@ def lock_license(session: Session, license_pk: int) -> int | None:
     ).scalar()
 
 
-class Standing(NamedTuple):
-    suspended: bool
-    expires_at: dt.datetime | None
-    app_enabled: bool
-
-
 def standing(session: Session, license_pk: int, app_pk: int | None) -> Standing | None:
-    """Whether a license (and the app a job came from) may still have work done."""
     row = session.execute(
         select(License.suspended, License.expires_at, App.enabled)
         .outerjoin(App, App.id == app_pk)
@@ -88,18 +81,6 @@ def standing(session: Session, license_pk: int, app_pk: int | None) -> Standing 
     if row is None:
         return None
     return Standing(bool(row[0]), row[1], row[2] is not False)
-
-
-def wake_throttled_jobs(session: Session, license_pk: int, app_pk: int | None = None) -> int:
-    """Make a license's (or one app's) throttled jobs due now, so that a worker looks at them
-    at once rather than when their hour renews (after a suspension: to stop them)."""
-    query = update(Job).where(Job.license_pk == license_pk, Job.state == JobState.THROTTLED.value)
-    if app_pk is not None:
-        query = query.where(Job.app_pk == app_pk)
-    result = session.execute(
-        query.values(next_attempt_at=None).execution_options(**{STATUS_UNCHANGED: True})
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def apps_of(session: Session, license_pk: int) -> list[App]:

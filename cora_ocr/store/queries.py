@@ -1,22 +1,22 @@
-"""Job queries. Every state change is a compare-and-set plus an event row, in one transaction."""
+"""The statements on jobs, their events and usage, run by JobStore (store/jobstore.py) in the
+transactions it opens. Every state change is a compare-and-set plus an event row."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from cora_ocr.statuses import Ending, JobState, OcrErrorCode, can_move
-
-if TYPE_CHECKING:
-    from cora_ocr.metrics import JobCounts
 from cora_ocr.store import licensing as usage
-from cora_ocr.store.engine import STATUS_OF_JOB, STATUS_UNCHANGED, Store
+from cora_ocr.store.engine import status_changed
 from cora_ocr.store.models import Job, JobEvent, utcnow
+from cora_ocr.store.records import JOB_FIELDS, Claim, EventRecord, JobCounts, JobRecord
+from cora_ocr.store.status_reader import STATUS_COLUMNS
 
 
 def insert_job(
@@ -71,65 +71,31 @@ def _insert_job_and_event(columns: tuple[str, ...]) -> Any:
     )
 
 
-_STATUS = select(
-    Job.state, Job.error_code, Job.external_context, Job.license_pk, Job.start_by
-).where(Job.id == bindparam("job_id"))
+def _job_columns() -> list[Any]:
+    return [_JOBS.c[name] for name in JOB_FIELDS]
 
 
-class StatusRow(NamedTuple):
-    state: str
-    error_code: str
-    external_context: str | None
-    license_pk: int | None
-    start_by: int | None
+SELECT_JOB = select(*_job_columns())
 
 
-def status_row(store: Store, job_id: int) -> StatusRow | None:
-    """What GetStatus needs of one job: the hot path (kept between changes on PostgreSQL by
-    the processes that answer it: store/statuses.py)."""
-    rows = store.status_rows
-    if rows is None:
-        row = store.read_one(_STATUS, {"job_id": job_id})
-        return None if row is None else StatusRow(*row)
-    kept: StatusRow | None = rows.get(job_id)
-    if kept is not None:
-        return kept
-    ticket = rows.ticket()
-    row = store.read_one(_STATUS, {"job_id": job_id})
-    found = None if row is None else StatusRow(*row)
-    rows.keep(job_id, found, ticket)
-    return found
+def job_record(session: Session, job_id: int, with_events: bool = False) -> JobRecord | None:
+    row = session.execute(SELECT_JOB.where(_JOBS.c.id == job_id)).first()
+    if row is None:
+        return None
+    if not with_events:
+        return JobRecord(*row)
+    events = session.execute(
+        select(JobEvent.at, JobEvent.from_state, JobEvent.to_state, JobEvent.error_code)
+        .add_columns(JobEvent.reason, JobEvent.actor)
+        .where(JobEvent.job_id == job_id)
+        .order_by(JobEvent.id)
+    ).all()
+    history = tuple(EventRecord(*event) for event in events)
+    return dataclasses.replace(JobRecord(*row), events=history)
 
 
-def get_job(session: Session, job_id: int) -> Job | None:
-    return session.get(Job, job_id)
-
-
-def list_jobs(session: Session, state: JobState | None = None, limit: int = 50) -> Sequence[Job]:
-    query = select(Job).order_by(Job.id.desc()).limit(limit)
-    if state is not None:
-        query = query.where(Job.state == state.value)
-    return session.scalars(query).all()
-
-
-def page_of_jobs(
-    session: Session,
-    license_pk: int | None,
-    condition: Any,
-    limit: int,
-    before_id: int | None,
-) -> Sequence[Job]:
-    """A page of jobs, newest first, after the keyset `before_id`; only those of one license
-    unless license_pk is None (the anonymous local setup sees all), and only those meeting
-    `condition` unless it is None."""
-    query = select(Job).order_by(Job.id.desc()).limit(limit)
-    if license_pk is not None:
-        query = query.where(Job.license_pk == license_pk)
-    if condition is not None:
-        query = query.where(condition)
-    if before_id is not None:
-        query = query.where(Job.id < before_id)
-    return session.execute(query).scalars().all()
+def job_records(session: Session, query: Any) -> list[JobRecord]:
+    return [JobRecord(*row) for row in session.execute(query).all()]
 
 
 def _event_values(
@@ -152,28 +118,44 @@ def _event_values(
     }
 
 
-# What GetStatus reads of a job (_STATUS); an update of any of these forgets its kept row.
-_STATUS_COLUMNS = frozenset(column.key for column in _STATUS.selected_columns)
-
-
-def _update(job_id: int, guard: list[Any], values: dict[str, Any]) -> Any:
-    status = {STATUS_OF_JOB: job_id} if _STATUS_COLUMNS & set(values) else {STATUS_UNCHANGED: True}
-    return (
-        update(Job)
-        .where(Job.id == job_id, *guard)
-        .values(**values)
-        .execution_options(synchronize_session=False, **status)
-    )
+def update_jobs(
+    session: Session, where: list[Any], values: dict[str, Any], job_id: int | None = None
+) -> Any:
+    """The one UPDATE of jobs: `job_id`'s row (None: every row meeting `where`). A change to
+    a column GetStatus reads is marked for the store to tell its status reader on commit
+    (Store.transaction); a change to any other column is not."""
+    if job_id is not None:
+        where = [Job.id == job_id, *where]
+    if STATUS_COLUMNS & set(values):
+        status_changed(session, job_id)
+    return update(Job).where(*where).values(**values)
 
 
 def _updated(session: Session, job_id: int, guard: list[Any], values: dict[str, Any]) -> bool:
-    result = session.execute(_update(job_id, guard, values))
+    result = session.execute(update_jobs(session, guard, values, job_id))
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 # A job that ends in one of these gives back the pages it reserved when it started.
 _GIVING_BACK = (JobState.FAILED, JobState.ABORTED)
-_RESERVATION = (Job.license_pk, Job.app_pk, Job.pages_reserved, Job.started_at)
+_RESERVATION = (Job.license_pk, Job.app_pk, Job.pages_reserved, Job.started_at, Job.pages_total)
+
+
+def _count_pages(session: Session, target: JobState, row: Any, now: dt.datetime) -> None:
+    """A licensed job's pages in its license's hourly usage, in the hour it started: a job
+    that failed or was aborted gives back what it reserved; a completed one counts as a job,
+    its reservation corrected to the pages the robot counted."""
+    license_pk, app_pk, reserved, started_at, total = row
+    if license_pk is None or app_pk is None:
+        return
+    if target is JobState.COMPLETED:
+        reserved = reserved or 0
+        pages = (total or reserved or 1) - reserved
+        usage.add_usage(
+            session, license_pk, app_pk, usage.hour_of(started_at or now), jobs=1, pages=pages
+        )
+    elif reserved and started_at is not None:
+        usage.add_usage(session, license_pk, app_pk, usage.hour_of(started_at), pages=-reserved)
 
 
 def transition(
@@ -196,7 +178,8 @@ def transition(
 
     False when another party moved the job first or, with `owner`, when that worker no
     longer holds the job's lease. A final state releases the lease; Failed and Aborted also
-    give the job's reserved pages back to its license's hourly budget, in this transaction.
+    give the job's reserved pages back to its license's hourly budget, and Completed counts
+    the job and its pages there, in this transaction.
     """
     if not can_move(expected, target):
         raise ValueError(f"transition {expected} -> {target} is not allowed")
@@ -217,14 +200,12 @@ def transition(
     guard = [Job.state == expected.value]
     if owner is not None:
         guard.append(Job.lease_owner == owner)
-    if target in _GIVING_BACK:
-        row = session.execute(_update(job_id, guard, values).returning(*_RESERVATION)).first()
+    if target in _GIVING_BACK or target is JobState.COMPLETED:
+        statement = update_jobs(session, guard, values, job_id).returning(*_RESERVATION)
+        row = session.execute(statement).first()
         if row is None:
             return False
-        license_pk, app_pk, pages, started_at = row
-        if license_pk is not None and app_pk is not None and pages and started_at is not None:
-            hour = usage.hour_of(started_at)
-            usage.add_usage(session, license_pk, app_pk, hour, pages=-pages)
+        _count_pages(session, target, row, now)
     elif not _updated(session, job_id, guard, values):
         return False
     session.execute(
@@ -260,7 +241,7 @@ def _claimable(now: dt.datetime) -> list[Any]:
 
 def claim(
     session: Session, owner: str, now: dt.datetime, lease: dt.timedelta, skip_locked: bool
-) -> Job | None:
+) -> Claim | None:
     """Lease the oldest job that is due and not held by a live worker, or None.
 
     A job whose previous lease was never released belonged to a worker that died: the
@@ -284,22 +265,17 @@ def claim(
             _INSERT_EVENT,
             _event_values(job_id, now, JobState(state), JobState(state), owner, reason=reason),
         )
-        from cora_ocr import metrics  # not at import: the CLI sets its mode up first
+    job = job_record(session, job_id)
+    assert job is not None
+    return Claim(job, previous_owner)
 
-        metrics.WORKER_RESUMES.inc()
-    return session.get(Job, job_id, populate_existing=True)
 
-
-def job_counts(session: Session) -> JobCounts:
+def job_counts(session: Session, now: dt.datetime) -> JobCounts:
     """Jobs by state, how many are due now and held by no worker, and the failed and aborted
     jobs by how they ended (GET /metrics)."""
-    from sqlalchemy import func
-
-    from cora_ocr.metrics import JobCounts  # not at import: the CLI sets its mode up first
-
     counts = dict(session.execute(select(Job.state, func.count()).group_by(Job.state)).all())
     due = session.execute(
-        select(func.count()).select_from(Job).where(*_claimable(utcnow()))
+        select(func.count()).select_from(Job).where(*_claimable(now))
     ).scalar_one()
     endings = dict(
         session.execute(
@@ -315,17 +291,33 @@ def job_counts(session: Session) -> JobCounts:
 
 def make_due(session: Session, job_ids: set[int], now: dt.datetime) -> int:
     """Jobs waiting for the robot whose answer has come: due now, not at their next look."""
-    result = session.execute(
-        update(Job)
-        .where(
-            Job.id.in_(sorted(job_ids)),
-            Job.state == JobState.WAITING_FOR_OUTPUT.value,
-            Job.next_attempt_at > now,
-        )
-        .values(next_attempt_at=now)
-        .execution_options(synchronize_session=False, **{STATUS_UNCHANGED: True})
-    )
+    where = [
+        Job.id.in_(sorted(job_ids)),
+        Job.state == JobState.WAITING_FOR_OUTPUT.value,
+        Job.next_attempt_at > now,
+    ]
+    result = session.execute(update_jobs(session, where, {"next_attempt_at": now}))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def add_event(
+    session: Session, job_id: int, at: dt.datetime, state: str, reason: str, actor: str
+) -> None:
+    """An event that changes no state (a callback's attempt, say) in the job's history."""
+    session.execute(
+        _INSERT_EVENT,
+        _event_values(job_id, at, JobState(state), JobState(state), actor, reason=reason),
+    )
+
+
+def wake_throttled_jobs(session: Session, license_pk: int, app_pk: int | None = None) -> int:
+    """Make a license's (or one app's) throttled jobs due now, so that a worker looks at them
+    at once rather than when their hour renews (after a suspension: to stop them)."""
+    where = [Job.license_pk == license_pk, Job.state == JobState.THROTTLED.value]
+    if app_pk is not None:
+        where.append(Job.app_pk == app_pk)
+    result = session.execute(update_jobs(session, where, {"next_attempt_at": None}))
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def heartbeat(

@@ -18,6 +18,7 @@ from cora_ocr.namespaces import SERVICE_PATH
 from cora_ocr.rest.api import RestApi
 from cora_ocr.rest.uploads import Uploads
 from cora_ocr.services import Services
+from cora_ocr.store.admin import AdminRows
 from cora_ocr.web.admission import ADMISSION, Admission, Ticket
 from cora_ocr.web.asmx import AsmxApp
 from cora_ocr.web.door import DOOR_PATH, Door, HeaderJudge
@@ -102,7 +103,6 @@ def create_app(services: Services, clock: Clock | None = None) -> CoraOcrApp:
     sweep_staging(
         services.connections.local_root(UPLOADS), time.time(), services.settings.orphan_seconds
     )
-    services.store.keep_statuses()  # GetStatus rows between changes, on PostgreSQL
     guard = Guard(services.settings, services.licensing, clock)
     uploads = Uploads(
         services.connections,
@@ -113,6 +113,7 @@ def create_app(services: Services, clock: Clock | None = None) -> CoraOcrApp:
     )
     rest = RestApi(services.jobs, services.licensing, uploads, clock)
     health = Health(services.store, services.profiles)
-    observer = Observer(services.settings, services.store)
-    admin = AdminApp(services.settings, services.jobs, services.licensing, guard)
+    observer = Observer(services.settings, lambda: services.job_store.counts(clock.now()))
+    rows = AdminRows(services.store)
+    admin = AdminApp(services.settings, services.jobs, services.licensing, guard, rows)
     return CoraOcrApp(services.settings, services.jobs, guard, rest, health, observer, admin)

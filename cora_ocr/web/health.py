@@ -16,7 +16,6 @@ import time
 from typing import Any
 
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
 
 from cora_ocr.outages import describe
 from cora_ocr.profiles import Profiles
@@ -60,8 +59,7 @@ class Health:
     def checks(self) -> dict[str, Any]:
         found: dict[str, Any] = {"database": "ok", "migrations": "unknown"}
         try:
-            with self.store.engine.connect() as conn:
-                current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            current = self.store.schema_revision()
         except Exception as exc:  # any failure to reach it is the answer
             # Why, with the server's name and address, goes to the log, not to the caller.
             log.warning("readiness: the database is unreachable: %s", describe(exc))

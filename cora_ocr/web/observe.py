@@ -19,7 +19,7 @@ from cora_ocr import metrics
 from cora_ocr.config import Settings
 from cora_ocr.job_view import PREFIX as REST_PREFIX
 from cora_ocr.namespaces import SERVICE_PATH
-from cora_ocr.store import queries
+from cora_ocr.store.records import JobCounts
 from cora_ocr.web.guard import LICENSE, REFUSED
 from cora_ocr.web.health import PATHS as HEALTH_PATHS
 from cora_ocr.web.proxy import is_local
@@ -33,11 +33,6 @@ _SERVICE = SERVICE_PATH.lower()
 
 StartResponse = Callable[..., Any]
 App = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
-
-
-def _job_counts(store: Any) -> metrics.JobCounts:
-    with store.session() as session:
-        return queries.job_counts(session)
 
 
 def face_of(path: str) -> str:
@@ -55,10 +50,10 @@ def face_of(path: str) -> str:
 
 
 class Observer:
-    def __init__(self, settings: Settings, store: Any) -> None:
+    def __init__(self, settings: Settings, job_counts: Callable[[], JobCounts]) -> None:
         self.settings = settings
         self.access_log = settings.access_log
-        self.exposition = metrics.Exposition(lambda: _job_counts(store))
+        self.exposition = metrics.Exposition(job_counts)
         self._token = settings.metrics_token.encode()
         self._children: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
 

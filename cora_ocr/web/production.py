@@ -65,8 +65,6 @@ class WebServer(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Any:
         from cora_ocr.services import build_services
-        from cora_ocr.store import Store
         from cora_ocr.web.app import create_app
 
-        store = Store(self.settings.effective_database_url)
-        return create_app(build_services(self.settings, store))
+        return create_app(build_services(self.settings))

@@ -31,12 +31,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import insert, or_, select, update
-
 from cora_ocr.clock import Clock
-from cora_ocr.statuses import FINAL_STATES
-from cora_ocr.store import Job, JobEvent, Store
-from cora_ocr.store.engine import STATUS_UNCHANGED
+from cora_ocr.store.jobstore import PENDING, JobStore
+from cora_ocr.store.records import JobRecord
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +44,7 @@ STATUS_SECONDS = 10.0  # from the start of an attempt to the answer's status lin
 ATTEMPT_SECONDS = 30.0  # the whole attempt: connecting, sending, the answer
 PER_HOST = 2  # attempts in flight to one host, per worker process
 THREADS = 8
-PENDING, SENT, FAILED = "pending", "sent", "failed"
+SENT, FAILED = "sent", "failed"  # and PENDING (store/jobstore.py)
 
 
 def refusal(url: str, hosts: Collection[str]) -> str | None:
@@ -122,10 +119,10 @@ class Callbacks:
 
     def __init__(
         self,
-        store: Store,
+        store: JobStore,
         hosts: Collection[str],
         clock: Clock,
-        view: Callable[[Job], dict[str, Any]],
+        view: Callable[[JobRecord], dict[str, Any]],
     ) -> None:
         self.store = store
         self.hosts = hosts
@@ -189,36 +186,14 @@ class Callbacks:
         now = self.clock.now()
         claimed: list[tuple[int, str, str, int, dict[str, Any]]] = []
         taken: Counter[str] = Counter()
-        with self.store.session.begin() as session:
-            due = session.scalars(
-                select(Job)
-                .where(
-                    Job.callback_state == PENDING,
-                    Job.state.in_([state.value for state in FINAL_STATES]),
-                    or_(Job.callback_due_at.is_(None), Job.callback_due_at <= now),
-                )
-                # Never tried first, then the longest due: a host's turns go round its jobs.
-                .order_by(Job.callback_due_at.is_not(None), Job.callback_due_at, Job.id)
-                .limit(limit)
-            ).all()
-            for job in due:
-                url = job.callback_url or ""
-                if not self._has_room(url, taken):
-                    continue  # its host has PER_HOST attempts in flight: a later turn
-                same_due = (
-                    Job.callback_due_at.is_(None)
-                    if job.callback_due_at is None
-                    else Job.callback_due_at == job.callback_due_at
-                )
-                won = session.execute(
-                    update(Job)
-                    .where(Job.id == job.id, Job.callback_state == PENDING, same_due)
-                    .values(callback_due_at=now + dt.timedelta(seconds=CLAIM_SECONDS))
-                    .execution_options(**{STATUS_UNCHANGED: True})
-                )
-                if won.rowcount:  # type: ignore[attr-defined]
-                    taken[_host(url)] += 1
-                    claimed.append((job.id, job.state, url, job.callback_attempts, self.view(job)))
+        until = now + dt.timedelta(seconds=CLAIM_SECONDS)
+        for job in self.store.due_callbacks(now, limit):
+            url = job.callback_url or ""
+            if not self._has_room(url, taken):
+                continue  # its host has PER_HOST attempts in flight: a later turn
+            if self.store.claim_callback(job, until):
+                taken[_host(url)] += 1
+                claimed.append((job.id, job.state, url, job.callback_attempts, self.view(job)))
         return claimed
 
     def _attempt(
@@ -269,24 +244,7 @@ class Callbacks:
     ) -> None:
         now = self.clock.now()
         log.info("job %s: %s", job_id, reason, extra={"job_id": job_id})
-        with self.store.session.begin() as session:
-            session.execute(
-                update(Job)
-                .where(Job.id == job_id)
-                .values(callback_state=outcome, callback_attempts=attempt, callback_due_at=due)
-                .execution_options(**{STATUS_UNCHANGED: True})
-            )
-            session.execute(
-                insert(JobEvent).values(
-                    job_id=job_id,
-                    at=now,
-                    from_state=state,
-                    to_state=state,
-                    error_code="NoError",
-                    reason=reason,
-                    actor="callback",
-                )
-            )
+        self.store.record_callback(job_id, state, attempt, outcome, reason, now, due)
 
 
 def _host(url: str) -> str:

@@ -8,7 +8,7 @@ import threading
 
 from cora_ocr.clock import Clock
 from cora_ocr.outages import Outage
-from cora_ocr.store import Store, queries
+from cora_ocr.store.jobstore import JobStore
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,7 @@ class Heartbeat:
     once and tried again at the next beat."""
 
     def __init__(
-        self, store: Store, job_id: int, owner: str, clock: Clock, lease: dt.timedelta
+        self, store: JobStore, job_id: int, owner: str, clock: Clock, lease: dt.timedelta
     ) -> None:
         self.store, self.job_id, self.owner = store, job_id, owner
         self.clock, self.lease = clock, lease
@@ -32,11 +32,10 @@ class Heartbeat:
         interval = self.lease.total_seconds() / 3
         while not self.stopped.wait(interval):
             try:
-                with self.store.session.begin() as session:
-                    now = self.clock.now()
-                    if not queries.heartbeat(session, self.job_id, self.owner, now, self.lease):
-                        self.lost = True
-                        return
+                now = self.clock.now()
+                if not self.store.heartbeat(self.job_id, self.owner, now, self.lease):
+                    self.lost = True
+                    return
             except Exception as error:
                 self.outage.failed(error)
             else:

@@ -31,7 +31,9 @@ from cora_ocr.outages import Backoff, Outage, describe, is_database_trouble, is_
 from cora_ocr.profiles import Profiles
 from cora_ocr.retention import purge
 from cora_ocr.statuses import JobState, OcrErrorCode
-from cora_ocr.store import Job, Store, queries
+from cora_ocr.store.jobstore import JobStore, Move
+from cora_ocr.store.licenses import LicenseStore
+from cora_ocr.store.records import JobRecord
 from cora_ocr.wakeup import Wakeup
 from cora_ocr.worker.callbacks import Callbacks
 from cora_ocr.worker.lease import Heartbeat
@@ -84,7 +86,7 @@ class Worker:
 
     def __init__(
         self,
-        store: Store,
+        store: JobStore,
         connections: Connections,
         profiles: Profiles,
         config: WorkerConfig | None = None,
@@ -92,6 +94,7 @@ class Worker:
         name: str | None = None,
         hooks: WorkerHooks | None = None,
         callback_hosts: frozenset[str] = frozenset(),
+        licenses: LicenseStore | None = None,
     ) -> None:
         self.store = store
         self.connections = connections
@@ -102,7 +105,7 @@ class Worker:
         self.hooks = hooks or NoHooks()
         self.lease = dt.timedelta(seconds=self.config.lease_seconds)
         self.stop_event = threading.Event()
-        self.policy = LicensePolicy(store)
+        self.policy = LicensePolicy(licenses or LicenseStore(store.store))
         self.outage = Outage("database", log)
         self._next_sweep = 0.0
         self._held: int | None = None  # the job claimed and not yet given back
@@ -116,7 +119,7 @@ class Worker:
         """Work until stopped; with burst, until no job is due now. Returns jobs handled."""
         handled = 0
         if not burst:
-            self.wakeup.start(self.store.engine, [p.output_dir for p in self.profiles.all()])
+            self.wakeup.start(self.store.store.engine, [p.output_dir for p in self.profiles.all()])
         try:
             while not self.stop_event.is_set():
                 claimed = self._turn(burst)
@@ -149,8 +152,7 @@ class Worker:
                     self.callbacks.wait()  # tests never sleep: a burst sees them through
             answered = self.wakeup.answered()
             if answered:
-                with self.store.session.begin() as session:
-                    queries.make_due(session, answered, self.clock.now())
+                self.store.make_due(answered, self.clock.now())
             claimed = self.run_once()
         except Exception as error:
             self.stop_event.wait(self.outage.failed(error))
@@ -174,25 +176,22 @@ class Worker:
         self._next_sweep = time.monotonic() + self.config.sweep_interval_seconds
         if self.config.orphan_seconds <= 0:
             return 0
-        with self.store.session() as session:
-            live = queries.live_robot_names(session)
+        live = self.store.live_robot_names()
         now, age = self.clock.now().timestamp(), self.config.orphan_seconds
         staged = sweep_staging(self.connections.local_root(UPLOADS), now, age)
         return staged + sweep(self.profiles.all(), live, now, age)
 
     def run_once(self) -> bool:
         """Claim one due job and drive it as far as it goes now; False if none was due."""
-        with self.store.session.begin() as session:
-            job = queries.claim(
-                session,
-                self.name,
-                self.clock.now(),
-                self.lease,
-                skip_locked=self.store.dialect == "postgresql",
-            )
-        if job is None:
+        claim = self.store.claim(
+            self.name, self.clock.now(), self.lease, skip_locked=self.store.dialect == "postgresql"
+        )
+        if claim is None:
             return False
         metrics.WORKER_CLAIMS.inc()
+        if claim.resumed_from is not None:
+            metrics.WORKER_RESUMES.inc()
+        job = claim.job
         self._held = job.id
         heartbeat = Heartbeat(self.store, job.id, self.name, self.clock, self.lease)
         with heartbeat:
@@ -203,11 +202,10 @@ class Worker:
     def _let_go(self, job_id: int) -> None:
         """Give back the lease of a job whose drive an outage interrupted: it is claimed again
         at once (by anyone), not after the lease runs out, and counts no stall."""
-        with self.store.session.begin() as session:
-            queries.release(session, job_id, self.name)
+        self.store.release(job_id, self.name)
         self._held = None
 
-    def _refusal(self, job: Job) -> Outcome | None:
+    def _refusal(self, job: JobRecord) -> Outcome | None:
         """Why a claimed job must end before any step: it outlived too many workers, or its
         license no longer stands."""
         if job.stalls > self.config.max_attempts:
@@ -217,7 +215,7 @@ class Worker:
             )
         return self.policy.refusal(job, self.clock.now())
 
-    def _drive(self, job: Job, heartbeat: Heartbeat) -> None:
+    def _drive(self, job: JobRecord, heartbeat: Heartbeat) -> None:
         state = JobState(job.state)
         refusal = self._refusal(job)
         if refusal is not None:
@@ -247,7 +245,7 @@ class Worker:
             state = committed.target
             job = self._reload(job.id)
 
-    def _step(self, job: Job, state: JobState) -> Outcome:
+    def _step(self, job: JobRecord, state: JobState) -> Outcome:
         now = self.clock.now()
         context = StepContext(
             self.connections,
@@ -266,7 +264,7 @@ class Worker:
             log.exception("step %s of job %s failed", state.value, job.id)
             return Outcome.fail(OcrErrorCode.InternalError, describe(error))
 
-    def _retry_later(self, job: Job, state: JobState, error: Exception) -> Outcome:
+    def _retry_later(self, job: JobRecord, state: JobState, error: Exception) -> Outcome:
         """The step met trouble that may pass: try it again after a backoff, or give up after
         `max_attempts` tries in a row."""
         attempt = job.retries + 1
@@ -287,32 +285,37 @@ class Worker:
         )
 
     # --- guarded writes -------------------------------------------------------------------
-    def _commit(self, job: Job, state: JobState, outcome: Outcome) -> Outcome | None:
+    def _commit(self, job: JobRecord, state: JobState, outcome: Outcome) -> Outcome | None:
         """Commit the outcome as a transition; the outcome committed (a start may become
         Throttled by the page budget), or None if the job is no longer ours."""
         assert outcome.target is not None
         now = self.clock.now()
-        with self.store.session.begin() as session:
-            if state is JobState.QUEUED and outcome.target is JobState.PROCESSING_INPUT:
-                outcome = self.policy.admit(session, job, outcome, now)
-            assert outcome.target is not None
-            moved = queries.transition(
-                session,
-                job.id,
-                state,
-                outcome.target,
-                actor=self.name,
-                owner=self.name,
-                error_code=outcome.error_code,
-                reason=outcome.reason,
-                now=now,
-                ending=outcome.ending,
-                **{"next_attempt_at": None, "retries": 0, "error_reason": None, **outcome.columns},
-            )
-            if moved and outcome.target is JobState.COMPLETED:
-                self.policy.record_completion(session, job, now)
+        move = Move(
+            state,
+            outcome.target,
+            actor=self.name,
+            owner=self.name,
+            error_code=outcome.error_code,
+            reason=outcome.reason,
+            ending=outcome.ending,
+            columns={
+                "next_attempt_at": None,
+                "retries": 0,
+                "error_reason": None,
+                **outcome.columns,
+            },
+        )
+        if state is JobState.QUEUED and outcome.target is JobState.PROCESSING_INPUT:
+            reserve = int(outcome.columns.get("pages_reserved") or 0)
+            made = self.store.start(job, move, reserve, now, self.policy.throttled(move))
+            if made is not None and made.target is JobState.THROTTLED:
+                outcome = Outcome(made.target, reason=made.reason, columns=made.columns)
+            moved = made is not None
+        else:
+            moved = self.store.move(job.id, move, now)
         if not moved:
             return None
+        assert outcome.target is not None
         log.info(
             "job %s: %s -> %s",
             job.id,
@@ -331,24 +334,21 @@ class Worker:
                     metrics.JOB_PAGES.observe(pages)
         return outcome
 
-    def _release(self, job: Job, outcome: Outcome) -> bool:
+    def _release(self, job: JobRecord, outcome: Outcome) -> bool:
         assert outcome.wait_seconds is not None
         columns = {
             "next_attempt_at": self.clock.now() + dt.timedelta(seconds=outcome.wait_seconds),
             **outcome.columns,
         }
-        with self.store.session.begin() as session:
-            return queries.release(session, job.id, self.name, **columns)
+        return self.store.release(job.id, self.name, **columns)
 
     def _record_output_name(self, job_id: int, name: str) -> bool:
-        with self.store.session.begin() as session:
-            return queries.set_columns(session, job_id, self.name, output_final_name=name)
+        return self.store.set_columns(job_id, self.name, output_final_name=name)
 
-    def _reload(self, job_id: int) -> Job:
-        with self.store.session() as session:
-            job = queries.get_job(session, job_id)
-            assert job is not None
-            return job
+    def _reload(self, job_id: int) -> JobRecord:
+        job = self.store.get(job_id)
+        assert job is not None
+        return job
 
     def _lost(self, job_id: int) -> None:
         """Another party changed the job under us: clean up if it was aborted."""
@@ -358,7 +358,7 @@ class Worker:
         if job.state == JobState.ABORTED.value:
             self._remove_robot_files(job)
 
-    def _remove_robot_files(self, job: Job) -> None:
+    def _remove_robot_files(self, job: JobRecord) -> None:
         profile = self.profiles.get(job.ocr_profile)
         if profile is not None and job.robot_name is not None:
             profile.cleanup(job.robot_name, job.id)

@@ -18,7 +18,7 @@ from cora_ocr.jobs import NOT_STARTED
 from cora_ocr.profiles import ENGINE_FAILED, Profiles, job_temp_tag, robot_file_name
 from cora_ocr.robot.documents import count_pages
 from cora_ocr.statuses import Ending, JobState, OcrErrorCode, PutModel
-from cora_ocr.store import Job
+from cora_ocr.store.records import JobRecord
 
 MAX_ROBOT_REASON = 2000
 
@@ -49,19 +49,19 @@ class StepContext:
     record_output_name: Callable[[str], bool]
 
 
-def profile_missing(job: Job) -> Outcome:
+def profile_missing(job: JobRecord) -> Outcome:
     return Outcome.fail(
         OcrErrorCode.RobotProfileNotFound, f"OCR profile {job.ocr_profile!r} is not configured"
     )
 
 
-def _not_started_in_time(ctx: StepContext, job: Job) -> Outcome | None:
+def _not_started_in_time(ctx: StepContext, job: JobRecord) -> Outcome | None:
     if job.start_by is not None and ctx.now.timestamp() >= job.start_by:
         return Outcome.fail(OcrErrorCode.TimedOut, NOT_STARTED)
     return None
 
 
-def start(ctx: StepContext, job: Job) -> Outcome:
+def start(ctx: StepContext, job: JobRecord) -> Outcome:
     """Queued: the job starts now (its TimeOut counts from here) under a robot file name of its
     own, unless it waited longer than its TimeOut to start. A licensed job also reserves its
     document's pages; the worker admits that against the license's hourly budget when it
@@ -78,7 +78,7 @@ def start(ctx: StepContext, job: Job) -> Outcome:
     return Outcome(JobState.PROCESSING_INPUT, columns=columns)
 
 
-def resume(ctx: StepContext, job: Job) -> Outcome:
+def resume(ctx: StepContext, job: JobRecord) -> Outcome:
     """Throttled, and due again: back to the queue, where the budget is checked anew."""
     return _not_started_in_time(ctx, job) or Outcome(
         JobState.QUEUED, reason="hourly page budget renewed"
@@ -107,12 +107,12 @@ def storage_trouble(
     return Outcome.fail(code, reason)
 
 
-def _source(ctx: StepContext, job: Job) -> tuple[Storage, PurePath]:
+def _source(ctx: StepContext, job: JobRecord) -> tuple[Storage, PurePath]:
     connection = ctx.connections.get("InputFile.Connection", job.input_connection, internal=True)
     return connection, connection.resolve("InputFile", job.input_location, job.input_name)
 
 
-def _page_count(ctx: StepContext, job: Job) -> int:
+def _page_count(ctx: StepContext, job: JobRecord) -> int:
     """The document's pages, 1 if it cannot be read now (ProcessingInput says why)."""
     try:
         connection, source = _source(ctx, job)
@@ -122,13 +122,13 @@ def _page_count(ctx: StepContext, job: Job) -> int:
         return 1
 
 
-def robot_name(job: Job) -> str:
+def robot_name(job: JobRecord) -> str:
     if job.robot_name is None:  # set when the job starts; a job that never started has none
         raise RuntimeError(f"job {job.id} has no robot file name")
     return job.robot_name
 
 
-def put_input(ctx: StepContext, job: Job) -> Outcome:
+def put_input(ctx: StepContext, job: JobRecord) -> Outcome:
     """ProcessingInput: copy the caller's file into the robot's input folder, under the job's
     own name. A file of that name, or the robot's answer to it, was put there by this job
     before a worker stopped: the job goes on waiting for it (never judged by content)."""
@@ -173,7 +173,7 @@ class RobotFolderError(Exception):
     """The robot's input folder could not take the document (the reading side was fine)."""
 
 
-def _write_robot_input(reader: BinaryIO, target: Path, job: Job) -> None:
+def _write_robot_input(reader: BinaryIO, target: Path, job: JobRecord) -> None:
     try:
         files.put_file(reader, target, replace=False, tag=job_temp_tag(job.id))
     except files.TargetExists:
@@ -184,7 +184,7 @@ def _write_robot_input(reader: BinaryIO, target: Path, job: Job) -> None:
         raise RobotFolderError(f"cannot write {target}: {exc.strerror or exc}") from exc
 
 
-def wait_for_output(ctx: StepContext, job: Job) -> Outcome:
+def wait_for_output(ctx: StepContext, job: JobRecord) -> Outcome:
     """WaitingForOutput: a result moves on, a robot error fails, past the TimeOut fails."""
     profile = ctx.profiles.get(job.ocr_profile)
     if profile is None:
@@ -243,7 +243,7 @@ def read_progress(path: Path) -> dict[str, int]:
     return {"pages_done": done, "pages_total": total}
 
 
-def deliver(ctx: StepContext, job: Job) -> Outcome:
+def deliver(ctx: StepContext, job: JobRecord) -> Outcome:
     """Delivering: put the robot's result at OutPutFile by the job's PutModel."""
     profile = ctx.profiles.get(job.ocr_profile)
     if profile is None:
@@ -272,7 +272,7 @@ def deliver(ctx: StepContext, job: Job) -> Outcome:
 
 
 def _place_result(
-    ctx: StepContext, job: Job, connection: Storage, result: Path, target: PurePath
+    ctx: StepContext, job: JobRecord, connection: Storage, result: Path, target: PurePath
 ) -> Outcome:
     put_model = PutModel(job.put_model)
     for _ in range(1000):
@@ -305,7 +305,7 @@ def _place_result(
     return Outcome.fail(OcrErrorCode.FailedToPutOutputFile, "no free name to rename the output to")
 
 
-STEPS: dict[JobState, Callable[[StepContext, Job], Outcome]] = {
+STEPS: dict[JobState, Callable[[StepContext, JobRecord], Outcome]] = {
     JobState.QUEUED: start,
     JobState.THROTTLED: resume,
     JobState.PROCESSING_INPUT: put_input,

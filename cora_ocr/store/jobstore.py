@@ -1,0 +1,311 @@
+"""JobStore: the one door to job data (jobs, their events, callbacks, usage they count, and
+retention). Each method owns its transaction and returns frozen records (store/records.py),
+never ORM objects; lists are chosen by named filters (JobFilter), never by SQL passed in.
+The statements themselves are in store/queries.py.
+
+The model: procrastinate's `manager.py` (one method per use, its own transaction) over
+`sql/queries.sql`, with `Job.from_row`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select
+
+from cora_ocr.statuses import FINAL_STATES, LIFECYCLE, Ending, JobState, OcrErrorCode
+from cora_ocr.store import licensing as usage
+from cora_ocr.store import queries
+from cora_ocr.store.engine import Store, status_changed
+from cora_ocr.store.models import Job, JobEvent
+from cora_ocr.store.records import Claim, JobCounts, JobRecord, StatusRow
+
+PENDING = "pending"  # a callback waiting for its next attempt (worker/callbacks.py)
+
+
+@dataclasses.dataclass(frozen=True)
+class JobFilter:
+    """Which jobs a list shows: named terms, all of which a job must meet (`&` joins two
+    filters). Made by the class methods; the store turns each term into SQL."""
+
+    terms: tuple[tuple[str, Any], ...] = ()
+
+    def __and__(self, other: JobFilter) -> JobFilter:
+        return JobFilter(self.terms + other.terms)
+
+    @classmethod
+    def status(cls, name: str) -> JobFilter:
+        """Jobs with this REST life-cycle status (statuses.LIFECYCLE); ValueError if none."""
+        if name not in LIFECYCLE:
+            raise ValueError(f"{name!r} is not one of {', '.join(LIFECYCLE)}")
+        return cls((("status", name),))
+
+    @classmethod
+    def state(cls, state: JobState) -> JobFilter:
+        return cls((("state", JobState(state)),))
+
+    @classmethod
+    def license(cls, license_pk: int) -> JobFilter:
+        return cls((("license", license_pk),))
+
+    @classmethod
+    def profile(cls, name: str) -> JobFilter:
+        return cls((("profile", name),))
+
+    @classmethod
+    def created_since(cls, moment: dt.datetime) -> JobFilter:
+        return cls((("since", moment),))
+
+    @classmethod
+    def created_before(cls, moment: dt.datetime) -> JobFilter:
+        return cls((("until", moment),))
+
+
+ANY_JOB = JobFilter()
+
+
+def _lifecycle(name: str) -> ColumnElement[bool]:
+    status = LIFECYCLE[name]
+    condition = Job.state.in_([state.value for state in status.states])
+    if status.ending is not None:
+        return and_(condition, Job.ending == status.ending.value)
+    if status.other_than is not None:
+        ended = or_(Job.ending.is_(None), Job.ending != status.other_than.value)
+        return and_(condition, ended)
+    return condition
+
+
+_TERMS: dict[str, Callable[[Any], ColumnElement[bool]]] = {
+    "status": _lifecycle,
+    "state": lambda state: Job.state == state.value,
+    "license": lambda license_pk: Job.license_pk == license_pk,
+    "profile": lambda name: Job.ocr_profile == name,
+    "since": lambda moment: Job.created_at >= moment,
+    "until": lambda moment: Job.created_at < moment,
+}
+
+
+def _where(chosen: JobFilter) -> list[ColumnElement[bool]]:
+    return [_TERMS[name](value) for name, value in chosen.terms]
+
+
+@dataclasses.dataclass(frozen=True)
+class Move:
+    """A transition as JobStore.move makes it (store/queries.py: transition)."""
+
+    expected: JobState
+    target: JobState
+    actor: str
+    owner: str | None = None
+    error_code: OcrErrorCode = OcrErrorCode.NoError
+    reason: str | None = None
+    ending: Ending | None = None
+    columns: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+class Budget(NamedTuple):
+    """A license's hourly page budget as a start found it, for a job needing `pages`."""
+
+    used: int
+    quota: int
+    pages: int
+    renews_at: dt.datetime
+
+
+class ExpiredJob(NamedTuple):
+    """A purged job's files in the service's own uploads folder (retention.py)."""
+
+    id: int
+    input_connection: str
+    input_location: str
+    output_location: str
+
+
+class JobStore:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    @property
+    def dialect(self) -> str:
+        return self.store.dialect
+
+    # --- submitting and reading ---------------------------------------------------------
+    def submit(self, fields: dict[str, Any], actor: str, now: dt.datetime) -> int:
+        """A new queued job and its first event; its id."""
+        with self.store.engine.connect() as conn:
+            return queries.insert_job(conn, fields, actor, now)
+
+    def status(self, job_id: int) -> StatusRow | None:
+        """What GetStatus needs of one job (through the store's status reader)."""
+        return self.store.statuses.read(job_id)
+
+    def get(self, job_id: int, with_events: bool = False) -> JobRecord | None:
+        with self.store.reading() as session:
+            return queries.job_record(session, job_id, with_events)
+
+    def page(
+        self, chosen: JobFilter = ANY_JOB, limit: int = 50, before_id: int | None = None
+    ) -> list[JobRecord]:
+        """Jobs meeting `chosen`, newest first, older than the keyset `before_id`."""
+        query = queries.SELECT_JOB.where(*_where(chosen)).order_by(Job.id.desc()).limit(limit)
+        if before_id is not None:
+            query = query.where(Job.id < before_id)
+        with self.store.reading() as session:
+            return queries.job_records(session, query)
+
+    def counts(self, now: dt.datetime) -> JobCounts:
+        """Jobs by state, how many are due and held by no one, endings (GET /metrics)."""
+        with self.store.reading() as session:
+            return queries.job_counts(session, now)
+
+    def live_robot_names(self) -> set[str]:
+        with self.store.reading() as session:
+            return queries.live_robot_names(session)
+
+    # --- moving -------------------------------------------------------------------------
+    def move(self, job_id: int, move: Move, now: dt.datetime) -> bool:
+        """Make the transition; False if another party moved the job first or, with an
+        owner, the owner's lease is gone."""
+        with self.store.transaction() as session:
+            return self._move(session, job_id, move, now)
+
+    def _move(self, session: Any, job_id: int, move: Move, now: dt.datetime) -> bool:
+        return queries.transition(
+            session,
+            job_id,
+            move.expected,
+            move.target,
+            actor=move.actor,
+            owner=move.owner,
+            error_code=move.error_code,
+            reason=move.reason,
+            now=now,
+            ending=move.ending,
+            **move.columns,
+        )
+
+    def start(
+        self,
+        job: JobRecord,
+        move: Move,
+        pages: int,
+        now: dt.datetime,
+        over_budget: Callable[[Budget], Move],
+    ) -> Move | None:
+        """Start a licensed job: its pages are reserved in this hour's budget under a lock
+        on the license (parallel workers never run past it), in the transaction that moves
+        it. If they do not fit, the move `over_budget` makes of the budget is made instead.
+        A job larger than the whole budget runs alone in an hour nothing else has used.
+        The move made, or None if the job is no longer the owner's."""
+        with self.store.transaction() as session:
+            if job.license_pk is not None and job.app_pk is not None and pages:
+                quota = usage.lock_license(session, job.license_pk)
+                hour = usage.hour_of(now)
+                _requests, used = usage.license_usage(session, job.license_pk, hour)
+                if quota is not None and used > 0 and used + pages > quota:
+                    renews = hour + dt.timedelta(hours=1)
+                    move = over_budget(Budget(used, quota, pages, renews))
+                else:
+                    usage.add_usage(session, job.license_pk, job.app_pk, hour, pages=pages)
+            return move if self._move(session, job.id, move, now) else None
+
+    # --- leases -------------------------------------------------------------------------
+    def claim(
+        self, owner: str, now: dt.datetime, lease: dt.timedelta, skip_locked: bool
+    ) -> Claim | None:
+        """Lease the oldest job that is due and held by no live worker, or None."""
+        with self.store.transaction() as session:
+            return queries.claim(session, owner, now, lease, skip_locked)
+
+    def heartbeat(self, job_id: int, owner: str, now: dt.datetime, lease: dt.timedelta) -> bool:
+        with self.store.transaction() as session:
+            return queries.heartbeat(session, job_id, owner, now, lease)
+
+    def release(self, job_id: int, owner: str, **columns: Any) -> bool:
+        """Give the job back (it waits until its next_attempt_at); False if not ours."""
+        with self.store.transaction() as session:
+            return queries.release(session, job_id, owner, **columns)
+
+    def set_columns(self, job_id: int, owner: str, **columns: Any) -> bool:
+        """Write columns of a job this owner holds."""
+        with self.store.transaction() as session:
+            return queries.set_columns(session, job_id, owner, **columns)
+
+    def make_due(self, job_ids: set[int], now: dt.datetime) -> int:
+        with self.store.transaction() as session:
+            return queries.make_due(session, job_ids, now)
+
+    # --- callbacks ----------------------------------------------------------------------
+    def due_callbacks(self, now: dt.datetime, limit: int) -> list[JobRecord]:
+        """Final jobs whose callback is due: never tried first, then the longest due."""
+        query = (
+            queries.SELECT_JOB.where(
+                Job.callback_state == PENDING,
+                Job.state.in_([state.value for state in FINAL_STATES]),
+                or_(Job.callback_due_at.is_(None), Job.callback_due_at <= now),
+            )
+            .order_by(Job.callback_due_at.is_not(None), Job.callback_due_at, Job.id)
+            .limit(limit)
+        )
+        with self.store.reading() as session:
+            return queries.job_records(session, query)
+
+    def claim_callback(self, job: JobRecord, until: dt.datetime) -> bool:
+        """Take the job's next callback attempt until `until` (compare-and-set on the due
+        time read with it): False if another worker took it first."""
+        same_due = (
+            Job.callback_due_at.is_(None)
+            if job.callback_due_at is None
+            else Job.callback_due_at == job.callback_due_at
+        )
+        where = [Job.callback_state == PENDING, same_due]
+        with self.store.transaction() as session:
+            statement = queries.update_jobs(session, where, {"callback_due_at": until}, job.id)
+            return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+
+    def record_callback(
+        self,
+        job_id: int,
+        state: str,
+        attempt: int,
+        outcome: str,
+        reason: str,
+        now: dt.datetime,
+        due: dt.datetime | None = None,
+    ) -> None:
+        """An attempt's outcome, and the event that tells it in the job's history."""
+        values = {"callback_state": outcome, "callback_attempts": attempt, "callback_due_at": due}
+        with self.store.transaction() as session:
+            session.execute(queries.update_jobs(session, [], values, job_id))
+            queries.add_event(session, job_id, now, state, reason, actor="callback")
+
+    # --- retention ----------------------------------------------------------------------
+    def count_expired(self, cutoff: dt.datetime) -> int:
+        """Final jobs that finished before `cutoff`."""
+        with self.store.reading() as session:
+            query = select(func.count()).select_from(Job).where(_expired(cutoff))
+            return int(session.scalar(query) or 0)
+
+    def purge_expired(self, cutoff: dt.datetime, batch: int) -> list[ExpiredJob]:
+        """Delete up to `batch` of them with their history, in one transaction; which."""
+        with self.store.transaction() as session:
+            rows = session.execute(
+                select(Job.id, Job.input_connection, Job.input_location, Job.output_location)
+                .where(_expired(cutoff))
+                .order_by(Job.id)
+                .limit(batch)
+            ).all()
+            ids = [row.id for row in rows]
+            if ids:
+                session.execute(delete(JobEvent).where(JobEvent.job_id.in_(ids)))
+                session.execute(delete(Job).where(Job.id.in_(ids)))
+                status_changed(session, None)  # forgets every kept status
+        return [ExpiredJob(*row) for row in rows]
+
+
+def _expired(cutoff: dt.datetime) -> ColumnElement[bool]:
+    finished = func.coalesce(Job.finished_at, Job.updated_at)
+    return and_(Job.state.in_([state.value for state in FINAL_STATES]), finished < cutoff)

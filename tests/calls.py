@@ -1,0 +1,69 @@
+"""Calls many test modules make: a SOAP fault's code and text, a licensed GetStatus, a job
+put straight into a store."""
+
+from __future__ import annotations
+
+import requests
+from lxml import etree
+
+from cora_ocr.namespaces import SOAP11_ENV, SOAP12_ENV, XML
+from cora_ocr.store import Store
+from cora_ocr.store.jobstore import JobStore
+from cora_ocr.store.models import utcnow
+from tests.factories import (
+    SOAP11_CT,
+    SOAP12_CT,
+    action,
+    envelope,
+    get_status_body,
+    header_xml,
+)
+
+
+def fault_of(reply: requests.Response) -> tuple[str, str]:
+    """(fault code, fault text) of a SOAP 1.1 or 1.2 fault, checking its full shape."""
+    root = etree.fromstring(reply.content)
+    env = etree.QName(root).namespace
+    fault = root.find(f"{{{env}}}Body/{{{env}}}Fault")
+    assert fault is not None, reply.text
+    if env == SOAP11_ENV:
+        assert [child.tag for child in fault] == ["faultcode", "faultstring", "detail"]
+        assert reply.headers["Content-Type"] == SOAP11_CT
+        return fault.findtext("faultcode") or "", fault.findtext("faultstring") or ""
+    assert env == SOAP12_ENV
+    assert reply.headers["Content-Type"] == SOAP12_CT
+    assert [etree.QName(child).localname for child in fault] == ["Code", "Reason", "Detail"]
+    text = fault.find(f"{{{env}}}Reason/{{{env}}}Text")
+    assert text is not None and text.get(f"{{{XML}}}lang") == "en"
+    return fault.findtext(f"{{{env}}}Code/{{{env}}}Value") or "", text.text or ""
+
+
+def get_status(
+    url: str, auth: object = None, headers: dict[str, str] | None = None
+) -> requests.Response:
+    return requests.post(
+        url,
+        data=envelope(get_status_body(), header_xml(1)),
+        auth=auth,  # type: ignore[arg-type]
+        headers={"Content-Type": SOAP11_CT, "SOAPAction": action("GetStatus"), **(headers or {})},
+    )
+
+
+FIELDS = {
+    "external_context": "reads-test",
+    "timeout_seconds": 60,
+    "input_connection": "c",
+    "input_location": "in",
+    "input_name": "a.png",
+    "ocr_profile": "Default",
+    "output_connection": "c",
+    "output_location": "out",
+    "output_name": "a.xml",
+    "put_model": "Overwrite",
+}
+
+
+def new_job(store: Store, context: str | None = "reads-test", **fields: object) -> int:
+    return JobStore(store).submit(
+        {**FIELDS, "external_context": context, **fields}, "test", utcnow()
+    )
