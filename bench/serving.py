@@ -357,7 +357,7 @@ class Ceiling:
         )
         try:
             self.front = Front(env, self.port, workdir / "nginx-ceiling")
-        except RuntimeError:
+        except Exception:
             self.server.stop()
             raise
         self.script = lua("POST", {"Content-Type": "text/xml"}, "x")
@@ -483,8 +483,8 @@ def bench_database(
         command = [str(VENV_BIN / "cora-ocr"), "--log-level", "WARNING", "web"]
         server = Server(command, {**env, "CORA_OCR_STATUS_READS": reads}, port)
         try:
-            front = Front(env, port, workdir / f"nginx-{kind}-{size}")
-        except RuntimeError:
+            front = Front(env, port, workdir / f"nginx-{kind}-{size}-{reads}")
+        except Exception:
             server.stop()
             raise
         try:
@@ -547,7 +547,7 @@ def bench_peer(
     server = Server(command, env, port)
     try:
         front = Front(env, port, workdir / f"nginx-peer-{kind}-{size}")
-    except RuntimeError:
+    except Exception:
         server.stop()
         raise
     try:
@@ -572,7 +572,13 @@ def bench_peer(
 
 def print_targets(rows: list[Row], ceiling: Result) -> None:
     """The issue's targets against this run: the worst figure for each, and met or missed."""
-    status = [row for row in rows if "GetStatus" in row.operation]
+    # With several readers compared, the targets are judged on the one production runs.
+    default = f"[{Settings().status_reads}]"
+    status = [
+        row
+        for row in rows
+        if "GetStatus" in row.operation and ("[" not in row.operation or default in row.operation)
+    ]
     peers = {(row.database, row.jobs): row for row in rows if row.operation == PEER}
     batches = [row for row in rows if row.operation == "FileBatch" and row.database == "postgresql"]
     print("targets (the worst figure of this run):")
@@ -594,7 +600,8 @@ def print_targets(rows: list[Row], ceiling: Result) -> None:
         ours = next(
             row
             for row in status
-            if (row.database, row.jobs, row.operation) == (database, jobs, "SOAP 1.1 GetStatus")
+            if (row.database, row.jobs) == (database, jobs)
+            and row.operation.startswith("SOAP 1.1 GetStatus")
         )
         times = ours.result.rate / peer.result.rate
         verdict = "met" if times >= 2 else "missed"

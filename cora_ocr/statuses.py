@@ -167,7 +167,7 @@ class Lifecycle(NamedTuple):
         return self.other_than is None or ending != self.other_than.value
 
 
-# Every (state, ending) pair has exactly one status (tests/unit/test_statuses.py); the REST
+# Every (state, ending) pair has exactly one status (tests/unit/test_records.py); the REST
 # job's `status`, its list filter `?status=` and the store's JobFilter.status read this table.
 LIFECYCLE: dict[str, Lifecycle] = {
     "Queued": Lifecycle((JobState.QUEUED,)),

@@ -10,6 +10,7 @@ from cora_ocr.namespaces import SOAP11_ENV, SOAP12_ENV, XML
 from cora_ocr.store import Store
 from cora_ocr.store.jobstore import JobStore
 from cora_ocr.store.models import utcnow
+from tests.conftest import LiveServer
 from tests.factories import (
     SOAP11_CT,
     SOAP12_CT,
@@ -67,3 +68,23 @@ def new_job(store: Store, context: str | None = "reads-test", **fields: object) 
     return JobStore(store).submit(
         {**FIELDS, "external_context": context, **fields}, "test", utcnow()
     )
+
+
+TEXT_PLAIN = "text/plain; charset=utf-8"
+
+
+def post11(
+    http: requests.Session,
+    server: LiveServer,
+    body: bytes,
+    soap_action: str | None,
+    content_type: str = SOAP11_CT,
+) -> requests.Response:
+    headers = {"Content-Type": content_type}
+    if soap_action is not None:
+        headers["SOAPAction"] = soap_action
+    return http.post(server.url, data=body, headers=headers)
+
+
+def post12(http: requests.Session, server: LiveServer, body: bytes) -> requests.Response:
+    return http.post(server.url, data=body, headers={"Content-Type": SOAP12_CT})

@@ -52,6 +52,23 @@ BACKENDS = [
 ]
 
 
+ACCEPTANCE = Path(__file__).parent / "acceptance"
+PG_FIXTURES = frozenset({"pg", "pg_store", "pg_database"})  # PostgreSQL stores of a test's own
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The markers a test's place and parameters imply (pyproject.toml): `live` for the
+    acceptance tier, `postgres` for a test on the PostgreSQL backend or with a server of its
+    own (marked so by its module)."""
+    for item in items:
+        if ACCEPTANCE in item.path.parents:
+            item.add_marker(pytest.mark.live)
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params.values() if callspec is not None else ()
+        if "postgresql" in params or PG_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.postgres)
+
+
 @dataclass
 class PgSchema:
     url: str
@@ -115,7 +132,7 @@ def settings(session_dir: Path, connection_root: Path, backend: str) -> Settings
     return Settings(
         data_dir=session_dir / backend,
         connections={DEFAULT_CONNECTION: connection_root},
-        # Every test license shares it; tests/test_connection_access.py tests the others.
+        # Every test license shares it; tests/unit/test_connection_access.py tests the others.
         connection_access={DEFAULT_CONNECTION: Access(everyone=True)},
         allow_anonymous=True,
         require_https=False,
@@ -247,14 +264,10 @@ class Strict:
         license_id = self.licensing.create_license("Acme", **license_options)  # type: ignore[arg-type]
         return license_id, self.licensing.create_app(license_id, "intake")
 
-    def session(self, auth: Any = None) -> requests.Session:
-        """A requests session to this server (in the unit tier: to the app, in-process)."""
+    def client(self, auth: tuple[str, str]) -> zeep.Client:
         session = requests.Session()
         session.auth = auth
-        return session
-
-    def client(self, auth: tuple[str, str]) -> zeep.Client:
-        return zeep.Client(self.url + "?wsdl", transport=Transport(session=self.session(auth)))
+        return zeep.Client(self.url + "?wsdl", transport=Transport(session=session))
 
 
 def start(
@@ -304,12 +317,20 @@ def refused_caller(strict: Strict, cause: str) -> tuple[Any, dict[str, str], str
     return auth, headers, app_id
 
 
-@pytest.fixture
-def strict(services: Services) -> Iterator[Strict]:
+def strict_services(services: Services) -> Services:
+    """The services of a Strict server: licensed callers only, region "eu", on a clock the
+    test moves, standing half a minute before the hour."""
     settings = dataclasses.replace(services.settings, allow_anonymous=False, region="eu")
     clock = ManualClock()
     clock._now = clock._now.replace(minute=59, second=30, microsecond=0)
-    built = build_services(settings, services.store, clock)
+    return build_services(settings, services.store, clock)
+
+
+@pytest.fixture
+def strict(services: Services) -> Iterator[Strict]:
+    built = strict_services(services)
+    clock = built.clock
+    assert isinstance(clock, ManualClock)
     app, server, thread, url = start(built, clock)
     yield Strict(built, app, clock, url)
     stop_server(server, loop_running=True)

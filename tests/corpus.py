@@ -2,7 +2,7 @@
 software send, and what breaks naive readers. Each shape says what must come of it: its
 text (read with under 2% character errors), an empty page, or a refusal with a reason.
 
-Used by tests/test_real_documents.py (through SOAP with the real robot) and bench/ocr.py
+Used by tests/integration/test_real_documents.py (through SOAP with the real robot) and bench/ocr.py
 ("real shapes")."""
 
 from __future__ import annotations

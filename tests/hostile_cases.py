@@ -1,4 +1,4 @@
-"""Hostile requests and the answers they must get; shared by tests/test_hostile.py and
+"""Hostile requests and the answers they must get; shared by tests/acceptance/test_hostile.py and
 bench/hostile.py (which prints how long each took and the server's memory growth)."""
 
 from __future__ import annotations

@@ -1,12 +1,14 @@
 """requests (and so zeep) talking to the WSGI app in this process, through Werkzeug's test
 Client: no socket, no thread, no server. The unit and integration tiers (their conftest.py)
-take these fixtures in place of a live server's; what only a real server shows (its limits
-on slow or oversized bodies, TLS, proxies, several processes) is tested in tests/acceptance/.
+take these fixtures in place of a live server's: `live_server` and `strict` answer at base
+URLs of their own, and any requests session sends what is addressed there to their app
+(`in_process_requests`, through requests' own adapter hook). What only a real server shows
+(its limits on slow or oversized bodies, TLS, proxies, several processes) is tested in
+tests/acceptance/.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import io
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -14,22 +16,25 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-import zeep
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 from werkzeug.test import Client
-from zeep.transports import Transport
 
 from cora_ocr.config import Settings
 from cora_ocr.namespaces import SERVICE_PATH
 from cora_ocr.services import Services, build_services
 from cora_ocr.store import Store
 from cora_ocr.web.app import create_app
-from tests.conftest import LiveServer, Strict
+from tests.conftest import LiveServer, Strict, strict_services
 from tests.factories import ManualClock
 
 BASE = "http://testserver"
+STRICT_BASE = "http://strict.testserver"
+# The apps that answer in-process, by the base URL they answer at: any requests session (and
+# so zeep, and requests.get) sends its calls there while `in_process_requests` is in force.
+APPS: dict[str, Any] = {}
+_real_get_adapter = requests.Session.get_adapter
 # Headers the test Client sets from the request itself.
 _DERIVED = frozenset({"host", "content-length"})
 
@@ -80,46 +85,34 @@ def _as_bytes(chunks: Iterable[Any]) -> Iterable[bytes]:
         yield chunk.encode() if isinstance(chunk, str) else bytes(chunk)
 
 
-def session_for(app: Any, auth: Any = None) -> requests.Session:
-    """A requests session whose calls to BASE are answered by `app` in this process."""
-    session = requests.Session()
-    session.mount(BASE, WsgiAdapter(app))
-    session.auth = auth
-    return session
+def _get_adapter(session: requests.Session, url: str) -> BaseAdapter:
+    for base, app in APPS.items():
+        if url.startswith(base + "/") or url == base:
+            return WsgiAdapter(app)
+    return _real_get_adapter(session, url)
 
 
-def zeep_client_for(app: Any, wsdl: str, auth: Any = None) -> zeep.Client:
-    return zeep.Client(wsdl, transport=Transport(session=session_for(app, auth)))
+@pytest.fixture(autouse=True)
+def in_process_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """requests sends what is addressed to an app of APPS to that app, in this process."""
+    monkeypatch.setattr(requests.Session, "get_adapter", _get_adapter)
 
 
 # --- the fixtures: a live server's, in-process -----------------------------------------
 @pytest.fixture(scope="session")
 def live_server(settings: Settings, store: Store) -> Iterator[LiveServer]:
     """The app, answering in-process at BASE (no server)."""
-    yield LiveServer(create_app(build_services(settings, store)), BASE)
+    app = create_app(build_services(settings, store))
+    APPS[BASE] = app
+    yield LiveServer(app, BASE)
+    APPS.pop(BASE, None)
 
 
 @pytest.fixture
-def http(live_server: LiveServer) -> Iterator[requests.Session]:
-    with session_for(live_server.app) as session:
-        yield session
-
-
-@pytest.fixture
-def zeep_client(server: LiveServer) -> zeep.Client:
-    return zeep_client_for(server.app, server.wsdl)
-
-
-@dataclasses.dataclass
-class InProcessStrict(Strict):
-    def session(self, auth: Any = None) -> requests.Session:
-        return session_for(self.app, auth)
-
-
-@pytest.fixture
-def strict(services: Services) -> InProcessStrict:
-    settings = dataclasses.replace(services.settings, allow_anonymous=False, region="eu")
-    clock = ManualClock()
-    clock._now = clock._now.replace(minute=59, second=30, microsecond=0)
-    built = build_services(settings, services.store, clock)
-    return InProcessStrict(built, create_app(built, clock), clock, BASE + SERVICE_PATH)
+def strict(services: Services) -> Iterator[Strict]:
+    built = strict_services(services)
+    clock = built.clock
+    assert isinstance(clock, ManualClock)
+    app = APPS[STRICT_BASE] = create_app(built, clock)
+    yield Strict(built, app, clock, STRICT_BASE + SERVICE_PATH)
+    APPS.pop(STRICT_BASE, None)

@@ -5,7 +5,7 @@
 PostgreSQL and 17-25% on SQLite (README, "Performance"), more than the quarter the project
 allows before a faster path on PostgreSQL, and enough on SQLite to miss the 40%-of-ceiling
 target. So the store reads through the faster path, behind the same interface and giving the
-same rows (tests/test_store_reads.py compares them), and Core serves only an in-memory SQLite
+same rows (tests/integration/test_store_reads.py compares them), and Core serves only an in-memory SQLite
 database. What the faster path keeps of SQLAlchemy: the statement is compiled by its compiler,
 parameters and columns go through its types, and connections come from its pool, which opens,
 recycles, invalidates and disposes of them. What it skips is the per-call machinery:

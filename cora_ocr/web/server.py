@@ -19,7 +19,7 @@ here through its parser, channel and server classes:
 - Connections per client address, and the door (web/door.py) asked as headers complete.
 
 Written against waitress 3.0 (WAITRESS below; setup.cfg pins >=3.0,<4). What it relies on,
-each tested in tests/test_waitress_adapter.py so that an upgrade that changes one fails there
+each tested in tests/unit/test_waitress_adapter.py so that an upgrade that changes one fails there
 first: HTTPRequestParser.received() returns the bytes consumed and sets headers_finished,
 command, path, headers, content_length, chunked, expect_continue, body_rcv (with
 chunk_remainder for chunked bodies), error and completed; an `Error` subclass in `error` is

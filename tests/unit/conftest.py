@@ -6,13 +6,14 @@ tests/integration/ or tests/acceptance/."""
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import subprocess
 from typing import Any
 
 import pytest
 
-from tests.inprocess import http, live_server, strict, zeep_client  # noqa: F401  (fixtures)
+from tests.inprocess import in_process_requests, live_server, strict  # noqa: F401  (fixtures)
 
 
 class NoSockets(AssertionError):
@@ -27,6 +28,17 @@ def no_sockets_or_processes(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("connect", "connect_ex", "bind", "listen"):
         monkeypatch.setattr(socket.socket, name, refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
+    resolve = socket.getaddrinfo
+
+    def numeric_only(host: Any, *args: Any, **kwargs: Any) -> Any:
+        """Parsing an address (waitress's settings do) asks no one; a name would."""
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise NoSockets(f"a unit test may resolve no name ({host!r})") from None
+        return resolve(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", numeric_only)
     monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
 
 

@@ -4,7 +4,6 @@ Throttled jobs resuming when the (test-moved) clock passes the hour, HTTPS refus
 from __future__ import annotations
 
 import base64
-import dataclasses
 import datetime as dt
 import logging
 from pathlib import Path
@@ -12,13 +11,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from cora_ocr.services import Services, build_services
 from cora_ocr.statuses import JobState
-from cora_ocr.web.server import stop_server
 from tests.calls import get_status
-from tests.conftest import REFUSED_CAUSES, Strict, refused_caller, start
+from tests.conftest import REFUSED_CAUSES, Strict, refused_caller
 from tests.factories import (
-    ManualClock,
     activity_header,
     file_batch_args,
     file_ref,
@@ -135,39 +131,6 @@ def test_failed_jobs_do_not_count_against_the_page_budget(strict: Strict) -> Non
     nxt = client.service.FileBatch(**file_batch_args())
     worker.run(burst=True)
     assert strict.services.jobs.show(nxt).state != "throttled"
-
-
-def test_plain_http_refused_unless_a_trusted_proxy_says_https(services: Services) -> None:
-    # Behind a proxy nobody is anonymous (tests/test_proxy.py): the caller has credentials.
-    settings = dataclasses.replace(
-        services.settings,
-        require_https=True,
-        allow_anonymous=False,
-        trusted_proxies=frozenset({"127.0.0.1"}),
-    )
-    built = build_services(settings, services.store)
-    license_id = built.licensing.create_license("Acme")
-    auth = (license_id, built.licensing.create_app(license_id, "intake"))
-    _app, server, thread, url = start(built, ManualClock())
-    try:
-        plain = requests.get(url + "?wsdl")
-        assert plain.status_code == 403 and "HTTPS is required" in plain.text
-        soap = get_status(url, auth)
-        assert soap.status_code == 403 and b"soap:Client" in soap.content
-        forwarded = get_status(url, auth, headers={"X-Forwarded-Proto": "https"})
-        assert forwarded.status_code == 200
-        wsdl = requests.get(url + "?wsdl", headers={"X-Forwarded-Proto": "https"})
-        assert 'location="https://127.0.0.1' in wsdl.text
-    finally:
-        stop_server(server, loop_running=True)
-        thread.join(timeout=10)
-    untrusted = dataclasses.replace(settings, trusted_proxies=frozenset())
-    _app, server, thread, url = start(build_services(untrusted, services.store), ManualClock())
-    try:
-        assert get_status(url, auth, headers={"X-Forwarded-Proto": "https"}).status_code == 403
-    finally:
-        stop_server(server, loop_running=True)
-        thread.join(timeout=10)
 
 
 def test_anonymous_only_for_loopback_hosts() -> None:

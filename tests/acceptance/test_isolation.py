@@ -23,7 +23,7 @@ from tests.factories import ManualClock, file_batch_args, file_ref, wire_status
 from tests.robots import robot_files
 
 PROFILE = "Text"  # plain text results: the markers are read straight out of them
-EXTERNAL_ROBOT = Path(__file__).with_name("external_robot.py")
+EXTERNAL_ROBOT = Path(__file__).parents[1] / "external_robot.py"
 
 
 def write_document(path: Path, marker: int) -> Path:

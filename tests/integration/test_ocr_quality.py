@@ -3,12 +3,8 @@ by 90/180/270 and skewed, German with a `deu` profile, a language that is not in
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
 from lxml import etree
 from PIL import Image
 
@@ -110,52 +106,3 @@ def test_a_missing_language_is_the_jobs_recorded_reason(harness: Harness) -> Non
     reason = harness.services.jobs.show(job_id).error_reason or ""
     assert "no Tesseract language data for fra" in reason
     assert "pip install tessdata-fast-fra" in reason
-
-
-def test_profiles_check_names_a_missing_language(tmp_path: Path) -> None:
-    config = tmp_path / "cora.toml"
-    config.write_text(
-        f'data_dir = "{tmp_path}"\n'
-        "[profiles.Default]\n"
-        "[profiles.French]\n"
-        'languages = ["eng", "fra"]\n'
-        "[profiles.NoOsd]\n"
-        f'tessdata_dir = "{tmp_path}"\n'
-        "rotate_pages = false\n"
-    )
-    for profile in ("Default", "French", "NoOsd"):
-        for folder in ("in", "out"):
-            (tmp_path / "robot" / profile / folder).mkdir(parents=True)
-    env = {**os.environ, "CORA_OCR_CONFIG": str(config)}
-    check = subprocess.run(
-        [sys.executable, "-m", "cora_ocr.cli", "profiles", "check"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert check.returncode == 1
-    lines = dict(line.split(": ", 1) for line in check.stdout.splitlines())
-    assert lines["Default"] == "ok"
-    assert lines["French"].startswith("no Tesseract language data for fra in ")
-    assert "pip install tessdata-fast-fra" in lines["French"]
-    # rotate_pages off: no need for osd, but eng is not in that tessdata_dir.
-    assert lines["NoOsd"].startswith(f"no Tesseract language data for eng in {tmp_path}")
-
-
-@pytest.mark.parametrize("bad", ['languages = ["de-DE"]', "languages = []", "deskew = 1"])
-def test_bad_language_settings_are_refused_with_the_field(tmp_path: Path, bad: str) -> None:
-    config = tmp_path / "cora.toml"
-    config.write_text(f"[profiles.Default]\n{bad}\n")
-    check = subprocess.run(
-        [sys.executable, "-m", "cora_ocr.cli", "profiles", "list"],
-        env={**os.environ, "CORA_OCR_CONFIG": str(config)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert check.returncode != 0
-    field = bad.split(" ")[0]
-    assert f"profiles.Default.{field}" in check.stderr

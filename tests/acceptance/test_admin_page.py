@@ -23,7 +23,7 @@ from cora_ocr.web.server import stop_server
 from tests.conftest import start
 from tests.factories import ManualClock
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("CORA_OCR_TEST_ARTIFACTS", ROOT / "test-artifacts"))
 PASSWORD = "correct horse battery staple"
 CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"

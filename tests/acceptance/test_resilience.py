@@ -1,7 +1,7 @@
 """Acceptance (nothing stops silently), in-process parts: a step that meets transient trouble
 is retried and then failed with its reason; a queued job no worker takes fails TimedOut; a full
 disk leaves no temp file; the robot rides out vanished folders; `serve` restarts a loop that
-died. (Real database outages against real processes: tests/test_outages.py.)"""
+died. (Real database outages against real processes: tests/acceptance/test_outages.py.)"""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from cora_ocr.web.wsdl import WSDL_FILE
 from tests.conftest import LiveServer
 
 REFERENCE = (
-    Path(__file__).resolve().parents[2]
+    Path(__file__).resolve().parents[3]
     / "shared"
     / "reference"
     / "coraOcrIntegration_v1.0.0.reference.wsdl"

@@ -13,7 +13,7 @@ from cora_ocr.config import load_settings
 from cora_ocr.profiles import Profiles
 from cora_ocr.web.nginx import NginxOptions, render
 
-DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 INSTALLED = "/opt/cora-ocr/.venv/bin/cora-ocr"  # where README's steps install it
 
 

@@ -7,7 +7,9 @@ before its body; TLS 1.2+ only; a client's own X-Forwarded-* mean nothing."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
+import shutil
 import signal
 import socket
 import ssl
@@ -22,10 +24,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from cora_ocr.config import load_settings
+from cora_ocr.config import Settings, load_settings
 from cora_ocr.services import build_services
 from cora_ocr.store import Store
 from cora_ocr.store.migrate import upgrade
+from cora_ocr.web.nginx import NginxOptions, render
 from tests.factories import SOAP11_CT, action, envelope, get_status_body, header_xml
 from tests.nginx import generated
 from tests.processes import SERVICE, free_port, self_signed, wait_until_listening
@@ -424,3 +427,30 @@ def test_web_on_a_unix_socket_trusts_its_one_peer(tmp_path: Path) -> None:
         assert mode == 0o770, oct(mode)  # nginx reaches it through the group, nobody else
     lines = app_requests(door)
     assert len(lines) == 2 and all("peer=127.0.0.1" in line for line in lines), lines
+
+
+@pytest.mark.parametrize(
+    "settings, options",
+    [
+        (Settings(require_https=False), NginxOptions(listen="127.0.0.1:8081")),
+        (Settings(host="::1"), NginxOptions(listen="[::1]:443", upstream="unix:/run/web.sock")),
+        (Settings(), NginxOptions(http_listen="8080", listen="8443")),
+    ],
+)
+def test_nginx_accepts_what_the_command_prints(
+    tmp_path: Path, settings: Settings, options: NginxOptions
+) -> None:
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if options.listen != "127.0.0.1:8081":
+        cert, key = self_signed(tmp_path)
+        options = dataclasses.replace(options, tls_cert=cert, tls_key=key)
+    options = dataclasses.replace(options, run_dir=tmp_path, user="root")
+    (tmp_path / "nginx.conf").write_text(render(settings, options))
+    checked = subprocess.run(
+        [nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stderr

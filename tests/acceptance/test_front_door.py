@@ -1,5 +1,5 @@
 """Acceptance (front door): `cora-ocr serve`'s own front (web/server.py), on loopback, against
-raw sockets (`web` runs behind nginx: tests/test_nginx_front.py): slow and stalled clients are cut at their deadlines while GetStatus keeps
+raw sockets (`web` runs behind nginx: tests/acceptance/test_nginx_front.py): slow and stalled clients are cut at their deadlines while GetStatus keeps
 answering; the transport edges (huge chunks, Expect: 100-continue, the exact body limit,
 hang-ups) answer as documented; floods spelled to dodge byte patterns get Client faults."""
 
@@ -55,7 +55,7 @@ class Door:
         return socket.create_connection(("127.0.0.1", self.port), timeout=10)
 
 
-@pytest.fixture(params=["serve"])  # `web` is behind nginx: tests/test_nginx_front.py
+@pytest.fixture(params=["serve"])  # `web` is behind nginx: tests/acceptance/test_nginx_front.py
 def door(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Door]:
     with open_door(request.param, tmp_path) as opened:
         yield opened

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -15,7 +16,7 @@ from cora_ocr.errors import SettingsError
 from tests.processes import run
 from tests.waiting import read_line
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "cora_ocr.cli"]
 
 
@@ -248,3 +249,52 @@ def test_licenses_and_apps_administration(
     assert "disabled" not in ok("apps", "list", live)
     assert main(["apps", "list", "0000000000000000"]) == 2
     assert "no license 0000000000000000" in capsys.readouterr().err
+
+
+def test_profiles_check_names_a_missing_language(tmp_path: Path) -> None:
+    config = tmp_path / "cora.toml"
+    config.write_text(
+        f'data_dir = "{tmp_path}"\n'
+        "[profiles.Default]\n"
+        "[profiles.French]\n"
+        'languages = ["eng", "fra"]\n'
+        "[profiles.NoOsd]\n"
+        f'tessdata_dir = "{tmp_path}"\n'
+        "rotate_pages = false\n"
+    )
+    for profile in ("Default", "French", "NoOsd"):
+        for folder in ("in", "out"):
+            (tmp_path / "robot" / profile / folder).mkdir(parents=True)
+    env = {**os.environ, "CORA_OCR_CONFIG": str(config)}
+    check = subprocess.run(
+        [sys.executable, "-m", "cora_ocr.cli", "profiles", "check"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert check.returncode == 1
+    lines = dict(line.split(": ", 1) for line in check.stdout.splitlines())
+    assert lines["Default"] == "ok"
+    assert lines["French"].startswith("no Tesseract language data for fra in ")
+    assert "pip install tessdata-fast-fra" in lines["French"]
+    # rotate_pages off: no need for osd, but eng is not in that tessdata_dir.
+    assert lines["NoOsd"].startswith(f"no Tesseract language data for eng in {tmp_path}")
+
+
+@pytest.mark.parametrize("bad", ['languages = ["de-DE"]', "languages = []", "deskew = 1"])
+def test_bad_language_settings_are_refused_with_the_field(tmp_path: Path, bad: str) -> None:
+    config = tmp_path / "cora.toml"
+    config.write_text(f"[profiles.Default]\n{bad}\n")
+    check = subprocess.run(
+        [sys.executable, "-m", "cora_ocr.cli", "profiles", "list"],
+        env={**os.environ, "CORA_OCR_CONFIG": str(config)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert check.returncode != 0
+    field = bad.split(" ")[0]
+    assert f"profiles.Default.{field}" in check.stderr

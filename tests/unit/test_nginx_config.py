@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +24,6 @@ from cora_ocr.web.door import DOOR_PATH, REFUSAL_HEADER
 from cora_ocr.web.guard import Guard
 from cora_ocr.web.nginx import NginxOptions, render
 from cora_ocr.web.stack import Mounts, build_stack
-from tests.processes import self_signed
 
 on_sqlite = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # store-independent
 TLS = {"tls_cert": Path("/etc/cora-ocr/cert.pem"), "tls_key": Path("/etc/cora-ocr/key.pem")}
@@ -92,33 +89,6 @@ def test_plain_http_beside_https_is_refused_or_served_per_require_https() -> Non
     serving = render(Settings(require_https=False), NginxOptions(**TLS))  # type: ignore[arg-type]
     port80 = serving.split("# Port 80.")[1].split("\n    }\n")[0]
     assert "return 301" not in port80 and "proxy_pass http://cora_ocr_web;" in port80
-
-
-@pytest.mark.parametrize(
-    "settings, options",
-    [
-        (Settings(require_https=False), NginxOptions(listen="127.0.0.1:8081")),
-        (Settings(host="::1"), NginxOptions(listen="[::1]:443", upstream="unix:/run/web.sock")),
-        (Settings(), NginxOptions(http_listen="8080", listen="8443")),
-    ],
-)
-def test_nginx_accepts_what_the_command_prints(
-    tmp_path: Path, settings: Settings, options: NginxOptions
-) -> None:
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    if options.listen != "127.0.0.1:8081":
-        cert, key = self_signed(tmp_path)
-        options = dataclasses.replace(options, tls_cert=cert, tls_key=key)
-    options = dataclasses.replace(options, run_dir=tmp_path, user="root")
-    (tmp_path / "nginx.conf").write_text(render(settings, options))
-    checked = subprocess.run(
-        [nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert checked.returncode == 0, checked.stderr
 
 
 def door_client(services: Services, **settings: Any) -> tuple[Client, tuple[str, str]]:

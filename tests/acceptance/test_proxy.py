@@ -24,7 +24,9 @@ from cora_ocr.web.proxy import PROXIED, is_local
 from cora_ocr.web.server import stop_server
 from tests.calls import get_status
 from tests.conftest import start
-from tests.factories import ManualClock
+from tests.factories import (
+    ManualClock,
+)
 from tests.nginx import PROXY_ADDRESS, nginx, proxy_to
 from tests.processes import free_port
 
@@ -128,3 +130,36 @@ def test_a_client_cannot_claim_https_through_a_proxy_that_appends(
             f"http://127.0.0.1:{upstream}{SERVICE_PATH}", auth, {"X-Forwarded-Proto": "https"}
         )
         assert direct.status_code == 403  # no proxy: the header means nothing
+
+
+def test_plain_http_refused_unless_a_trusted_proxy_says_https(services: Services) -> None:
+    # Behind a proxy nobody is anonymous (tests/acceptance/test_proxy.py): the caller has credentials.
+    settings = dataclasses.replace(
+        services.settings,
+        require_https=True,
+        allow_anonymous=False,
+        trusted_proxies=frozenset({"127.0.0.1"}),
+    )
+    built = build_services(settings, services.store)
+    license_id = built.licensing.create_license("Acme")
+    auth = (license_id, built.licensing.create_app(license_id, "intake"))
+    _app, server, thread, url = start(built, ManualClock())
+    try:
+        plain = requests.get(url + "?wsdl")
+        assert plain.status_code == 403 and "HTTPS is required" in plain.text
+        soap = get_status(url, auth)
+        assert soap.status_code == 403 and b"soap:Client" in soap.content
+        forwarded = get_status(url, auth, headers={"X-Forwarded-Proto": "https"})
+        assert forwarded.status_code == 200
+        wsdl = requests.get(url + "?wsdl", headers={"X-Forwarded-Proto": "https"})
+        assert 'location="https://127.0.0.1' in wsdl.text
+    finally:
+        stop_server(server, loop_running=True)
+        thread.join(timeout=10)
+    untrusted = dataclasses.replace(settings, trusted_proxies=frozenset())
+    _app, server, thread, url = start(build_services(untrusted, services.store), ManualClock())
+    try:
+        assert get_status(url, auth, headers={"X-Forwarded-Proto": "https"}).status_code == 403
+    finally:
+        stop_server(server, loop_running=True)
+        thread.join(timeout=10)

@@ -26,7 +26,7 @@ from tests.factories import ManualClock
 from tests.processes import request
 from tests.robots import RobotThread, SimulatedRobot, result_text, robot_files
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LEASE = 2.0
 
 
@@ -231,6 +231,7 @@ def test_a_job_that_keeps_killing_workers_fails_with_internal_error(setup: Setup
     assert "stopped while holding this job" in (job.error_reason or "")
 
 
+@pytest.mark.postgres
 def test_two_workers_on_postgresql_complete_200_jobs_exactly_once(tmp_path: Path) -> None:
     url, schema = make_store_url("postgresql", tmp_path)
     assert schema is not None

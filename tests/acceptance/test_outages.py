@@ -34,7 +34,7 @@ from tests.processes import free_port
 from tests.robots import RobotThread, SimulatedRobot
 from tests.waiting import read_line, wait_until
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FINAL = ("completed", "failed", "aborted")
 
 

@@ -312,7 +312,7 @@ def test_the_trigger_watches_the_columns_getstatus_reads() -> None:
     """On PostgreSQL other processes forget a kept row when migration 0009's trigger tells
     them: it must watch exactly the columns the read selects (a column added to one and not
     the other would keep an old status, or forget for nothing)."""
-    path = Path(__file__).parents[1] / "migrations" / "versions" / "0009_status_notifications.py"
+    path = Path(__file__).parents[2] / "migrations" / "versions" / "0009_status_notifications.py"
     spec = importlib.util.spec_from_file_location("migration_0009", path)
     assert spec is not None and spec.loader is not None
     migration = importlib.util.module_from_spec(spec)
