@@ -6,7 +6,8 @@ run prometheus_client's multiprocess mode: PROMETHEUS_MULTIPROC_DIR (default
 prometheus_client is first imported (cli/run.py, shared_metrics), so gunicorn's processes,
 serve's robot processes and a `cora-ocr worker` started with the same variable on the same
 machine all write their values there, and /metrics adds them up. Without it (tests, a
-library user) the process's own registry is served.
+library user) the process's own registry is served: that of its Metrics, the one set of
+counters and histograms a process makes where it builds its services and hands down.
 
 Jobs by state and the queue depth are read from the database by /metrics itself, at most once
 every JOBS_CACHE_SECONDS, never per request of the SOAP path.
@@ -37,46 +38,69 @@ JOBS_CACHE_SECONDS = 5.0
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
 
-REQUESTS = Counter(
-    "cora_ocr_requests",
-    "HTTP requests answered, by face (asmx, rest, health, metrics, other), binding"
-    " (soap11, soap12, http-get, http-post, or -), operation and status",
-    ["face", "binding", "operation", "status"],
-)
-REQUEST_SECONDS = Histogram(
-    "cora_ocr_request_duration_seconds",
-    "Time to answer an HTTP request, body read to response built",
-    ["face", "binding", "operation"],
-    buckets=_LATENCY_BUCKETS,
-)
-REFUSED = Counter(
-    "cora_ocr_refused_requests",
-    "Requests refused by the guard: 401 by cause (no credentials, not basic, garbled basic,"
-    " unknown license or app, license suspended, app disabled, license expired, other region),"
-    " 429 (request quota)",
-    ["status", "cause"],
-)
-JOB_SECONDS = Histogram(
-    "cora_ocr_job_duration_seconds",
-    "From a job's submission to its final state, by final state",
-    ["state"],
-    buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600, 21600),
-)
-JOB_PAGES = Histogram(
-    "cora_ocr_job_pages",
-    "Pages of each completed job",
-    buckets=(1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000),
-)
-ROBOT_PAGES = Counter(
-    "cora_ocr_robot_pages", "Pages recognised by the built-in robot, by profile", ["profile"]
-)
-WORKER_CLAIMS = Counter("cora_ocr_worker_claims", "Jobs claimed by workers")
-WORKER_RESUMES = Counter(
-    "cora_ocr_worker_resumes", "Claims of jobs whose previous worker stopped holding them"
-)
-WORKER_LEASE_LOSSES = Counter(
-    "cora_ocr_worker_lease_losses", "Jobs a worker found were no longer its own mid-step"
-)
+
+class Metrics:
+    """This process's counters and histograms. Made where the process builds its services
+    (cora_ocr/services.py; a robot process: its own) and handed down, never at import. Each
+    instance registers in its own `registry`, which /metrics serves when the processes share
+    no multiprocess folder; when they do, prometheus_client writes every value there too."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "cora_ocr_requests",
+            "HTTP requests answered, by face (asmx, rest, health, metrics, other), binding"
+            " (soap11, soap12, http-get, http-post, or -), operation and status",
+            ["face", "binding", "operation", "status"],
+            registry=self.registry,
+        )
+        self.request_seconds = Histogram(
+            "cora_ocr_request_duration_seconds",
+            "Time to answer an HTTP request, body read to response built",
+            ["face", "binding", "operation"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.refused = Counter(
+            "cora_ocr_refused_requests",
+            "Requests refused by the guard: 401 by cause (no credentials, not basic, garbled"
+            " basic, unknown license or app, license suspended, app disabled, license expired,"
+            " other region), 429 (request quota)",
+            ["status", "cause"],
+            registry=self.registry,
+        )
+        self.job_seconds = Histogram(
+            "cora_ocr_job_duration_seconds",
+            "From a job's submission to its final state, by final state",
+            ["state"],
+            buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600, 21600),
+            registry=self.registry,
+        )
+        self.job_pages = Histogram(
+            "cora_ocr_job_pages",
+            "Pages of each completed job",
+            buckets=(1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000),
+            registry=self.registry,
+        )
+        self.robot_pages = Counter(
+            "cora_ocr_robot_pages",
+            "Pages recognised by the built-in robot, by profile",
+            ["profile"],
+            registry=self.registry,
+        )
+        self.worker_claims = Counter(
+            "cora_ocr_worker_claims", "Jobs claimed by workers", registry=self.registry
+        )
+        self.worker_resumes = Counter(
+            "cora_ocr_worker_resumes",
+            "Claims of jobs whose previous worker stopped holding them",
+            registry=self.registry,
+        )
+        self.worker_lease_losses = Counter(
+            "cora_ocr_worker_lease_losses",
+            "Jobs a worker found were no longer its own mid-step",
+            registry=self.registry,
+        )
 
 
 class JobsCollector:
@@ -123,16 +147,14 @@ class JobsCollector:
 class Exposition:
     """What GET /metrics answers: every process's values, and the job figures."""
 
-    def __init__(self, job_counts: Callable[[], JobCounts]) -> None:
-        self.registry = CollectorRegistry()
+    def __init__(self, job_counts: Callable[[], JobCounts], metrics: Metrics) -> None:
         if os.environ.get(MULTIPROC_ENV):
             from prometheus_client import multiprocess
 
+            self.registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(self.registry)  # type: ignore[no-untyped-call]
         else:
-            from prometheus_client import REGISTRY
-
-            self.registry = REGISTRY  # this process's own
+            self.registry = metrics.registry  # this process's own
         self._jobs = CollectorRegistry()  # the job figures: this process reads them itself
         self._jobs.register(JobsCollector(job_counts))
 

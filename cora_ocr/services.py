@@ -10,6 +10,7 @@ from cora_ocr.config import Settings
 from cora_ocr.connections import UPLOADS, Connections
 from cora_ocr.jobs import JobService
 from cora_ocr.licensing import Licensing
+from cora_ocr.metrics import Metrics
 from cora_ocr.profiles import Profiles
 from cora_ocr.store import Store, store_for
 from cora_ocr.store.jobstore import JobStore
@@ -30,6 +31,8 @@ class Services:
     licensing: Licensing
     # The one clock of every time another process will compare (cora_ocr/clock.py).
     clock: Clock
+    # This process's counters and histograms (served at /metrics).
+    metrics: Metrics
 
     def worker(self, **kwargs: Any) -> Worker:
         config = WorkerConfig(
@@ -42,15 +45,20 @@ class Services:
         kwargs.setdefault("callback_hosts", self.settings.callback_hosts)
         kwargs.setdefault("clock", self.clock)
         kwargs.setdefault("licenses", self.license_store)
+        kwargs.setdefault("metrics", self.metrics)
         return Worker(self.job_store, self.connections, self.profiles, config, **kwargs)
 
 
 def build_services(
-    settings: Settings, store: Store | None = None, clock: Clock | None = None
+    settings: Settings,
+    store: Store | None = None,
+    clock: Clock | None = None,
+    metrics: Metrics | None = None,
 ) -> Services:
     """Every long-lived object of a process, from its settings: the store (and its GetStatus
     reader) unless given, the doors to job and license data, the connections, the profiles,
-    the use cases and the clock; each is handed down from here, none made at import."""
+    the use cases, the clock and the metrics (a process makes one of each; tests share a
+    store, a clock and metrics); each is handed down from here, none is made at import."""
     store = store or store_for(settings)
     connections = Connections(
         settings.effective_connections,
@@ -63,5 +71,14 @@ def build_services(
     jobs = JobService(job_store, connections, profiles, settings.max_timeout_seconds, clock)
     licensing = Licensing(license_store, settings.region)
     return Services(
-        settings, store, job_store, license_store, connections, profiles, jobs, licensing, clock
+        settings,
+        store,
+        job_store,
+        license_store,
+        connections,
+        profiles,
+        jobs,
+        licensing,
+        clock,
+        metrics or Metrics(),
     )

@@ -27,6 +27,7 @@ from zeep.transports import Transport
 from cora_ocr.config import DEFAULT_CONNECTION, Settings
 from cora_ocr.connections.specs import Access
 from cora_ocr.licensing import Licensing
+from cora_ocr.metrics import Metrics
 from cora_ocr.namespaces import SERVICE_PATH
 from cora_ocr.profiles import Profile
 from cora_ocr.robot.hotfolder import Robot
@@ -184,8 +185,16 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session")
-def live_server(settings: Settings, store: Store) -> Iterator[LiveServer]:
-    app = create_app(build_services(settings, store))
+def process_metrics() -> Metrics:
+    """The metrics of this test process: one set, as a process of the service has one, shared
+    by the live server and every test's services (so a test's worker counts where /metrics
+    reads)."""
+    return Metrics()
+
+
+@pytest.fixture(scope="session")
+def live_server(settings: Settings, store: Store, process_metrics: Metrics) -> Iterator[LiveServer]:
+    app = create_app(build_services(settings, store, metrics=process_metrics))
     server = make_server(app, "127.0.0.1", 0, threads=4)
     thread = threading.Thread(target=server.run, name="cora-ocr-test-server", daemon=True)
     thread.start()
@@ -204,7 +213,7 @@ def empty_folder(folder: Path) -> None:
 
 
 @pytest.fixture
-def services(settings: Settings, store: Store) -> Services:
+def services(settings: Settings, store: Store, process_metrics: Metrics) -> Services:
     """The object graph on the session's store; jobs, robot folders and files emptied."""
     with store.engine.begin() as conn:
         for table in (
@@ -217,7 +226,7 @@ def services(settings: Settings, store: Store) -> Services:
             "admin_login_failures",
         ):
             conn.execute(text(f"DELETE FROM {table}"))
-    built = build_services(settings, store)
+    built = build_services(settings, store, metrics=process_metrics)
     for profile in built.profiles.all():
         empty_folder(profile.input_dir)
         empty_folder(profile.output_dir)
@@ -323,7 +332,7 @@ def strict_services(services: Services) -> Services:
     settings = dataclasses.replace(services.settings, allow_anonymous=False, region="eu")
     clock = ManualClock()
     clock._now = clock._now.replace(minute=59, second=30, microsecond=0)
-    return build_services(settings, services.store, clock)
+    return build_services(settings, services.store, clock, services.metrics)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from requests.utils import get_encoding_from_headers
 from werkzeug.test import Client
 
 from cora_ocr.config import Settings
+from cora_ocr.metrics import Metrics
 from cora_ocr.namespaces import SERVICE_PATH
 from cora_ocr.services import Services, build_services
 from cora_ocr.store import Store
@@ -100,9 +101,9 @@ def in_process_requests(monkeypatch: pytest.MonkeyPatch) -> None:
 
 # --- the fixtures: a live server's, in-process -----------------------------------------
 @pytest.fixture(scope="session")
-def live_server(settings: Settings, store: Store) -> Iterator[LiveServer]:
+def live_server(settings: Settings, store: Store, process_metrics: Metrics) -> Iterator[LiveServer]:
     """The app, answering in-process at BASE (no server)."""
-    app = create_app(build_services(settings, store))
+    app = create_app(build_services(settings, store, metrics=process_metrics))
     APPS[BASE] = app
     yield LiveServer(app, BASE)
     APPS.pop(BASE, None)

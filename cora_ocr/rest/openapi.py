@@ -1,5 +1,6 @@
 """The OpenAPI 3.1 document of the REST face (GET /api/v1/openapi.json). Tested against the
-running server by Schemathesis (tests/acceptance/test_rest_openapi.py): every answer must match it."""
+running server by Schemathesis (tests/acceptance/test_rest_openapi.py): every answer must
+match it."""
 
 from __future__ import annotations
 

@@ -48,7 +48,7 @@ from typing import Any
 
 from PIL import Image
 
-from cora_ocr import metrics
+from cora_ocr.metrics import Metrics
 from cora_ocr.outages import Backoff, Outage
 from cora_ocr.profiles import ENGINE_FAILED, PAGES, TAKEN, Profile, original_name
 from cora_ocr.robot.documents import Document, UnsupportedDocument, open_document
@@ -172,8 +172,10 @@ class Robot:
         engine_factory: Callable[[Profile], TesseractEngine] | None = None,
         idle_seconds: float = 0.5,
         events: bool = True,
+        metrics: Metrics | None = None,
     ) -> None:
         self.profile = profile
+        self.metrics = metrics or Metrics()
         self.owner = f"{HOST}-{os.getpid()}-{secrets.token_hex(3)}"
         self.unavailable: str | None = None
         self.engine: TesseractEngine | None = None
@@ -649,7 +651,7 @@ class Robot:
 
     def _page_done(self, count: int = 1) -> None:
         self.pages_done += count
-        metrics.ROBOT_PAGES.labels(self.profile.name).inc(count)
+        self.metrics.robot_pages.labels(self.profile.name).inc(count)
 
     @property
     def engine_name(self) -> str:

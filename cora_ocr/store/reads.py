@@ -5,10 +5,11 @@
 PostgreSQL and 17-25% on SQLite (README, "Performance"), more than the quarter the project
 allows before a faster path on PostgreSQL, and enough on SQLite to miss the 40%-of-ceiling
 target. So the store reads through the faster path, behind the same interface and giving the
-same rows (tests/integration/test_store_reads.py compares them), and Core serves only an in-memory SQLite
-database. What the faster path keeps of SQLAlchemy: the statement is compiled by its compiler,
-parameters and columns go through its types, and connections come from its pool, which opens,
-recycles, invalidates and disposes of them. What it skips is the per-call machinery:
+same rows (tests/integration/test_store_reads.py compares them), and Core serves only an
+in-memory SQLite database. What the faster path keeps of SQLAlchemy: the statement is
+compiled by its compiler, parameters and columns go through its types, and connections come
+from its pool, which opens, recycles, invalidates and disposes of them. What it skips is the
+per-call machinery:
 
 - SQLAlchemy's Connection and Result: `CompiledReads` runs the compiled statement on a DBAPI
   cursor; `PreparedReads` (psycopg) prepares it once per connection (remembered in the pool's

@@ -113,7 +113,8 @@ def create_app(services: Services, clock: Clock | None = None) -> CoraOcrApp:
     )
     rest = RestApi(services.jobs, services.licensing, uploads, clock)
     health = Health(services.store, services.profiles)
-    observer = Observer(services.settings, lambda: services.job_store.counts(clock.now()))
+    counts = lambda: services.job_store.counts(clock.now())  # noqa: E731
+    observer = Observer(services.settings, counts, services.metrics)
     rows = AdminRows(services.store)
     admin = AdminApp(services.settings, services.jobs, services.licensing, guard, rows)
     return CoraOcrApp(services.settings, services.jobs, guard, rest, health, observer, admin)

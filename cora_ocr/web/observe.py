@@ -15,9 +15,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from cora_ocr import metrics
 from cora_ocr.config import Settings
 from cora_ocr.job_view import PREFIX as REST_PREFIX
+from cora_ocr.metrics import Exposition, Metrics
 from cora_ocr.namespaces import SERVICE_PATH
 from cora_ocr.store.records import JobCounts
 from cora_ocr.web.guard import LICENSE, REFUSED
@@ -50,10 +50,13 @@ def face_of(path: str) -> str:
 
 
 class Observer:
-    def __init__(self, settings: Settings, job_counts: Callable[[], JobCounts]) -> None:
+    def __init__(
+        self, settings: Settings, job_counts: Callable[[], JobCounts], metrics: Metrics
+    ) -> None:
         self.settings = settings
         self.access_log = settings.access_log
-        self.exposition = metrics.Exposition(job_counts)
+        self.counters = metrics
+        self.exposition = Exposition(job_counts, metrics)
         self._token = settings.metrics_token.encode()
         self._children: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
 
@@ -102,14 +105,14 @@ class Observer:
         children = self._children.get(key)
         if children is None:  # labels() looks the child up under a lock: once per kind
             children = self._children[key] = (
-                metrics.REQUESTS.labels(*key),
-                metrics.REQUEST_SECONDS.labels(face, binding, operation),
+                self.counters.requests.labels(*key),
+                self.counters.request_seconds.labels(face, binding, operation),
             )
         children[0].inc()
         children[1].observe(seconds)
         refused = environ.get(REFUSED)
         if refused is not None:
-            metrics.REFUSED.labels(*refused).inc()
+            self.counters.refused.labels(*refused).inc()
         if not self.access_log or not access.isEnabledFor(logging.INFO):
             return
         license_id = environ.get(LICENSE, "-")

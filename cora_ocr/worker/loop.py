@@ -23,10 +23,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
-from cora_ocr import metrics
 from cora_ocr.clock import Clock, SystemClock
 from cora_ocr.connections import UPLOADS, Connections, sweep_staging
 from cora_ocr.job_view import job_view
+from cora_ocr.metrics import Metrics
 from cora_ocr.outages import Backoff, Outage, describe, is_database_trouble, is_transient
 from cora_ocr.profiles import Profiles
 from cora_ocr.retention import purge
@@ -95,8 +95,10 @@ class Worker:
         hooks: WorkerHooks | None = None,
         callback_hosts: frozenset[str] = frozenset(),
         licenses: LicenseStore | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics or Metrics()
         self.connections = connections
         self.profiles = profiles
         self.config = config or WorkerConfig()
@@ -188,9 +190,9 @@ class Worker:
         )
         if claim is None:
             return False
-        metrics.WORKER_CLAIMS.inc()
+        self.metrics.worker_claims.inc()
         if claim.resumed_from is not None:
-            metrics.WORKER_RESUMES.inc()
+            self.metrics.worker_resumes.inc()
         job = claim.job
         self._held = job.id
         heartbeat = Heartbeat(self.store, job.id, self.name, self.clock, self.lease)
@@ -325,13 +327,13 @@ class Worker:
         )
         if outcome.target.is_final:
             self._remove_robot_files(job)
-            metrics.JOB_SECONDS.labels(outcome.target.value).observe(
+            self.metrics.job_seconds.labels(outcome.target.value).observe(
                 max(0.0, (now - job.created_at).total_seconds())
             )
             if outcome.target is JobState.COMPLETED:
                 pages = outcome.columns.get("pages_total", job.pages_total)
                 if pages:
-                    metrics.JOB_PAGES.observe(pages)
+                    self.metrics.job_pages.observe(pages)
         return outcome
 
     def _release(self, job: JobRecord, outcome: Outcome) -> bool:
@@ -352,7 +354,7 @@ class Worker:
 
     def _lost(self, job_id: int) -> None:
         """Another party changed the job under us: clean up if it was aborted."""
-        metrics.WORKER_LEASE_LOSSES.inc()
+        self.metrics.worker_lease_losses.inc()
         job = self._reload(job_id)
         log.info("job %s is no longer ours (now %s)", job_id, job.state, extra={"job_id": job_id})
         if job.state == JobState.ABORTED.value:

@@ -21,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from cora_ocr import metrics
 from cora_ocr.config import Settings
+from cora_ocr.metrics import Metrics
 from cora_ocr.statuses import Ending
 from cora_ocr.store.records import JobCounts
 from cora_ocr.web.observe import Observer
@@ -123,7 +124,7 @@ def test_metrics_are_refused_to_other_peers_unless_they_bring_the_token(
 ) -> None:
     counts = job_counts(pipeline)
     settings = Settings(metrics_token="s3cret-token")
-    observer = Observer(settings, counts)
+    observer = Observer(settings, counts, Metrics())
     assert call(observer, {"REMOTE_ADDR": "192.0.2.7"})[0] == 403
     bad = {"REMOTE_ADDR": "192.0.2.7", "HTTP_AUTHORIZATION": "Bearer wrong"}
     assert call(observer, bad)[0] == 403
@@ -132,7 +133,7 @@ def test_metrics_are_refused_to_other_peers_unless_they_bring_the_token(
     # Through a trusted proxy the caller may be anywhere (web/proxy.py): the token is needed.
     assert call(observer, {"REMOTE_ADDR": "127.0.0.1", PROXIED: True})[0] == 403
     assert call(observer, {"REMOTE_ADDR": "::1"})[0] == 200
-    no_token = Observer(Settings(), counts)  # no token configured: a bearer gets nothing
+    no_token = Observer(Settings(), counts, Metrics())  # no token configured: a bearer gets nothing
     assert call(no_token, {"REMOTE_ADDR": "192.0.2.7", "HTTP_AUTHORIZATION": "Bearer "})[0] == 403
 
 
@@ -308,7 +309,7 @@ def test_failed_and_aborted_jobs_are_counted_by_how_they_ended(pipeline: Pipelin
     pipeline.services.jobs.abort(aborted, actor="test")
     pipeline.drain()
     assert pipeline.status(missing) == ("Failed", "InputFileNotFound")
-    observer = Observer(Settings(), job_counts(pipeline))
+    observer = Observer(Settings(), job_counts(pipeline), Metrics())
     samples = {
         sample.labels["ending"]: sample.value
         for family in text_string_to_metric_families(
