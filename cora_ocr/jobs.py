@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cora_ocr import wakeup
 from cora_ocr.clock import Clock, SystemClock
 from cora_ocr.connections import Connections
 from cora_ocr.errors import ClientError, InvalidField, JobNotFound
@@ -16,6 +15,7 @@ from cora_ocr.profiles import Profiles
 from cora_ocr.statuses import JobState, OcrErrorCode, OcrStatus, PutModel
 from cora_ocr.store.jobstore import ANY_JOB, JobFilter, JobStore, Move
 from cora_ocr.store.records import JobRecord, StatusRow
+from cora_ocr.wakeup import LocalWakeups
 
 MAX_EXTERNAL_CONTEXT = 4000
 MAX_PROFILE = 255
@@ -66,12 +66,14 @@ class JobService:
         profiles: Profiles,
         max_timeout: int,
         clock: Clock | None = None,
+        wakeups: LocalWakeups | None = None,
     ) -> None:
         self.store = store
         self.connections = connections
         self.profiles = profiles
         self.max_timeout = max_timeout
         self.clock = clock or SystemClock()
+        self.wakeups = wakeups
 
     def _file_fields(
         self, prefix: str, ref: FileRef | None, license_id: str | None, internal: bool
@@ -147,7 +149,8 @@ class JobService:
             fields.update(license_pk=principal.license_pk, app_pk=principal.app_pk)
         fields["start_by"] = self._start_by(fields["timeout_seconds"])
         job_id = self.store.submit(fields, actor, self.clock.now())
-        wakeup.job_submitted()  # this process's idle workers (PostgreSQL tells the others)
+        if self.wakeups is not None:  # this process's idle workers (PostgreSQL tells the others)
+            self.wakeups.job_submitted()
         return job_id
 
     def status(self, job_id: int | None, principal: Principal | None = None) -> StatusView:

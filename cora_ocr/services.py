@@ -15,6 +15,7 @@ from cora_ocr.profiles import Profiles
 from cora_ocr.store import Store, store_for
 from cora_ocr.store.jobstore import JobStore
 from cora_ocr.store.licenses import LicenseStore
+from cora_ocr.wakeup import LocalWakeups
 from cora_ocr.worker import Worker
 from cora_ocr.worker.loop import WorkerConfig
 
@@ -33,6 +34,8 @@ class Services:
     clock: Clock
     # This process's counters and histograms (served at /metrics).
     metrics: Metrics
+    # This process's idle workers, woken by its own submissions.
+    wakeups: LocalWakeups
 
     def worker(self, **kwargs: Any) -> Worker:
         config = WorkerConfig(
@@ -46,6 +49,7 @@ class Services:
         kwargs.setdefault("clock", self.clock)
         kwargs.setdefault("licenses", self.license_store)
         kwargs.setdefault("metrics", self.metrics)
+        kwargs.setdefault("wakeups", self.wakeups)
         return Worker(self.job_store, self.connections, self.profiles, config, **kwargs)
 
 
@@ -54,11 +58,13 @@ def build_services(
     store: Store | None = None,
     clock: Clock | None = None,
     metrics: Metrics | None = None,
+    wakeups: LocalWakeups | None = None,
 ) -> Services:
     """Every long-lived object of a process, from its settings: the store (and its GetStatus
     reader) unless given, the doors to job and license data, the connections, the profiles,
-    the use cases, the clock and the metrics (a process makes one of each; tests share a
-    store, a clock and metrics); each is handed down from here, none is made at import."""
+    the use cases, the clock, the metrics and the wakeups of idle workers (a process makes
+    one of each; tests share some between the services they build); each is handed down
+    from here, none is made at import."""
     store = store or store_for(settings)
     connections = Connections(
         settings.effective_connections,
@@ -68,7 +74,10 @@ def build_services(
     profiles = Profiles.from_settings(settings)
     clock = clock or store.clock()
     job_store, license_store = JobStore(store), LicenseStore(store)
-    jobs = JobService(job_store, connections, profiles, settings.max_timeout_seconds, clock)
+    wakeups = wakeups or LocalWakeups()
+    jobs = JobService(
+        job_store, connections, profiles, settings.max_timeout_seconds, clock, wakeups
+    )
     licensing = Licensing(license_store, settings.region)
     return Services(
         settings,
@@ -81,4 +90,5 @@ def build_services(
         licensing,
         clock,
         metrics or Metrics(),
+        wakeups,
     )

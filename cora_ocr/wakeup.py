@@ -26,28 +26,39 @@ from sqlalchemy import Engine
 log = logging.getLogger(__name__)
 CHANNEL = "cora_ocr_jobs"
 _JOB_FILE = re.compile(r"(\d+)-[0-9a-f]{8}-")  # profiles.robot_file_name
-_LOCAL: weakref.WeakSet[Wakeup] = weakref.WeakSet()
-_LOCAL_LOCK = threading.Lock()
 
 
-def job_submitted() -> None:
-    """A job was inserted in this process: wake this process's idle workers."""
-    with _LOCAL_LOCK:
-        listeners = list(_LOCAL)
-    for wakeup in listeners:
-        wakeup.event.set()
+class LocalWakeups:
+    """The idle workers of one process, woken at once by a job submitted in the same process
+    (other processes hear of it on PostgreSQL's CHANNEL). One per process, made where its
+    services are built (cora_ocr/services.py) and handed to its use cases and workers."""
+
+    def __init__(self) -> None:
+        self._waiting: weakref.WeakSet[Wakeup] = weakref.WeakSet()
+        self._lock = threading.Lock()
+
+    def add(self, wakeup: Wakeup) -> None:
+        with self._lock:
+            self._waiting.add(wakeup)
+
+    def job_submitted(self) -> None:
+        """A job was inserted in this process: wake its idle workers."""
+        with self._lock:
+            waiting = list(self._waiting)
+        for wakeup in waiting:
+            wakeup.event.set()
 
 
 class Wakeup:
-    def __init__(self) -> None:
+    def __init__(self, local: LocalWakeups | None = None) -> None:
         self.event = threading.Event()
         self._answered: set[int] = set()
         self._lock = threading.Lock()
         self._halt = threading.Event()
         self._threads: list[threading.Thread] = []
         self._observer: Any = None
-        with _LOCAL_LOCK:
-            _LOCAL.add(self)
+        if local is not None:
+            local.add(self)
 
     def wait(self, timeout: float) -> None:
         self.event.wait(timeout)

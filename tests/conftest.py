@@ -35,6 +35,7 @@ from cora_ocr.services import Services, build_services
 from cora_ocr.statuses import JobState
 from cora_ocr.store import Job, Store
 from cora_ocr.store.migrate import upgrade
+from cora_ocr.wakeup import LocalWakeups
 from cora_ocr.web.app import CoraOcrApp, create_app
 from cora_ocr.web.server import make_server, stop_server
 from cora_ocr.worker import Worker
@@ -193,8 +194,18 @@ def process_metrics() -> Metrics:
 
 
 @pytest.fixture(scope="session")
-def live_server(settings: Settings, store: Store, process_metrics: Metrics) -> Iterator[LiveServer]:
-    app = create_app(build_services(settings, store, metrics=process_metrics))
+def process_wakeups() -> LocalWakeups:
+    """This test process's idle workers, as a process of the service has one set: a job
+    submitted through the live server wakes a test's worker."""
+    return LocalWakeups()
+
+
+@pytest.fixture(scope="session")
+def live_server(
+    settings: Settings, store: Store, process_metrics: Metrics, process_wakeups: LocalWakeups
+) -> Iterator[LiveServer]:
+    built = build_services(settings, store, metrics=process_metrics, wakeups=process_wakeups)
+    app = create_app(built)
     server = make_server(app, "127.0.0.1", 0, threads=4)
     thread = threading.Thread(target=server.run, name="cora-ocr-test-server", daemon=True)
     thread.start()
@@ -213,7 +224,9 @@ def empty_folder(folder: Path) -> None:
 
 
 @pytest.fixture
-def services(settings: Settings, store: Store, process_metrics: Metrics) -> Services:
+def services(
+    settings: Settings, store: Store, process_metrics: Metrics, process_wakeups: LocalWakeups
+) -> Services:
     """The object graph on the session's store; jobs, robot folders and files emptied."""
     with store.engine.begin() as conn:
         for table in (
@@ -226,7 +239,7 @@ def services(settings: Settings, store: Store, process_metrics: Metrics) -> Serv
             "admin_login_failures",
         ):
             conn.execute(text(f"DELETE FROM {table}"))
-    built = build_services(settings, store, metrics=process_metrics)
+    built = build_services(settings, store, metrics=process_metrics, wakeups=process_wakeups)
     for profile in built.profiles.all():
         empty_folder(profile.input_dir)
         empty_folder(profile.output_dir)
@@ -332,7 +345,7 @@ def strict_services(services: Services) -> Services:
     settings = dataclasses.replace(services.settings, allow_anonymous=False, region="eu")
     clock = ManualClock()
     clock._now = clock._now.replace(minute=59, second=30, microsecond=0)
-    return build_services(settings, services.store, clock, services.metrics)
+    return build_services(settings, services.store, clock, services.metrics, services.wakeups)
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from cora_ocr.metrics import Metrics
 from cora_ocr.namespaces import SERVICE_PATH
 from cora_ocr.services import Services, build_services
 from cora_ocr.store import Store
+from cora_ocr.wakeup import LocalWakeups
 from cora_ocr.web.app import create_app
 from tests.conftest import LiveServer, Strict, strict_services
 from tests.factories import ManualClock
@@ -101,9 +102,12 @@ def in_process_requests(monkeypatch: pytest.MonkeyPatch) -> None:
 
 # --- the fixtures: a live server's, in-process -----------------------------------------
 @pytest.fixture(scope="session")
-def live_server(settings: Settings, store: Store, process_metrics: Metrics) -> Iterator[LiveServer]:
+def live_server(
+    settings: Settings, store: Store, process_metrics: Metrics, process_wakeups: LocalWakeups
+) -> Iterator[LiveServer]:
     """The app, answering in-process at BASE (no server)."""
-    app = create_app(build_services(settings, store, metrics=process_metrics))
+    built = build_services(settings, store, metrics=process_metrics, wakeups=process_wakeups)
+    app = create_app(built)
     APPS[BASE] = app
     yield LiveServer(app, BASE)
     APPS.pop(BASE, None)

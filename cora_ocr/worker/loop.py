@@ -34,7 +34,7 @@ from cora_ocr.statuses import JobState, OcrErrorCode
 from cora_ocr.store.jobstore import JobStore, Move
 from cora_ocr.store.licenses import LicenseStore
 from cora_ocr.store.records import JobRecord
-from cora_ocr.wakeup import Wakeup
+from cora_ocr.wakeup import LocalWakeups, Wakeup
 from cora_ocr.worker.callbacks import Callbacks
 from cora_ocr.worker.lease import Heartbeat
 from cora_ocr.worker.policy import LicensePolicy
@@ -96,6 +96,7 @@ class Worker:
         callback_hosts: frozenset[str] = frozenset(),
         licenses: LicenseStore | None = None,
         metrics: Metrics | None = None,
+        wakeups: LocalWakeups | None = None,
     ) -> None:
         self.store = store
         self.metrics = metrics or Metrics()
@@ -114,7 +115,7 @@ class Worker:
         self.callbacks = Callbacks(store, callback_hosts, self.clock, job_view)
         self._next_callbacks = 0.0
         self._next_purge = 0.0
-        self.wakeup = Wakeup()
+        self.wakeup = Wakeup(wakeups)
 
     # --- the loop ---------------------------------------------------------------------
     def run(self, burst: bool = False) -> int:

@@ -169,6 +169,7 @@ def rows(driver: Any) -> list[str]:
     ]
 
 
+@pytest.mark.browser
 def test_sign_in_filter_open_and_abort_a_job(admin: Admin, browser: Any) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select

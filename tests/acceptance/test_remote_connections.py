@@ -46,7 +46,10 @@ from tests.remote_servers import (
 )
 from tests.robots import SimulatedRobot, result_text
 
-pytestmark = pytest.mark.skipif(missing() is not None, reason=str(missing()))
+pytestmark = [
+    pytest.mark.remote,
+    pytest.mark.skipif(missing() is not None, reason=str(missing())),
+]
 
 PASSWORD_ENV = "CORA_TEST_REMOTE_PASSWORD"
 WRONG_ENV = "CORA_TEST_REMOTE_WRONG"

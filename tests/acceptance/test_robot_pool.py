@@ -297,7 +297,13 @@ def test_two_robots_racing_for_documents_take_each_once(
 def event_worker(services: Services) -> Iterator[Worker]:
     """A worker whose polling alone would take 30 s for each look: only events move it."""
     config = WorkerConfig(poll_seconds=30, idle_sleep_seconds=30)
-    worker = Worker(services.job_store, services.connections, services.profiles, config)
+    worker = Worker(
+        services.job_store,
+        services.connections,
+        services.profiles,
+        config,
+        wakeups=services.wakeups,
+    )
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
     yield worker
@@ -345,7 +351,7 @@ def test_idle_workers_hear_of_new_jobs(services: Services, backend: str) -> None
     """PostgreSQL: a job inserted by anyone (here: a bare insert, as another process would)
     notifies every listening worker. SQLite: a job submitted in this process wakes its
     workers; workers of other processes poll."""
-    listening = wakeup.Wakeup()
+    listening = wakeup.Wakeup(services.wakeups)
     listening.start(services.store.engine, [])
     request = FileBatchRequest(
         timeout=60,
@@ -373,7 +379,7 @@ def test_idle_workers_hear_of_new_jobs(services: Services, backend: str) -> None
 def test_a_robot_answer_makes_its_job_due_at_once(services: Services) -> None:
     """What the worker does with an answer it hears of: the job, released to look again in
     30 s, is due now; others are not touched."""
-    listening = wakeup.Wakeup()
+    listening = wakeup.Wakeup(services.wakeups)
     profile = services.profiles.get("Default")
     assert profile is not None
     listening.start(services.store.engine, [profile.output_dir])
