@@ -18,7 +18,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.hostile import memory_kb
-from tests.test_hostile import Service
+from tests.processes import Service
 
 BOUNDARY = "cora-bench-boundary"
 

@@ -5,7 +5,6 @@ comes and the server's memory growth are printed by bench/hostile.py, not assert
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from pathlib import Path
@@ -21,43 +20,8 @@ from tests.factories import (
     get_status_body,
     header_xml,
 )
-from tests.hostile_cases import CANARY, FIFTY_MB, Case, cases
+from tests.hostile_cases import CANARY, cases, send
 from tests.processes import Service, Trap
-
-SERVICE = "/SequenceServices/coraOcrIntegration_v1.0.0.asmx"
-
-
-def send(service: Service, case: Case) -> tuple[int, str]:
-    if case.name == "50 MB body":
-        return send_declared_size(service, case)
-    body = case.body()
-    reply = requests.request(
-        case.method, service.url + case.path, data=body, headers=case.headers, timeout=30
-    )
-    return reply.status_code, reply.text
-
-
-def send_declared_size(service: Service, case: Case) -> tuple[int, str]:
-    """Declare 50 MB; if the server does not refuse on the headers alone, stream it all.
-    (Streaming into a server that has already answered ends in a reset that can eat the
-    answer, so the answer is looked for first.)"""
-    with socket.create_connection(("127.0.0.1", service.port), timeout=30) as conn:
-        head = (
-            f"POST {SERVICE} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {FIFTY_MB}\r\n"
-            + "".join(f"{k}: {v}\r\n" for k, v in case.headers.items())
-            + "\r\n"
-        )
-        conn.sendall(head.encode())
-        conn.settimeout(2)
-        try:
-            answer = conn.recv(65536)
-        except TimeoutError:
-            conn.settimeout(30)
-            for chunk in case.body():  # type: ignore[union-attr]
-                conn.sendall(chunk)
-            answer = conn.recv(65536)
-    status_line = answer.split(b"\r\n", 1)[0].decode()
-    return int(status_line.split()[1]), answer.decode("latin-1")
 
 
 class LegitimateCaller(threading.Thread):
