@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -227,6 +228,20 @@ class JobService:
                     profile.cleanup(job.robot_name, job.id)
                 return state
         raise ClientError(f"job {job_id} keeps changing state; try again")
+
+    def delete(self, job_id: int, actor: str = "rest") -> None:
+        """A caller's delete: the job is aborted if it is not final, then deleted for its
+        callers (JobNotFound for them from then on; the operator keeps it and its history)."""
+        job = self._get(job_id)
+        if job.deleted_at is not None:
+            raise JobNotFound(f"no job with id {job_id}")
+        if not JobState(job.state).is_final:
+            with contextlib.suppress(ClientError):  # it turned final meanwhile
+                self.abort(job_id, actor)
+        if not self.store.delete(job_id, actor, self.clock.now()):
+            now = self._get(job_id)
+            if now.deleted_at is None:  # still running: aborting lost every race
+                raise ClientError(f"job {job_id} keeps changing state; try again")
 
     def retry(self, job_id: int, actor: str = "cli") -> None:
         """Put a Failed job back in the queue, as if it had just been submitted."""

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
@@ -164,11 +163,12 @@ class RestApi:
         return ok(job_view(self._own_job(self._caller(request), job_id)))
 
     def delete_job(self, request: Request, job_id: int) -> Response:
-        """Aborts the job if it is not final; 204 either way (it is gone from view)."""
+        """Aborts the job if it is not final and deletes it for its callers: 404 from then on."""
         job = self._own_job(self._caller(request), job_id)
-        if not JobState(job.state).is_final:
-            with contextlib.suppress(errors.ClientError):  # it turned final meanwhile
-                self.jobs.abort(job.id, actor="rest")
+        try:
+            self.jobs.delete(job.id, actor="rest")
+        except errors.JobNotFound:  # a parallel DELETE came first
+            raise NotFound(f"no job {job_id}") from None
         self.uploads.remove(job)
         return Response(status=204)
 
@@ -176,7 +176,7 @@ class RestApi:
         principal = self._caller(request)
         status = request.args.get("status", "")
         try:
-            chosen = JobFilter.status(status) if status else ANY_JOB
+            chosen = JobFilter.not_deleted() & (JobFilter.status(status) if status else ANY_JOB)
         except ValueError as exc:
             raise errors.InvalidField("status", str(exc)) from None
         limit = _int_arg(request, "limit", 50, 1, MAX_PAGE)
@@ -202,7 +202,7 @@ class RestApi:
             job = self.jobs.get(job_id)
         except errors.JobNotFound:
             job = None
-        if job is None or not may_see(principal, job.license_pk):
+        if job is None or job.deleted_at is not None or not may_see(principal, job.license_pk):
             raise NotFound(f"no job {job_id}")
         return job
 

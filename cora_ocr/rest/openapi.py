@@ -178,7 +178,10 @@ def document(profiles: list[str], max_timeout: int) -> dict[str, Any]:
                     },
                 },
                 "delete": {
-                    "summary": "Abort a job that is running; remove an uploaded job's files",
+                    "summary": (
+                        "Delete a job: aborted if it is running, an uploaded job's files"
+                        " removed; from then on it answers 404 and is not listed"
+                    ),
                     "responses": {"204": {"description": "Done"}, "404": NOT_FOUND, **GUARDED},
                 },
             },

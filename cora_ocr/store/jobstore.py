@@ -56,6 +56,11 @@ class JobFilter:
         return cls((("profile", name),))
 
     @classmethod
+    def not_deleted(cls) -> JobFilter:
+        """Jobs their callers have not deleted (what the REST list shows)."""
+        return cls((("not_deleted", True),))
+
+    @classmethod
     def created_since(cls, moment: dt.datetime) -> JobFilter:
         return cls((("since", moment),))
 
@@ -85,6 +90,7 @@ _TERMS: dict[str, Callable[[Any], ColumnElement[bool]]] = {
     "profile": lambda name: Job.ocr_profile == name,
     "since": lambda moment: Job.created_at >= moment,
     "until": lambda moment: Job.created_at < moment,
+    "not_deleted": lambda _: Job.deleted_at.is_(None),
 }
 
 
@@ -211,6 +217,19 @@ class JobStore:
                 else:
                     usage.add_usage(session, job.license_pk, job.app_pk, hour, pages=pages)
             return move if self._move(session, job.id, move, now) else None
+
+    def delete(self, job_id: int, actor: str, now: dt.datetime) -> bool:
+        """Mark a job deleted by its caller (it must be final), with an event saying so;
+        False if it was already deleted or is not final."""
+        where = [Job.deleted_at.is_(None), Job.state.in_([s.value for s in FINAL_STATES])]
+        with self.store.transaction() as session:
+            statement = queries.update_jobs(session, where, {"deleted_at": now}, job_id)
+            result = session.execute(statement.returning(Job.state))
+            state = result.scalar()
+            if state is None:
+                return False
+            queries.add_event(session, job_id, now, state, "deleted by its caller", actor)
+            return True
 
     # --- leases -------------------------------------------------------------------------
     def claim(

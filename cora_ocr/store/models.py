@@ -121,6 +121,9 @@ class Job(Base):
     callback_state: Mapped[str | None] = mapped_column(String(16), index=True)
     callback_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     callback_due_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    # When its REST caller deleted it: from then on it is gone from the caller's view (404,
+    # not listed); the operator keeps it and its history (`jobs show`, /admin/).
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
     events: Mapped[list[JobEvent]] = relationship(
         back_populates="job", order_by="JobEvent.id", cascade="all, delete-orphan"

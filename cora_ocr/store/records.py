@@ -79,6 +79,7 @@ class JobRecord:
     callback_state: str | None
     callback_attempts: int
     callback_due_at: dt.datetime | None
+    deleted_at: dt.datetime | None
     # Not a column: the job's history, read only where asked for (JobStore.get, with_events).
     events: tuple[EventRecord, ...] = ()
 

@@ -90,9 +90,18 @@ def test_a_job_is_seen_and_aborted_by_its_own_license_only(strict: Strict) -> No
 
     deleted = requests.delete(f"{api(strict)}/jobs/{job_id}", auth=owner, timeout=10)
     assert deleted.status_code == 204 and deleted.content == b""
-    after = requests.get(f"{api(strict)}/jobs/{job_id}", auth=owner, timeout=10).json()
-    assert after["status"] == "Aborted"
-    assert strict.services.jobs.show(job_id).state == "aborted"
+    # Deleted: gone from its caller's view (the seeds' "deletion of a job")...
+    for method, path in (("GET", ""), ("GET", "/result"), ("DELETE", "")):
+        gone = requests.request(
+            method, f"{api(strict)}/jobs/{job_id}{path}", auth=owner, timeout=10
+        )
+        assert_problem(gone, 404, "no job")
+    listed = requests.get(f"{api(strict)}/jobs", auth=owner, timeout=10).json()["jobs"]
+    assert job_id not in [job["id"] for job in listed]
+    # ... and kept for the operator, aborted, with the deletion in its history.
+    kept = strict.services.jobs.show(job_id)
+    assert kept.state == "aborted" and kept.deleted_at is not None
+    assert [event.reason for event in kept.events][-2:] == ["aborted", "deleted by its caller"]
 
 
 def test_a_job_made_without_credentials_is_no_licensed_callers_job(
@@ -223,7 +232,7 @@ def test_an_uploaded_document_becomes_a_job_and_its_result_downloads(
     folders = [uploads / job.input_location, uploads / job.output_location]
     assert all(folder.is_dir() for folder in folders)
     assert requests.delete(f"{base}/jobs/{job_id}", timeout=10).status_code == 204
-    assert_problem(requests.get(f"{base}/jobs/{job_id}/result", timeout=10), 404, "removed")
+    assert_problem(requests.get(f"{base}/jobs/{job_id}/result", timeout=10), 404, "no job")
     assert not any(folder.exists() for folder in folders)
 
 

@@ -124,3 +124,17 @@ def test_a_callback_attempt_is_taken_once(services: Services) -> None:
     job = jobs.get(job_id, with_events=True)
     assert job is not None and (job.callback_state, job.callback_attempts) == ("sent", 1)
     assert job.events[-1].reason == "callback sent" and job.events[-1].actor == "callback"
+
+
+def test_only_a_final_job_is_deleted_and_only_once(services: Services) -> None:
+    jobs, now = services.job_store, utcnow()
+    running, ended = new_job(services.store), new_job(services.store)
+    end(services, ended, JobState.ABORTED, None)
+    assert not jobs.delete(running, "rest", now)  # not final: abort it first
+    assert jobs.delete(ended, "rest", now)
+    assert not jobs.delete(ended, "rest", now)
+    listed = [job.id for job in jobs.page(JobFilter.not_deleted(), 50)]
+    assert running in listed and ended not in listed
+    job = jobs.get(ended, with_events=True)
+    assert job is not None and job.deleted_at == now
+    assert (job.events[-1].reason, job.events[-1].actor) == ("deleted by its caller", "rest")
