@@ -210,8 +210,18 @@ class Licensing:
             expires_at=expires_at,
             hourly_request_quota=request_quota,
             hourly_page_quota=page_quota,
+            callback_secret=secrets.token_hex(32),
         )
         return license_id
+
+    def callback_secret(self, license_id: str, rotate: bool = False) -> str:
+        """The key the license's callbacks are signed with; with `rotate`, a new one (the
+        old one signs nothing from then on)."""
+        if rotate and not self.store.set_callback_secret(license_id, secrets.token_hex(32)):
+            raise CoraError(f"no license {license_id}")
+        secret = self._license(license_id).callback_secret
+        assert secret is not None  # every license has one (migration 0013)
+        return secret
 
     def _license(self, license_id: str) -> LicenseRecord:
         found = self.store.find(license_id)

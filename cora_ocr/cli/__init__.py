@@ -65,6 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
     enable = licenses.add_parser("enable", help="lift a license's suspension")
     enable.add_argument("license_id")
     enable.set_defaults(func=admin.cmd_licenses_enable)
+    secret = licenses.add_parser(
+        "callback-secret", help="the key a license's callbacks are signed with (Cora-Signature)"
+    )
+    secret.add_argument("license_id")
+    secret.add_argument(
+        "--rotate", action="store_true", help="make a new one (the old one signs nothing after)"
+    )
+    secret.set_defaults(func=admin.cmd_licenses_callback_secret)
     usage = licenses.add_parser("usage", help="requests, jobs and pages per app and hour")
     usage.add_argument("license_id")
     usage.add_argument("--hours", type=int, default=24)

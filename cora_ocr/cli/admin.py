@@ -202,6 +202,12 @@ def cmd_licenses_enable(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_licenses_callback_secret(settings: Settings, args: argparse.Namespace) -> int:
+    with _licensing(settings) as licensing:
+        print(licensing.callback_secret(args.license_id, rotate=args.rotate))
+    return 0
+
+
 def cmd_licenses_usage(settings: Settings, args: argparse.Namespace) -> int:
     import datetime as dt
 

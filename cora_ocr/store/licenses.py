@@ -90,6 +90,21 @@ class LicenseStore:
                 )
             )
 
+    def callback_secret(self, license_pk: int) -> str | None:
+        """The key the license's callbacks are signed with (None: no such license)."""
+        with self.store.reading() as session:
+            found = session.get(License, license_pk)
+            return None if found is None else found.callback_secret
+
+    def set_callback_secret(self, license_id: str, secret: str) -> bool:
+        """False if there is no such license."""
+        with self.store.transaction() as session:
+            found = queries.find_license(session, license_id)
+            if found is None:
+                return False
+            queries.set_flag(session, License, License.id == found.id, callback_secret=secret)
+            return True
+
     def set_suspended(self, license_id: str, suspended: bool) -> bool:
         """Suspend or reinstate; a suspended license's throttled jobs are made due at once
         (so the workers stop them now). False if there is no such license."""

@@ -163,6 +163,8 @@ class License(Base):
     hourly_request_quota: Mapped[int] = mapped_column(Integer)
     hourly_page_quota: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    # The key its jobs' callbacks are signed with (worker/callbacks.py: Cora-Signature).
+    callback_secret: Mapped[str | None] = mapped_column(String(64))
 
 
 class App(Base):

@@ -115,6 +115,7 @@ class LicenseRecord:
     hourly_request_quota: int
     hourly_page_quota: int
     created_at: dt.datetime
+    callback_secret: str | None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,6 +7,10 @@ so any worker sends, a restart loses nothing, and two workers do not send the sa
 the `callback_hosts` setting are ever contacted: checked when the job is created and again
 before each attempt; redirects are not followed and no proxy from the environment is used.
 
+A licensed job's callback is signed with its license's callback secret (`Cora-Signature`:
+`signature`); a job made without credentials (the local setup) has no license and no secret,
+and its callbacks are not signed.
+
 Attempts run on a small thread pool of their own, never in the worker's loop: a slow endpoint
 holds one of its threads, not the jobs. Each attempt has wall-clock deadlines (its status line
 within STATUS_SECONDS, the whole attempt within ATTEMPT_SECONDS: a socket cut at the deadline,
@@ -19,6 +23,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import hashlib
+import hmac
 import http.client
 import json
 import logging
@@ -86,7 +92,24 @@ class Deadline:
         self._timer.cancel()
 
 
-def post(url: str, body: bytes, status_seconds: float, attempt_seconds: float) -> int:
+SIGNATURE = "Cora-Signature"
+
+
+def signature(secret: str, body: bytes, at: int) -> str:
+    """`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">` under the license's callback
+    secret: what a receiver checks (README, "Callbacks") to tell our callback from a forgery,
+    and a replay (t) from a fresh one."""
+    mac = hmac.new(secret.encode(), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={at},v1={mac}"
+
+
+def post(
+    url: str,
+    body: bytes,
+    status_seconds: float,
+    attempt_seconds: float,
+    signed: str | None = None,
+) -> int:
     """POST `body` to `url` (http.client: no proxy, no redirect followed); the answer's
     status. OSError with the reason, a deadline's included."""
     parts = urlsplit(url)
@@ -96,6 +119,8 @@ def post(url: str, body: bytes, status_seconds: float, attempt_seconds: float) -
     status = Deadline(connection, status_seconds, f"no status line within {status_seconds:g} s")
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     headers = {"Content-Type": "application/json", "User-Agent": "cora-ocr"}
+    if signed is not None:
+        headers[SIGNATURE] = signed
     try:
         connection.request("POST", path, body=body, headers=headers)
         answer = connection.getresponse()
@@ -123,11 +148,13 @@ class Callbacks:
         hosts: Collection[str],
         clock: Clock,
         view: Callable[[JobRecord], dict[str, Any]],
+        secret_of: Callable[[int], str | None] = lambda _license_pk: None,
     ) -> None:
         self.store = store
         self.hosts = hosts
         self.clock = clock
         self.view = view
+        self.secret_of = secret_of  # a license's callback secret
         self.status_seconds, self.attempt_seconds = STATUS_SECONDS, ATTEMPT_SECONDS
         self._pool: ThreadPoolExecutor | None = None
         self._in_flight: Counter[str] = Counter()  # per host
@@ -156,14 +183,14 @@ class Callbacks:
         """Start the callbacks that are due now and whose host has room; returns how many
         were started. Returns at once: the attempts run on the pool."""
         claimed = self._claim(limit)
-        for job_id, state, url, attempts, document in claimed:
+        for job_id, state, url, attempts, document, secret in claimed:
             host = _host(url)
             with self._lock:
                 if self._pool is None:
                     self._pool = ThreadPoolExecutor(THREADS, thread_name_prefix="callback")
                 self._in_flight[host] += 1
                 future = self._pool.submit(
-                    self._attempt, job_id, state, url, attempts + 1, document
+                    self._attempt, job_id, state, url, attempts + 1, document, secret
                 )
                 self._futures.add(future)
             future.add_done_callback(functools.partial(self._done, host))
@@ -182,9 +209,9 @@ class Callbacks:
             busy = self._in_flight[host]
         return busy + taken[host] < PER_HOST
 
-    def _claim(self, limit: int) -> list[tuple[int, str, str, int, dict[str, Any]]]:
+    def _claim(self, limit: int) -> list[tuple[int, str, str, int, dict[str, Any], str | None]]:
         now = self.clock.now()
-        claimed: list[tuple[int, str, str, int, dict[str, Any]]] = []
+        claimed: list[tuple[int, str, str, int, dict[str, Any], str | None]] = []
         taken: Counter[str] = Counter()
         until = now + dt.timedelta(seconds=CLAIM_SECONDS)
         for job in self.store.due_callbacks(now, limit):
@@ -193,11 +220,20 @@ class Callbacks:
                 continue  # its host has PER_HOST attempts in flight: a later turn
             if self.store.claim_callback(job, until):
                 taken[_host(url)] += 1
-                claimed.append((job.id, job.state, url, job.callback_attempts, self.view(job)))
+                license_pk = job.license_pk
+                secret = None if license_pk is None else self.secret_of(license_pk)
+                attempts = job.callback_attempts
+                claimed.append((job.id, job.state, url, attempts, self.view(job), secret))
         return claimed
 
     def _attempt(
-        self, job_id: int, state: str, url: str, attempt: int, document: dict[str, Any]
+        self,
+        job_id: int,
+        state: str,
+        url: str,
+        attempt: int,
+        document: dict[str, Any],
+        secret: str | None,
     ) -> None:
         reason = refusal(url, self.hosts)
         if reason is not None:
@@ -205,8 +241,11 @@ class Callbacks:
             return
         target = urlsplit(url).netloc
         body = json.dumps(document).encode()
+        signed = None
+        if secret is not None:  # a licensed job; the local setup's jobs are not signed
+            signed = signature(secret, body, int(self.clock.now().timestamp()))
         try:
-            status = post(url, body, self.status_seconds, self.attempt_seconds)
+            status = post(url, body, self.status_seconds, self.attempt_seconds, signed)
         except OSError as exc:
             failure = str(exc)
         else:

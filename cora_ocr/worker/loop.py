@@ -112,7 +112,9 @@ class Worker:
         self.outage = Outage("database", log)
         self._next_sweep = 0.0
         self._held: int | None = None  # the job claimed and not yet given back
-        self.callbacks = Callbacks(store, callback_hosts, self.clock, job_view)
+        self.callbacks = Callbacks(
+            store, callback_hosts, self.clock, job_view, self.policy.licenses.callback_secret
+        )
         self._next_callbacks = 0.0
         self._next_purge = 0.0
         self.wakeup = Wakeup(wakeups)

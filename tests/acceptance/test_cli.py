@@ -235,6 +235,11 @@ def test_licenses_and_apps_administration(
     assert status_of(live) == "suspended"
     ok("licenses", "enable", live)
     assert status_of(live) == "active"
+    secret = ok("licenses", "callback-secret", live).strip()
+    assert len(secret) == 64 and int(secret, 16) >= 0  # 32 random bytes, hex
+    assert ok("licenses", "callback-secret", live).strip() == secret
+    rotated = ok("licenses", "callback-secret", live, "--rotate").strip()
+    assert rotated != secret and ok("licenses", "callback-secret", live).strip() == rotated
 
     app_id = ok("apps", "create", live, "intake").strip()
     ok("apps", "create", live, "billing")

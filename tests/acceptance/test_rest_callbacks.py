@@ -11,8 +11,9 @@ import json
 import select
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ import requests
 
 from cora_ocr.services import Services, build_services
 from cora_ocr.web.server import stop_server
-from cora_ocr.worker.callbacks import FIRST_DELAY_SECONDS
+from cora_ocr.worker.callbacks import FIRST_DELAY_SECONDS, signature
 from tests.conftest import start
 from tests.factories import ManualClock
 from tests.processes import Trap
@@ -45,6 +46,8 @@ class Listener:
                         "path": self.path,
                         "type": self.headers["Content-Type"],
                         "json": json.loads(body),
+                        "body": body,
+                        "signature": self.headers.get("Cora-Signature"),
                     }
                 )
                 self.send_response(statuses.pop(0) if statuses else 200)
@@ -75,11 +78,12 @@ class Setup:
     base: str
     robot: SimulatedRobot
 
-    def create(self, callback: str) -> requests.Response:
+    def create(self, callback: str, auth: tuple[str, str] | None = None) -> requests.Response:
         return requests.post(
             f"{self.base}/api/v1/jobs",
             files={"file": ("scan.png", PNG)},
             data={"callbackUrl": callback},
+            auth=auth,
             timeout=10,
         )
 
@@ -127,8 +131,8 @@ def setup(services: Services, listener: Listener) -> Iterator[Setup]:
         yield running
 
 
-def complete(setup: Setup, callback: str) -> int:
-    created = setup.create(callback)
+def complete(setup: Setup, callback: str, auth: tuple[str, str] | None = None) -> int:
+    created = setup.create(callback, auth)
     assert created.status_code == 201, created.text
     job_id = int(created.json()["id"])
     setup.work(poll=True)
@@ -147,6 +151,47 @@ def test_a_final_job_is_posted_to_its_callback(setup: Setup, listener: Listener)
     assert setup.history(job_id) == [f"callback to {listener.host}: HTTP 200"]
     setup.work()
     assert len(listener.received) == 1  # sent once
+
+
+def readme_check() -> Callable[..., bool]:
+    """The receiver's check as README.md prints it ("Signed callbacks"), run as printed."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("**Signed callbacks.**", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    names: dict[str, Any] = {}
+    exec(code, names)
+    return names["genuine"]  # type: ignore[no-any-return]
+
+
+def test_a_licensed_jobs_callback_is_signed_with_its_license_secret(
+    setup: Setup, listener: Listener
+) -> None:
+    licensing = setup.services.licensing
+    license_id = licensing.create_license("Acme", region=setup.services.settings.region)
+    auth = (license_id, licensing.create_app(license_id, "intake"))
+    complete(setup, f"http://{listener.host}/hooks", auth)
+    setup.work()
+    [call] = listener.received
+    header, body = call["signature"], call["body"]
+    secret = licensing.callback_secret(license_id)
+    genuine = readme_check()
+    assert header is not None and header.startswith("t=") and ",v1=" in header
+    assert genuine(header, body, secret)
+    forged = header.split(",v1=")[0] + ",v1=" + "0" * 64
+    assert not genuine(forged, body, secret)  # a forgery
+    assert not genuine(header, body.replace(b"Completed", b"Aborted"), secret)  # changed body
+    assert not genuine(header, body, "another license's secret")
+    stale = int(header.split(",")[0][2:]) - 3600
+    old = signature(secret, body, stale)
+    assert not genuine(old, body, secret)  # a replay an hour later
+    assert licensing.callback_secret(license_id, rotate=True) != secret
+    assert not genuine(header, body, licensing.callback_secret(license_id))
+
+
+def test_a_job_made_without_credentials_is_not_signed(setup: Setup, listener: Listener) -> None:
+    complete(setup, f"http://{listener.host}/hooks")
+    setup.work()
+    assert [call["signature"] for call in listener.received] == [None]
 
 
 def test_failed_callbacks_are_retried_with_backoff(setup: Setup, listener: Listener) -> None:
