@@ -76,6 +76,14 @@ class HttpsRequired(ClientError):
     """HTTP 403: the request came over plain HTTP and this service requires HTTPS."""
 
 
+class KeyReused(ClientError):
+    """HTTP 422: an `Idempotency-Key` sent again with a different document."""
+
+
+class KeyInFlight(ClientError):
+    """HTTP 409: an `Idempotency-Key` whose first request is still making its job."""
+
+
 class ServerError(CoraError):
     """Something on our side failed; callers only ever see a generic text."""
 

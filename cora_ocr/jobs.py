@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from cora_ocr.clock import Clock, SystemClock
 from cora_ocr.connections import Connections
-from cora_ocr.errors import ClientError, InvalidField, JobNotFound
+from cora_ocr.errors import ClientError, InvalidField, JobNotFound, KeyInFlight, KeyReused
 from cora_ocr.licensing import Principal, may_see
 from cora_ocr.profiles import Profiles
 from cora_ocr.statuses import JobState, OcrErrorCode, OcrStatus, PutModel
@@ -19,6 +20,7 @@ from cora_ocr.store.records import JobRecord, StatusRow
 from cora_ocr.wakeup import LocalWakeups
 
 MAX_EXTERNAL_CONTEXT = 4000
+KEY_SECONDS = 24 * 3600  # how long an Idempotency-Key answers with its job
 MAX_PROFILE = 255
 
 
@@ -153,6 +155,34 @@ class JobService:
         if self.wakeups is not None:  # this process's idle workers (PostgreSQL tells the others)
             self.wakeups.job_submitted()
         return job_id
+
+    def submit_once(
+        self, owner: str, key: str, digest: str, submit: Callable[[], int]
+    ) -> tuple[int, bool]:
+        """Submit (`submit()`) at most once per `key` of one caller (`owner`) within
+        KEY_SECONDS: (the job, whether it was made earlier). The same key with another
+        document (`digest`) is KeyReused; while its first request is still making the job,
+        KeyInFlight. A submit that is refused lets go of the key."""
+        keep = dt.timedelta(seconds=KEY_SECONDS)
+        use = self.store.take_key(owner, key, digest, self.clock.now(), keep)
+        if not use.new:
+            if use.digest != digest:
+                raise KeyReused(
+                    "Idempotency-Key: already used with another document; a new document"
+                    " needs a new key"
+                )
+            if use.job_id is None:
+                raise KeyInFlight(
+                    "Idempotency-Key: its first request is still making the job; retry"
+                )
+            return use.job_id, True
+        try:
+            job_id = submit()
+        except BaseException:
+            self.store.drop_key(owner, key)
+            raise
+        self.store.bind_key(owner, key, job_id)
+        return job_id, False
 
     def status(self, job_id: int | None, principal: Principal | None = None) -> StatusView:
         """The wire status of a job; another license's job is NotFound, as if it did not exist."""

@@ -230,6 +230,7 @@ def services(
     """The object graph on the session's store; jobs, robot folders and files emptied."""
     with store.engine.begin() as conn:
         for table in (
+            "submit_keys",
             "job_events",
             "jobs",
             "usage",

@@ -133,8 +133,10 @@ class RestApi:
         )
 
     def create_job(self, request: Request) -> Response:
-        job_id = self.uploads.create(request.environ, self._caller(request))
-        response = ok(job_view(self.jobs.get(job_id)), 201)
+        """201 with the new job; 200 with the job an earlier request with the same
+        Idempotency-Key made (422 if it came with another document)."""
+        job_id, earlier = self.uploads.create(request.environ, self._caller(request))
+        response = ok(job_view(self.jobs.get(job_id)), 200 if earlier else 201)
         response.headers["Location"] = f"{PREFIX}/jobs/{job_id}"
         return response
 

@@ -112,6 +112,22 @@ def document(profiles: list[str], max_timeout: int) -> dict[str, Any]:
                 },
                 "post": {
                     "summary": "A job from an uploaded document",
+                    "parameters": [
+                        {
+                            "name": "Idempotency-Key",
+                            "in": "header",
+                            "required": False,
+                            "description": "The same key again within 24 hours (same caller)"
+                            " answers the job the first request made (200), or 422 with another"
+                            " document",
+                            "schema": {
+                                "type": "string",
+                                "minLength": 1,
+                                "maxLength": 255,
+                                "pattern": "^[!-~]+$",
+                            },
+                        }
+                    ],
                     "requestBody": {
                         "required": True,
                         "content": {
@@ -152,12 +168,24 @@ def document(profiles: list[str], max_timeout: int) -> dict[str, Any]:
                                 "application/json": {"schema": {"$ref": "#/components/schemas/Job"}}
                             },
                         },
+                        "200": {
+                            "description": "The job an earlier request with the same"
+                            " Idempotency-Key made",
+                            "headers": {"Location": {"schema": {"type": "string"}}},
+                            "content": {
+                                "application/json": {"schema": {"$ref": "#/components/schemas/Job"}}
+                            },
+                        },
                         "400": _problem("A field is not acceptable; the detail names it"),
+                        "409": _problem(
+                            "The Idempotency-Key's first request is still making its job"
+                        ),
                         "413": _problem("The upload is larger than max_upload_bytes"),
                         "415": _problem(
                             "Not multipart/form-data, or the document is empty or not a PDF, "
                             "TIFF, PNG or JPEG the profile reads"
                         ),
+                        "422": _problem("The Idempotency-Key came before with another document"),
                         **GUARDED,
                     },
                 },

@@ -11,6 +11,7 @@ folders are never another's.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import secrets
 import shutil
 import tempfile
@@ -94,9 +95,10 @@ class Uploads:
         self.jobs = jobs
         self.limit = limit
 
-    def create(self, environ: dict[str, Any], principal: Principal | None) -> int:
-        """A job from a multipart/form-data upload; refusals store nothing, and every part
-        staged for this request is gone when it returns or raises."""
+    def create(self, environ: dict[str, Any], principal: Principal | None) -> tuple[int, bool]:
+        """A job from a multipart/form-data upload, and whether an earlier request with the
+        same `Idempotency-Key` made it; refusals store nothing, and every part staged for this
+        request is gone when it returns or raises."""
         request = _Upload(environ)
         request.max_content_length = self.limit
         if request.mimetype != "multipart/form-data":
@@ -111,7 +113,8 @@ class Uploads:
             files, form = self._parse(request)
             try:
                 self._check_names([*form.keys(), *files.keys()])
-                return self._create(files.get("file"), form, principal)
+                key = _idempotency_key(environ)
+                return self._create(files.get("file"), form, principal, key)
             finally:
                 for name in files:
                     for part in files.getlist(name):
@@ -148,7 +151,13 @@ class Uploads:
         if unknown:
             raise errors.InvalidField(unknown[0], "is not a field of a job")
 
-    def _create(self, upload: FileStorage | None, form: Any, principal: Principal | None) -> int:
+    def _create(
+        self,
+        upload: FileStorage | None,
+        form: Any,
+        principal: Principal | None,
+        key: str | None,
+    ) -> tuple[int, bool]:
         if upload is None:
             raise errors.InvalidField("file", "is required: the document to recognise")
         callback = form.get("callbackUrl") or None
@@ -171,6 +180,29 @@ class Uploads:
                 f"{name!r} reads ({', '.join(profile.media_types)})"
             )
         timeout = _timeout(form.get("timeout"), self.jobs.max_timeout)
+
+        def submit() -> int:
+            return self._submit(staged, media_type, form, name, timeout, callback, principal)
+
+        if key is None:
+            return submit(), False
+        with staged.open("rb") as document:
+            digest = hashlib.file_digest(document, "sha256").hexdigest()
+        owner = "-" if principal is None else str(principal.license_pk)
+        return self.jobs.submit_once(owner, key, digest, submit)
+
+    def _submit(
+        self,
+        staged: Path,
+        media_type: str,
+        form: Any,
+        name: str,
+        timeout: int,
+        callback: str | None,
+        principal: Principal | None,
+    ) -> int:
+        profile = self.profiles.get(name)
+        assert profile is not None  # _create checked it
         token = secrets.token_hex(16)
         inbox = self.root / "inbox" / token
         inbox.mkdir(parents=True)
@@ -221,3 +253,18 @@ def _timeout(text: str | None, longest: int) -> int:
     if not 1 <= seconds <= longest:
         raise errors.InvalidField("timeout", f"{seconds} is outside 1..{longest} seconds")
     return seconds
+
+
+MAX_KEY = 255
+
+
+def _idempotency_key(environ: dict[str, Any]) -> str | None:
+    """The request's `Idempotency-Key` (1-255 printable ASCII characters), or None."""
+    key = environ.get("HTTP_IDEMPOTENCY_KEY")
+    if key is None:
+        return None
+    if not 1 <= len(key) <= MAX_KEY or not all(" " < c <= "~" for c in key):
+        raise errors.InvalidField(
+            "Idempotency-Key", f"must be 1 to {MAX_KEY} printable ASCII characters, no spaces"
+        )
+    return str(key)

@@ -14,13 +14,14 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from cora_ocr.statuses import FINAL_STATES, LIFECYCLE, Ending, JobState, OcrErrorCode
 from cora_ocr.store import licensing as usage
 from cora_ocr.store import queries
 from cora_ocr.store.engine import Store, status_changed
-from cora_ocr.store.models import Job, JobEvent
+from cora_ocr.store.models import Job, JobEvent, SubmitKey
 from cora_ocr.store.records import Claim, JobCounts, JobRecord, StatusRow
 
 PENDING = "pending"  # a callback waiting for its next attempt (worker/callbacks.py)
@@ -130,6 +131,15 @@ class ExpiredJob(NamedTuple):
     output_location: str
 
 
+class KeyUse(NamedTuple):
+    """What an `Idempotency-Key` found (JobStore.take_key): new (taken now for this request),
+    or an earlier request's digest and job (None while it is still being made)."""
+
+    new: bool
+    digest: str
+    job_id: int | None
+
+
 class JobStore:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -230,6 +240,56 @@ class JobStore:
                 return False
             queries.add_event(session, job_id, now, state, "deleted by its caller", actor)
             return True
+
+    # --- idempotent submits ---------------------------------------------------------------
+    def take_key(
+        self, owner: str, key: str, digest: str, now: dt.datetime, keep: dt.timedelta
+    ) -> KeyUse:
+        """Take `key` for a new submit of the document `digest`, or find who has it: a key
+        taken more than `keep` ago is taken anew."""
+        row = {"owner": owner, "key": key, "digest": digest, "job_id": None, "created_at": now}
+        with self.store.transaction() as session:
+            insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+            taken = session.execute(
+                insert(SubmitKey).values(**row).on_conflict_do_nothing().returning(SubmitKey.key)
+            ).first()
+            if taken is not None:
+                return KeyUse(True, digest, None)
+            renewed = session.execute(
+                update(SubmitKey)
+                .where(
+                    SubmitKey.owner == owner,
+                    SubmitKey.key == key,
+                    SubmitKey.created_at <= now - keep,
+                )
+                .values(digest=digest, job_id=None, created_at=now)
+            )
+            if renewed.rowcount:  # type: ignore[attr-defined]
+                return KeyUse(True, digest, None)
+            found = session.execute(
+                select(SubmitKey.digest, SubmitKey.job_id).where(
+                    SubmitKey.owner == owner, SubmitKey.key == key
+                )
+            ).one()
+            return KeyUse(False, found.digest, found.job_id)
+
+    def bind_key(self, owner: str, key: str, job_id: int) -> None:
+        """The job the submit that took `key` made."""
+        with self.store.transaction() as session:
+            session.execute(
+                update(SubmitKey)
+                .where(SubmitKey.owner == owner, SubmitKey.key == key)
+                .values(job_id=job_id)
+            )
+
+    def drop_key(self, owner: str, key: str) -> None:
+        """Let go of a key whose submit made no job (it was refused): it may be sent again."""
+        with self.store.transaction() as session:
+            session.execute(
+                delete(SubmitKey).where(
+                    SubmitKey.owner == owner, SubmitKey.key == key, SubmitKey.job_id.is_(None)
+                )
+            )
 
     # --- leases -------------------------------------------------------------------------
     def claim(

@@ -149,6 +149,22 @@ class JobEvent(Base):
     job: Mapped[Job] = relationship(back_populates="events")
 
 
+class SubmitKey(Base):
+    """An `Idempotency-Key` a caller sent with `POST /api/v1/jobs` (rest/uploads.py): whose
+    (`owner`: the license's id, or `-` for the local setup), the document's SHA-256, and the
+    job it made (None while that request is still making it)."""
+
+    __tablename__ = "submit_keys"
+
+    owner: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    job_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("jobs.id", ondelete="CASCADE"), nullable=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
 class License(Base):
     """A customer's license: processing region, validity, hourly quotas."""
 

@@ -30,6 +30,8 @@ FAULT_TABLE: tuple[tuple[type[BaseException], FaultRule], ...] = (
     (errors.QuotaExceeded, FaultRule(429, "Client")),
     (errors.RequestTooLarge, FaultRule(413, "Client")),
     (errors.UnsupportedMediaType, FaultRule(415, "Client")),
+    (errors.KeyReused, FaultRule(422, "Client")),
+    (errors.KeyInFlight, FaultRule(409, "Client")),
     (errors.VersionMismatch, FaultRule(500, "VersionMismatch")),
     (errors.MustUnderstand, FaultRule(500, "MustUnderstand")),
     (errors.ClientError, FaultRule(500, "Client")),

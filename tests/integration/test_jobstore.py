@@ -138,3 +138,18 @@ def test_only_a_final_job_is_deleted_and_only_once(services: Services) -> None:
     job = jobs.get(ended, with_events=True)
     assert job is not None and job.deleted_at == now
     assert (job.events[-1].reason, job.events[-1].actor) == ("deleted by its caller", "rest")
+
+
+def test_a_submit_key_is_taken_once_bound_and_renewed_after_it_lapses(
+    services: Services,
+) -> None:
+    jobs, now, day = services.job_store, utcnow(), dt.timedelta(days=1)
+    assert jobs.take_key("7", "k", "a" * 64, now, day).new
+    assert jobs.take_key("7", "k", "a" * 64, now, day) == (False, "a" * 64, None)  # in flight
+    job_id = new_job(services.store)
+    jobs.bind_key("7", "k", job_id)
+    assert jobs.take_key("7", "k", "b" * 64, now, day) == (False, "a" * 64, job_id)
+    assert jobs.take_key("8", "k", "b" * 64, now, day).new  # another caller's key
+    assert jobs.take_key("7", "k", "b" * 64, now + day, day).new  # lapsed: taken anew
+    jobs.drop_key("7", "k")  # not bound yet: let go
+    assert jobs.take_key("7", "k", "c" * 64, now + day, day).new
