@@ -34,6 +34,7 @@ class Principal:
     hourly_page_quota: int
     expires_at: dt.datetime | None = None
     region: str = ""
+    monthly_page_quota: int = 0  # 0: none
 
 
 def may_see(principal: Principal | None, owner_pk: int | None) -> bool:
@@ -130,6 +131,7 @@ class Licensing:
             lic.hourly_page_quota,
             lic.expires_at,
             lic.region,
+            lic.monthly_page_quota,
         )
 
     def _refuse(self, reason: str, license_id: str) -> Principal:
@@ -200,6 +202,7 @@ class Licensing:
         request_quota: int = 10_000,
         page_quota: int = 1_000,
         expires_at: dt.datetime | None = None,
+        monthly_pages: int = 0,
     ) -> str:
         license_id = secrets.token_hex(8)
         self.store.add_license(
@@ -211,8 +214,22 @@ class Licensing:
             hourly_request_quota=request_quota,
             hourly_page_quota=page_quota,
             callback_secret=secrets.token_hex(32),
+            monthly_page_quota=monthly_pages,
         )
         return license_id
+
+    def set_monthly_pages(self, license_id: str, pages: int) -> None:
+        """A license's monthly page quota (0: none); jobs it throttled are looked at again."""
+        if pages < 0:
+            raise CoraError(f"--monthly-pages: {pages} is not a number of pages (0: none)")
+        self._forget()
+        if not self.store.set_monthly_pages(license_id, pages):
+            raise CoraError(f"no license {license_id}")
+        self._forget()
+
+    def month_pages(self, principal: Principal, now: dt.datetime) -> int:
+        """Pages the principal's license has used in the month of `now`."""
+        return self.store.month_pages(principal.license_pk, now)
 
     def callback_secret(self, license_id: str, rotate: bool = False) -> str:
         """The key the license's callbacks are signed with; with `rotate`, a new one (the

@@ -55,20 +55,30 @@ BACKENDS = [
 
 
 ACCEPTANCE = Path(__file__).parent / "acceptance"
+UNIT = Path(__file__).parent / "unit"
 PG_FIXTURES = frozenset({"pg", "pg_store", "pg_database"})  # PostgreSQL stores of a test's own
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The markers a test's place and parameters imply (pyproject.toml): `live` for the
     acceptance tier, `postgres` for a test on the PostgreSQL backend or with a server of its
-    own (marked so by its module)."""
+    own (marked so by its module). The unit tier runs on SQLite alone: its PostgreSQL
+    variants are left out here (overriding `backend` there would mix the session's stores)."""
+    unit = [item for item in items if UNIT in item.path.parents and _on_postgresql(item)]
+    if unit:
+        config.hook.pytest_deselected(items=unit)
+        items[:] = [item for item in items if item not in unit]
     for item in items:
         if ACCEPTANCE in item.path.parents:
             item.add_marker(pytest.mark.live)
-        callspec = getattr(item, "callspec", None)
-        params = callspec.params.values() if callspec is not None else ()
-        if "postgresql" in params or PG_FIXTURES & set(getattr(item, "fixturenames", ())):
+        if _on_postgresql(item):
             item.add_marker(pytest.mark.postgres)
+
+
+def _on_postgresql(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params.values() if callspec is not None else ()
+    return "postgresql" in params or bool(PG_FIXTURES & set(getattr(item, "fixturenames", ())))
 
 
 @dataclass

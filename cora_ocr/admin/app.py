@@ -307,11 +307,16 @@ class AdminApp:
             since + dt.timedelta(hours=n): [0, 0, 0] for n in range(hours)
         }
         error = ""
+        month: dict[str, int] | None = None
         if chosen:
             try:
                 rows = self.licensing.usage(chosen, since)
             except CoraError as exc:
                 rows, error = [], str(exc)
+            for item in licenses:
+                if item.license_id == chosen:
+                    pages = self.licensing.store.month_pages(item.id, self.guard.clock.now())
+                    month = {"pages": pages, "quota": item.monthly_page_quota}
             for _name, _hint, hour, requests, jobs, pages in rows:
                 key = hour.replace(tzinfo=hour.tzinfo or dt.UTC)
                 if key in totals:
@@ -327,6 +332,7 @@ class AdminApp:
             hours=hours,
             chart=chart(totals),
             error=error,
+            month=month,
             rows=[(hour, *values) for hour, values in totals.items() if any(values)],
         )
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from cora_ocr.cli.common import open_store, services_for
 from cora_ocr.config import Settings
+from cora_ocr.errors import SettingsError
 from cora_ocr.licensing import Licensing
 from cora_ocr.report import describe_job
 from cora_ocr.statuses import JobState
@@ -87,7 +88,6 @@ def cmd_jobs_retry(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_jobs_purge(settings: Settings, args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from cora_ocr.errors import SettingsError
     from cora_ocr.retention import purge
 
     if args.older_than < 0:
@@ -160,10 +160,25 @@ def cmd_licenses_create(settings: Settings, args: argparse.Namespace) -> int:
 
     expires = dt.datetime.fromisoformat(args.expires).astimezone(dt.UTC) if args.expires else None
     with _licensing(settings) as licensing:
+        if args.monthly_pages < 0:
+            raise SettingsError(f"--monthly-pages: {args.monthly_pages} is not a number of pages")
         license_id = licensing.create_license(
-            args.name, args.region, args.requests_per_hour, args.pages_per_hour, expires
+            args.name,
+            args.region,
+            args.requests_per_hour,
+            args.pages_per_hour,
+            expires,
+            monthly_pages=args.monthly_pages,
         )
     print(license_id)
+    return 0
+
+
+def cmd_licenses_update(settings: Settings, args: argparse.Namespace) -> int:
+    with _licensing(settings) as licensing:
+        licensing.set_monthly_pages(args.license_id, args.monthly_pages)
+    shown = args.monthly_pages or "no"
+    print(f"license {args.license_id}: {shown} monthly page quota")
     return 0
 
 

@@ -23,6 +23,7 @@ from cora_ocr.rest.openapi import MAX_ID
 from cora_ocr.rest.uploads import Uploads
 from cora_ocr.statuses import JobState
 from cora_ocr.store.jobstore import ANY_JOB, JobFilter
+from cora_ocr.store.licensing import month_of
 from cora_ocr.store.records import JobRecord
 from cora_ocr.web import admission
 from cora_ocr.web.faults import message_for, rule_for
@@ -123,11 +124,16 @@ class RestApi:
                 "expires": iso(principal.expires_at),
                 "hourlyRequestQuota": principal.hourly_request_quota,
                 "hourlyPageQuota": principal.hourly_page_quota,
+                "monthlyPageQuota": principal.monthly_page_quota,
                 "usage": {
                     "hour": iso(now.replace(minute=0, second=0, microsecond=0)),
                     "requests": requests,
                     "pages": pages,
                     "secondsToNextHour": seconds_to_next_hour(now),
+                    "month": {
+                        "start": iso(month_of(now)),
+                        "pages": self.licensing.month_pages(principal, now),
+                    },
                 },
             }
         )

@@ -293,6 +293,7 @@ def document(profiles: list[str], max_timeout: int) -> dict[str, Any]:
                         "status",
                         "hourlyRequestQuota",
                         "hourlyPageQuota",
+                        "monthlyPageQuota",
                         "usage",
                     ],
                     "properties": {
@@ -302,14 +303,26 @@ def document(profiles: list[str], max_timeout: int) -> dict[str, Any]:
                         "expires": {"type": ["string", "null"], "format": "date-time"},
                         "hourlyRequestQuota": {"type": "integer"},
                         "hourlyPageQuota": {"type": "integer"},
+                        "monthlyPageQuota": {
+                            "type": "integer",
+                            "description": "Pages a month; 0: no monthly quota",
+                        },
                         "usage": {
                             "type": "object",
-                            "required": ["hour", "requests", "pages", "secondsToNextHour"],
+                            "required": ["hour", "requests", "pages", "secondsToNextHour", "month"],
                             "properties": {
                                 "hour": {"type": "string", "format": "date-time"},
                                 "requests": {"type": "integer"},
                                 "pages": {"type": "integer"},
                                 "secondsToNextHour": {"type": "integer"},
+                                "month": {
+                                    "type": "object",
+                                    "required": ["start", "pages"],
+                                    "properties": {
+                                        "start": {"type": "string", "format": "date-time"},
+                                        "pages": {"type": "integer"},
+                                    },
+                                },
                             },
                         },
                     },

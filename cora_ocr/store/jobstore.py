@@ -114,12 +114,14 @@ class Move:
 
 
 class Budget(NamedTuple):
-    """A license's hourly page budget as a start found it, for a job needing `pages`."""
+    """A license's page budget (`period`: "hourly" or "monthly") as a start found it, for a
+    job needing `pages`."""
 
     used: int
     quota: int
     pages: int
     renews_at: dt.datetime
+    period: str = "hourly"
 
 
 class ExpiredJob(NamedTuple):
@@ -218,15 +220,32 @@ class JobStore:
         The move made, or None if the job is no longer the owner's."""
         with self.store.transaction() as session:
             if job.license_pk is not None and job.app_pk is not None and pages:
-                quota = usage.lock_license(session, job.license_pk)
-                hour = usage.hour_of(now)
-                _requests, used = usage.license_usage(session, job.license_pk, hour)
-                if quota is not None and used > 0 and used + pages > quota:
-                    renews = hour + dt.timedelta(hours=1)
-                    move = over_budget(Budget(used, quota, pages, renews))
+                over = self._over_budget(session, job.license_pk, pages, now)
+                if over is not None:
+                    move = over_budget(over)
                 else:
+                    hour = usage.hour_of(now)
                     usage.add_usage(session, job.license_pk, job.app_pk, hour, pages=pages)
             return move if self._move(session, job.id, move, now) else None
+
+    @staticmethod
+    def _over_budget(session: Any, license_pk: int, pages: int, now: dt.datetime) -> Budget | None:
+        """The budget `pages` more would pass, under the license's lock: this hour's, then
+        this month's (0: none). A job larger than a whole budget runs alone in a period
+        nothing else has used."""
+        quotas = usage.lock_license(session, license_pk)
+        if quotas is None:
+            return None
+        hourly, monthly = quotas
+        hour = usage.hour_of(now)
+        _requests, used = usage.license_usage(session, license_pk, hour)
+        if used > 0 and used + pages > hourly:
+            return Budget(used, hourly, pages, hour + dt.timedelta(hours=1))
+        if monthly > 0:
+            used = usage.month_pages(session, license_pk, now)
+            if used > 0 and used + pages > monthly:
+                return Budget(used, monthly, pages, usage.next_month(now), "monthly")
+        return None
 
     def delete(self, job_id: int, actor: str, now: dt.datetime) -> bool:
         """Mark a job deleted by its caller (it must be final), with an event saying so;

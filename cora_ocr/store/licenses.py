@@ -105,6 +105,20 @@ class LicenseStore:
             queries.set_flag(session, License, License.id == found.id, callback_secret=secret)
             return True
 
+    def month_pages(self, license_pk: int, now: dt.datetime) -> int:
+        with self.store.reading() as session:
+            return queries.month_pages(session, license_pk, now)
+
+    def set_monthly_pages(self, license_id: str, pages: int) -> bool:
+        """Set the quota; the license's throttled jobs are made due (False: no license)."""
+        with self.store.transaction() as session:
+            found = queries.find_license(session, license_id)
+            if found is None:
+                return False
+            queries.set_flag(session, License, License.id == found.id, monthly_page_quota=pages)
+            wake_throttled_jobs(session, found.id)
+            return True
+
     def set_suspended(self, license_id: str, suspended: bool) -> bool:
         """Suspend or reinstate; a suspended license's throttled jobs are made due at once
         (so the workers stop them now). False if there is no such license."""

@@ -59,17 +59,43 @@ def add_usage(
     session.execute(statement)
 
 
-def lock_license(session: Session, license_pk: int) -> int | None:
-    """Lock the license's row for the rest of the transaction, and return its hourly page
-    quota (None if there is no such license). An UPDATE that changes nothing, rather than
-    SELECT FOR UPDATE: it takes the row lock on PostgreSQL and the write lock on SQLite,
-    which has no row locks, so page reservations are serialised on both."""
-    return session.execute(
+def lock_license(session: Session, license_pk: int) -> tuple[int, int] | None:
+    """Lock the license's row for the rest of the transaction, and return its hourly and
+    monthly page quotas (None if there is no such license). An UPDATE that changes nothing,
+    rather than SELECT FOR UPDATE: it takes the row lock on PostgreSQL and the write lock on
+    SQLite, which has no row locks, so page reservations are serialised on both."""
+    row = session.execute(
         update(License)
         .where(License.id == license_pk)
         .values(hourly_page_quota=License.hourly_page_quota)
-        .returning(License.hourly_page_quota)
-    ).scalar()
+        .returning(License.hourly_page_quota, License.monthly_page_quota)
+    ).first()
+    return None if row is None else (int(row[0]), int(row[1]))
+
+
+def month_of(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def next_month(moment: dt.datetime) -> dt.datetime:
+    start = month_of(moment)
+    return (
+        start.replace(year=start.year + 1, month=1)
+        if start.month == 12
+        else start.replace(month=start.month + 1)
+    )
+
+
+def month_pages(session: Session, license_pk: int, moment: dt.datetime) -> int:
+    """Pages a license's jobs count in the month of `moment`: those completed, and those
+    started and not yet ended (reserved); failed and aborted jobs gave theirs back."""
+    start = month_of(moment)
+    pages = session.execute(
+        select(func.coalesce(func.sum(Usage.pages), 0)).where(
+            Usage.license_pk == license_pk, Usage.hour >= start, Usage.hour < next_month(start)
+        )
+    ).scalar_one()
+    return int(pages)
 
 
 def standing(session: Session, license_pk: int, app_pk: int | None) -> Standing | None:

@@ -181,6 +181,8 @@ class License(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     # The key its jobs' callbacks are signed with (worker/callbacks.py: Cora-Signature).
     callback_secret: Mapped[str | None] = mapped_column(String(64))
+    # Pages a month (0: no limit), counted as the hourly budget counts them (store/jobstore.py).
+    monthly_page_quota: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class App(Base):

@@ -116,6 +116,7 @@ class LicenseRecord:
     hourly_page_quota: int
     created_at: dt.datetime
     callback_secret: str | None
+    monthly_page_quota: int
 
 
 @dataclasses.dataclass(frozen=True)

@@ -55,8 +55,8 @@ class LicensePolicy:
                 start,
                 target=JobState.THROTTLED,
                 reason=(
-                    f"hourly page budget: {budget.used} of {budget.quota} pages used, this job"
-                    f" needs {budget.pages}; resumes at {until}"
+                    f"{budget.period} page budget: {budget.used} of {budget.quota} pages used,"
+                    f" this job needs {budget.pages}; resumes at {until}"
                 ),
                 # None of the start's own columns: nothing was reserved or started.
                 columns={"next_attempt_at": budget.renews_at, "retries": 0, "error_reason": None},

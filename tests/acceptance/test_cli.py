@@ -235,6 +235,9 @@ def test_licenses_and_apps_administration(
     assert status_of(live) == "suspended"
     ok("licenses", "enable", live)
     assert status_of(live) == "active"
+    monthly = ok("licenses", "create", "Monthly", "--monthly-pages", "500").strip()
+    assert "500 monthly page quota" in ok("licenses", "update", monthly, "--monthly-pages", "500")
+    assert "no monthly page quota" in ok("licenses", "update", monthly, "--monthly-pages", "0")
     secret = ok("licenses", "callback-secret", live).strip()
     assert len(secret) == 64 and int(secret, 16) >= 0  # 32 random bytes, hex
     assert ok("licenses", "callback-secret", live).strip() == secret

@@ -40,8 +40,3 @@ def no_sockets_or_processes(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(socket, "getaddrinfo", numeric_only)
     monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
-
-
-@pytest.fixture(scope="session", params=["sqlite"])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)

@@ -8,8 +8,10 @@ import contextlib
 import datetime as dt
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
 import zeep
 
 from cora_ocr.report import describe_job
@@ -18,7 +20,7 @@ from cora_ocr.statuses import JobState
 from cora_ocr.worker import Worker
 from cora_ocr.worker.steps import Outcome
 from tests.conftest import Strict
-from tests.factories import file_batch_args, file_ref
+from tests.factories import file_batch_args, file_ref, wire_status
 from tests.robots import SimulatedRobot, robot_files
 
 
@@ -30,12 +32,14 @@ class Tenant:
         self.license_id, self.app_id = strict.credentials(**license_options)
         self.client: zeep.Client = strict.client((self.license_id, self.app_id))
 
-    def submit(self, name: str, data: bytes = b"one page") -> int:
+    def submit(self, name: str, data: bytes = b"one page", **overrides: Any) -> int:
         (self.root / "in").mkdir(exist_ok=True)
         if not (self.root / "in" / name).exists():
             (self.root / "in" / name).write_bytes(data)
         out = file_ref(Path(name).stem + ".xml", "out")
-        args = file_batch_args(InputFile=file_ref(name, "in"), OutPutFile=out, PutModel="Rename")
+        args = file_batch_args(
+            InputFile=file_ref(name, "in"), OutPutFile=out, PutModel="Rename", **overrides
+        )
         return int(self.client.service.FileBatch(**args))
 
     def submit_three_pages(self) -> int:
@@ -247,3 +251,55 @@ def test_throttled_jobs_of_a_suspended_license_stop_at_once(
     assert states(strict, [running, throttled]) == ["aborted", "aborted"]
     reason = strict.services.jobs.show(throttled).error_reason or ""
     assert reason.startswith("license error:")
+
+
+def test_a_monthly_quota_throttles_the_page_past_it_until_the_month_turns(
+    strict: Strict,
+    connection_root: Path,
+    robot: SimulatedRobot,
+    worker: Worker,
+) -> None:
+    """Issue 28: a monthly quota of 2 pages; the 3rd one-page job waits, Throttled (SOAP
+    Queued, REST Throttled), until the month turns; failed jobs do not count."""
+    strict.clock._now = dt.datetime(2026, 12, 31, 22, 10, tzinfo=dt.UTC)
+    tenant = Tenant(strict, connection_root, monthly_pages=2)
+    assert strict.services.license_store.find(tenant.license_id).monthly_page_quota == 2  # type: ignore[union-attr]
+    missing = tenant.client.service.FileBatch(  # fails InputFileNotFound: counts nothing
+        **file_batch_args(InputFile=file_ref("nowhere.png", "in"), OutPutFile=file_ref("n.xml"))
+    )
+    ids = [tenant.submit(f"doc{n}.png", TimeOut=86_400) for n in range(3)]  # may wait a day
+    worker.run(burst=True)
+    assert strict.services.jobs.show(int(missing)).state == "failed"
+    assert states(strict, ids) == ["waiting_for_output", "waiting_for_output", "throttled"]
+    reason = strict.services.jobs.show(ids[2]).events[-1].reason or ""
+    assert "monthly page budget: 2 of 2 pages used, this job needs 1" in reason
+    assert "resumes at 2027-01-01T00:00:00+00:00" in reason
+    assert wire_status(tenant.client, ids[2]) == ("Queued", "NoError")
+    robot.process_all()
+    strict.clock.advance(1)
+    worker.run(burst=True)
+    assert states(strict, ids) == ["completed", "completed", "throttled"]
+
+    strict.clock.advance(3600)  # 23:10: a new hour, the same month
+    worker.run(burst=True)
+    assert states(strict, ids)[2] == "throttled"
+    strict.clock._now = dt.datetime(2027, 1, 1, 0, 0, 5, tzinfo=dt.UTC)  # the month turned
+    worker.run(burst=True)
+    robot.process_all()
+    strict.clock.advance(1)
+    worker.run(burst=True)
+    assert states(strict, ids) == ["completed"] * 3
+
+
+def test_the_license_shows_its_month_and_can_change_its_quota(strict: Strict) -> None:
+    license_id = strict.licensing.create_license("Acme", region="eu", monthly_pages=100)
+    auth = (license_id, strict.licensing.create_app(license_id, "intake"))
+    base = strict.url.split("/SequenceServices/")[0]
+    shown = requests.get(f"{base}/api/v1/licenses", auth=auth, timeout=10).json()
+    assert shown["monthlyPageQuota"] == 100
+    assert shown["usage"]["month"]["pages"] == 0
+    assert shown["usage"]["month"]["start"].endswith("-01T00:00:00Z")
+    strict.licensing.set_monthly_pages(license_id, 0)
+    strict.licensing._forget()
+    shown = requests.get(f"{base}/api/v1/licenses", auth=auth, timeout=10).json()
+    assert shown["monthlyPageQuota"] == 0
