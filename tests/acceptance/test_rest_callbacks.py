@@ -157,7 +157,7 @@ def readme_check() -> Callable[..., bool]:
     """The receiver's check as README.md prints it ("Signed callbacks"), run as printed."""
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     section = readme.split("**Signed callbacks.**", 1)[1]
-    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    code = section.split("```py\n", 1)[1].split("```", 1)[0]
     names: dict[str, Any] = {}
     exec(code, names)
     return names["genuine"]  # type: ignore[no-any-return]
