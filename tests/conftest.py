@@ -210,12 +210,18 @@ def process_wakeups() -> LocalWakeups:
     return LocalWakeups()
 
 
+def process_app(
+    settings: Settings, store: Store, metrics: Metrics, wakeups: LocalWakeups
+) -> CoraOcrApp:
+    """The app of the test process's live server (a real one, or in-process)."""
+    return create_app(build_services(settings, store, metrics=metrics, wakeups=wakeups))
+
+
 @pytest.fixture(scope="session")
 def live_server(
     settings: Settings, store: Store, process_metrics: Metrics, process_wakeups: LocalWakeups
 ) -> Iterator[LiveServer]:
-    built = build_services(settings, store, metrics=process_metrics, wakeups=process_wakeups)
-    app = create_app(built)
+    app = process_app(settings, store, process_metrics, process_wakeups)
     server = make_server(app, "127.0.0.1", 0, threads=4)
     thread = threading.Thread(target=server.run, name="cora-ocr-test-server", daemon=True)
     thread.start()

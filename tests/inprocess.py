@@ -24,11 +24,11 @@ from werkzeug.test import Client
 from cora_ocr.config import Settings
 from cora_ocr.metrics import Metrics
 from cora_ocr.namespaces import SERVICE_PATH
-from cora_ocr.services import Services, build_services
+from cora_ocr.services import Services
 from cora_ocr.store import Store
 from cora_ocr.wakeup import LocalWakeups
 from cora_ocr.web.app import create_app
-from tests.conftest import LiveServer, Strict, strict_services
+from tests.conftest import LiveServer, Strict, process_app, strict_services
 from tests.factories import ManualClock
 
 BASE = "http://testserver"
@@ -106,9 +106,7 @@ def live_server(
     settings: Settings, store: Store, process_metrics: Metrics, process_wakeups: LocalWakeups
 ) -> Iterator[LiveServer]:
     """The app, answering in-process at BASE (no server)."""
-    built = build_services(settings, store, metrics=process_metrics, wakeups=process_wakeups)
-    app = create_app(built)
-    APPS[BASE] = app
+    app = APPS[BASE] = process_app(settings, store, process_metrics, process_wakeups)
     yield LiveServer(app, BASE)
     APPS.pop(BASE, None)
 

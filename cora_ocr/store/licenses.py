@@ -98,12 +98,7 @@ class LicenseStore:
 
     def set_callback_secret(self, license_id: str, secret: str) -> bool:
         """False if there is no such license."""
-        with self.store.transaction() as session:
-            found = queries.find_license(session, license_id)
-            if found is None:
-                return False
-            queries.set_flag(session, License, License.id == found.id, callback_secret=secret)
-            return True
+        return self._change(license_id, False, callback_secret=secret)
 
     def month_pages(self, license_pk: int, now: dt.datetime) -> int:
         with self.store.reading() as session:
@@ -111,23 +106,22 @@ class LicenseStore:
 
     def set_monthly_pages(self, license_id: str, pages: int) -> bool:
         """Set the quota; the license's throttled jobs are made due (False: no license)."""
-        with self.store.transaction() as session:
-            found = queries.find_license(session, license_id)
-            if found is None:
-                return False
-            queries.set_flag(session, License, License.id == found.id, monthly_page_quota=pages)
-            wake_throttled_jobs(session, found.id)
-            return True
+        return self._change(license_id, True, monthly_page_quota=pages)
 
     def set_suspended(self, license_id: str, suspended: bool) -> bool:
         """Suspend or reinstate; a suspended license's throttled jobs are made due at once
         (so the workers stop them now). False if there is no such license."""
+        return self._change(license_id, suspended, suspended=suspended)
+
+    def _change(self, license_id: str, wake: bool, **values: object) -> bool:
+        """Write a license's columns and, with `wake`, make its throttled jobs due at once,
+        in one transaction; False if there is no such license."""
         with self.store.transaction() as session:
             found = queries.find_license(session, license_id)
             if found is None:
                 return False
-            queries.set_flag(session, License, License.id == found.id, suspended=suspended)
-            if suspended:
+            queries.set_flag(session, License, License.id == found.id, **values)
+            if wake:
                 wake_throttled_jobs(session, found.id)
             return True
 
