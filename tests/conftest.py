@@ -361,7 +361,7 @@ def strict_services(services: Services) -> Services:
     test moves, standing half a minute before the hour."""
     settings = dataclasses.replace(services.settings, allow_anonymous=False, region="eu")
     clock = ManualClock()
-    clock._now = clock._now.replace(minute=59, second=30, microsecond=0)
+    clock.set(clock.now().replace(minute=59, second=30, microsecond=0))
     return build_services(settings, services.store, clock, services.metrics, services.wakeups)
 
 

@@ -104,6 +104,10 @@ class ManualClock:
     def now(self) -> Any:
         return self._now
 
+    def set(self, moment: Any) -> None:
+        """Put the clock at `moment` (a time-zone aware datetime)."""
+        self._now = moment
+
     def advance(self, seconds: float) -> None:
         import datetime as dt
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
@@ -71,6 +72,11 @@ def status_changed(session: Session, job_id: int | None) -> None:
         session.info[STATUS_CHANGED] = None
     else:
         changed.add(job_id)
+
+
+def dialect_insert(session: Session) -> Any:
+    """The INSERT of the session's dialect, which can say what a conflict does (upserts)."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def status_reader(kind: str, url: str, engine: Engine, **engine_kwargs: Any) -> StatusReader:

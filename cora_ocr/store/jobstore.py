@@ -1,7 +1,8 @@
 """JobStore: the one door to job data (jobs, their events, callbacks, usage they count, and
 retention). Each method owns its transaction and returns frozen records (store/records.py),
 never ORM objects; lists are chosen by named filters (JobFilter), never by SQL passed in.
-The statements themselves are in store/queries.py.
+The statements several methods share (a job's row, transitions, claims, the one UPDATE of
+jobs) are in store/queries.py; a statement only one method runs is written in it.
 
 The model: procrastinate's `manager.py` (one method per use, its own transaction) over
 `sql/queries.sql`, with `Job.from_row`.
@@ -15,12 +16,11 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from cora_ocr.statuses import FINAL_STATES, LIFECYCLE, Ending, JobState, OcrErrorCode
 from cora_ocr.store import licensing as usage
 from cora_ocr.store import queries
-from cora_ocr.store.engine import Store, status_changed
+from cora_ocr.store.engine import Store, dialect_insert, status_changed
 from cora_ocr.store.models import Job, JobEvent, SubmitKey
 from cora_ocr.store.records import Claim, JobCounts, JobRecord, StatusRow
 
@@ -213,11 +213,10 @@ class JobStore:
         now: dt.datetime,
         over_budget: Callable[[Budget], Move],
     ) -> Move | None:
-        """Start a licensed job: its pages are reserved in this hour's budget under a lock
-        on the license (parallel workers never run past it), in the transaction that moves
-        it. If they do not fit, the move `over_budget` makes of the budget is made instead.
-        A job larger than the whole budget runs alone in an hour nothing else has used.
-        The move made, or None if the job is no longer the owner's."""
+        """Start a licensed job: its pages are reserved in this hour's (and month's) budget
+        under a lock on the license (parallel workers never run past it), in the transaction
+        that moves it. If they do not fit, the move `over_budget` makes of the budget is made
+        instead (`_over_budget`). The move made, or None if the job is no longer the owner's."""
         with self.store.transaction() as session:
             if job.license_pk is not None and job.app_pk is not None and pages:
                 over = self._over_budget(session, job.license_pk, pages, now)
@@ -267,48 +266,34 @@ class JobStore:
         """Take `key` for a new submit of the document `digest`, or find who has it: a key
         taken more than `keep` ago is taken anew."""
         row = {"owner": owner, "key": key, "digest": digest, "job_id": None, "created_at": now}
+        this = _submit_key(owner, key)
         with self.store.transaction() as session:
-            insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+            insert = dialect_insert(session)(SubmitKey).values(**row)
             taken = session.execute(
-                insert(SubmitKey).values(**row).on_conflict_do_nothing().returning(SubmitKey.key)
+                insert.on_conflict_do_nothing().returning(SubmitKey.key)
             ).first()
             if taken is not None:
                 return KeyUse(True, digest, None)
             renewed = session.execute(
                 update(SubmitKey)
-                .where(
-                    SubmitKey.owner == owner,
-                    SubmitKey.key == key,
-                    SubmitKey.created_at <= now - keep,
-                )
+                .where(*this, SubmitKey.created_at <= now - keep)
                 .values(digest=digest, job_id=None, created_at=now)
             )
             if renewed.rowcount:  # type: ignore[attr-defined]
                 return KeyUse(True, digest, None)
-            found = session.execute(
-                select(SubmitKey.digest, SubmitKey.job_id).where(
-                    SubmitKey.owner == owner, SubmitKey.key == key
-                )
-            ).one()
+            found = session.execute(select(SubmitKey.digest, SubmitKey.job_id).where(*this)).one()
             return KeyUse(False, found.digest, found.job_id)
 
     def bind_key(self, owner: str, key: str, job_id: int) -> None:
         """The job the submit that took `key` made."""
         with self.store.transaction() as session:
-            session.execute(
-                update(SubmitKey)
-                .where(SubmitKey.owner == owner, SubmitKey.key == key)
-                .values(job_id=job_id)
-            )
+            session.execute(update(SubmitKey).where(*_submit_key(owner, key)).values(job_id=job_id))
 
     def drop_key(self, owner: str, key: str) -> None:
         """Let go of a key whose submit made no job (it was refused): it may be sent again."""
         with self.store.transaction() as session:
-            session.execute(
-                delete(SubmitKey).where(
-                    SubmitKey.owner == owner, SubmitKey.key == key, SubmitKey.job_id.is_(None)
-                )
-            )
+            unbound = SubmitKey.job_id.is_(None)
+            session.execute(delete(SubmitKey).where(*_submit_key(owner, key), unbound))
 
     # --- leases -------------------------------------------------------------------------
     def claim(
@@ -402,6 +387,10 @@ class JobStore:
                 session.execute(delete(Job).where(Job.id.in_(ids)))
                 status_changed(session, None)  # forgets every kept status
         return [ExpiredJob(*row) for row in rows]
+
+
+def _submit_key(owner: str, key: str) -> list[ColumnElement[bool]]:
+    return [SubmitKey.owner == owner, SubmitKey.key == key]
 
 
 def _expired(cutoff: dt.datetime) -> ColumnElement[bool]:

@@ -7,9 +7,9 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from cora_ocr.store.engine import dialect_insert
 from cora_ocr.store.models import App, License, Usage
 from cora_ocr.store.records import Standing
 
@@ -49,9 +49,7 @@ def add_usage(
         "pages": 0,
         **counts,
     }
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(Usage).values(**values)
+    statement = dialect_insert(session)(Usage).values(**values)
     statement = statement.on_conflict_do_update(
         index_elements=[Usage.app_pk, Usage.hour],
         set_={name: getattr(Usage, name) + getattr(statement.excluded, name) for name in counts},

@@ -71,11 +71,7 @@ def _insert_job_and_event(columns: tuple[str, ...]) -> Any:
     )
 
 
-def _job_columns() -> list[Any]:
-    return [_JOBS.c[name] for name in JOB_FIELDS]
-
-
-SELECT_JOB = select(*_job_columns())
+SELECT_JOB = select(*(_JOBS.c[name] for name in JOB_FIELDS))  # JobRecord's columns, in order
 
 
 def job_record(session: Session, job_id: int, with_events: bool = False) -> JobRecord | None:
@@ -85,8 +81,14 @@ def job_record(session: Session, job_id: int, with_events: bool = False) -> JobR
     if not with_events:
         return JobRecord(*row)
     events = session.execute(
-        select(JobEvent.at, JobEvent.from_state, JobEvent.to_state, JobEvent.error_code)
-        .add_columns(JobEvent.reason, JobEvent.actor)
+        select(
+            JobEvent.at,
+            JobEvent.from_state,
+            JobEvent.to_state,
+            JobEvent.error_code,
+            JobEvent.reason,
+            JobEvent.actor,
+        )
         .where(JobEvent.job_id == job_id)
         .order_by(JobEvent.id)
     ).all()

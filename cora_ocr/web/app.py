@@ -19,6 +19,7 @@ from cora_ocr.rest.api import RestApi
 from cora_ocr.rest.uploads import Uploads
 from cora_ocr.services import Services
 from cora_ocr.store.admin import AdminRows
+from cora_ocr.store.records import JobCounts
 from cora_ocr.web.admission import ADMISSION, Admission, Ticket
 from cora_ocr.web.asmx import AsmxApp
 from cora_ocr.web.door import DOOR_PATH, Door, HeaderJudge
@@ -113,8 +114,11 @@ def create_app(services: Services, clock: Clock | None = None) -> CoraOcrApp:
     )
     rest = RestApi(services.jobs, services.licensing, uploads, clock)
     health = Health(services.store, services.profiles)
-    counts = lambda: services.job_store.counts(clock.now())  # noqa: E731
-    observer = Observer(services.settings, counts, services.metrics)
+
+    def job_counts() -> JobCounts:
+        return services.job_store.counts(clock.now())
+
+    observer = Observer(services.settings, job_counts, services.metrics)
     rows = AdminRows(services.store)
     admin = AdminApp(services.settings, services.jobs, services.licensing, guard, rows)
     return CoraOcrApp(services.settings, services.jobs, guard, rest, health, observer, admin)

@@ -269,6 +269,12 @@ def test_web_adds_up_the_metrics_of_its_processes(tmp_path: Path) -> None:
             except OSError:
                 assert process.poll() is None and time.monotonic() < deadline
                 time.sleep(0.1)
+        # gunicorn listens before its workers have loaded the app; each worker makes its
+        # metrics as it loads (a file of its own): wait for both, so both can take requests.
+        metrics_dir = tmp_path / "data" / "metrics"
+        while len(list(metrics_dir.glob("counter_*.db"))) < 2:
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
         path = "/SequenceServices/coraOcrIntegration_v1.0.0.asmx/GetStatus"
         for n in range(40):  # a new connection each: both processes take some
             reply = requests.get(

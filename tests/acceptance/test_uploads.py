@@ -37,10 +37,22 @@ def staged(services: Services) -> list[Path]:
     return sorted((services.settings.data_dir / "rest" / STAGING).glob("*"))
 
 
-def curl_upload(url: str, path: Path) -> tuple[int, str]:
-    """`curl -F file=@path`: the status and the body."""
+def curl_upload(url: str, path: Path, *headers: str) -> tuple[int, str]:
+    """`curl -F file=@path` (with `-H` for each header): the status and the body."""
+    sent = [arg for header in headers for arg in ("-H", header)]
     done = subprocess.run(
-        ["curl", "-sS", "--max-time", "60", "-w", "\n%{http_code}", "-F", f"file=@{path}", url],
+        [
+            "curl",
+            "-sS",
+            "--max-time",
+            "60",
+            "-w",
+            "\n%{http_code}",
+            *sent,
+            "-F",
+            f"file=@{path}",
+            url,
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -80,6 +92,26 @@ def test_real_size_scans_upload_with_curl_and_with_requests(
     for job_id in created:
         assert requests.delete(f"{url}/{job_id}", timeout=10).status_code == 204
     assert set(inbox.iterdir()) == before  # each job's document went with it
+
+
+def test_a_multi_megabyte_scan_retried_by_curl_with_its_key_makes_one_job(
+    server: LiveServer, services: Services, tmp_path: Path
+) -> None:
+    """What a client that timed out does: send the same 8 MB scan again with the same
+    Idempotency-Key. One job; the same key with another scan is refused with 422."""
+    url = server.base + PREFIX + "/jobs"
+    first_scan, other_scan = tmp_path / "scan.tif", tmp_path / "other.tif"
+    first_scan.write_bytes(scan("tiff", 8_000_000, seed=1))
+    other_scan.write_bytes(scan("tiff", 8_000_000, seed=2))
+    key = "Idempotency-Key: claim-2026-4711"
+    status, body = curl_upload(url, first_scan, key)
+    assert status == 201, body
+    again_status, again_body = curl_upload(url, first_scan, key)
+    assert again_status == 200 and again_body == body
+    other_status, other_body = curl_upload(url, other_scan, key)
+    assert other_status == 422 and "Idempotency-Key" in other_body
+    assert len(services.jobs.list(limit=10)) == 1
+    assert staged(services) == []  # the retried and the refused bodies left nothing behind
 
 
 def test_file_data_whose_read_ends_inside_a_boundary_is_accepted(services: Services) -> None:

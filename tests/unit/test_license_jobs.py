@@ -261,7 +261,7 @@ def test_a_monthly_quota_throttles_the_page_past_it_until_the_month_turns(
 ) -> None:
     """Issue 28: a monthly quota of 2 pages; the 3rd one-page job waits, Throttled (SOAP
     Queued, REST Throttled), until the month turns; failed jobs do not count."""
-    strict.clock._now = dt.datetime(2026, 12, 31, 22, 10, tzinfo=dt.UTC)
+    strict.clock.set(dt.datetime(2026, 12, 31, 22, 10, tzinfo=dt.UTC))
     tenant = Tenant(strict, connection_root, monthly_pages=2)
     assert strict.services.license_store.find(tenant.license_id).monthly_page_quota == 2  # type: ignore[union-attr]
     missing = tenant.client.service.FileBatch(  # fails InputFileNotFound: counts nothing
@@ -283,7 +283,7 @@ def test_a_monthly_quota_throttles_the_page_past_it_until_the_month_turns(
     strict.clock.advance(3600)  # 23:10: a new hour, the same month
     worker.run(burst=True)
     assert states(strict, ids)[2] == "throttled"
-    strict.clock._now = dt.datetime(2027, 1, 1, 0, 0, 5, tzinfo=dt.UTC)  # the month turned
+    strict.clock.set(dt.datetime(2027, 1, 1, 0, 0, 5, tzinfo=dt.UTC))  # the month turned
     worker.run(burst=True)
     robot.process_all()
     strict.clock.advance(1)
@@ -299,7 +299,6 @@ def test_the_license_shows_its_month_and_can_change_its_quota(strict: Strict) ->
     assert shown["monthlyPageQuota"] == 100
     assert shown["usage"]["month"]["pages"] == 0
     assert shown["usage"]["month"]["start"].endswith("-01T00:00:00Z")
-    strict.licensing.set_monthly_pages(license_id, 0)
-    strict.licensing._forget()
+    strict.licensing.set_monthly_pages(license_id, 0)  # takes effect at once in this process
     shown = requests.get(f"{base}/api/v1/licenses", auth=auth, timeout=10).json()
     assert shown["monthlyPageQuota"] == 0
