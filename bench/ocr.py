@@ -14,13 +14,16 @@ In one run, on the same pages (--pages of mixed text: half single-page PNGs, hal
 - OCRmyPDF (`ocrmypdf --jobs N --rotate-pages --deskew`) on the same pages as one PDF. It is
   installed for the bench only, in .venv-ocrmypdf (PyPI ocrmypdf; Debian tesseract-ocr and
   ghostscript), never in the project's venv;
+- born-digital pages (issue 28): a PDF with a text layer and no image, read from its layer
+  (skip_text "auto") against OCR of the same pages; target: 10x;
 - real shapes (issue 24): the corpus of tests/corpus.py (blank, label, receipt, 600 dpi, A3,
   30000 px, 100- and 200-inch pages, CCITT, CMYK, alpha, 16-bit, JPEG 2000, broken and
   encrypted PDFs, turned and skewed pages...) through the robot pool with the default page
   budget and memory limit: documents that ended as expected out of N, pages/s, the peak RSS of
   the largest robot process; and OCRmyPDF on the same files, one run each.
 
-    .venv/bin/python bench/ocr.py [--pages 40] [--processes N] [--handoffs 15] [--only shapes]
+    .venv/bin/python bench/ocr.py [--pages 40] [--processes N] [--handoffs 15]
+                                    [--only shapes|born-digital]
 """
 
 from __future__ import annotations
@@ -376,12 +379,16 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=40)
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--handoffs", type=int, default=15)
-    parser.add_argument("--only", choices=["shapes"], help="run only this part")
+    parser.add_argument("--only", choices=["shapes", "born-digital"], help="run only this part")
     args = parser.parse_args()
     n = args.processes
     if args.only == "shapes":
         with tempfile.TemporaryDirectory(prefix="cora-bench-ocr-") as tmp:
             print_shapes(Path(tmp), n)
+        return
+    if args.only == "born-digital":
+        with tempfile.TemporaryDirectory(prefix="cora-bench-ocr-") as tmp:
+            print_born_digital(Path(tmp), args.pages)
         return
     with tempfile.TemporaryDirectory(prefix="cora-bench-ocr-") as tmp:
         base = Path(tmp)
@@ -425,7 +432,45 @@ def main() -> None:
             f" {statistics.median(overheads) * 1000:.0f} ms, max {overheads[-1] * 1000:.0f} ms"
             " (target: median under 100 ms)"
         )
+        print_born_digital(base, args.pages)
         print_shapes(base, n)
+
+
+def born_digital(base: Path, pages: int) -> tuple[float, float, bool]:
+    """Pages/s of a born-digital PDF (20 lines of text a page, fpdf2) read from its text
+    layer (skip_text "auto", as the robot reads it), and OCRed (skip_text "never": rendered
+    at 150 dpi and recognised, one core); whether the layer's words are the text's exactly."""
+    lines = [samples.sample_lines(seed=number, count=20) for number in range(pages)]
+    path = samples.write_born_digital_pdf(base / "born-digital.pdf", lines)
+    with open_document(path, ("application/pdf",), DPI) as document:
+        document.layer(1, "auto")  # warm
+        started = time.perf_counter()
+        read = [document.layer(number, "auto") for number in range(1, pages + 1)]
+        layer = time.perf_counter() - started
+        exact = all(
+            page is not None and page.text.split("\n")[:-1] == page_lines
+            for page, page_lines in zip(read, lines, strict=True)
+        )
+        engine = TesseractEngine(("eng",))
+        try:
+            engine.recognize(document.page(1), 1)  # warm
+            started = time.perf_counter()
+            for number in range(1, pages + 1):
+                engine.recognize(document.page(number), number)
+            ocr = time.perf_counter() - started
+        finally:
+            engine.close()
+    return pages / layer, pages / ocr, exact
+
+
+def print_born_digital(base: Path, pages: int) -> None:
+    layer, ocr, exact = born_digital(base, pages)
+    print(
+        f"born-digital PDF, {pages} pages: text layer {layer:8.1f} pages/s, OCR of the same"
+        f" pages {ocr:5.2f} pages/s: {layer / ocr:.0f}x (target: 10x); the layer's text"
+        f" {'exact' if exact else 'NOT exact'}",
+        flush=True,
+    )
 
 
 def print_shapes(base: Path, processes: int) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cora_ocr.statuses import lifecycle_status
+from cora_ocr.statuses import Priority, lifecycle_status
 from cora_ocr.store.records import JobRecord
 
 PREFIX = "/api/v1"
@@ -15,6 +15,11 @@ PREFIX = "/api/v1"
 def status_of(job: JobRecord) -> str:
     """The job's life-cycle status (statuses.LIFECYCLE): its state, and how it ended."""
     return lifecycle_status(job.state, job.ending)
+
+
+def formats_of(job: JobRecord) -> list[str]:
+    """The formats a completed job delivered, the first at OutPutFile (none before)."""
+    return job.result_formats.split(",") if job.result_formats else []
 
 
 def iso(moment: Any) -> str | None:
@@ -31,6 +36,10 @@ def job_view(job: JobRecord) -> dict[str, Any]:
         "pagesTotal": job.pages_total,
         "profile": job.ocr_profile,
         "externalContext": job.external_context,
+        "priority": Priority(job.priority).name,
+        "confidence": job.confidence,
+        "needsReview": job.needs_review,
+        "formats": formats_of(job),
         "created": iso(job.created_at),
         "updated": iso(job.updated_at),
         "links": {"self": link, "result": f"{link}/result"},

@@ -7,6 +7,7 @@ import datetime as dt
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any
 
 from cora_ocr.clock import Clock, SystemClock
@@ -14,7 +15,7 @@ from cora_ocr.connections import Connections
 from cora_ocr.errors import ClientError, InvalidField, JobNotFound, KeyInFlight, KeyReused
 from cora_ocr.licensing import Principal, may_see
 from cora_ocr.profiles import Profiles
-from cora_ocr.statuses import JobState, OcrErrorCode, OcrStatus, PutModel
+from cora_ocr.statuses import JobState, OcrErrorCode, OcrStatus, Priority, PutModel
 from cora_ocr.store.jobstore import ANY_JOB, JobFilter, JobStore, Move
 from cora_ocr.store.records import JobRecord, StatusRow
 from cora_ocr.wakeup import LocalWakeups
@@ -40,6 +41,7 @@ class FileBatchRequest:
     output_file: FileRef | None
     put_model: str | None
     activity: dict[str, Any] | None = None
+    priority: str | None = None  # low, normal, high; None: the profile's
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,9 @@ NOT_FOUND = StatusView(OcrStatus.NotFound, OcrErrorCode.NoError, None)
 # A stored value to its member by a dict lookup: an enum call costs a microsecond per poll.
 _STATES = {state.value: state for state in JobState}
 _ERROR_CODES = {code.value: code for code in OcrErrorCode}
-NOT_STARTED = "not started within its TimeOut: no worker took it"
+NOT_STARTED = (
+    "not started within its TimeOut: no worker took it, or its profile's robot backlog stayed full"
+)
 _WAITING_TO_START = frozenset({JobState.QUEUED.value, JobState.THROTTLED.value})
 
 
@@ -125,7 +129,9 @@ class JobService:
         out_conn, out_loc, out_name = self._file_fields(
             "OutPutFile", request.output_file, license_id, internal
         )
+        self._check_beside(request.ocr_profile, out_name)
         return {
+            "priority": int(self._priority(request, principal)),
             "timeout_seconds": request.timeout,
             "external_context": context,
             "input_connection": in_conn,
@@ -138,6 +144,37 @@ class JobService:
             "put_model": PutModel.parse(request.put_model).value,
             "activity_metadata": request.activity,
         }
+
+    def _check_beside(self, profile_name: str, out_name: str) -> None:
+        """The profile's other outputs go beside OutPutFile, named for it with their own
+        extensions: none of those names may be OutPutFile itself."""
+        profile = self.profiles.get(profile_name)
+        if profile is None:
+            return
+        stem = PurePath(out_name).stem
+        for form in profile.outputs[1:]:
+            if stem + profile.extension(form) == out_name:
+                raise InvalidField(
+                    "OutPutFile",
+                    f"{out_name!r}: profile {profile.name} writes its {form} output beside it"
+                    f" as {stem}{profile.extension(form)}, the same name; name it with"
+                    f" {profile.result_extension}",
+                )
+
+    def _priority(self, request: FileBatchRequest, principal: Principal | None) -> Priority:
+        """The priority asked for, which the license must allow; else the profile's, capped
+        at the license's highest."""
+        highest = Priority.high if principal is None else principal.max_priority
+        if request.priority:
+            asked = Priority.parse("priority", request.priority)
+            if asked > highest:
+                raise InvalidField(
+                    "priority",
+                    f"{asked.name} is above {highest.name}, the highest this license allows",
+                )
+            return asked
+        profile = self.profiles.get(request.ocr_profile or "")
+        return min(profile.priority if profile is not None else Priority.normal, highest)
 
     def submit(
         self,

@@ -17,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from cora_ocr.errors import AuthenticationFailed, CoraError, QuotaExceeded
+from cora_ocr.statuses import Priority
 from cora_ocr.store.licenses import LicenseStore
 from cora_ocr.store.licensing import hour_of
 from cora_ocr.store.records import AppRecord, LicenseRecord, UsageRow
@@ -35,6 +36,7 @@ class Principal:
     expires_at: dt.datetime | None = None
     region: str = ""
     monthly_page_quota: int = 0  # 0: none
+    max_priority: Priority = Priority.high  # the highest its jobs may ask for
 
 
 def may_see(principal: Principal | None, owner_pk: int | None) -> bool:
@@ -132,6 +134,7 @@ class Licensing:
             lic.expires_at,
             lic.region,
             lic.monthly_page_quota,
+            Priority(lic.max_priority),
         )
 
     def _refuse(self, reason: str, license_id: str) -> Principal:
@@ -203,6 +206,7 @@ class Licensing:
         page_quota: int = 1_000,
         expires_at: dt.datetime | None = None,
         monthly_pages: int = 0,
+        max_priority: Priority = Priority.high,
     ) -> str:
         license_id = secrets.token_hex(8)
         self.store.add_license(
@@ -215,6 +219,7 @@ class Licensing:
             hourly_page_quota=page_quota,
             callback_secret=secrets.token_hex(32),
             monthly_page_quota=monthly_pages,
+            max_priority=int(max_priority),
         )
         return license_id
 
@@ -224,6 +229,13 @@ class Licensing:
             raise CoraError(f"--monthly-pages: {pages} is not a number of pages (0: none)")
         self._forget()
         if not self.store.set_monthly_pages(license_id, pages):
+            raise CoraError(f"no license {license_id}")
+        self._forget()
+
+    def set_max_priority(self, license_id: str, priority: Priority) -> None:
+        """The highest priority the license's jobs may ask for from now on."""
+        self._forget()
+        if not self.store.set_max_priority(license_id, priority):
             raise CoraError(f"no license {license_id}")
         self._forget()
 

@@ -96,6 +96,12 @@ class Metrics:
             "Claims of jobs whose previous worker stopped holding them",
             registry=self.registry,
         )
+        self.jobs_need_review = Counter(
+            "cora_ocr_jobs_need_review",
+            "Jobs completed with a mean word confidence under their profile's review_below",
+            ["profile"],
+            registry=self.registry,
+        )
         self.worker_lease_losses = Counter(
             "cora_ocr_worker_lease_losses",
             "Jobs a worker found were no longer its own mid-step",

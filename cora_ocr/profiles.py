@@ -6,6 +6,13 @@ input_dir = "/srv/robot/in"        # the robot picks documents up here
 output_dir = "/srv/robot/out"      # and writes <stem><result_extension> (or <stem>.error) here
 output_format = "alto"             # alto | hocr | text | pdf
 result_extension = ".xml"          # default follows output_format
+outputs = ["alto", "pdf"]          # several results: the first at OutPutFile, each other
+                                   # beside it with its own extension (.pdf, .txt, .hocr)
+skip_text = "auto"                 # auto: PDF pages with a text layer covering them are read
+                                   # from it; never: all OCRed; always: any page with text
+review_below = 70                  # Completed jobs under this mean word confidence: review
+priority = "normal"                # its jobs' priority unless asked: low | normal | high
+robot_backlog = 8                  # documents handed to the robot at once (2 x processes)
 languages = ["eng"]                # Tesseract language data: tessdata-fast-<lang> packages
 # tessdata_dir = "/usr/share/tesseract-ocr/5/tessdata"   # or Debian's tesseract-ocr-<lang>
 rotate_pages = true                # turn pages by 90/180/270 (orientation detection)
@@ -32,9 +39,13 @@ from typing import Any
 from cora_ocr.config import Settings
 from cora_ocr.connections import files
 from cora_ocr.errors import SettingsError
+from cora_ocr.statuses import Priority
 
 DEFAULT_PROFILE = "Default"
 FORMAT_EXTENSIONS = {"alto": ".xml", "hocr": ".hocr", "text": ".txt", "pdf": ".pdf"}
+# Other names a format is known by in `outputs` and `?format=`.
+FORMAT_ALIASES = {"txt": "text", "xml": "alto"}
+SKIP_TEXT = ("auto", "never", "always")
 MEDIA_TYPES = ("application/pdf", "image/tiff", "image/png", "image/jpeg")
 ERROR_SUFFIX = ".error"
 # In a profile's input folder, built-in robot processes claim a document by renaming it into
@@ -65,6 +76,11 @@ _KEYS = {
     "claim_timeout_seconds",
     "max_page_megapixels",
     "robot_memory_mb",
+    "outputs",
+    "skip_text",
+    "review_below",
+    "priority",
+    "robot_backlog",
 }
 
 
@@ -132,13 +148,45 @@ class Profile:
     max_page_megapixels: float = 70.0
     # Each built-in robot process's address space (RLIMIT_AS), in MiB; 0 sets none.
     robot_memory_mb: int = 2048
+    # Every format the robot writes, output_format first (its result, at OutPutFile); each
+    # other beside it, `<stem><its extension>` (FORMAT_EXTENSIONS), delivered all or none.
+    outputs: tuple[str, ...] = ("alto",)
+    # PDF pages read from their own text layer instead of OCR (robot/layers.py).
+    skip_text: str = "auto"
+    # A Completed job whose mean word confidence is under this needs review (None: never).
+    review_below: float | None = None
+    priority: Priority = Priority.normal  # its jobs' priority unless the caller asks
+    # Documents handed to the robot at a time: the rest wait, Queued, where licenses take
+    # turns and priorities count (store/queries.py: claim). 0: 2 x robot_processes.
+    robot_backlog: int = 0
 
     @property
     def max_page_pixels(self) -> int:
         return int(self.max_page_megapixels * 1_000_000)
 
+    @property
+    def backlog(self) -> int:
+        return self.robot_backlog or 2 * self.robot_processes
+
     def result_name(self, file_name: str) -> str:
         return PurePath(file_name).stem + self.result_extension
+
+    def extension(self, output_format: str) -> str:
+        """The file extension of one of the profile's outputs (the first: result_extension)."""
+        if output_format == self.output_format:
+            return self.result_extension
+        return FORMAT_EXTENSIONS[output_format]
+
+    def extra_result_paths(self, file_name: str) -> dict[str, Path]:
+        """Each output but the first, by format: `<stem><its extension>` in output_dir. The
+        robot writes them before the first, which says the document is done."""
+        stem = PurePath(file_name).stem
+        return {form: self.output_dir / (stem + self.extension(form)) for form in self.outputs[1:]}
+
+    def confidence_path(self, file_name: str) -> Path:
+        """The word confidences of the result (hidden, like progress; optional for
+        third-party robots): JSON, one entry per page (robot/quality.py)."""
+        return self.output_dir / f".{PurePath(file_name).stem}.confidence"
 
     def error_name(self, file_name: str) -> str:
         return PurePath(file_name).stem + ERROR_SUFFIX
@@ -169,9 +217,11 @@ class Profile:
         """What the robot writes for a document: result, error, progress, notes."""
         return (
             self.result_path(file_name),
+            *self.extra_result_paths(file_name).values(),
             self.error_path(file_name),
             self.progress_path(file_name),
             self.notes_path(file_name),
+            self.confidence_path(file_name),
         )
 
     @property
@@ -238,15 +288,40 @@ def _profile(name: str, table: Mapping[str, Any], data_dir: Path) -> Profile:
     unknown = sorted(set(table) - _KEYS)
     if unknown:
         raise SettingsError(f"{prefix}.{unknown[0]}: unknown key")
-    output_format = str(table.get("output_format", "alto"))
-    if output_format not in FORMAT_EXTENSIONS:
-        raise SettingsError(
-            f"{prefix}.output_format: {output_format!r} is not one of "
-            + ", ".join(FORMAT_EXTENSIONS)
-        )
+    outputs = _outputs(prefix, table)
+    output_format = outputs[0]
     extension = str(table.get("result_extension", FORMAT_EXTENSIONS[output_format]))
     if not extension.startswith(".") or "/" in extension or "\\" in extension:
         raise SettingsError(f"{prefix}.result_extension: {extension!r} must look like '.xml'")
+    extensions = [extension, *(FORMAT_EXTENSIONS[form] for form in outputs[1:])]
+    if len(set(extensions)) < len(extensions):
+        raise SettingsError(
+            f"{prefix}.result_extension: {extension!r} is also the extension of another of "
+            "the outputs; each output needs its own"
+        )
+    skip_text = table.get("skip_text", "auto")
+    if skip_text not in SKIP_TEXT:
+        raise SettingsError(
+            f"{prefix}.skip_text: {skip_text!r} is not one of {', '.join(SKIP_TEXT)}"
+        )
+    review_below = table.get("review_below")
+    if review_below is not None and (
+        isinstance(review_below, bool)
+        or not isinstance(review_below, int | float)
+        or not 0 <= review_below <= 100
+    ):
+        raise SettingsError(f"{prefix}.review_below: {review_below!r} is not a number in 0..100")
+    priority = table.get("priority", "normal")
+    if not isinstance(priority, str) or priority not in Priority.__members__:
+        raise SettingsError(
+            f"{prefix}.priority: {priority!r} is not one of {', '.join(Priority.__members__)}"
+        )
+    backlog = table.get("robot_backlog", 0)
+    if isinstance(backlog, bool) or not isinstance(backlog, int) or not 0 <= backlog <= 100_000:
+        raise SettingsError(
+            f"{prefix}.robot_backlog: {backlog!r} is not 0 (twice robot_processes) or an "
+            "integer in 1..100000"
+        )
     base = data_dir / "robot" / name
     languages = table.get("languages", ["eng"])
     media = table.get("media_types", list(MEDIA_TYPES))
@@ -309,7 +384,38 @@ def _profile(name: str, table: Mapping[str, Any], data_dir: Path) -> Profile:
         claim_timeout_seconds=float(claim_timeout),
         max_page_megapixels=float(megapixels),
         robot_memory_mb=memory,
+        outputs=outputs,
+        skip_text=skip_text,
+        review_below=None if review_below is None else float(review_below),
+        priority=Priority[priority],
+        robot_backlog=backlog,
     )
+
+
+def _outputs(prefix: str, table: Mapping[str, Any]) -> tuple[str, ...]:
+    """`outputs` (aliases named as their formats), or output_format alone; when both are
+    given, output_format must be the first output."""
+    known = ", ".join([*FORMAT_EXTENSIONS, *FORMAT_ALIASES])
+    single = table.get("output_format")
+    if single is not None and FORMAT_ALIASES.get(str(single), str(single)) not in FORMAT_EXTENSIONS:
+        raise SettingsError(f"{prefix}.output_format: {single!r} is not one of {known}")
+    listed = table.get("outputs")
+    if listed is None:
+        return (FORMAT_ALIASES.get(str(single), str(single)) if single else "alto",)
+    if not isinstance(listed, list) or not listed or not all(isinstance(f, str) for f in listed):
+        raise SettingsError(f'{prefix}.outputs: expected a list of formats like ["alto", "pdf"]')
+    outputs = tuple(FORMAT_ALIASES.get(str(form), str(form)) for form in listed)
+    unknown = [form for form in listed if FORMAT_ALIASES.get(form, form) not in FORMAT_EXTENSIONS]
+    if unknown:
+        raise SettingsError(f"{prefix}.outputs: {unknown[0]!r} is not one of {known}")
+    if len(set(outputs)) < len(outputs):
+        raise SettingsError(f"{prefix}.outputs: each format once")
+    if single is not None and FORMAT_ALIASES.get(str(single), str(single)) != outputs[0]:
+        raise SettingsError(
+            f"{prefix}.output_format: {single!r} is not the first of outputs ({listed[0]!r}); "
+            "give one or the other"
+        )
+    return outputs
 
 
 class Profiles:

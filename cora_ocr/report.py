@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cora_ocr.statuses import JobState
+from cora_ocr.statuses import JobState, Priority
 from cora_ocr.store.records import JobRecord
 
 
@@ -24,6 +24,9 @@ def describe_job(job: JobRecord) -> list[str]:
         ("put model", job.put_model),
         ("robot file", job.robot_name or ""),
         ("pages", pages),
+        ("priority", Priority(job.priority).name),
+        ("formats", (job.result_formats or "").replace(",", ", ")),
+        ("confidence", _confidence(job)),
         ("created", job.created_at.isoformat()),
         ("updated", job.updated_at.isoformat()),
     ]
@@ -40,3 +43,14 @@ def describe_job(job: JobRecord) -> list[str]:
             f"{error} by {event.actor}{reason}"
         )
     return lines
+
+
+def _confidence(job: JobRecord) -> str:
+    if job.confidence is None:
+        return ""
+    found = job.confidence
+    review = "; needs review" if job.needs_review else ""
+    return (
+        f"mean {found['mean']:.1f}, lowest {found['min']:.1f}, "
+        f"{found['lowWords']:.0%} of words under 60{review}"
+    )

@@ -139,6 +139,23 @@ class PutModel(enum.StrEnum):
             ) from None
 
 
+class Priority(enum.IntEnum):
+    """Which of one license's queued jobs starts first (store/queries.py: claim); stored as
+    its number, named `low`, `normal`, `high` on the REST face, in settings and the CLI."""
+
+    low = 0
+    normal = 1
+    high = 2
+
+    @classmethod
+    def parse(cls, field: str, value: str) -> Priority:
+        try:
+            return cls[value]
+        except KeyError:
+            allowed = ", ".join(member.name for member in cls)
+            raise InvalidField(field, f"{value!r} is not one of {allowed}") from None
+
+
 _ENDINGS_BY_CODE = {
     OcrErrorCode.TimedOut: Ending.TIMEOUT,
     OcrErrorCode.InputFileNotFound: Ending.INPUT_MISSING,

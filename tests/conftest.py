@@ -173,6 +173,8 @@ def settings(session_dir: Path, connection_root: Path, backend: str) -> Settings
                 ("German", {"languages": ["deu"]}),
                 ("AsScanned", {"rotate_pages": False, "deskew": False}),
                 ("Missing", {"languages": ["fra"]}),  # no French language data installed
+                ("Bundle", {"outputs": ["alto", "pdf", "txt"], "review_below": 80}),
+                ("NoLayers", {"skip_text": "never"}),
             )
         },
         lease_seconds=30,
@@ -246,6 +248,7 @@ def services(
     """The object graph on the session's store; jobs, robot folders and files emptied."""
     with store.engine.begin() as conn:
         for table in (
+            "claim_turns",
             "submit_keys",
             "job_events",
             "jobs",
@@ -483,12 +486,16 @@ class Harness:
         )
 
     def cycle(self, profile: str = "Default") -> None:
-        """Worker puts inputs, robot recognises them, worker delivers."""
-        self.worker.run(burst=True)
-        self.clock.advance(1)
-        self.robot(profile).run(burst=True)
-        self.worker.run(burst=True)
-        self.clock.advance(1)
+        """Worker puts inputs, robot recognises them, worker delivers; again while the robot
+        finds documents (the worker hands over a profile's backlog at a time)."""
+        while True:
+            self.worker.run(burst=True)
+            self.clock.advance(1)
+            handled = self.robot(profile).run(burst=True)
+            self.worker.run(burst=True)
+            self.clock.advance(1)
+            if not handled:
+                return
 
     def status(self, job_id: int) -> tuple[str, str]:
         return wire_status(self.client, job_id)

@@ -38,7 +38,7 @@ from cora_ocr.config import Settings
 from cora_ocr.errors import ClientError, CoraError, JobNotFound
 from cora_ocr.jobs import JobService
 from cora_ocr.licensing import Licensing
-from cora_ocr.statuses import JobState
+from cora_ocr.statuses import JobState, Priority
 from cora_ocr.store.admin import AdminRows
 from cora_ocr.store.jobstore import ANY_JOB, JobFilter
 from cora_ocr.web import admission
@@ -216,7 +216,7 @@ class AdminApp:
         args = request.args
         filters = {
             key: args.get(key, "").strip()
-            for key in ("state", "license", "profile", "since", "until")
+            for key in ("state", "license", "profile", "review", "since", "until")
         }
         chosen = ANY_JOB
         problems: list[str] = []
@@ -235,6 +235,11 @@ class AdminApp:
                 problems.append(f"license: no license {filters['license']!r}")
         if filters["profile"]:
             chosen &= JobFilter.profile(filters["profile"])
+        if filters["review"]:
+            if filters["review"] in ("yes", "no"):
+                chosen &= JobFilter.needs_review(filters["review"] == "yes")
+            else:
+                problems.append(f"review: {filters['review']!r} is not yes or no")
         bounds = (("since", JobFilter.created_since), ("until", JobFilter.created_before))
         for key, bound in bounds:
             if filters[key]:
@@ -277,6 +282,7 @@ class AdminApp:
             nonce,
             job=job,
             state=JobState(job.state),
+            priority=Priority(job.priority).name,
             license_id=licensed.get(job.license_pk) if job.license_pk else None,
             done=request.args.get("done", ""),
             error=request.args.get("error", ""),

@@ -10,7 +10,9 @@ from cora_ocr import logs
 from cora_ocr.cli import admin, run
 from cora_ocr.config import load_settings
 from cora_ocr.errors import CoraError
-from cora_ocr.statuses import JobState
+from cora_ocr.statuses import JobState, Priority
+
+PRIORITIES = [priority.name for priority in Priority]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,10 +60,21 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--pages-per-hour", type=int, default=1_000)
     create.add_argument("--expires", help="ISO date-time, e.g. 2027-12-31T23:59:59+00:00")
     create.add_argument("--monthly-pages", type=int, default=0, help="pages a month (0: none)")
+    create.add_argument(
+        "--max-priority",
+        choices=PRIORITIES,
+        default="high",
+        help="the highest priority its jobs may ask for (default: high)",
+    )
     create.set_defaults(func=admin.cmd_licenses_create)
-    update = licenses.add_parser("update", help="change a license's monthly page quota")
+    update = licenses.add_parser(
+        "update", help="change a license's monthly page quota or highest priority"
+    )
     update.add_argument("license_id")
-    update.add_argument("--monthly-pages", type=int, required=True, help="pages a month (0: none)")
+    update.add_argument("--monthly-pages", type=int, help="pages a month (0: none)")
+    update.add_argument(
+        "--max-priority", choices=PRIORITIES, help="the highest priority its jobs may ask for"
+    )
     update.set_defaults(func=admin.cmd_licenses_update)
     licenses.add_parser("list", help="all licenses").set_defaults(func=admin.cmd_licenses_list)
     disable = licenses.add_parser("disable", help="suspend a license")

@@ -12,7 +12,7 @@ from cora_ocr.config import Settings
 from cora_ocr.errors import SettingsError
 from cora_ocr.licensing import Licensing
 from cora_ocr.report import describe_job
-from cora_ocr.statuses import JobState
+from cora_ocr.statuses import JobState, Priority
 
 
 def cmd_db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
@@ -169,16 +169,23 @@ def cmd_licenses_create(settings: Settings, args: argparse.Namespace) -> int:
             args.pages_per_hour,
             expires,
             monthly_pages=args.monthly_pages,
+            max_priority=Priority[args.max_priority],
         )
     print(license_id)
     return 0
 
 
 def cmd_licenses_update(settings: Settings, args: argparse.Namespace) -> int:
+    if args.monthly_pages is None and args.max_priority is None:
+        raise SettingsError("licenses update: give --monthly-pages, --max-priority or both")
     with _licensing(settings) as licensing:
-        licensing.set_monthly_pages(args.license_id, args.monthly_pages)
-    shown = args.monthly_pages or "no"
-    print(f"license {args.license_id}: {shown} monthly page quota")
+        if args.monthly_pages is not None:
+            licensing.set_monthly_pages(args.license_id, args.monthly_pages)
+            shown = args.monthly_pages or "no"
+            print(f"license {args.license_id}: {shown} monthly page quota")
+        if args.max_priority is not None:
+            licensing.set_max_priority(args.license_id, Priority[args.max_priority])
+            print(f"license {args.license_id}: jobs up to priority {args.max_priority}")
     return 0
 
 

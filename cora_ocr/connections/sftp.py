@@ -218,6 +218,13 @@ class SftpStorage(RemoteStorage[Session]):
 
         return self.run(exists)
 
+    def remove(self, target: PurePath) -> None:
+        def remove(session: Session) -> None:
+            with contextlib.suppress(FileNotFoundError):
+                session.sftp.remove(self._confined(session, target, create=False))
+
+        self.run(remove)
+
     def check(self) -> None:
         def probe(session: Session) -> None:
             session.sftp.listdir(session.root)

@@ -189,6 +189,20 @@ class SmbStorage(RemoteStorage[Session]):
 
         return self.run(exists)
 
+    def remove(self, target: PurePath) -> None:
+        import smbclient
+
+        def remove(session: Session) -> None:
+            try:
+                smbclient.remove(
+                    self._confined(session, target, create=False), **self._kwargs(session)
+                )
+            except Exception as error:
+                if not (isinstance(error, FileNotFoundError) or _status(error) in NOT_FOUND):
+                    raise
+
+        self.run(remove)
+
     def check(self) -> None:
         import smbclient
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -77,6 +78,10 @@ class Storage(ABC):
     def exists(self, target: PurePath) -> bool: ...
 
     @abstractmethod
+    def remove(self, target: PurePath) -> None:
+        """Remove the file at target, if it is there (a delivery taken back: all or none)."""
+
+    @abstractmethod
     def check(self) -> None:
         """List the root, write and remove a probe file; StorageError on any trouble."""
 
@@ -87,10 +92,14 @@ class Storage(ABC):
         """target, for messages: the connection's name and the path on the server."""
         return f"{self.name}:{target}"
 
-    def first_free(self, target: PurePath) -> PurePath:
-        """The target, or the first of "name (1).ext", "name (2).ext", ... not taken."""
+    def first_free(self, target: PurePath, beside: tuple[str, ...] = ()) -> PurePath:
+        """The target, or the first of "name (1).ext", "name (2).ext", ... not taken; with
+        `beside` (extensions), one whose "name.<each>" is not taken either."""
         candidate, number = target, 0
-        while self.exists(candidate):
+        while any(
+            self.exists(name)
+            for name in (candidate, *(candidate.with_name(candidate.stem + s) for s in beside))
+        ):
             number += 1
             candidate = target.with_name(f"{target.stem} ({number}){target.suffix}")
         return candidate
@@ -184,6 +193,14 @@ class LocalStorage(Storage):
                 return nofollow.exists(fd, name)
         except FileNotFoundError:
             return False
+
+    def remove(self, target: PurePath) -> None:
+        folders, name = self._split(target)
+        try:
+            with self._folder(folders) as fd:
+                os.unlink(name, dir_fd=fd)
+        except FileNotFoundError:
+            pass
 
     def check(self) -> None:
         probe = self.root / f".cora-ocr-check-{secrets.token_hex(6)}"

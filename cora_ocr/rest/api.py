@@ -125,6 +125,7 @@ class RestApi:
                 "hourlyRequestQuota": principal.hourly_request_quota,
                 "hourlyPageQuota": principal.hourly_page_quota,
                 "monthlyPageQuota": principal.monthly_page_quota,
+                "maxPriority": principal.max_priority.name,
                 "usage": {
                     "hour": iso(now.replace(minute=0, second=0, microsecond=0)),
                     "requests": requests,
@@ -154,7 +155,7 @@ class RestApi:
                 "Conflict",
                 f"job {job_id} is {status_of(job)}; its result comes once it is Completed",
             )
-        path, content_type = self.uploads.result(job)
+        path, content_type = self.uploads.result(job, request.args.get("format") or None)
         try:
             handle = path.open("rb")
         except FileNotFoundError:
@@ -187,6 +188,11 @@ class RestApi:
             chosen = JobFilter.not_deleted() & (JobFilter.status(status) if status else ANY_JOB)
         except ValueError as exc:
             raise errors.InvalidField("status", str(exc)) from None
+        review = request.args.get("needsReview", "")
+        if review:
+            if review not in ("true", "false"):
+                raise errors.InvalidField("needsReview", f"{review!r} is not true or false")
+            chosen = chosen & JobFilter.needs_review(review == "true")
         limit = _int_arg(request, "limit", 50, 1, MAX_PAGE)
         after = _int_arg(request, "after", None, 1, 2**63 - 1)
         page = self.jobs.page(
@@ -198,6 +204,7 @@ class RestApi:
         document: dict[str, Any] = {"jobs": [job_view(job) for job in page]}
         if len(page) == limit:
             query = f"?limit={limit}&after={page[-1].id}" + (f"&status={status}" if status else "")
+            query += f"&needsReview={review}" if review else ""
             document["next"] = f"{PREFIX}/jobs{query}"
         return ok(document)
 

@@ -44,13 +44,58 @@ JOB_ID = {
     "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
 }
 NOT_FOUND = _problem("No such job, or another license's")
+PRIORITIES = ["low", "normal", "high"]
+FORMATS = ["alto", "hocr", "text", "pdf"]
+_CONFIDENCE = {
+    "mean": {"type": "number", "minimum": 0, "maximum": 100},
+    "min": {"type": "number", "minimum": 0, "maximum": 100},
+    "lowWords": {
+        "type": "number",
+        "minimum": 0,
+        "maximum": 1,
+        "description": "the share of words read with a confidence under 60",
+    },
+}
+CONFIDENCE = {
+    "type": ["object", "null"],
+    "description": "Word confidences (0-100) of a completed job, per job and page; null "
+    "where the result has no words to judge (a blank document, a PDF-only profile's)",
+    "required": ["mean", "min", "lowWords", "pages"],
+    "properties": {
+        **_CONFIDENCE,
+        "pages": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["page", "words", "mean", "min", "lowWords"],
+                "properties": {
+                    "page": {"type": "integer", "minimum": 1},
+                    "words": {"type": "integer", "minimum": 0},
+                    "mean": {"type": ["number", "null"], "minimum": 0, "maximum": 100},
+                    "min": {"type": ["number", "null"], "minimum": 0, "maximum": 100},
+                    "lowWords": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+                },
+            },
+        },
+    },
+}
 
 
 def document(profiles: list[str], max_timeout: int) -> dict[str, Any]:
     """The document for this deployment: its profiles and longest timeout are part of it."""
     job = {
         "type": "object",
-        "required": ["id", "status", "errorCode", "profile", "created", "updated", "links"],
+        "required": [
+            "id",
+            "status",
+            "errorCode",
+            "profile",
+            "priority",
+            "formats",
+            "created",
+            "updated",
+            "links",
+        ],
         "properties": {
             "id": {"type": "integer"},
             "status": {"type": "string", "enum": STATUSES},
@@ -59,6 +104,18 @@ def document(profiles: list[str], max_timeout: int) -> dict[str, Any]:
             "pagesTotal": {"type": ["integer", "null"]},
             "profile": {"type": "string"},
             "externalContext": {"type": ["string", "null"]},
+            "priority": {"type": "string", "enum": PRIORITIES},
+            "confidence": CONFIDENCE,
+            "needsReview": {
+                "type": ["boolean", "null"],
+                "description": "Completed with a mean confidence under the profile's "
+                "review_below (null: not judged)",
+            },
+            "formats": {
+                "type": "array",
+                "items": {"type": "string", "enum": FORMATS},
+                "description": "The result's formats, the first the default of /result",
+            },
             "created": {"type": "string", "format": "date-time"},
             "updated": {"type": "string", "format": "date-time"},
             "links": {
@@ -85,6 +142,11 @@ def document(profiles: list[str], max_timeout: int) -> dict[str, Any]:
                             "name": "status",
                             "in": "query",
                             "schema": {"type": "string", "enum": STATUSES},
+                        },
+                        {
+                            "name": "needsReview",
+                            "in": "query",
+                            "schema": {"type": "string", "enum": ["true", "false"]},
                         },
                         {
                             "name": "limit",
@@ -155,6 +217,13 @@ def document(profiles: list[str], max_timeout: int) -> dict[str, Any]:
                                             "minimum": 1,
                                             "maximum": max_timeout,
                                         },
+                                        "priority": {
+                                            "type": "string",
+                                            "enum": PRIORITIES,
+                                            "description": "Among the license's queued jobs;"
+                                            " default the profile's; above the license's"
+                                            " highest: 400",
+                                        },
                                     },
                                 }
                             }
@@ -217,6 +286,14 @@ def document(profiles: list[str], max_timeout: int) -> dict[str, Any]:
                 "parameters": [JOB_ID],
                 "get": {
                     "summary": "The result document of a completed job",
+                    "parameters": [
+                        {
+                            "name": "format",
+                            "in": "query",
+                            "description": "One of the job's formats (default: the first)",
+                            "schema": {"type": "string", "enum": [*FORMATS, "txt", "xml"]},
+                        }
+                    ],
                     "responses": {
                         "200": {
                             "description": "The result, in the profile's format",
@@ -230,7 +307,10 @@ def document(profiles: list[str], max_timeout: int) -> dict[str, Any]:
                                 )
                             },
                         },
-                        "400": _problem("The job delivers its result to a connection"),
+                        "400": _problem(
+                            "The job delivers its result to a connection, or has no result "
+                            "in that format"
+                        ),
                         "404": _problem("No such job or result"),
                         "409": _problem("The job is not completed"),
                         **GUARDED,
@@ -294,6 +374,7 @@ def document(profiles: list[str], max_timeout: int) -> dict[str, Any]:
                         "hourlyRequestQuota",
                         "hourlyPageQuota",
                         "monthlyPageQuota",
+                        "maxPriority",
                         "usage",
                     ],
                     "properties": {
@@ -306,6 +387,11 @@ def document(profiles: list[str], max_timeout: int) -> dict[str, Any]:
                         "monthlyPageQuota": {
                             "type": "integer",
                             "description": "Pages a month; 0: no monthly quota",
+                        },
+                        "maxPriority": {
+                            "type": "string",
+                            "enum": PRIORITIES,
+                            "description": "The highest priority its jobs may ask for",
                         },
                         "usage": {
                             "type": "object",

@@ -15,7 +15,7 @@ import hashlib
 import secrets
 import shutil
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import IO, Any
 
 from werkzeug.datastructures import FileStorage
@@ -25,9 +25,10 @@ from werkzeug.wrappers import Request
 
 from cora_ocr import errors
 from cora_ocr.connections import STAGING, UPLOADS, Connections, remove_upload_folders
+from cora_ocr.job_view import formats_of
 from cora_ocr.jobs import FileBatchRequest, FileRef, JobService
 from cora_ocr.licensing import Principal
-from cora_ocr.profiles import Profiles
+from cora_ocr.profiles import FORMAT_ALIASES, FORMAT_EXTENSIONS, Profiles
 from cora_ocr.robot.documents import sniff
 from cora_ocr.store.records import JobRecord
 from cora_ocr.worker.callbacks import refusal
@@ -45,7 +46,7 @@ RESULT_TYPES = {
     "text": "text/plain; charset=utf-8",
     "pdf": "application/pdf",
 }
-FIELDS = frozenset({"file", "profile", "externalContext", "callbackUrl", "timeout"})
+FIELDS = frozenset({"file", "profile", "externalContext", "callbackUrl", "timeout", "priority"})
 
 
 class Unsupported(errors.UnsupportedMediaType):
@@ -215,6 +216,7 @@ class Uploads:
             ocr_profile=name,
             output_file=FileRef(UPLOADS, f"results/{token}", "result" + profile.result_extension),
             put_model="FailIfExists",
+            priority=form.get("priority") or None,
         )
         try:
             extra = {"callback_url": callback, "callback_state": "pending"} if callback else {}
@@ -223,18 +225,29 @@ class Uploads:
             shutil.rmtree(inbox, ignore_errors=True)
             raise
 
-    def result(self, job: JobRecord) -> tuple[Path, str]:
-        """The completed job's result file and its content type."""
+    def result(self, job: JobRecord, wanted: str | None = None) -> tuple[Path, str]:
+        """The completed job's result file in the format `wanted` (None: its first) and its
+        content type."""
         if job.output_connection != UPLOADS:
             raise errors.ClientError(
                 f"job {job.id} delivers its result to connection {job.output_connection!r}, "
                 "not to the service"
             )
         name = job.output_final_name or job.output_name
+        formats = formats_of(job) or [self._first_format(job)]
+        chosen = FORMAT_ALIASES.get(wanted, wanted) if wanted else formats[0]
+        if chosen not in formats:
+            raise errors.InvalidField(
+                "format", f"{wanted!r} is not one of this job's formats ({', '.join(formats)})"
+            )
+        if chosen != formats[0]:
+            name = PurePath(name).stem + FORMAT_EXTENSIONS[chosen]
         path = self.root / job.output_location / name
+        return path, RESULT_TYPES.get(chosen, "application/octet-stream")
+
+    def _first_format(self, job: JobRecord) -> str:
         profile = self.profiles.get(job.ocr_profile)
-        output_format = profile.output_format if profile is not None else "alto"
-        return path, RESULT_TYPES.get(output_format, "application/octet-stream")
+        return profile.output_format if profile is not None else "alto"
 
     def remove(self, job: JobRecord) -> None:
         """A REST job's folders, input and result."""

@@ -15,6 +15,9 @@ from typing import Any, BinaryIO
 
 from PIL import Image
 
+from cora_ocr.robot.engine import PageResult
+from cora_ocr.robot.layers import read_layer
+
 # What one page may take, unless the profile says (`max_page_megapixels`): A3 at 600 dpi.
 # Pages over it are rendered (PDF) or scaled (images) down to fit; a PDF page that would not
 # fit even at 72 dpi, and an image of more than twice the budget (Pillow's own decompression
@@ -81,31 +84,48 @@ class Document:
         except (OSError, SyntaxError, ValueError) as exc:  # decoded only now: truncated, garbled
             raise UnsupportedDocument(f"unreadable image, page {number}: {exc}") from None
 
+    def layer(self, number: int, mode: str) -> PageResult | None:
+        """Page `number` read from the PDF's text layer, or None where it is to be OCRed
+        (robot/layers.py: `mode` is the profile's skip_text; images have no layer)."""
+        if self.media_type != "application/pdf":
+            return None
+        page = self._source[number - 1]
+        try:
+            return read_layer(page, number, lambda: self._pdf_scale(page, number) * 72, mode)
+        finally:
+            page.close()
+
     def _pdf_page(self, number: int) -> Image.Image:
         page = self._source[number - 1]
         try:
-            width, height = page.get_size()  # points, 72 to the inch
-            scale = self.dpi / 72
-            wanted = width * height * scale * scale
-            if wanted > self.max_pixels:
-                # A hair under: PDFium rounds each side up to whole pixels.
-                scale = math.sqrt(self.max_pixels / (width * height)) * 0.9995
-                if scale * 72 < LOWEST_DPI:
-                    raise UnsupportedDocument(
-                        f"page {number} is {width / 72:.0f} x {height / 72:.0f} inches: even at "
-                        f"{LOWEST_DPI} dpi it is over the page budget of {self._budget()} "
-                        "(max_page_megapixels)"
-                    )
-                self.notes.append(
-                    f"page {number} rendered at {math.floor(scale * 72)} dpi instead of "
-                    f"{self.dpi}: at {self.dpi} dpi it is {wanted / 1e6:.0f} Mpx, over the "
-                    f"page budget of {self._budget()}"
-                )
+            scale = self._pdf_scale(page, number)
             image = page.render(scale=scale, grayscale=True).to_pil().convert("L")
             image.info["dpi"] = (scale * 72, scale * 72)  # the page's size, for a PDF result
             return image
         finally:
             page.close()
+
+    def _pdf_scale(self, page: Any, number: int) -> float:
+        """Pixels per point for a PDF page: the profile's dpi, or less to fit the page
+        budget (noted); UnsupportedDocument if even LOWEST_DPI would not fit."""
+        width, height = page.get_size()  # points, 72 to the inch
+        scale = self.dpi / 72
+        wanted = width * height * scale * scale
+        if wanted > self.max_pixels:
+            # A hair under: PDFium rounds each side up to whole pixels.
+            scale = math.sqrt(self.max_pixels / (width * height)) * 0.9995
+            if scale * 72 < LOWEST_DPI:
+                raise UnsupportedDocument(
+                    f"page {number} is {width / 72:.0f} x {height / 72:.0f} inches: even at "
+                    f"{LOWEST_DPI} dpi it is over the page budget of {self._budget()} "
+                    "(max_page_megapixels)"
+                )
+            self.notes.append(
+                f"page {number} rendered at {math.floor(scale * 72)} dpi instead of "
+                f"{self.dpi}: at {self.dpi} dpi it is {wanted / 1e6:.0f} Mpx, over the "
+                f"page budget of {self._budget()}"
+            )
+        return scale
 
     def _fitted(self, number: int, frame: Image.Image) -> Image.Image:
         """An image frame in greyscale, scaled down to the page budget if it is over."""

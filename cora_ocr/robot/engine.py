@@ -53,6 +53,7 @@ class PageResult:
     blocks: list[Block]
     hocr: str | None = None
     straightened: float = 0.0  # degrees the page was turned by before it was read (deskew)
+    from_layer: bool = False  # read from the PDF's own text layer, not OCRed (robot/layers.py)
 
 
 def default_tessdata() -> Path:

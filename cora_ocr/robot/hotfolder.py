@@ -60,6 +60,8 @@ from cora_ocr.robot.engine import (
     TesseractEngine,
     Word,
 )
+from cora_ocr.robot.layers import assemble
+from cora_ocr.robot.quality import confidence
 from cora_ocr.robot.render import RENDERERS
 
 log = logging.getLogger(__name__)
@@ -132,6 +134,7 @@ def page_from_json(data: bytes) -> PageResult:
         blocks,
         raw["hocr"],
         raw.get("straightened", 0.0),
+        raw.get("from_layer", False),
     )
 
 
@@ -540,9 +543,15 @@ class Robot:
         return image
 
     def _read(self, document: Document, name: str, number: int) -> PageResult:
-        """Page `number` read by the engine; a page it straightened first is noted."""
+        """Page `number` from the PDF's text layer (skip_text), or read by the engine; a page
+        it straightened first is noted."""
+        known = len(document.notes)
+        layer = document.layer(number, self.profile.skip_text)
+        if layer is not None:
+            self._note(name, document.notes[known:])  # a page budget's lower dpi
+            return layer
         assert self.engine is not None
-        want_hocr = self.profile.output_format == "hocr"
+        want_hocr = "hocr" in self.profile.outputs
         page = self.engine.recognize(self._page(document, name, number), number, want_hocr)
         if page.straightened:
             self._note(name, [f"page {number} straightened by {page.straightened:+.1f} degrees"])
@@ -612,20 +621,12 @@ class Robot:
             self.working_on = None
 
     def _process(self, path: Path) -> bool:
-        profile = self.profile
         started = time.perf_counter()
         try:
             if self.unavailable is not None:
                 self._refuse(path, self.unavailable)
                 return False
-            if profile.output_format == "pdf":
-                data, count = self._searchable_pdf(path)
-            else:
-                pages = self._recognize(path)
-                count = len(pages)
-                data = RENDERERS[profile.output_format](
-                    pages, original_name(path.name), self.engine_name, self.engine_version
-                )
+            pages, results, count = self._results(path)
         except Aborted:
             return self._dropped(path)
         except UnsupportedDocument as exc:
@@ -637,7 +638,7 @@ class Robot:
             return False
         if not path.exists():  # the job was aborted meanwhile: publish nothing
             return self._dropped(path)
-        write_atomically(profile.result_path(path.name), data)
+        self._publish(path, pages, results)
         path.unlink(missing_ok=True)
         self._forget(path)
         log.info(
@@ -648,6 +649,43 @@ class Robot:
             extra={"pages": count},
         )
         return True
+
+    def _results(self, path: Path) -> tuple[list[PageResult] | None, dict[str, bytes], int]:
+        """Every output of the profile from one reading of the document: its pages (None
+        when the only output is a PDF, which Tesseract's renderer reads on its own), each
+        format's bytes, and how many pages."""
+        outputs, results = self.profile.outputs, {}
+        pages, count = None, 0
+        if any(form != "pdf" for form in outputs):
+            pages = self._recognize(path)
+            self._note_layers(path.name, sum(page.from_layer for page in pages), len(pages))
+            source, count = original_name(path.name), len(pages)
+            for form in outputs:
+                if form != "pdf":
+                    results[form] = RENDERERS[form](
+                        pages, source, self.engine_name, self.engine_version
+                    )
+        if "pdf" in outputs:
+            layered = None if pages is None else {p.number for p in pages if p.from_layer}
+            results["pdf"], count = self._searchable_pdf(path, layered)
+        return pages, results, count
+
+    def _publish(
+        self, path: Path, pages: list[PageResult] | None, results: dict[str, bytes]
+    ) -> None:
+        """The document's answers, the result last (it says the document is done): its word
+        confidences, then each other output, then the first."""
+        profile = self.profile
+        summary = None if pages is None else confidence(pages)
+        if summary is not None:
+            write_atomically(profile.confidence_path(path.name), json.dumps(summary).encode())
+        for form, target in profile.extra_result_paths(path.name).items():
+            write_atomically(target, results[form])
+        write_atomically(profile.result_path(path.name), results[profile.output_format])
+
+    def _note_layers(self, name: str, layered: int, total: int) -> None:
+        if layered:
+            self._note(name, [f"{layered} of {total} pages read from the document's text layer"])
 
     def _page_done(self, count: int = 1) -> None:
         self.pages_done += count
@@ -671,21 +709,37 @@ class Robot:
         shutil.rmtree(self.profile.pages_dir(path.name), ignore_errors=True)
         self.profile.taken_back_path(path.name).unlink(missing_ok=True)
 
-    def _searchable_pdf(self, path: Path) -> tuple[bytes, int]:
+    def _searchable_pdf(self, path: Path, layered: set[int] | None = None) -> tuple[bytes, int]:
         """Tesseract's PDF renderer takes the whole document: not spread across processes.
-        Pages are rendered one at a time as the renderer's input is written."""
+        Pages are rendered one at a time as the renderer's input is written. Pages read from
+        their text layer (`layered`; found here when None) are not OCRed: they are taken
+        from the document as they are, and the OCRed pages put between them in order."""
         assert self.engine is not None
         profile = self.profile
         progress = profile.progress_path(path.name)
         with (
             self._open(path) as document,
-            tempfile.TemporaryDirectory(prefix="cora-ocr-pdf-") as workdir,
+            tempfile.TemporaryDirectory(prefix="cora-ocr-pdf-") as folder,
         ):
-            total = document.page_count
+            workdir, total = Path(folder), document.page_count
             write_atomically(progress, f"0 {total}".encode())
-            pages = (self._page(document, path.name, number) for number in range(1, total + 1))
-            self.engine.searchable_pdf(pages, profile.dpi, Path(workdir))
-            data = (Path(workdir) / "result.pdf").read_bytes()
+            if layered is None:
+                layered = {
+                    number
+                    for number in range(1, total + 1)
+                    if document.layer(number, profile.skip_text) is not None
+                }
+                self._note_layers(path.name, len(layered), total)
+            scanned = [number for number in range(1, total + 1) if number not in layered]
+            if scanned:
+                pages = (self._page(document, path.name, number) for number in scanned)
+                self.engine.searchable_pdf(pages, profile.dpi, workdir)
+            if layered:
+                ocred = workdir / "result.pdf" if scanned else None
+                assemble(path, ocred, scanned, total, workdir / "assembled.pdf")
+                data = (workdir / "assembled.pdf").read_bytes()
+            else:
+                data = (workdir / "result.pdf").read_bytes()
         self._page_done(total)
         write_atomically(progress, f"{total} {total}".encode())
         return data, total

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
@@ -62,6 +62,11 @@ class JobFilter:
         return cls((("not_deleted", True),))
 
     @classmethod
+    def needs_review(cls, flagged: bool) -> JobFilter:
+        """Completed jobs that need review (True), or jobs that do not (False: any other)."""
+        return cls((("needs_review", flagged),))
+
+    @classmethod
     def created_since(cls, moment: dt.datetime) -> JobFilter:
         return cls((("since", moment),))
 
@@ -92,6 +97,11 @@ _TERMS: dict[str, Callable[[Any], ColumnElement[bool]]] = {
     "since": lambda moment: Job.created_at >= moment,
     "until": lambda moment: Job.created_at < moment,
     "not_deleted": lambda _: Job.deleted_at.is_(None),
+    "needs_review": lambda flagged: (
+        Job.needs_review.is_(True)
+        if flagged
+        else or_(Job.needs_review.is_(None), ~Job.needs_review)
+    ),
 }
 
 
@@ -297,11 +307,18 @@ class JobStore:
 
     # --- leases -------------------------------------------------------------------------
     def claim(
-        self, owner: str, now: dt.datetime, lease: dt.timedelta, skip_locked: bool
+        self,
+        owner: str,
+        now: dt.datetime,
+        lease: dt.timedelta,
+        skip_locked: bool,
+        backlogs: Mapping[str, int] | None = None,
     ) -> Claim | None:
-        """Lease the oldest job that is due and held by no live worker, or None."""
+        """Lease a due job held by no live worker, or None: the oldest under way, else the
+        next to start, licenses in turn (`backlogs`: documents each profile's robot may
+        hold; queries.claim)."""
         with self.store.transaction() as session:
-            return queries.claim(session, owner, now, lease, skip_locked)
+            return queries.claim(session, owner, now, lease, skip_locked, backlogs)
 
     def heartbeat(self, job_id: int, owner: str, now: dt.datetime, lease: dt.timedelta) -> bool:
         with self.store.transaction() as session:

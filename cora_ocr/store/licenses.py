@@ -104,6 +104,10 @@ class LicenseStore:
         with self.store.reading() as session:
             return queries.month_pages(session, license_pk, now)
 
+    def set_max_priority(self, license_id: str, priority: int) -> bool:
+        """The highest priority the license's jobs may ask for; False if no such license."""
+        return self._change(license_id, False, max_priority=priority)
+
     def set_monthly_pages(self, license_id: str, pages: int) -> bool:
         """Set the quota; the license's throttled jobs are made due (False: no license)."""
         return self._change(license_id, True, monthly_page_quota=pages)

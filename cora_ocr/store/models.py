@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -124,6 +125,15 @@ class Job(Base):
     # When its REST caller deleted it: from then on it is gone from the caller's view (404,
     # not listed); the operator keeps it and its history (`jobs show`, /admin/).
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    # Which of its license's queued jobs starts first (statuses.Priority: 0 low .. 2 high).
+    priority: Mapped[int] = mapped_column(SmallInteger, default=1, server_default="1")
+    # The robot's word confidences (0-100) once Completed: {"mean", "min", "lowWords",
+    # "pages": [{"page", "mean", "min", "lowWords", "words"}]}; None for results without words.
+    confidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Completed with a mean confidence under its profile's review_below (None: not judged).
+    needs_review: Mapped[bool | None] = mapped_column(Boolean)
+    # The formats delivered, the first at OutPutFile, each other beside it ("alto,pdf").
+    result_formats: Mapped[str | None] = mapped_column(String(64))
 
     events: Mapped[list[JobEvent]] = relationship(
         back_populates="job", order_by="JobEvent.id", cascade="all, delete-orphan"
@@ -183,6 +193,19 @@ class License(Base):
     callback_secret: Mapped[str | None] = mapped_column(String(64))
     # Pages a month (0: no limit), counted as the hourly budget counts them (store/jobstore.py).
     monthly_page_quota: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The highest priority its jobs may ask for (statuses.Priority).
+    max_priority: Mapped[int] = mapped_column(SmallInteger, default=2, server_default="2")
+
+
+class ClaimTurn(Base):
+    """When each owner of queued jobs (a license's id, 0 for jobs made without credentials)
+    last had one started: workers start the next job of the owner whose turn is oldest
+    (store/queries.py: claim), so licenses take turns whatever their queues' lengths."""
+
+    __tablename__ = "claim_turns"
+
+    owner: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    turn: Mapped[int] = mapped_column(BigInteger)
 
 
 class App(Base):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
@@ -13,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from cora_ocr.statuses import Ending, JobState, OcrErrorCode, can_move
 from cora_ocr.store import licensing as usage
-from cora_ocr.store.engine import status_changed
-from cora_ocr.store.models import Job, JobEvent, utcnow
+from cora_ocr.store.engine import dialect_insert, status_changed
+from cora_ocr.store.models import ClaimTurn, Job, JobEvent, utcnow
 from cora_ocr.store.records import JOB_FIELDS, Claim, EventRecord, JobCounts, JobRecord
 from cora_ocr.store.status_reader import STATUS_COLUMNS
 
@@ -241,18 +242,37 @@ def _claimable(now: dt.datetime) -> list[Any]:
     ]
 
 
+# The robot has these jobs' documents in hand: a profile's backlog (Profile.backlog) counts
+# them, and no job of the profile starts while it is full.
+IN_HAND = (JobState.PROCESSING_INPUT.value, JobState.WAITING_FOR_OUTPUT.value)
+# Whose turn a queued job waits for: its license, or 0 for jobs made without credentials.
+_OWNER = func.coalesce(Job.license_pk, 0)
+
+
 def claim(
-    session: Session, owner: str, now: dt.datetime, lease: dt.timedelta, skip_locked: bool
+    session: Session,
+    owner: str,
+    now: dt.datetime,
+    lease: dt.timedelta,
+    skip_locked: bool,
+    backlogs: Mapping[str, int] | None = None,
 ) -> Claim | None:
-    """Lease the oldest job that is due and not held by a live worker, or None.
+    """Lease a job that is due and not held by a live worker, or None: the oldest job under
+    way (Throttled, or past Queued), else the next to start (`_next_to_start`).
 
     A job whose previous lease was never released belonged to a worker that died: the
     claim counts a stall and records who resumes it.
     """
-    query = select(Job.id, Job.lease_owner, Job.state).where(*_claimable(now)).order_by(Job.id)
+    under_way = (
+        select(Job.id, Job.lease_owner, Job.state)
+        .where(*_claimable(now), Job.state != JobState.QUEUED.value)
+        .order_by(Job.id)
+    )
     if skip_locked:
-        query = query.with_for_update(skip_locked=True)
-    row = session.execute(query.limit(1)).first()
+        under_way = under_way.with_for_update(skip_locked=True)
+    row = session.execute(under_way.limit(1)).first()
+    if row is None:
+        row = _next_to_start(session, now, skip_locked, backlogs or {})
     if row is None:
         return None
     job_id, previous_owner, state = row
@@ -270,6 +290,41 @@ def claim(
     job = job_record(session, job_id)
     assert job is not None
     return Claim(job, previous_owner)
+
+
+def _next_to_start(
+    session: Session, now: dt.datetime, skip_locked: bool, backlogs: Mapping[str, int]
+) -> Any:
+    """The queued job to start next: of a profile whose robot backlog has room, of the owner
+    (license) whose last turn is oldest (one never served first), within it the highest
+    priority, then the oldest. The owner's turn is taken at once, so licenses take turns
+    whatever the lengths of their queues; one with 10,000 jobs waiting and one with 1 get
+    their next jobs within one claim of each other."""
+    in_hand = session.execute(
+        select(Job.ocr_profile, func.count())
+        .where(Job.state.in_(IN_HAND))
+        .group_by(Job.ocr_profile)
+    ).all()
+    full = [name for name, count in in_hand if name in backlogs and count >= backlogs[name]]
+    query = (
+        select(Job.id, Job.lease_owner, Job.state, _OWNER)
+        .outerjoin(ClaimTurn, ClaimTurn.owner == _OWNER)
+        .where(*_claimable(now), Job.state == JobState.QUEUED.value)
+        .order_by(ClaimTurn.turn.asc().nulls_first(), Job.priority.desc(), Job.id)
+    )
+    if full:
+        query = query.where(Job.ocr_profile.not_in(full))
+    if skip_locked:
+        query = query.with_for_update(of=Job, skip_locked=True)
+    row = session.execute(query.limit(1)).first()
+    if row is None:
+        return None
+    turn = select(func.coalesce(func.max(ClaimTurn.turn), 0) + 1).scalar_subquery()
+    upsert = dialect_insert(session)(ClaimTurn).values(owner=row[3], turn=turn)
+    session.execute(
+        upsert.on_conflict_do_update(index_elements=["owner"], set_={"turn": upsert.excluded.turn})
+    )
+    return row[:3]
 
 
 def job_counts(session: Session, now: dt.datetime) -> JobCounts:

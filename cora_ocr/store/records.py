@@ -80,6 +80,10 @@ class JobRecord:
     callback_attempts: int
     callback_due_at: dt.datetime | None
     deleted_at: dt.datetime | None
+    priority: int
+    confidence: dict[str, Any] | None
+    needs_review: bool | None
+    result_formats: str | None
     # Not a column: the job's history, read only where asked for (JobStore.get, with_events).
     events: tuple[EventRecord, ...] = ()
 
@@ -117,6 +121,7 @@ class LicenseRecord:
     created_at: dt.datetime
     callback_secret: str | None
     monthly_page_quota: int
+    max_priority: int
 
 
 @dataclasses.dataclass(frozen=True)

@@ -189,7 +189,11 @@ class Worker:
     def run_once(self) -> bool:
         """Claim one due job and drive it as far as it goes now; False if none was due."""
         claim = self.store.claim(
-            self.name, self.clock.now(), self.lease, skip_locked=self.store.dialect == "postgresql"
+            self.name,
+            self.clock.now(),
+            self.lease,
+            skip_locked=self.store.dialect == "postgresql",
+            backlogs={profile.name: profile.backlog for profile in self.profiles.all()},
         )
         if claim is None:
             return False
@@ -328,6 +332,8 @@ class Worker:
             outcome.target.value,
             extra={"job_id": job.id, "error_code": outcome.error_code.value},
         )
+        if outcome.columns.get("needs_review"):
+            self.metrics.jobs_need_review.labels(job.ocr_profile).inc()
         if outcome.target.is_final:
             self._remove_robot_files(job)
             self.metrics.job_seconds.labels(outcome.target.value).observe(

@@ -5,6 +5,7 @@ chosen output name before it places the file."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,8 +16,9 @@ from cora_ocr.connections import Connections, Storage, StorageError, files
 from cora_ocr.connections.storage import OutsideRoot
 from cora_ocr.errors import ClientError
 from cora_ocr.jobs import NOT_STARTED
-from cora_ocr.profiles import ENGINE_FAILED, Profiles, job_temp_tag, robot_file_name
+from cora_ocr.profiles import ENGINE_FAILED, Profile, Profiles, job_temp_tag, robot_file_name
 from cora_ocr.robot.documents import count_pages
+from cora_ocr.robot.quality import read_confidence
 from cora_ocr.statuses import Ending, JobState, OcrErrorCode, PutModel
 from cora_ocr.store.records import JobRecord
 
@@ -192,8 +194,9 @@ def wait_for_output(ctx: StepContext, job: JobRecord) -> Outcome:
     name = robot_name(job)
     pages = read_progress(profile.progress_path(name))
     if profile.result_path(name).is_file():
+        columns = {**pages, "confidence": read_confidence(profile.confidence_path(name))}
         return Outcome(
-            JobState.DELIVERING, reason=read_notes(profile.notes_path(name)), columns=pages
+            JobState.DELIVERING, reason=read_notes(profile.notes_path(name)), columns=columns
         )
     error_file = profile.error_path(name)
     if error_file.is_file():
@@ -244,7 +247,8 @@ def read_progress(path: Path) -> dict[str, int]:
 
 
 def deliver(ctx: StepContext, job: JobRecord) -> Outcome:
-    """Delivering: put the robot's result at OutPutFile by the job's PutModel."""
+    """Delivering: put the robot's results by the job's PutModel, the first at OutPutFile,
+    each other output of the profile beside it (`<stem><its extension>`), all or none."""
     profile = ctx.profiles.get(job.ocr_profile)
     if profile is None:
         return profile_missing(job)
@@ -255,54 +259,109 @@ def deliver(ctx: StepContext, job: JobRecord) -> Outcome:
         target = connection.resolve("OutPutFile", job.output_location, job.output_name)
     except ClientError as exc:
         return Outcome.fail(OcrErrorCode.FailedToPutOutputFile, f"output file: {exc}")
-    result = profile.result_path(robot_name(job))
+    name = robot_name(job)
+    results = {profile.output_format: profile.result_path(name)}
+    results.update(profile.extra_result_paths(name))
     recorded = target.with_name(job.output_final_name) if job.output_final_name else None
     try:
-        if (
-            recorded is not None
-            and connection.exists(recorded)
-            and (not result.exists() or connection.same_content(result, recorded))
+        if recorded is not None and all(
+            connection.exists(place)
+            and (not result.exists() or connection.same_content(result, place))
+            for place, result in _places(profile, recorded, results)
         ):
-            return Outcome(JobState.COMPLETED)  # delivered before a crash; finish the job
-        if not result.is_file():
-            return Outcome.fail(OcrErrorCode.InternalError, f"the robot result {result} vanished")
-        return _place_result(ctx, job, connection, result, target)
+            return completed(profile, job)  # delivered before a crash; finish the job
+        vanished = [result for result in results.values() if not result.is_file()]
+        if vanished:
+            return Outcome.fail(
+                OcrErrorCode.InternalError, f"the robot result {vanished[0]} vanished"
+            )
+        return _place_results(ctx, job, connection, results, target)
     except StorageError as exc:
         return storage_trouble(connection, OcrErrorCode.FailedToPutOutputFile, "output", exc)
 
 
-def _place_result(
-    ctx: StepContext, job: JobRecord, connection: Storage, result: Path, target: PurePath
+def _places(
+    profile: Profile, chosen: PurePath, results: dict[str, Path]
+) -> list[tuple[PurePath, Path]]:
+    """Where each result goes when the first goes to `chosen`: the others beside it."""
+    return [
+        (chosen if form == profile.output_format else beside(chosen, profile, form), result)
+        for form, result in results.items()
+    ]
+
+
+def beside(chosen: PurePath, profile: Profile, form: str) -> PurePath:
+    return chosen.with_name(chosen.stem + profile.extension(form))
+
+
+def completed(profile: Profile, job: JobRecord) -> Outcome:
+    """Completed, with the formats delivered and whether the job needs review: its mean word
+    confidence is under the profile's review_below."""
+    mean = (job.confidence or {}).get("mean")
+    review = None
+    if profile.review_below is not None and isinstance(mean, int | float):
+        review = mean < profile.review_below
+    columns = {"result_formats": ",".join(profile.outputs), "needs_review": review}
+    return Outcome(JobState.COMPLETED, columns=columns)
+
+
+def _place_results(
+    ctx: StepContext,
+    job: JobRecord,
+    connection: Storage,
+    results: dict[str, Path],
+    target: PurePath,
 ) -> Outcome:
+    profile = ctx.profiles.get(job.ocr_profile)
+    assert profile is not None  # deliver checked it
     put_model = PutModel(job.put_model)
+    others = tuple(profile.extension(form) for form in profile.outputs[1:])
     for _ in range(1000):
-        chosen = connection.first_free(target) if put_model is PutModel.Rename else target
+        chosen = connection.first_free(target, others) if put_model is PutModel.Rename else target
+        resumed = job.output_final_name == chosen.name  # a delivery a crash cut short
         if not ctx.record_output_name(chosen.name):
             return Outcome()  # lease lost: the loop notices and stops
+        placed: list[PurePath] = []
+        place = chosen
         try:
-            with files.open_source(result) as reader:
-                connection.put(
-                    reader,
-                    chosen,
-                    replace=put_model is PutModel.Overwrite,
-                    tag=job_temp_tag(job.id),
-                )
-            return Outcome(JobState.COMPLETED)
+            for place, result in _places(profile, chosen, results):
+                if resumed and connection.same_content(result, place):
+                    continue  # put there by this job before the crash
+                with files.open_source(result) as reader:
+                    connection.put(
+                        reader,
+                        place,
+                        replace=put_model is PutModel.Overwrite,
+                        tag=job_temp_tag(job.id),
+                    )
+                placed.append(place)
+            return completed(profile, job)
         except files.TargetExists:
+            _take_back(connection, placed)
             if put_model is PutModel.FailIfExists:
                 return Outcome.fail(
                     OcrErrorCode.OutputFileExists,
-                    f"{target.name} already exists at the output location",
+                    f"{place.name} already exists at the output location",
                 )
-            continue  # Rename: someone took that name meanwhile, take the next
+            continue  # Rename: someone took one of the names meanwhile, take the next
         except StorageError:
+            _take_back(connection, placed)
             raise
         except OSError as exc:
+            _take_back(connection, placed)
             return Outcome.fail(
                 OcrErrorCode.FailedToPutOutputFile,
-                f"cannot write {connection.where(chosen)}: {exc.strerror or exc}",
+                f"cannot write {connection.where(place)}: {exc.strerror or exc}",
             )
     return Outcome.fail(OcrErrorCode.FailedToPutOutputFile, "no free name to rename the output to")
+
+
+def _take_back(connection: Storage, placed: list[PurePath]) -> None:
+    """All or none: the results this delivery put before one failed are removed again (a
+    removal that fails too is left for the retry, which finds them its own)."""
+    for place in placed:
+        with contextlib.suppress(OSError, StorageError):
+            connection.remove(place)
 
 
 STEPS: dict[JobState, Callable[[StepContext, JobRecord], Outcome]] = {

@@ -238,6 +238,10 @@ def test_licenses_and_apps_administration(
     monthly = ok("licenses", "create", "Monthly", "--monthly-pages", "500").strip()
     assert "500 monthly page quota" in ok("licenses", "update", monthly, "--monthly-pages", "500")
     assert "no monthly page quota" in ok("licenses", "update", monthly, "--monthly-pages", "0")
+    capped = ok("licenses", "create", "Capped", "--max-priority", "normal").strip()
+    assert "up to priority low" in ok("licenses", "update", capped, "--max-priority", "low")
+    assert main(["licenses", "update", capped]) == 2
+    assert "give --monthly-pages, --max-priority or both" in capsys.readouterr().err
     secret = ok("licenses", "callback-secret", live).strip()
     assert len(secret) == 64 and int(secret, 16) >= 0  # 32 random bytes, hex
     assert ok("licenses", "callback-secret", live).strip() == secret

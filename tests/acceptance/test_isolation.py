@@ -59,12 +59,16 @@ class Trial:
         return int(self.client.service.FileBatch(**args))
 
     def work(self) -> None:
-        """The worker places what is queued, the robot recognises, the worker delivers."""
-        self.worker.run(burst=True)
-        self.clock.advance(1)
-        self.robot.run(burst=True)
-        self.worker.run(burst=True)
-        self.clock.advance(1)
+        """The worker places what is queued, the robot recognises, the worker delivers;
+        again while the robot finds documents (it is handed its backlog at a time)."""
+        while True:
+            self.worker.run(burst=True)
+            self.clock.advance(1)
+            handled = self.robot.run(burst=True)
+            self.worker.run(burst=True)
+            self.clock.advance(1)
+            if not handled:
+                return
 
     def status(self, job_id: int) -> tuple[str, str]:
         return wire_status(self.client, job_id)
@@ -168,7 +172,7 @@ def test_every_final_state_removes_the_jobs_robot_files(trial: Trial) -> None:
     for name in names.values():
         assert name is not None
         trial.profile.progress_path(name).write_text("1 1")
-    assert len(trial.robot_files()) == 4  # two results, two progress files
+    assert len(trial.robot_files()) == 6  # two results, progress and confidence files
     trial.services.jobs.abort(aborted)
     assert trial.status(aborted) == ("Aborted", "NoError")
     trial.clock.advance(10)

@@ -82,7 +82,8 @@ def write_config(directory: Path, database_url: str, port: int = 0) -> Path:
         f'data_dir = "{directory / "data"}"\ndatabase_url = "{database_url}"\nport = {port}\n'
         "lease_seconds = 3\npoll_seconds = 0.1\n"
         f'[connections]\n{DEFAULT_CONNECTION} = "{directory / "files"}"\n'
-        '[profiles.Default]\noutput_format = "text"\ndpi = 150\n'
+        # Every document of a test is handed to the robot at once (no backlog to wait out).
+        '[profiles.Default]\noutput_format = "text"\ndpi = 150\nrobot_backlog = 100\n'
     )
     return config
 

@@ -20,6 +20,8 @@ from tests.processes import drop, start_robot
 from tests.waiting import wait_until
 
 # A poster: one page of 150 Mpx at 100 dpi (8800 pt square) with two lines of text.
+# A born-digital poster: OCRed only with skip_text = "never" (its text layer is read in
+# milliseconds otherwise, which these tests are not about).
 POSTER = text_pdf(WIDE[:2], 8800, 8800, 120)
 
 
@@ -119,7 +121,9 @@ def test_a_page_too_big_for_the_robots_memory_ends_the_document_not_the_machine(
 ) -> None:
     # 150 Mpx at 100 dpi fits the page budget set here, but Tesseract needs about 1.7 GB
     # for it: more than the 1 GiB each process may have.
-    config, profile = pool(tmp_path, 2, max_page_megapixels=200, robot_memory_mb=1024)
+    config, profile = pool(
+        tmp_path, 2, max_page_megapixels=200, robot_memory_mb=1024, skip_text='"never"'
+    )
     name = "23-00000011-poster.pdf"
     with running(config) as run:
         drop(profile.input_dir / name, lambda path: path.write_bytes(POSTER))
@@ -136,7 +140,9 @@ def test_a_page_too_big_for_the_robots_memory_ends_the_document_not_the_machine(
 def test_the_render_of_an_aborted_job_stops_at_once(tmp_path: Path) -> None:
     # One page of 150 Mpx: about 6 s in Tesseract, one call that nothing interrupts. Two
     # processes: a pool (one process alone runs in the command's own process).
-    config, profile = pool(tmp_path, 2, max_page_megapixels=200, robot_memory_mb=0)
+    config, profile = pool(
+        tmp_path, 2, max_page_megapixels=200, robot_memory_mb=0, skip_text='"never"'
+    )
     name = "25-00000012-poster.pdf"
     with running(config) as run:
         drop(profile.input_dir / name, lambda path: path.write_bytes(POSTER))

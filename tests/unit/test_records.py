@@ -21,7 +21,7 @@ NOW = dt.datetime(2026, 12, 5, 9, 30, tzinfo=dt.UTC)
 def record(**values: object) -> JobRecord:
     fields = {name: None for name in JOB_FIELDS}
     fields.update(id=7, state="queued", error_code="NoError", created_at=NOW, updated_at=NOW)
-    fields.update(stalls=0, retries=0, callback_attempts=0, ocr_profile="Default")
+    fields.update(stalls=0, retries=0, callback_attempts=0, ocr_profile="Default", priority=1)
     return JobRecord(**{**fields, **values})  # type: ignore[arg-type]
 
 
