@@ -1,5 +1,6 @@
 """A large document through remote connections: the worker's memory while it reads a 200 MB
-input over SFTP and delivers it over SMB, then the reverse. Prints; asserts nothing.
+input over SFTP and delivers it over SMB, then the reverse; the same through S3 and Azure
+Blob (SeaweedFS and Azurite, tests/cloud_servers.py). Prints; asserts nothing.
 
 Real servers on loopback (tests/remote_servers.py: sshd and smbd, a throwaway user; needs root
 and Debian's openssh-server and samba). The worker is `cora-ocr worker`, a process of its own;
@@ -12,7 +13,7 @@ Beside it, in the same run and on the same file: paramiko's own download
 (SFTPClient.getfo, which prefetches the whole file) in a process of its own, the peer a team
 would write first, and Samba's C client (`smbclient`) as the throughput ceiling for SMB.
 
-    .venv/bin/python bench/remote.py [--megabytes 200]
+    .venv/bin/python bench/remote.py [--megabytes 200] [--kinds sftp-smb,s3-azure]
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from cora_ocr.profiles import Profile
 from cora_ocr.services import build_services
 from cora_ocr.store import Store
 from cora_ocr.store.migrate import upgrade
+from tests.cloud_servers import BUCKET, CloudServers, cloud_servers
+from tests.cloud_servers import missing as cloud_missing
 from tests.remote_servers import FileServers, file_servers, missing, write_config
 
 PASSWORD_ENV = "CORA_BENCH_REMOTE_PASSWORD"
@@ -66,7 +69,7 @@ class Sampler(threading.Thread):
         return self.peak
 
 
-def config(servers: FileServers, base: Path) -> Path:
+def config(base: Path, connections: dict[str, dict[str, object]]) -> Path:
     return write_config(
         base / "cora-ocr.toml",
         {
@@ -78,10 +81,7 @@ def config(servers: FileServers, base: Path) -> Path:
                     "output_dir": str(base / "robot" / "out"),
                 }
             },
-            "connections": {
-                "Sftp": servers.sftp_entry(PASSWORD_ENV),
-                "Smb": servers.smb_entry(PASSWORD_ENV),
-            },
+            "connections": connections,
         },
     )
 
@@ -166,35 +166,22 @@ def smbclient_put(servers: FileServers, source: Path) -> float | None:
     return time.perf_counter() - started
 
 
-def main() -> None:
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # clean up the servers and the user
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--megabytes", type=int, default=200)
-    args = parser.parse_args()
-    problem = missing()
-    if problem:
-        sys.exit(f"bench/remote.py: {problem}")
-    base = Path(tempfile.mkdtemp(prefix="cora-remote-bench-"))
-    with file_servers() as servers:
-        sftp_in = servers.folder(servers.sftp_root / "in")
-        smb_in = servers.folder(servers.share_dir / "files" / "in")
-        write_file(sftp_in / "small.png", 1)
-        shutil.copy(sftp_in / "small.png", smb_in / "small.png")
-        write_file(sftp_in / "big.png", args.megabytes)
-        os.link(sftp_in / "big.png", smb_in / "big.png")
+class Service:
+    """The service's objects for submitting and watching jobs, a `cora-ocr worker` process
+    and a robot that renames each input to its result, on the settings file in `base`."""
 
-        os.environ[PASSWORD_ENV] = servers.user.password
-        settings = load_settings(config(servers, base))
-        store = Store(settings.effective_database_url)
-        upgrade(store.engine)
-        services = build_services(settings, store)
-        services.profiles.ensure_folders()
-        halt = threading.Event()
-        profile = services.profiles.get("Default")
+    def __init__(self, base: Path) -> None:
+        settings = load_settings(base / "cora-ocr.toml")
+        self.store = Store(settings.effective_database_url)
+        upgrade(self.store.engine)
+        self.services = build_services(settings, self.store)
+        self.services.profiles.ensure_folders()
+        profile = self.services.profiles.get("Default")
         assert profile is not None
-        robot = threading.Thread(target=rename_robot, args=(profile, halt), daemon=True)
-        robot.start()
-        worker = subprocess.Popen(
+        self.halt = threading.Event()
+        self.robot = threading.Thread(target=rename_robot, args=(profile, self.halt), daemon=True)
+        self.robot.start()
+        self.worker = subprocess.Popen(
             [
                 str(VENV_PYTHON.parent / "cora-ocr"),
                 "--log-level",
@@ -205,51 +192,163 @@ def main() -> None:
             ],
             env={**os.environ},
         )
+
+    def measure(
+        self, label: str, source: tuple[str, str], target: tuple[str, str], megabytes: int
+    ) -> None:
+        baseline = rss_kb(self.worker.pid)
+        sampler = Sampler(self.worker.pid)
+        sampler.start()
+        _job, seconds = run_job(self.services, source, target)
+        peak = sampler.stop()
+        print(
+            f"  {label}: {seconds:.1f} s, FileBatch to Completed"
+            f" ({megabytes / seconds:.0f} MB/s), worker RSS"
+            f" {baseline / 1024:.1f} MB -> peak {peak / 1024:.1f} MB:"
+            f" growth {(peak - baseline) / 1024:.1f} MB"
+            " (target < 30 MB)",
+            flush=True,
+        )
+
+    def close(self) -> None:
+        self.worker.terminate()
+        self.worker.wait(timeout=30)
+        self.halt.set()
+        self.robot.join()
+        self.services.connections.close()
+        self.store.dispose()
+
+
+def sftp_and_smb(megabytes: int) -> None:
+    problem = missing()
+    if problem:
+        print(f"SFTP and SMB: skipped: {problem}")
+        return
+    base = Path(tempfile.mkdtemp(prefix="cora-remote-bench-"))
+    with file_servers() as servers:
+        sftp_in = servers.folder(servers.sftp_root / "in")
+        smb_in = servers.folder(servers.share_dir / "files" / "in")
+        write_file(sftp_in / "small.png", 1)
+        shutil.copy(sftp_in / "small.png", smb_in / "small.png")
+        write_file(sftp_in / "big.png", megabytes)
+        os.link(sftp_in / "big.png", smb_in / "big.png")
+        os.environ[PASSWORD_ENV] = servers.user.password
+        config(
+            base,
+            {"Sftp": servers.sftp_entry(PASSWORD_ENV), "Smb": servers.smb_entry(PASSWORD_ENV)},
+        )
+        service = Service(base)
         try:
             for pair in (
                 (("Sftp", "small.png"), ("Smb", "small.xml")),
                 (("Smb", "small.png"), ("Sftp", "small.xml")),
             ):
-                run_job(services, *pair)
-            print(f"{args.megabytes} MB through `cora-ocr worker` (pid {worker.pid}):")
+                run_job(service.services, *pair)
+            print(f"{megabytes} MB through `cora-ocr worker` (pid {service.worker.pid}):")
             for label, source, target in (
                 ("SFTP in, SMB out", ("Sftp", "big.png"), ("Smb", "big.xml")),
                 ("SMB in, SFTP out", ("Smb", "big.png"), ("Sftp", "big.xml")),
             ):
-                baseline = rss_kb(worker.pid)
-                sampler = Sampler(worker.pid)
-                sampler.start()
-                _job, seconds = run_job(services, source, target)
-                peak = sampler.stop()
+                service.measure(label, source, target, megabytes)
                 root = servers.share_dir / "files" if target[0] == "Smb" else servers.sftp_root
                 size = (root / "out" / target[1]).stat().st_size
-                assert size == args.megabytes << 20, size
-                print(
-                    f"  {label}: {seconds:.1f} s, FileBatch to Completed"
-                    f" ({args.megabytes / seconds:.0f} MB/s), worker RSS"
-                    f" {baseline / 1024:.1f} MB -> peak {peak / 1024:.1f} MB:"
-                    f" growth {(peak - baseline) / 1024:.1f} MB"
-                    " (target < 30 MB)"
-                )
+                assert size == megabytes << 20, size
         finally:
-            worker.terminate()
-            worker.wait(timeout=30)
-            halt.set()
-            robot.join()
-            services.connections.close()
-            store.dispose()
+            service.close()
         growth, seconds = peer_download(servers, "big.png")
         print(
             f"  peer: paramiko's SFTPClient.getfo of the same file, alone: {seconds:.1f} s"
-            f" ({args.megabytes / seconds:.0f} MB/s), memory growth {growth:.1f} MB"
+            f" ({megabytes / seconds:.0f} MB/s), memory growth {growth:.1f} MB"
         )
         ceiling = smbclient_put(servers, sftp_in / "big.png")
         if ceiling is not None:
             print(
                 f"  ceiling: Samba's smbclient putting the same file: {ceiling:.1f} s"
-                f" ({args.megabytes / ceiling:.0f} MB/s)"
+                f" ({megabytes / ceiling:.0f} MB/s)"
             )
     shutil.rmtree(base, ignore_errors=True)
+
+
+def s3_and_azure(megabytes: int) -> None:
+    """The same through SeaweedFS's S3 gateway and Azurite (tests/cloud_servers.py), and
+    boto3's own upload_file of the file (s3transfer: 8 MB parts, 10 threads) as the peer."""
+    problem = cloud_missing()
+    if problem:
+        print(f"S3 and Azure Blob: skipped: {problem}")
+        return
+    base = Path(tempfile.mkdtemp(prefix="cora-cloud-bench-"))
+    try:
+        with cloud_servers() as servers:
+            os.environ.update(servers.environ())
+            config(
+                base,
+                {
+                    "S3": servers.s3_entry("CORA_TEST_S3_ACCESS", "CORA_TEST_S3_SECRET"),
+                    "Blob": servers.azure_entry("CORA_TEST_AZURE_KEY"),
+                },
+            )
+            big = base / "big.png"
+            write_file(big, megabytes)
+            small = base / "small.png"
+            write_file(small, 1)
+            client, container = servers.s3_client(), servers.container()
+            for name, path in (("small.png", small), ("big.png", big)):
+                client.upload_file(str(path), BUCKET, f"cora/in/{name}")
+                with path.open("rb") as data:
+                    container.upload_blob(f"cora/in/{name}", data, overwrite=True)
+            service = Service(base)
+            try:
+                run_job(service.services, ("S3", "small.png"), ("Blob", "small.xml"))
+                run_job(service.services, ("Blob", "small.png"), ("S3", "small.xml"))
+                print(f"{megabytes} MB through `cora-ocr worker` (pid {service.worker.pid}):")
+                service.measure(
+                    "S3 in, Azure Blob out", ("S3", "big.png"), ("Blob", "big.xml"), megabytes
+                )
+                service.measure(
+                    "Azure Blob in, S3 out", ("Blob", "big.png"), ("S3", "big.xml"), megabytes
+                )
+            finally:
+                service.close()
+            growth, seconds = peer_upload(servers, big)
+            print(
+                f"  peer: boto3's upload_file of the same file, alone: {seconds:.1f} s"
+                f" ({megabytes / seconds:.0f} MB/s), memory growth {growth:.1f} MB"
+            )
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def peer_upload(servers: CloudServers, path: Path) -> tuple[float, float]:
+    script = f"""
+import time, boto3
+def rss():
+    return int([l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0].split()[1])
+c = boto3.client('s3', endpoint_url={servers.s3_url!r}, aws_access_key_id={servers.s3_keys[0]!r},
+                 aws_secret_access_key={servers.s3_keys[1]!r}, region_name='us-east-1')
+c.list_buckets(); before = rss(); t = time.perf_counter()
+c.upload_file({str(path)!r}, {BUCKET!r}, 'cora/peer.bin')
+print((rss() - before) / 1024, time.perf_counter() - t)
+"""
+    done = subprocess.run(
+        [str(VENV_PYTHON), "-c", script], capture_output=True, text=True, check=True
+    )
+    growth, seconds = done.stdout.split()
+    return float(growth), float(seconds)
+
+
+def main() -> None:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # clean up the servers and the user
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--megabytes", type=int, default=200)
+    parser.add_argument(
+        "--kinds", default="sftp-smb,s3-azure", help="which pairs: sftp-smb, s3-azure"
+    )
+    args = parser.parse_args()
+    kinds = set(args.kinds.split(","))
+    if "sftp-smb" in kinds:
+        sftp_and_smb(args.megabytes)
+    if "s3-azure" in kinds:
+        s3_and_azure(args.megabytes)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,15 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from cora_ocr.connections.paths import check_file_name, split_location
-from cora_ocr.connections.specs import Access, ConnectionSpec, SftpSpec, SmbSpec
+from cora_ocr.connections.specs import (
+    Access,
+    AzureBlobSpec,
+    ConnectionSpec,
+    FtpSpec,
+    S3Spec,
+    SftpSpec,
+    SmbSpec,
+)
 from cora_ocr.connections.storage import LocalStorage, Storage, StorageError
 from cora_ocr.errors import InvalidField, SettingsError
 
@@ -80,6 +88,18 @@ def open_storage(name: str, spec: ConnectionSpec) -> Storage:
         from cora_ocr.connections.smb import SmbStorage  # smbprotocol: only when configured
 
         return SmbStorage(name, spec)
+    if isinstance(spec, FtpSpec):
+        from cora_ocr.connections.ftp import FtpStorage
+
+        return FtpStorage(name, spec)
+    if isinstance(spec, S3Spec):
+        from cora_ocr.connections.s3 import S3Storage  # boto3: only when configured
+
+        return S3Storage(name, spec)
+    if isinstance(spec, AzureBlobSpec):
+        from cora_ocr.connections.azure_blob import AzureBlobStorage  # the Azure SDK, too
+
+        return AzureBlobStorage(name, spec)
     return LocalStorage(name, Path(spec))
 
 
