@@ -211,3 +211,53 @@ def test_sdk_errors_become_the_reasons_and_retries_the_worker_knows() -> None:
     missing = azure.ResourceNotFoundError(message="gone")
     assert isinstance(blob.translate(missing), FileNotFoundError)
     assert isinstance(blob.translate(azure.ResourceExistsError(message="there")), TargetExists)
+
+
+@pytest.mark.parametrize("location", ["../other", "/etc", "C:\\\\Windows", "in/../../x"])
+def test_object_store_and_ftp_paths_stay_under_their_base(location: str) -> None:
+    """Confinement is the same text check on every kind, at FileBatch time."""
+    from cora_ocr.connections import open_storage
+    from cora_ocr.errors import InvalidField
+
+    specs = parse_connections(
+        "connections",
+        {
+            "S3": {"type": "s3", "bucket": "b", "base_path": "cora"},
+            "Blob": {"type": "azure_blob", "container": "c", "connection_string_env": "S"},
+            "Ftp": {"type": "ftp", "host": "h", "user": "u", "password_env": "P", "root": "/r"},
+        },
+        {},
+    )
+    for name, spec in specs.items():
+        storage = open_storage(name, spec)
+        assert str(storage.resolve("InputFile", "in/2026", "scan.pdf")).endswith("in/2026/scan.pdf")
+        with pytest.raises(InvalidField, match=r"InputFile\.RelativeLocation"):
+            storage.resolve("InputFile", location, "scan.pdf")
+    s3 = open_storage("S3", specs["S3"])
+    assert str(s3.resolve("OutPutFile", "out", "a.xml")) == "cora/out/a.xml"
+
+
+def test_ftp_without_tls_is_a_warning_and_access_is_the_same_for_every_kind(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from cora_ocr.connections import open_storage
+    from cora_ocr.connections.specs import parse_access
+
+    table = {
+        "Plain": {"type": "ftp", "host": "h", "user": "u", "password_env": "P", "tls": False},
+        "Inbox": {"type": "s3", "bucket": "b", "per_license": True},
+        "Shared": {
+            "type": "azure_blob",
+            "container": "c",
+            "connection_string_env": "S",
+            "licenses": "*",
+        },
+    }
+    specs = parse_connections("connections", table, {})
+    with caplog.at_level("WARNING"):
+        open_storage("Plain", specs["Plain"])
+    assert "tls = false: the password and the files cross the network" in caplog.text
+    access = parse_access("connections", table)
+    assert access["Inbox"].folder("3f9c2a7e5b1d4c60") == "3f9c2a7e5b1d4c60"
+    assert access["Shared"].folder("3f9c2a7e5b1d4c60") == ""
+    assert access["Plain"].folder("3f9c2a7e5b1d4c60") is None  # named by no license
