@@ -713,7 +713,10 @@ class Robot:
         """Tesseract's PDF renderer takes the whole document: not spread across processes.
         Pages are rendered one at a time as the renderer's input is written. Pages read from
         their text layer (`layered`; found here when None) are not OCRed: they are taken
-        from the document as they are, and the OCRed pages put between them in order."""
+        from the document as they are, and the OCRed pages put between them in order. Given
+        `layered`, the pages were read for the other outputs already: their progress and
+        count stand, and are not reported again."""
+        alone = layered is None
         assert self.engine is not None
         profile = self.profile
         progress = profile.progress_path(path.name)
@@ -722,7 +725,8 @@ class Robot:
             tempfile.TemporaryDirectory(prefix="cora-ocr-pdf-") as folder,
         ):
             workdir, total = Path(folder), document.page_count
-            write_atomically(progress, f"0 {total}".encode())
+            if alone:
+                write_atomically(progress, f"0 {total}".encode())
             if layered is None:
                 layered = {
                     number
@@ -740,8 +744,9 @@ class Robot:
                 data = (workdir / "assembled.pdf").read_bytes()
             else:
                 data = (workdir / "result.pdf").read_bytes()
-        self._page_done(total)
-        write_atomically(progress, f"{total} {total}".encode())
+        if alone:
+            self._page_done(total)
+            write_atomically(progress, f"{total} {total}".encode())
         return data, total
 
     def _recognize(self, path: Path) -> list[PageResult]:

@@ -48,6 +48,7 @@ def test_three_outputs_arrive_beside_each_other_with_confidence_and_review(
 
     for job_id in (clean, smudged):
         assert harness.status(job_id) == ("Completed", "NoError")
+    assert harness.robot("Bundle").pages_done == 2  # each page counted once, for all outputs
     results = harness.root / "results"
     assert (
         samples.character_error_rate(
