@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 import os
 import shutil
 from collections.abc import Iterator
@@ -446,3 +447,44 @@ def test_the_test_form_is_for_local_callers_only(admin: Admin) -> None:
     assert remote is not None
     assert b"only available for requests from the local machine" in remote
     assert b"Invoke" not in remote
+
+
+def test_jobs_that_need_review_are_shown_and_filtered(admin: Admin) -> None:
+    """The jobs page's confidence column and its "Needs review" filter (issue 28)."""
+    from cora_ocr.statuses import JobState
+    from cora_ocr.store.jobstore import Move
+    from cora_ocr.store.models import utcnow
+
+    path = [
+        JobState.QUEUED,
+        JobState.PROCESSING_INPUT,
+        JobState.WAITING_FOR_OUTPUT,
+        JobState.DELIVERING,
+        JobState.COMPLETED,
+    ]
+    flagged, clean = admin.jobs["letter"], admin.jobs["claim"]
+    for job_id, mean, review in ((flagged, 41.5, True), (clean, 96.0, False)):
+        summary = {"mean": mean, "min": 12.0, "lowWords": 0.5, "pages": []}
+        for source, target in itertools.pairwise(path):
+            columns = {"confidence": summary, "needs_review": review}
+            move = Move(source, target, "test", columns=columns if target is path[-1] else {})
+            assert admin.services.job_store.move(job_id, move, utcnow())
+    cookie = {"cora_ocr_admin": admin.login().cookies["cora_ocr_admin"]}
+
+    def ids(review: str) -> tuple[int, str]:
+        page = requests.get(
+            admin.base + "/admin/", params={"review": review}, cookies=cookie, timeout=10
+        )
+        return page.status_code, page.text
+
+    status, shown = ids("yes")
+    assert status == 200 and f'/admin/jobs/{flagged}"' in shown
+    assert f'/admin/jobs/{clean}"' not in shown
+    assert '>42 <strong class="review">needs review</strong>' in shown
+    status, shown = ids("no")
+    assert status == 200 and f'/admin/jobs/{clean}"' in shown
+    assert f'/admin/jobs/{flagged}"' not in shown
+    status, shown = ids("maybe")
+    assert status == 400 and "review: &#39;maybe&#39; is not yes or no" in shown
+    detail = requests.get(admin.base + f"/admin/jobs/{flagged}", cookies=cookie, timeout=10)
+    assert "mean 41.5, lowest 12.0, 50% of words under 60" in detail.text
