@@ -1,7 +1,9 @@
 """Calls many test modules make: a SOAP fault's code and text, a licensed GetStatus, a job
-put straight into a store."""
+put straight into a store, jobs between two connections through a zeep client."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import requests
 from lxml import etree
@@ -16,9 +18,48 @@ from tests.factories import (
     SOAP12_CT,
     action,
     envelope,
+    file_batch_args,
+    file_ref,
     get_status_body,
     header_xml,
+    wire_status,
 )
+
+if TYPE_CHECKING:
+    import zeep
+
+    from cora_ocr.services import Services
+
+
+class ConnectionJobs:
+    """FileBatch from one connection to another, GetStatus and a job's reason, for a test's
+    world that holds a zeep `client` and the `services` (the remote and cloud connection
+    tests)."""
+
+    client: zeep.Client
+    services: Services
+
+    def submit(
+        self, source: tuple[str, str, str], target: tuple[str, str, str], put_model: str = ""
+    ) -> int:
+        """A job from (connection, location, name) to another; its id."""
+        connection, location, name = source
+        out_connection, out_location, out_name = target
+        return int(
+            self.client.service.FileBatch(
+                **file_batch_args(
+                    InputFile=file_ref(name, location, connection),
+                    OutPutFile=file_ref(out_name, out_location, out_connection),
+                    PutModel=put_model,
+                )
+            )
+        )
+
+    def status(self, job_id: int) -> tuple[str, str]:
+        return wire_status(self.client, job_id)
+
+    def reason(self, job_id: int) -> str:
+        return self.services.jobs.show(job_id).error_reason or ""
 
 
 def fault_of(reply: requests.Response) -> tuple[str, str]:

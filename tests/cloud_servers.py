@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.processes import self_signed
 from tests.remote_servers import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -221,33 +222,6 @@ FTP_SERVER = textwrap.dedent(
 )
 
 
-def _certificate(folder: Path) -> tuple[Path, Path]:
-    cert, key = folder / "ftp.crt", folder / "ftp.key"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
-
-
 @contextlib.contextmanager
 def cloud_servers() -> Iterator[CloudServers]:
     base = Path(tempfile.mkdtemp(prefix="cora-cloud-"))
@@ -306,7 +280,7 @@ def cloud_servers() -> Iterator[CloudServers]:
             azurite_port,
             base / "azurite.log",
         )
-        cert, key = _certificate(base)
+        cert, key = self_signed(base)
         ftp_root = base / "ftp"
         (ftp_root / "files").mkdir(parents=True)
         user = ("cora", secrets.token_urlsafe(12))

@@ -1,12 +1,15 @@
 """A simulated OCR robot for pipeline tests: it behaves like a hot-folder robot (reads the
-input folder, writes results atomically, removes what it consumed) without an OCR engine."""
+input folder, writes results atomically, removes what it consumed) without an OCR engine;
+and rounds of a worker and a robot on a test's clock."""
 
 from __future__ import annotations
 
 import os
 import threading
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Protocol
 
 from cora_ocr.profiles import Profile, original_name
 
@@ -14,6 +17,33 @@ from cora_ocr.profiles import Profile, original_name
 def result_text(name: str, data: bytes) -> bytes:
     """What the simulated robot "recognises": the caller's file name and the document's bytes."""
     return f"<ocr source='{name}' bytes='{len(data)}'>".encode() + data + b"</ocr>"
+
+
+class Runs(Protocol):
+    def run(self, burst: bool = ...) -> Any: ...
+
+
+class Moves(Protocol):
+    def advance(self, seconds: float) -> None: ...
+
+
+def work_rounds(
+    worker: Runs,
+    robot: Runs,
+    clock: Moves,
+    rounds: int,
+    seconds: float = 1.0,
+    done: Callable[[], bool] | None = None,
+) -> None:
+    """Rounds of worker, robot (the built-in one, burst), clock moved `seconds`, worker: what a
+    service does over time, with nothing sleeping; stops early once `done()`."""
+    for _ in range(rounds):
+        worker.run(burst=True)
+        robot.run(burst=True)
+        clock.advance(seconds)
+        worker.run(burst=True)
+        if done is not None and done():
+            return
 
 
 def robot_files(profile: Profile) -> list[str]:

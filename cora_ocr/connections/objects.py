@@ -22,7 +22,7 @@ from pathlib import PurePath, PurePosixPath
 from typing import Any, BinaryIO, Protocol, TypeVar
 
 from cora_ocr.connections.paths import check_file_name, split_location
-from cora_ocr.connections.storage import CHUNK, Storage, StorageError
+from cora_ocr.connections.storage import CHUNK, SizedReader, Storage, StorageError
 
 T = TypeVar("T")
 
@@ -60,7 +60,7 @@ class ObjectStorage(Storage):
             raise self.translate(error) from error
 
 
-class RangedReader(io.RawIOBase):
+class RangedReader(SizedReader):
     """An object of `size` bytes read from `opener(offset)` (a stream from that offset to the
     end); a seek elsewhere closes the stream and opens one at the new offset. Errors come out
     translated by `translate`."""
@@ -71,24 +71,10 @@ class RangedReader(io.RawIOBase):
         opener: Callable[[int], Stream],
         translate: Callable[[Exception], BaseException],
     ) -> None:
-        self._size, self._opener, self._translate = size, opener, translate
-        self._offset = 0
+        super().__init__(size)
+        self._opener, self._translate = opener, translate
         self._stream: Stream | None = None
         self._at = -1  # the offset the open stream will read next
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._offset
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._offset, io.SEEK_END: self._size}[whence]
-        self._offset = max(0, base + offset)
-        return self._offset
 
     def readinto(self, buffer: Any) -> int:
         wanted = min(len(buffer), self._size - self._offset)

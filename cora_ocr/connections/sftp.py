@@ -35,6 +35,7 @@ from cora_ocr.connections.storage import (
     CHUNK,
     NotARegularFile,
     OutsideRoot,
+    SizedReader,
     StorageError,
     TargetExists,
 )
@@ -276,28 +277,14 @@ class SftpStorage(RemoteStorage[Session]):
             raise OutsideRoot(f"{target} leads outside the connection root through a link")
 
 
-class _Windowed(io.RawIOBase):
+class _Windowed(SizedReader):
     """An SFTP file read a megabyte at a time, its requests sent together (module docstring)."""
 
     def __init__(self, handle: paramiko.SFTPFile, size: int) -> None:
-        self._handle, self._size = handle, size
-        self._offset = 0
+        super().__init__(size)
+        self._handle = handle
         self._window = b""
         self._start = 0  # offset of the window's first byte
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._offset
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._offset, io.SEEK_END: self._size}[whence]
-        self._offset = max(0, base + offset)
-        return self._offset
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import secrets
 from abc import ABC, abstractmethod
@@ -29,6 +30,28 @@ from cora_ocr.errors import InvalidField
 TargetExists = files.TargetExists
 NotARegularFile = files.NotARegularFile
 CHUNK = files.CHUNK
+
+
+class SizedReader(io.RawIOBase):
+    """A readable, seekable file of `size` bytes read by `readinto` from `_offset` on: what
+    the remote kinds' readers share (SFTP's windows, the object stores' ranged GETs)."""
+
+    def __init__(self, size: int) -> None:
+        self._size, self._offset = size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._offset
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._offset, io.SEEK_END: self._size}[whence]
+        self._offset = max(0, base + offset)
+        return self._offset
 
 
 class StorageError(OSError):

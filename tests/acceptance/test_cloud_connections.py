@@ -38,9 +38,11 @@ from cora_ocr.store.migrate import upgrade
 from cora_ocr.web.app import create_app
 from cora_ocr.web.server import make_server, stop_server
 from cora_ocr.worker import Worker
+from tests.calls import ConnectionJobs
 from tests.cloud_servers import BUCKET, CloudServers, cloud_servers, missing
-from tests.factories import ManualClock, file_batch_args, file_ref, wire_status
+from tests.factories import ManualClock
 from tests.remote_servers import write_config
+from tests.robots import work_rounds
 
 pytestmark = [
     pytest.mark.remote,
@@ -80,7 +82,7 @@ def entries(servers: CloudServers) -> dict[str, dict[str, Any]]:
 
 
 @dataclass
-class World:
+class World(ConnectionJobs):
     servers: CloudServers
     services: Services
     client: zeep.Client
@@ -136,34 +138,9 @@ class World:
         folder = self.servers.ftp_root / "files" / location
         return sorted(path.name for path in folder.iterdir()) if folder.exists() else []
 
-    def submit(
-        self, source: tuple[str, str, str], target: tuple[str, str, str], put_model: str = ""
-    ) -> int:
-        connection, location, name = source
-        out_connection, out_location, out_name = target
-        return int(
-            self.client.service.FileBatch(
-                **file_batch_args(
-                    InputFile=file_ref(name, location, connection),
-                    OutPutFile=file_ref(out_name, out_location, out_connection),
-                    PutModel=put_model,
-                )
-            )
-        )
-
     def run(self, rounds: int = 3) -> None:
         """Worker, robot, worker, each round; the clock moves past any backoff between."""
-        for _ in range(rounds):
-            self.worker.run(burst=True)
-            self.robot.run(burst=True)
-            self.worker.run(burst=True)
-            self.clock.advance(5)
-
-    def status(self, job_id: int) -> tuple[str, str]:
-        return wire_status(self.client, job_id)
-
-    def reason(self, job_id: int) -> str:
-        return self.services.jobs.show(job_id).error_reason or ""
+        work_rounds(self.worker, self.robot, self.clock, rounds, seconds=5)
 
 
 @pytest.fixture

@@ -35,7 +35,8 @@ from cora_ocr.store.migrate import upgrade
 from cora_ocr.web.app import create_app
 from cora_ocr.web.server import make_server, stop_server
 from cora_ocr.worker import Worker
-from tests.factories import ManualClock, file_batch_args, file_ref, wire_status
+from tests.calls import ConnectionJobs
+from tests.factories import ManualClock
 from tests.remote_servers import (
     FileServers,
     Server,
@@ -109,28 +110,13 @@ def specs(servers: FileServers, **overrides: dict[str, Any]) -> dict[str, Connec
 
 
 @dataclass
-class World:
+class World(ConnectionJobs):
     servers: FileServers
     services: Services
     client: zeep.Client
     worker: Worker
     clock: ManualClock
     robot: SimulatedRobot
-
-    def submit(
-        self, source: tuple[str, str, str], target: tuple[str, str, str], put_model: str = ""
-    ) -> int:
-        connection, location, name = source
-        out_connection, out_location, out_name = target
-        return int(
-            self.client.service.FileBatch(
-                **file_batch_args(
-                    InputFile=file_ref(name, location, connection),
-                    OutPutFile=file_ref(out_name, out_location, out_connection),
-                    PutModel=put_model,
-                )
-            )
-        )
 
     def run(self, rounds: int = 3) -> None:
         """Worker, robot, worker, each round; the clock moves past any backoff between."""
@@ -139,12 +125,6 @@ class World:
             self.robot.process_all()
             self.worker.run(burst=True)
             self.clock.advance(5)
-
-    def status(self, job_id: int) -> tuple[str, str]:
-        return wire_status(self.client, job_id)
-
-    def reason(self, job_id: int) -> str:
-        return self.services.jobs.show(job_id).error_reason or ""
 
 
 @contextlib.contextmanager

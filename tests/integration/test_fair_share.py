@@ -20,6 +20,7 @@ from cora_ocr.store.models import utcnow
 from tests.calls import new_job
 from tests.conftest import Strict
 from tests.factories import ManualClock, file_batch_args, file_ref
+from tests.robots import work_rounds
 
 LEASE = dt.timedelta(seconds=30)
 
@@ -118,18 +119,17 @@ def test_one_job_of_another_license_starts_before_the_third_of_two_hundred(
     profile = services.profiles.get("Default")
     assert profile is not None
     robot = Robot(profile)
+
+    def completed() -> bool:
+        job = services.job_store.get(interactive)
+        return job is not None and job.state == JobState.COMPLETED.value
+
     try:
-        for _ in range(5):
-            worker.run(burst=True)
-            robot.run(burst=True)
-            strict.clock.advance(1)
-            worker.run(burst=True)
-            job = services.job_store.get(interactive)
-            assert job is not None
-            if job.state == JobState.COMPLETED.value:
-                break
+        work_rounds(worker, robot, strict.clock, 5, done=completed)
     finally:
         robot.close()
+    job = services.job_store.get(interactive)
+    assert job is not None
     assert job.state == JobState.COMPLETED.value, job
     started = {}
     for job_id in [*backfill[:3], interactive]:

@@ -17,6 +17,7 @@ from cora_ocr.robot import samples
 from cora_ocr.statuses import JobState, Priority
 from tests.conftest import Harness, Strict
 from tests.factories import file_batch_args, file_ref
+from tests.robots import work_rounds
 
 LINES = samples.sample_lines(seed=7, count=8)
 
@@ -147,11 +148,7 @@ def test_rest_formats_confidence_review_filter_and_priority(strict: Strict, tmp_
     assert profile is not None
     robot = Robot(profile)
     try:
-        for _ in range(3):
-            worker.run(burst=True)
-            robot.run(burst=True)
-            strict.clock.advance(1)
-            worker.run(burst=True)
+        work_rounds(worker, robot, strict.clock, 3)
     finally:
         robot.close()
     jobs = {}
