@@ -25,6 +25,35 @@ STATUS_READS = ("core", "compiled", "kept")
 
 
 @dataclasses.dataclass(frozen=True)
+class WindowsAuthSettings:
+    """The `[windows_auth]` table: callers that sign in the IIS way, Negotiate (Kerberos) and
+    NTLM, beside Basic License ID + App ID (web/windows.py). Off unless `enabled`."""
+
+    enabled: bool = False
+    # The service's keytab (made by an AD administrator with ktpass/setspn, or kadmin's ktadd).
+    keytab: Path | None = None
+    # The acceptor's name, HTTP/host.example.com; the realm comes from the system's Kerberos
+    # configuration (KRB5_CONFIG honoured). Empty: Kerberos is off, NTLM alone.
+    service_principal: str = ""
+    # NT hashes, one caller a line, in the smbpasswd-like form pyspnego reads
+    # (DOMAIN\user:uid:LM:NT:[U]:LCT-...); must be mode 0600. Empty: NTLM is off.
+    ntlm_user_file: Path | None = None
+    # Accept NTLMv1 responses too (false: NTLMv2 only, as Windows' own policy recommends).
+    ntlm_v1: bool = False
+    # Where Kerberos remembers the authenticators it accepted (MIT's replay cache); empty:
+    # MIT's default (KRB5RCACHEDIR, else /var/tmp).
+    replay_cache_dir: Path | None = None
+
+    @property
+    def kerberos(self) -> bool:
+        return self.enabled and bool(self.service_principal)
+
+    @property
+    def ntlm(self) -> bool:
+        return self.enabled and self.ntlm_user_file is not None
+
+
+@dataclasses.dataclass(frozen=True)
 class Settings:
     # Where the embedded database and the default connection live.
     data_dir: Path = Path("var")
@@ -122,12 +151,23 @@ class Settings:
     # The jobs page (/admin/): its user name and password (empty: the page is off).
     admin_user: str = "admin"
     admin_password: str = ""
+    # Negotiate (Kerberos) and NTLM callers, mapped to licenses (`cora-ocr apps
+    # map-principal`): see WindowsAuthSettings above.
+    windows_auth: WindowsAuthSettings = WindowsAuthSettings()
 
     def __post_init__(self) -> None:
         if self.allow_anonymous and not is_loopback(self.host):
             raise SettingsError(
                 f"allow_anonymous: only for a loopback-only setup, but host is {self.host}"
             )
+        windows = self.windows_auth
+        if windows.enabled and not (windows.kerberos or windows.ntlm):
+            raise SettingsError(
+                "windows_auth: enabled, but neither service_principal (Kerberos) nor "
+                "ntlm_user_file (NTLM) is set"
+            )
+        if windows.kerberos and windows.keytab is None:
+            raise SettingsError("windows_auth.keytab: Kerberos needs the service's keytab")
         if self.allow_anonymous and self.trusted_proxies:
             raise SettingsError(
                 "allow_anonymous: not behind a proxy (trusted_proxies is set): a request "
@@ -246,6 +286,42 @@ def _as_str_set(key: str, value: Any) -> frozenset[str]:
     return frozenset(str(part) for part in value if str(part))
 
 
+WINDOWS_FIELDS = {f.name: f for f in dataclasses.fields(WindowsAuthSettings)}
+
+
+def _as_windows_auth(key: str, value: Any) -> WindowsAuthSettings:
+    if isinstance(value, str):  # the environment carries a JSON object
+        import json
+
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise SettingsError(f"{key}: not a JSON object: {exc}") from None
+    if not isinstance(value, Mapping):
+        raise SettingsError(f"{key}: expected a table")
+    values: dict[str, Any] = {}
+    for name, raw in value.items():
+        field = f"{key}.{name}"
+        if name not in WINDOWS_FIELDS:
+            raise SettingsError(f"{field}: unknown setting")
+        if name in ("enabled", "ntlm_v1"):
+            values[name] = _as_bool(field, raw)
+        elif name == "service_principal":
+            values[name] = _as_service_principal(field, raw)
+        else:
+            values[name] = Path(str(raw)) if str(raw) else None
+    return WindowsAuthSettings(**values)
+
+
+def _as_service_principal(key: str, value: Any) -> str:
+    """SERVICE/host (no realm: the system's Kerberos configuration gives it)."""
+    text = str(value).strip()
+    service, sep, host = text.partition("/")
+    if text and (not sep or not service or not host or "@" in text or "/" in host):
+        raise SettingsError(f"{key}: {text!r} is not SERVICE/host, e.g. HTTP/host.example.com")
+    return text
+
+
 def _convert(key: str, value: Any, environ: Mapping[str, str]) -> Any:
     converters: dict[str, Any] = {
         "data_dir": lambda v: Path(str(v)),
@@ -290,6 +366,7 @@ def _convert(key: str, value: Any, environ: Mapping[str, str]) -> Any:
         "metrics_token": str,
         "admin_user": str,
         "admin_password": str,
+        "windows_auth": lambda v: _as_windows_auth(key, v),
     }
     return converters[key](value)
 

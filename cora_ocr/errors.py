@@ -56,7 +56,9 @@ class AuthenticationFailed(ClientError):
     """HTTP 401: the credentials are missing or do not grant access. `cause` says which
     (metrics and logs only: callers are never told more than the message)."""
 
-    headers = (("WWW-Authenticate", 'Basic realm="cora_ocr", charset="UTF-8"'),)
+    headers: tuple[tuple[str, str], ...] = (
+        ("WWW-Authenticate", 'Basic realm="cora_ocr", charset="UTF-8"'),
+    )  # the Guard sets every scheme it offers
 
     def __init__(self, message: str, cause: str = "refused") -> None:
         super().__init__(message)

@@ -1,7 +1,9 @@
 """Licenses and apps: who may call, from which region, how much per hour.
 
 Credentials are HTTP Basic: user = License ID, password = App ID. App IDs are stored as
-SHA-256 digests and compared in constant time.
+SHA-256 digests and compared in constant time. A Windows caller (Negotiate or NTLM,
+web/windows.py) is mapped to one license's app by an operator and is then the same caller as
+that app's Basic credentials.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import secrets
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cora_ocr.errors import AuthenticationFailed, CoraError, QuotaExceeded
@@ -59,8 +62,52 @@ def _matching(
     return matches[0] if matches else None
 
 
+def principal_key(principal: str) -> str:
+    """A Windows principal as mappings keep it: `user@REALM` (Kerberos) or `DOMAIN\\user`
+    (NTLM) with the user part in lower case (Windows compares user names without case; a
+    Kerberos realm is case-sensitive and an NTLM domain is not: the domain in upper case)."""
+    text = principal.strip()
+    domain, backslash, user = text.partition("\\")
+    if backslash:
+        if not domain or not user:
+            raise CoraError(f"PRINCIPAL: {principal!r} is not DOMAIN\\user")
+        return f"{domain.upper()}\\{user.lower()}"
+    user, at, realm = text.rpartition("@")
+    if not at or not user or not realm:
+        raise CoraError(f"PRINCIPAL: {principal!r} is not user@REALM or DOMAIN\\user")
+    return f"{user.lower()}@{realm}"
+
+
 def seconds_to_next_hour(now: dt.datetime) -> int:
     return max(1, int((hour_of(now) + dt.timedelta(hours=1) - now).total_seconds() + 0.999))
+
+
+NOT_MAPPED = "windows principal not mapped"
+
+
+def _verdict(
+    match: tuple[LicenseRecord, AppRecord] | None, unknown: str = "unknown license or app"
+) -> Principal | str:
+    """The caller a license's app is, or why it may not call (expiry is judged per request)."""
+    if match is None:
+        return unknown
+    lic, app = match
+    if lic.suspended:
+        return "license suspended"
+    if not app.enabled:
+        return "app disabled"
+    return Principal(
+        lic.id,
+        app.id,
+        lic.license_id,
+        app.name,
+        lic.hourly_request_quota,
+        lic.hourly_page_quota,
+        lic.expires_at,
+        lic.region,
+        lic.monthly_page_quota,
+        Priority(lic.max_priority),
+    )
 
 
 class Licensing:
@@ -93,56 +140,73 @@ class Licensing:
         Verdicts (refusals too) are cached per process for `cache_seconds`: a suspension or
         a disabled app takes effect within that time everywhere, at once in this process.
         """
-        key = (license_id, digest(app_id))
+        wanted = digest(app_id)
+        verdict = self._cached(
+            (license_id, wanted),
+            lambda: _verdict(_matching(self.store.credentials(license_id), wanted)),
+        )
+        return self._judged(verdict, now, any_region, license_id)
+
+    def authenticate_principal(
+        self, principal: str, now: dt.datetime, any_region: bool = False
+    ) -> Principal:
+        """The app an authenticated Windows principal is mapped to, judged as that app's
+        Basic credentials are (suspension, a disabled app, expiry, region: the same answer);
+        an unmapped principal is refused, named in the log, never in the answer."""
+        key = principal_key(principal)
+        verdict = self._cached(
+            ("", key), lambda: _verdict(self.store.principal_credentials(key), NOT_MAPPED)
+        )
+        if verdict == NOT_MAPPED:
+            log.warning(
+                "authentication refused: windows principal %s is not mapped to a license",
+                key,
+                extra={"security": "auth", "principal": key, "reason": NOT_MAPPED},
+            )
+            raise AuthenticationFailed(
+                "the Windows account is not allowed to call this service", NOT_MAPPED
+            )
+        license_id = verdict.license_id if isinstance(verdict, Principal) else ""
+        return self._judged(verdict, now, any_region, license_id, principal=key)
+
+    def _cached(
+        self, key: tuple[str, str], lookup: Callable[[], Principal | str]
+    ) -> Principal | str:
         with self._lock:
             cached = self._verdicts.get(key)
-        if cached is None or time.monotonic() - cached[0] > self.cache_seconds:
-            verdict = self._lookup(license_id, key[1])
-            with self._lock:
-                if len(self._verdicts) > 10_000:  # a flood of made-up credentials
-                    self._verdicts.clear()
-                self._verdicts[key] = (time.monotonic(), verdict)
-        else:
-            verdict = cached[1]
-        if isinstance(verdict, str):
-            return self._refuse(verdict, license_id)
-        if verdict.expires_at is not None and verdict.expires_at <= now:
-            return self._refuse("license expired", license_id)
-        if verdict.region != self.region and not any_region:
-            return self._refuse(
-                f"license of region {verdict.region}, this is {self.region}", license_id
-            )
+        if cached is not None and time.monotonic() - cached[0] <= self.cache_seconds:
+            return cached[1]
+        verdict = lookup()
+        with self._lock:
+            if len(self._verdicts) > 10_000:  # a flood of made-up credentials
+                self._verdicts.clear()
+            self._verdicts[key] = (time.monotonic(), verdict)
         return verdict
 
-    def _lookup(self, license_id: str, wanted: str) -> Principal | str:
-        """The principal, or the reason for refusing (expiry is checked per request)."""
-        match = _matching(self.store.credentials(license_id), wanted)
-        if match is None:
-            return "unknown license or app"
-        lic, app = match
-        if lic.suspended:
-            return "license suspended"
-        if not app.enabled:
-            return "app disabled"
-        return Principal(
-            lic.id,
-            app.id,
-            lic.license_id,
-            app.name,
-            lic.hourly_request_quota,
-            lic.hourly_page_quota,
-            lic.expires_at,
-            lic.region,
-            lic.monthly_page_quota,
-            Priority(lic.max_priority),
-        )
+    def _judged(
+        self,
+        verdict: Principal | str,
+        now: dt.datetime,
+        any_region: bool,
+        license_id: str,
+        principal: str = "",
+    ) -> Principal:
+        """The caller, or the refusal: the stored verdict, then expiry and region (checked
+        per request)."""
+        if isinstance(verdict, str):
+            return self._refuse(verdict, license_id, principal)
+        if verdict.expires_at is not None and verdict.expires_at <= now:
+            return self._refuse("license expired", license_id, principal)
+        if verdict.region != self.region and not any_region:
+            reason = f"license of region {verdict.region}, this is {self.region}"
+            return self._refuse(reason, license_id, principal)
+        return verdict
 
-    def _refuse(self, reason: str, license_id: str) -> Principal:
-        log.warning(
-            "authentication refused: %s",
-            reason,
-            extra={"security": "auth", "license_id": license_id[:64], "reason": reason},
-        )
+    def _refuse(self, reason: str, license_id: str, principal: str = "") -> Principal:
+        extra = {"security": "auth", "license_id": license_id[:64], "reason": reason}
+        if principal:
+            extra["principal"] = principal
+        log.warning("authentication refused: %s", reason, extra=extra)
         cause = "other region" if reason.startswith("license of region") else reason
         raise AuthenticationFailed("the License ID and App ID do not grant access", cause)
 
@@ -267,6 +331,29 @@ class Licensing:
         license_pk = self._license(license_id).id
         self.store.add_app(license_pk, digest(app_id), app_id[-4:], name)
         return app_id
+
+    def map_principal(self, license_id: str, app_id: str, principal: str) -> str:
+        """Map a Windows principal to a license's app (its App ID); the key it is kept as."""
+        key = principal_key(principal)
+        match = _matching(self.store.credentials(license_id), digest(app_id))
+        if match is None:
+            raise CoraError(f"APP_ID: no such app for license {license_id}")
+        self._forget()
+        self.store.map_principal(key, match[0].id, match[1].id)
+        self._forget()
+        return key
+
+    def unmap_principal(self, principal: str) -> None:
+        key = principal_key(principal)
+        self._forget()
+        if not self.store.unmap_principal(key):
+            raise CoraError(f"PRINCIPAL: {key} is not mapped")
+        self._forget()
+
+    def principals(self, license_id: str | None = None) -> list[tuple[str, str, str]]:
+        """(principal, License ID, app name), every mapping or one license's."""
+        license_pk = None if license_id is None else self._license(license_id).id
+        return self.store.principals(license_pk)
 
     def set_license_suspended(self, license_id: str, suspended: bool) -> None:
         """Suspend (or reinstate) a license. Its throttled jobs are made due at once, so that

@@ -253,6 +253,7 @@ def services(
             "job_events",
             "jobs",
             "usage",
+            "windows_principals",
             "apps",
             "licenses",
             "admin_sessions",

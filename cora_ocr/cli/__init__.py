@@ -111,6 +111,29 @@ def build_parser() -> argparse.ArgumentParser:
         toggle.add_argument("license_id")
         toggle.add_argument("app_id")
         toggle.set_defaults(func=func)
+    mapping = apps.add_parser(
+        "map-principal",
+        help="let a Windows account (user@REALM or DOMAIN\\user) call as an app of a license",
+    )
+    mapping.add_argument("license_id")
+    mapping.add_argument("app_id")
+    mapping.add_argument("principal")
+    mapping.set_defaults(func=admin.cmd_apps_map_principal)
+    unmapping = apps.add_parser("unmap-principal", help="take a Windows account's mapping away")
+    unmapping.add_argument("principal")
+    unmapping.set_defaults(func=admin.cmd_apps_unmap_principal)
+    principals = apps.add_parser(
+        "list-principals", help="Windows accounts and the license and app each calls as"
+    )
+    principals.add_argument("license_id", nargs="?")
+    principals.set_defaults(func=admin.cmd_apps_list_principals)
+
+    windows = commands.add_parser(
+        "windows-auth", help="Windows authentication (Negotiate/Kerberos, NTLM)"
+    ).add_subparsers(dest="windows_command", required=True)
+    windows.add_parser(
+        "check", help="the keytab holds the service principal; the NTLM user file parses, 0600"
+    ).set_defaults(func=admin.cmd_windows_auth_check)
 
     robot = commands.add_parser("robot", help="run the built-in OCR robot for one profile")
     robot.add_argument("--profile", default="Default")

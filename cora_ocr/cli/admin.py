@@ -1,4 +1,4 @@
-"""Administration commands: database, jobs, profiles, licenses, apps."""
+"""Administration commands: database, jobs, profiles, licenses, apps, Windows accounts."""
 
 from __future__ import annotations
 
@@ -273,3 +273,45 @@ def cmd_apps_enable(settings: Settings, args: argparse.Namespace) -> int:
         licensing.set_app_enabled(args.license_id, args.app_id, True)
     print("app enabled")
     return 0
+
+
+def cmd_apps_map_principal(settings: Settings, args: argparse.Namespace) -> int:
+    with _licensing(settings) as licensing:
+        key = licensing.map_principal(args.license_id, args.app_id, args.principal)
+    print(f"{key} calls as this app of license {args.license_id}")
+    return 0
+
+
+def cmd_apps_unmap_principal(settings: Settings, args: argparse.Namespace) -> int:
+    with _licensing(settings) as licensing:
+        licensing.unmap_principal(args.principal)
+    print("principal unmapped")
+    return 0
+
+
+def cmd_apps_list_principals(settings: Settings, args: argparse.Namespace) -> int:
+    with _licensing(settings) as licensing:
+        rows = licensing.principals(args.license_id)
+    print(f"{'LICENSE ID':<17} {'APP':<20} PRINCIPAL")
+    for principal, license_id, app in rows:
+        print(f"{license_id:<17} {app:<20} {principal}")
+    return 0
+
+
+def cmd_windows_auth_check(settings: Settings, _args: argparse.Namespace) -> int:
+    """One line per part; secrets are never printed. Non-zero on any problem."""
+    from cora_ocr.web.windows import check
+
+    windows = settings.windows_auth
+    if not windows.enabled:
+        print("windows_auth: off (enabled = false)")
+        return 1
+    problems = check(windows)
+    for problem in problems:
+        print(problem)
+    if windows.kerberos and not any(p.startswith("keytab") for p in problems):
+        print(f"keytab: ok ({windows.keytab} holds {windows.service_principal})")
+    if windows.ntlm and not any(p.startswith("ntlm_user_file") for p in problems):
+        print(f"ntlm_user_file: ok ({windows.ntlm_user_file}, mode 0600)")
+    print(f"ntlm_v1: {'accepted' if windows.ntlm_v1 else 'refused (NTLMv2 only)'}")
+    return 1 if problems else 0

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from cora_ocr.store import licensing as queries
 from cora_ocr.store.engine import Store
-from cora_ocr.store.models import App, License, utcnow
+from cora_ocr.store.models import App, License, WindowsPrincipal, utcnow
 from cora_ocr.store.queries import wake_throttled_jobs
 from cora_ocr.store.records import AppRecord, LicenseRecord, Standing, UsageRow
 
@@ -46,6 +46,17 @@ class LicenseStore:
         with self.store.reading() as session:
             pairs = queries.credentials(session, license_id)
             return [(_license(lic), _app(app)) for lic, app in pairs]
+
+    def principal_credentials(self, principal: str) -> tuple[LicenseRecord, AppRecord] | None:
+        """The license and app a Windows principal (licensing.principal_key) calls as."""
+        with self.store.reading() as session:
+            found = queries.principal_credentials(session, principal)
+            return None if found is None else (_license(found[0]), _app(found[1]))
+
+    def principals(self, license_pk: int | None = None) -> list[tuple[str, str, str]]:
+        """(principal, License ID, app name) of every Windows principal, or one license's."""
+        with self.store.reading() as session:
+            return queries.principals(session, license_pk)
 
     def apps(self, license_pk: int) -> list[AppRecord]:
         with self.store.reading() as session:
@@ -89,6 +100,24 @@ class LicenseStore:
                     created_at=utcnow(),
                 )
             )
+
+    def map_principal(self, principal: str, license_pk: int, app_pk: int) -> None:
+        """Map a Windows principal to an app (a mapping it had before is replaced)."""
+        with self.store.transaction() as session:
+            session.merge(
+                WindowsPrincipal(
+                    principal=principal, license_pk=license_pk, app_pk=app_pk, created_at=utcnow()
+                )
+            )
+
+    def unmap_principal(self, principal: str) -> bool:
+        """False if the principal was not mapped."""
+        with self.store.transaction() as session:
+            found = session.get(WindowsPrincipal, principal)
+            if found is None:
+                return False
+            session.delete(found)
+            return True
 
     def callback_secret(self, license_pk: int) -> str | None:
         """The key the license's callbacks are signed with (None: no such license)."""

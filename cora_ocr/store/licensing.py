@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from cora_ocr.store.engine import dialect_insert
-from cora_ocr.store.models import App, License, Usage
+from cora_ocr.store.models import App, License, Usage, WindowsPrincipal
 from cora_ocr.store.records import Standing
 
 
@@ -34,6 +34,30 @@ def credentials(session: Session, license_id: str) -> list[tuple[License, App]]:
         .where(License.license_id == license_id)
     ).all()
     return [(row[0], row[1]) for row in rows]
+
+
+def principal_credentials(session: Session, principal: str) -> tuple[License, App] | None:
+    """The license and app a Windows principal is mapped to."""
+    row = session.execute(
+        select(License, App)
+        .join(WindowsPrincipal, WindowsPrincipal.license_pk == License.id)
+        .join(App, App.id == WindowsPrincipal.app_pk)
+        .where(WindowsPrincipal.principal == principal)
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def principals(session: Session, license_pk: int | None) -> list[tuple[str, str, str]]:
+    """(principal, License ID, app name) of every mapping, or of one license's."""
+    query = (
+        select(WindowsPrincipal.principal, License.license_id, App.name)
+        .join(License, License.id == WindowsPrincipal.license_pk)
+        .join(App, App.id == WindowsPrincipal.app_pk)
+        .order_by(License.license_id, WindowsPrincipal.principal)
+    )
+    if license_pk is not None:
+        query = query.where(WindowsPrincipal.license_pk == license_pk)
+    return [(row[0], row[1], row[2]) for row in session.execute(query)]
 
 
 def add_usage(

@@ -224,6 +224,19 @@ class App(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
+class WindowsPrincipal(Base):
+    """A Windows caller (Kerberos `user@REALM`, NTLM `DOMAIN\\user`) and the license and app
+    it calls as (web/windows.py): the same caller as that app's Basic credentials. `principal`
+    is kept in licensing.principal_key's form (the user part in lower case)."""
+
+    __tablename__ = "windows_principals"
+
+    principal: Mapped[str] = mapped_column(String(320), primary_key=True)
+    license_pk: Mapped[int] = mapped_column(BigId, ForeignKey("licenses.id"), index=True)
+    app_pk: Mapped[int] = mapped_column(BigId, ForeignKey("apps.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
 class Usage(Base):
     """Requests, jobs and pages per app and hour (hour = its start, UTC)."""
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from cora_ocr.licensing import Principal
 from cora_ocr.web.guard import Guard
+from cora_ocr.web.windows import REPLY
 
 ADMISSION = "cora_ocr.admission"  # environ key: this request's Ticket
 
@@ -25,9 +26,24 @@ class Admission:
     def around(self, app: App) -> App:
         def admitted(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
             environ[ADMISSION] = Ticket(self.guard, environ)
-            return app(environ, start_response)
+            if self.guard.windows is None:
+                return app(environ, start_response)
+            return app(environ, _with_reply(environ, start_response))
 
         return admitted
+
+
+def _with_reply(environ: dict[str, Any], start_response: StartResponse) -> StartResponse:
+    """The answer to a Kerberos caller carries the server's mutual-authentication token
+    (WWW-Authenticate: Negotiate <token>), which clients such as requests-kerberos check."""
+
+    def start(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
+        reply = environ.get(REPLY)
+        if reply and not status.startswith("401"):
+            headers = [*headers, ("WWW-Authenticate", reply)]
+        return start_response(status, headers, *args)
+
+    return start
 
 
 class Ticket:
@@ -67,3 +83,13 @@ def caller(environ: dict[str, Any], any_region: bool = False) -> Principal | Non
 def transport(environ: dict[str, Any]) -> None:
     ticket: Ticket = environ[ADMISSION]
     ticket.transport()
+
+
+def service_pages(environ: dict[str, Any]) -> None:
+    """The WSDL and help pages: the HTTPS rule, and where Windows authentication is on, a
+    caller too, as IIS protects the whole service (clients such as requests-kerberos expect
+    the 401 first, and a page answered without it fails their mutual authentication)."""
+    ticket: Ticket = environ[ADMISSION]
+    ticket.transport()
+    if ticket.guard.windows is not None:
+        ticket.caller(any_region=True)

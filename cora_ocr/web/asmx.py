@@ -70,7 +70,7 @@ class AsmxApp:
     # --- GET <path> (WSDL, help) and POST <path> (SOAP) -------------------------------
     def _service_root(self, environ: dict[str, Any], method: str) -> Response:
         if method in ("GET", "HEAD"):
-            admission.transport(environ)
+            admission.service_pages(environ)
             query = {
                 key.lower(): value
                 for key, value in parse_qs(

@@ -20,9 +20,17 @@ from cora_ocr.namespaces import SERVICE_PATH
 from cora_ocr.rest.api import refused
 from cora_ocr.soap.envelope import SOAP11, SOAP12
 from cora_ocr.web.faults import plain_error, soap_error
-from cora_ocr.web.guard import Guard
+from cora_ocr.web.guard import (
+    ACCEPTED,
+    CALLER_HEADER,
+    CALLER_KEY,
+    REPLY_HEADER,
+    REPLY_KEY,
+    Guard,
+)
 from cora_ocr.web.proxy import as_forwarded
 from cora_ocr.web.response import parse_content_type
+from cora_ocr.web.windows import CONNECTION, Accepted, Challenge, Connection
 
 log = logging.getLogger(__name__)
 UPLOAD_PATH = REST_PREFIX + "/jobs"
@@ -30,6 +38,8 @@ UPLOAD_PATH = REST_PREFIX + "/jobs"
 DOOR_PATH = "/door"
 # The door's refusal, as one header line too: nginx answers with it (it passes no body on).
 REFUSAL_HEADER = "X-Cora-Ocr-Refusal"
+# The schemes a 401 offers, as one header line: nginx cannot pass several on from the door.
+CHALLENGE_HEADER = "X-Cora-Ocr-Challenge"
 Verdict = tuple[int, list[tuple[str, str]], bytes]  # status, headers, body
 
 
@@ -39,16 +49,31 @@ class HeaderJudge:
         self.trusted = trusted_proxies
 
     def __call__(
-        self, method: str, path: str, headers: dict[str, str], peer: str, scheme: str
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        peer: str,
+        scheme: str,
+        connection: Connection | None = None,
     ) -> Verdict | None:
         """A refusal for this request, or None to read its body and let the app decide.
-        `headers` as waitress keeps them: upper case, dashes as underscores."""
+        `headers` as waitress keeps them: upper case, dashes as underscores. A Windows
+        caller accepted here is left with the connection for the app (web/guard.py)."""
         if not judged(method, path):
             return None
         environ: dict[str, Any] = {f"HTTP_{key}": value for key, value in headers.items()}
         environ.update(REMOTE_ADDR=peer, REQUEST_METHOD=method, PATH_INFO=path)
         environ["wsgi.url_scheme"] = scheme
-        return judge(self.guard, as_forwarded(environ, self.trusted), method, path)
+        if connection is not None:
+            environ[CONNECTION] = connection
+        environ = as_forwarded(environ, self.trusted)
+        verdict = judge(self.guard, environ, method, path)
+        accepted: Accepted | None = environ.get(ACCEPTED)
+        if verdict is None and connection is not None and accepted is not None:
+            token = environ.get("HTTP_AUTHORIZATION", "").strip().partition(" ")[2]
+            connection.judged = (token, accepted)
+        return verdict
 
 
 class Door:
@@ -60,14 +85,28 @@ class Door:
         self.guard = guard
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        # The door's own verdict is what it is asked for: none taken from the request.
+        environ.pop(CALLER_KEY, None)
+        environ.pop(REPLY_KEY, None)
         method = environ.get("HTTP_X_ORIGINAL_METHOD", "")
         path = environ.get("HTTP_X_ORIGINAL_URI", "").partition("?")[0]
         verdict = judge(self.guard, environ, method, path) if judged(method, path) else None
-        status, headers, body = verdict or (204, [], b"")
+        status, headers, body = verdict or (204, _passed(environ.get(ACCEPTED)), b"")
         if verdict is not None and body.isascii() and b"\n" not in body and b"\r" not in body:
             headers = [*headers, (REFUSAL_HEADER, body.decode("ascii"))]
+        challenges = [value for key, value in headers if key.lower() == "www-authenticate"]
+        if verdict is not None and challenges:
+            headers = [*headers, (CHALLENGE_HEADER, ", ".join(challenges))]
         start_response(f"{status} {HTTPStatus(status).phrase}", headers)
         return [body]
+
+
+def _passed(accepted: Accepted | None) -> list[tuple[str, str]]:
+    """The Windows caller the door accepted, for nginx to hand to the app with the request
+    (its token must not be accepted twice: the replay cache would refuse it)."""
+    if accepted is None:
+        return []
+    return [(CALLER_HEADER, accepted.principal), (REPLY_HEADER, accepted.reply or "")]
 
 
 def judged(method: str, path: str) -> bool:
@@ -81,6 +120,10 @@ def judge(guard: Guard, environ: dict[str, Any], method: str, path: str) -> Verd
     try:
         guard.check_transport(environ)
         guard.identify(environ)
+    except Challenge:
+        # A handshake's next step: answered by the app once the body is in (drained
+        # unread), so that the connection, and with it the handshake, lives on.
+        return None
     except (HttpsRequired, AuthenticationFailed) as exc:
         soap = path.lower() == SERVICE_PATH.lower()
         return _answer(

@@ -1,5 +1,9 @@
 """The checks every operation request passes before its body is read: HTTPS, credentials,
-request quota. Each refusal is logged as a security decision (no secrets in the log)."""
+request quota. Each refusal is logged as a security decision (no secrets in the log).
+
+Credentials are HTTP Basic (License ID + App ID), and, where `[windows_auth]` is on, Negotiate
+and NTLM (web/windows.py) for a Windows principal mapped to a license's app. A 401 offers
+every scheme that works here, as IIS does, so a client picks the one it has."""
 
 from __future__ import annotations
 
@@ -12,12 +16,27 @@ from cora_ocr.clock import Clock, SystemClock
 from cora_ocr.config import Settings
 from cora_ocr.errors import AuthenticationFailed, HttpsRequired, QuotaExceeded
 from cora_ocr.licensing import Licensing, Principal
-from cora_ocr.web.proxy import is_local
+from cora_ocr.web.proxy import PROXIED, is_local
+from cora_ocr.web.windows import (
+    CONNECTION,
+    REPLY,
+    SCHEMES,
+    Accepted,
+    Challenge,
+    Connection,
+    WindowsAuth,
+)
 
 log = logging.getLogger(__name__)
 # Keys the guard leaves in a request's environ.
 REFUSED = "cora_ocr.refused"  # (status, cause)
 LICENSE = "cora_ocr.license"  # the caller's License ID
+ACCEPTED = "cora_ocr.windows"  # the Windows caller this request's token named (Accepted)
+BASIC_CHALLENGE = 'Basic realm="cora_ocr", charset="UTF-8"'
+# The door's verdict on a Negotiate upload, as nginx hands it to the app (auth_request_set):
+# believed from a trusted proxy only, which sets both on every request (web/nginx.py).
+CALLER_HEADER, REPLY_HEADER = "X-Cora-Ocr-Caller", "X-Cora-Ocr-Reply"
+CALLER_KEY, REPLY_KEY = "HTTP_X_CORA_OCR_CALLER", "HTTP_X_CORA_OCR_REPLY"
 
 
 class Guard:
@@ -29,6 +48,8 @@ class Guard:
         self.clock = clock or SystemClock()
         self.require_https = settings.require_https is not False
         self.allow_anonymous = settings.allow_anonymous is True
+        windows = settings.windows_auth
+        self.windows = WindowsAuth(windows) if windows.enabled else None
 
     @staticmethod
     def is_https(environ: dict[str, Any]) -> bool:
@@ -68,8 +89,22 @@ class Guard:
         return principal
 
     def identify(self, environ: dict[str, Any], any_region: bool = False) -> Principal | None:
-        """The authenticated caller, or None if anonymous; AuthenticationFailed otherwise.
-        Counts nothing (the front door asks this from the headers alone, the app again)."""
+        """The authenticated caller, or None if anonymous; AuthenticationFailed otherwise,
+        offering every scheme that works here. Counts nothing (the front door asks this from
+        the headers alone, the app again)."""
+        try:
+            return self._identify(environ, any_region)
+        except Challenge:
+            raise
+        except AuthenticationFailed as exc:
+            exc.headers = self.challenges(environ)
+            raise
+
+    def challenges(self, environ: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+        offered = self.windows.offers(environ) if self.windows is not None else []
+        return tuple(("WWW-Authenticate", value) for value in [*offered, BASIC_CHALLENGE])
+
+    def _identify(self, environ: dict[str, Any], any_region: bool) -> Principal | None:
         header = environ.get("HTTP_AUTHORIZATION", "")
         if not header:
             peer = environ.get("REMOTE_ADDR", "")
@@ -78,11 +113,40 @@ class Guard:
             log.warning("no credentials", extra={"security": "auth", "peer": peer})
             raise AuthenticationFailed(
                 "credentials are required: HTTP Basic with the License ID as user name "
-                "and the App ID as password",
+                "and the App ID as password"
+                + (", or Windows authentication" if self.windows is not None else ""),
                 "no credentials",
+            )
+        scheme, _, token = header.strip().partition(" ")
+        if self.windows is not None and scheme.lower() in SCHEMES:
+            accepted = self.windows_caller(environ, scheme, token)
+            if accepted.reply:
+                environ[REPLY] = accepted.reply
+            return self.licensing.authenticate_principal(
+                accepted.principal, self.clock.now(), any_region
             )
         license_id, app_id = parse_basic(header)
         return self.licensing.authenticate(license_id, app_id, self.clock.now(), any_region)
+
+    def windows_caller(self, environ: dict[str, Any], scheme: str, token: str) -> Accepted:
+        """The Windows caller of this request, its token accepted once: a Kerberos token
+        accepted twice is a replay. The door may have accepted it already: in this process
+        (the connection keeps its verdict for the request it judged), or as nginx's
+        auth_request (its verdict in CALLER_HEADER, from a trusted proxy only)."""
+        assert self.windows is not None
+        accepted: Accepted | None = environ.get(ACCEPTED)
+        connection: Connection | None = environ.get(CONNECTION)
+        judged = connection.judged if connection is not None else None
+        if accepted is None and connection is not None and judged is not None:
+            connection.judged = None
+            if judged[0] == token:
+                accepted = judged[1]
+        if accepted is None and environ.get(PROXIED) and environ.get(CALLER_KEY):
+            accepted = Accepted(environ[CALLER_KEY], environ.get(REPLY_KEY) or None)
+        if accepted is None:
+            accepted = self.windows.accept(environ, scheme, token)
+        environ[ACCEPTED] = accepted
+        return accepted
 
 
 def parse_basic(header: str) -> tuple[str, str]:

@@ -14,13 +14,20 @@ from pathlib import Path
 from cora_ocr.config import Settings
 from cora_ocr.errors import SettingsError
 from cora_ocr.namespaces import SERVICE_PATH
-from cora_ocr.web.door import DOOR_PATH, REFUSAL_HEADER, UPLOAD_PATH
+from cora_ocr.web.door import CHALLENGE_HEADER, DOOR_PATH, REFUSAL_HEADER, UPLOAD_PATH
+from cora_ocr.web.guard import CALLER_HEADER, REPLY_HEADER
 
 INTERNAL_DOOR = "/.cora-ocr-door"  # nginx's own name for the door: clients cannot reach it
 # The most an answer may take once nginx has handed the request on: gunicorn's `timeout` kills
 # a web process silent this long (web/production.py), nginx gives up a little later.
 UPSTREAM_SECONDS = 65
-REFUSAL_VARIABLE = "$upstream_http_" + REFUSAL_HEADER.lower().replace("-", "_")
+
+
+def _upstream(header: str) -> str:
+    return "$upstream_http_" + header.lower().replace("-", "_")
+
+
+REFUSAL_VARIABLE = _upstream(REFUSAL_HEADER)
 NGINX_MAX_CONN = 65535  # the most limit_conn takes
 # TLS 1.2's suites of Mozilla's "intermediate" profile (TLS 1.3 chooses its own).
 CIPHERS = ":".join(
@@ -78,7 +85,7 @@ def render(settings: Settings, options: NginxOptions) -> str:
         or "(none set: ignored)"
     )
     scheme = "https" if options.tls else "http"
-    headers = _forwarded_headers()
+    headers = _forwarded_headers() + _caller_headers('""', '""')
     tls_server = ""
     plain_server = ""
     if options.tls:
@@ -183,6 +190,17 @@ http {{
 
 
 def _locations(settings: Settings, headers: str) -> str:
+    upload_headers, door_verdict = headers, ""
+    if settings.windows_auth.kerberos:
+        # Negotiate: the door accepts the upload's Kerberos token from its headers; the app
+        # must not accept it again (a replay), so nginx hands it the door's verdict. NTLM is
+        # not offered here: nginx does not keep a client's connection to one upstream one.
+        upload_headers = _forwarded_headers() + _caller_headers(
+            "$cora_ocr_caller", "$cora_ocr_reply"
+        )
+        door_verdict = f"""
+            auth_request_set $cora_ocr_caller {_upstream(CALLER_HEADER)};
+            auth_request_set $cora_ocr_reply {_upstream(REPLY_HEADER)};"""
     return f"""
         # Every request but the ones below: max_request_bytes (ASMX's 4 MB), 413 from the
         # headers when larger.
@@ -207,10 +225,11 @@ def _locations(settings: Settings, headers: str) -> str:
             client_max_body_size {settings.max_upload_bytes};
             auth_request {INTERNAL_DOOR};
             auth_request_set $cora_ocr_refusal {REFUSAL_VARIABLE};
+            auth_request_set $cora_ocr_challenge {_upstream(CHALLENGE_HEADER)};{door_verdict}
             error_page 401 = @refused401;
             error_page 403 = @refused403;
             proxy_pass http://cora_ocr_web;
-{headers}
+{upload_headers}
         }}
 
         location = {INTERNAL_DOOR} {{
@@ -226,6 +245,7 @@ def _locations(settings: Settings, headers: str) -> str:
 
         location @refused401 {{
             default_type application/problem+json;
+            add_header WWW-Authenticate $cora_ocr_challenge always;
             return 401 $cora_ocr_refusal;
         }}
 
@@ -254,6 +274,15 @@ def _forwarded_headers() -> str:
         'proxy_set_header Forwarded "";',
     ]
     return "\n".join(" " * 12 + line for line in lines)
+
+
+def _caller_headers(caller: str, reply: str) -> str:
+    """The door's verdict on a Windows caller: set by nginx alone, never a client's."""
+    lines = [
+        f"proxy_set_header {CALLER_HEADER} {caller};",
+        f"proxy_set_header {REPLY_HEADER} {reply};",
+    ]
+    return "\n" + "\n".join(" " * 12 + line for line in lines)
 
 
 def _seconds(value: float) -> str:

@@ -17,6 +17,8 @@ here through its parser, channel and server classes:
   a chunk announcing more than the limit is refused as soon as its size line arrives; a body
   of exactly the limit is accepted (waitress refuses at the limit itself).
 - Connections per client address, and the door (web/door.py) asked as headers complete.
+- The connection itself, in each request's environ (web/windows.py's Connection under
+  CONNECTION): NTLM's handshake takes two requests on one connection.
 
 Written against waitress 3.0 (WAITRESS below; setup.cfg pins >=3.0,<4). What it relies on,
 each tested in tests/unit/test_waitress_adapter.py so that an upgrade that changes one fails there
@@ -25,7 +27,9 @@ command, path, headers, content_length, chunked, expect_continue, body_rcv (with
 chunk_remainder for chunked bodies), error and completed; an `Error` subclass in `error` is
 answered by waitress's ErrorTask through to_response(); HTTPChannel has parser_class,
 request, requests, last_activity, creation_time (wall clock), addr, will_close; the server
-calls maintenance(now) every `cleanup_interval` seconds and keeps active_channels.
+calls maintenance(now) every `cleanup_interval` seconds and keeps active_channels;
+HTTPChannel.task_class makes each request's task, and WSGITask.get_environment() builds (and
+keeps) its environ.
 """
 
 from __future__ import annotations
@@ -42,8 +46,10 @@ from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.server import TcpWSGIServer
-from waitress.task import ThreadedTaskDispatcher
+from waitress.task import ThreadedTaskDispatcher, WSGITask
 from waitress.utilities import Error, RequestEntityTooLarge
+
+from cora_ocr.web.windows import CONNECTION, Connection
 
 log = logging.getLogger(__name__)
 WAITRESS = (3, 0)  # the release this adapter was written and tested against
@@ -104,10 +110,11 @@ class _Parser(HTTPRequestParser):  # type: ignore[misc]
     error: Any = None  # as in the base class, typed
     completed = False
 
-    def __init__(self, adj: Any, peer: str = "") -> None:
+    def __init__(self, adj: Any, peer: str = "", connection: Connection | None = None) -> None:
         super().__init__(adj)
         self.started = time.monotonic()
         self.peer = peer
+        self.connection = connection
 
     def received(self, data: bytes) -> int:
         headers_done = self.headers_finished
@@ -143,7 +150,12 @@ class _Parser(HTTPRequestParser):  # type: ignore[misc]
 
     def _ask_the_door(self, path: str) -> None:
         verdict = self.judge(
-            getattr(self, "command", ""), path, self.headers, self.peer, self.adj.url_scheme
+            getattr(self, "command", ""),
+            path,
+            self.headers,
+            self.peer,
+            self.adj.url_scheme,
+            self.connection,
         )
         if verdict is not None:
             self.error = _Refused(*verdict)
@@ -154,6 +166,15 @@ class _Parser(HTTPRequestParser):  # type: ignore[misc]
         self.completed = True
 
 
+class _Task(WSGITask):  # type: ignore[misc]
+    """Waitress's task, handing the app the connection its request came on."""
+
+    def get_environment(self) -> dict[str, Any]:
+        environ: dict[str, Any] = super().get_environment()
+        environ[CONNECTION] = self.channel.connection
+        return environ
+
+
 class _Channel(HTTPChannel):  # type: ignore[misc]
     """Waitress's channel, judged by the server's maintenance (once a second). It overrides
     none of the methods the loop calls on every channel at every turn (readable, writable,
@@ -162,12 +183,15 @@ class _Channel(HTTPChannel):  # type: ignore[misc]
     there made a single process several times slower under 64 connections."""
 
     parser_class = _Parser
+    task_class = _Task
 
     def __init__(self, server: Any, sock: Any, addr: Any, adj: Any, map: Any = None) -> None:
         super().__init__(server, sock, addr, adj, map)
         peer = addr[0] if addr else ""
-        # Each request's parser knows the peer, for the door's judgement of its headers.
-        parser = functools.partial(type(self).parser_class, peer=peer)
+        self.connection = Connection()  # what this connection keeps between its requests
+        # Each request's parser knows the peer and the connection, for the door's judgement
+        # of its headers.
+        parser = functools.partial(type(self).parser_class, peer=peer, connection=self.connection)
         self.parser_class = parser  # type: ignore[assignment]
         # One address may hold its share of the connections, not all of them (the others
         # would wait in the backlog, /healthz included): past it, closed at once, unread.

@@ -15,11 +15,9 @@ from cora_ocr.web.app import create_app
 from cora_ocr.web.wsdl import WSDL_FILE
 from tests.conftest import LiveServer
 
+# The reference WSDL, as captured from the Cora service, kept in the repository.
 REFERENCE = (
-    Path(__file__).resolve().parents[3]
-    / "shared"
-    / "reference"
-    / "coraOcrIntegration_v1.0.0.reference.wsdl"
+    Path(__file__).resolve().parents[1] / "reference" / "coraOcrIntegration_v1.0.0.reference.wsdl"
 )
 WSDL = "http://schemas.xmlsoap.org/wsdl/"
 XSD = "http://www.w3.org/2001/XMLSchema"
@@ -57,7 +55,7 @@ def without_extension(root: etree._Element) -> etree._Element:
 
 
 def test_reference_is_present() -> None:
-    assert REFERENCE.is_file(), "shared/reference must sit beside the checkout"
+    assert REFERENCE.is_file(), "tests/reference holds the reference WSDL"
 
 
 def test_wsdl_equals_reference_apart_from_the_extension() -> None:
