@@ -175,6 +175,7 @@ def settings(session_dir: Path, connection_root: Path, backend: str) -> Settings
                 ("Missing", {"languages": ["fra"]}),  # no French language data installed
                 ("Bundle", {"outputs": ["alto", "pdf", "txt"], "review_below": 80}),
                 ("NoLayers", {"skip_text": "never"}),
+                ("Layers", {"skip_text": "always", "outputs": ["alto", "txt"]}),
             )
         },
         lease_seconds=30,

@@ -108,6 +108,44 @@ def text_pdf(
     )
 
 
+def type3_unmapped_pdf(text: tuple[str, ...], codes: bytes = bytes(range(1, 30))) -> bytes:
+    """A born-digital page with `text` in Helvetica above a line in a Type 3 font with no
+    ToUnicode map, as OCRmyPDF's type3_font_nomapping.pdf: each glyph a filled box, its
+    codes control characters, which is what a text layer then yields for it."""
+    glyph = stream(b"1000 0 0 0 750 750 d1 0 0 750 750 re f")
+    body = b"BT /F1 14 Tf 25.2 TL 42 786 Td "
+    body += b" ".join(b"(%s) Tj T*" % line.encode("latin-1") for line in text) + b" ET "
+    body += (
+        b"BT /F2 24 Tf 42 %d Td (" % (760 - 26 * len(text))
+        + b"".join(b"\\%03o" % code for code in codes)
+        + b") Tj ET"
+    )
+    font = b"<< /Type /Font /Subtype /Type3 /FontBBox [0 0 750 750] "
+    font += b"/FontMatrix [0.001 0 0 0.001 0 0] /CharProcs 7 0 R "
+    font += b"/Encoding << /Type /Encoding /Differences [%d %s] >> " % (
+        codes[0],
+        b" ".join(b"/g%d" % code for code in codes),
+    )
+    font += b"/FirstChar %d /LastChar %d /Widths [%s] >>" % (
+        codes[0],
+        codes[-1],
+        b" ".join(b"1000" for _ in codes),
+    )
+    return pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
+            b"/Resources << /Font << /F1 4 0 R /F2 6 0 R >> >> /Contents 5 0 R >>",
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+            stream(body),
+            font,
+            b"<< %s >>" % b" ".join(b"/g%d 8 0 R" % code for code in codes),
+            glyph,
+        ]
+    )
+
+
 def encrypted_pdf(text: tuple[str, ...]) -> bytes:
     """Encrypted with a user password (the standard handler, revision 2): no reader opens it
     without the password."""

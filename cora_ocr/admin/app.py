@@ -48,7 +48,8 @@ PREFIX = "/admin"
 COOKIE = "cora_ocr_admin"
 SESSION_SECONDS = 8 * 3600
 PAGE_SIZE = 50
-JOB_ID = f"int(max={2**63 - 1})"
+MAX_JOB_ID = 2**63 - 1  # job ids are 64-bit (store/models.py)
+JOB_ID = f"int(max={MAX_JOB_ID})"
 StartResponse = Callable[..., Any]
 
 
@@ -250,6 +251,8 @@ class AdminApp:
                     continue
                 chosen &= bound(when.replace(tzinfo=when.tzinfo or dt.UTC))
         before = args.get("before", type=int)
+        if "before" in args and (before is None or not 0 < before <= MAX_JOB_ID):
+            problems.append(f"before: {args['before']!r} is not a job id")
         jobs = [] if problems else list(self.jobs.page(license_pk, chosen, PAGE_SIZE, before))
         older = None
         if len(jobs) == PAGE_SIZE:

@@ -91,7 +91,8 @@ class Document:
             return None
         page = self._source[number - 1]
         try:
-            return read_layer(page, number, lambda: self._pdf_scale(page, number) * 72, mode)
+            dpi = lambda: self._pdf_scale(page, number) * 72  # noqa: E731
+            return read_layer(page, number, dpi, mode, self.notes)
         finally:
             page.close()
 

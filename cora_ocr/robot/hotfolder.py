@@ -547,8 +547,9 @@ class Robot:
         it straightened first is noted."""
         known = len(document.notes)
         layer = document.layer(number, self.profile.skip_text)
+        # A page budget's lower dpi; a layer not trusted, or cleaned.
+        self._note(name, document.notes[known:])
         if layer is not None:
-            self._note(name, document.notes[known:])  # a page budget's lower dpi
             return layer
         assert self.engine is not None
         want_hocr = "hocr" in self.profile.outputs
@@ -728,11 +729,13 @@ class Robot:
             if alone:
                 write_atomically(progress, f"0 {total}".encode())
             if layered is None:
+                known = len(document.notes)
                 layered = {
                     number
                     for number in range(1, total + 1)
                     if document.layer(number, profile.skip_text) is not None
                 }
+                self._note(path.name, document.notes[known:])
                 self._note_layers(path.name, len(layered), total)
             scanned = [number for number in range(1, total + 1) if number not in layered]
             if scanned:

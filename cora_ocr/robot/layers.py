@@ -11,11 +11,17 @@ Which pages (`skip_text`):
 A page read from its layer is a PageResult like an OCRed one (words with their boxes in
 pixels at the profile's dpi, confidence 100; lines as PDFium orders them), so ALTO, hOCR,
 text and PDF results have the same shape either way.
+
+A layer is checked before it is trusted: a font without a Unicode map (a Type 3 font with no
+ToUnicode, as in OCRmyPDF's type3_font_nomapping.pdf) yields control characters, U+FFFD or
+private-use code points instead of text. Under "auto" such a page is read by OCR; under
+"always" what XML cannot hold is removed. Either way the job's history says so (`notes`).
 """
 
 from __future__ import annotations
 
 import html
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,13 +32,50 @@ from cora_ocr.robot.engine import Block, Box, Line, PageResult, Word
 SCAN_SHARE = 0.5
 # A line further below the previous than this many of its heights starts a new block.
 BLOCK_GAP = 1.0
+# A layer whose characters are more than this share unmapped is no text (auto: OCR instead).
+UNMAPPED_SHARE = 0.5
 
 
-def read_layer(page: Any, number: int, dpi: Callable[[], float], mode: str) -> PageResult | None:
+def xml_safe(char: str) -> bool:
+    """A character XML 1.0 can hold (its Char production)."""
+    code = ord(char)
+    return (
+        code in (0x9, 0xA, 0xD)
+        or 0x20 <= code <= 0xD7FF
+        or 0xE000 <= code <= 0xFFFD
+        or 0x10000 <= code <= 0x10FFFF
+    )
+
+
+def _unmapped(char: str) -> bool:
+    """A code point a font without a Unicode map yields in place of a character."""
+    return char == "\ufffd" or not xml_safe(char) or unicodedata.category(char) in ("Co", "Cs")
+
+
+def untrusted(text: str) -> str | None:
+    """Why a layer's text is not to be taken as the page's text, or None."""
+    chars = [char for char in text if not char.isspace()]
+    unsafe = sum(not xml_safe(char) for char in chars)
+    if unsafe:
+        return f"{unsafe} control characters XML cannot hold (a font without a Unicode map)"
+    unmapped = sum(_unmapped(char) for char in chars)
+    if chars and unmapped / len(chars) > UNMAPPED_SHARE:
+        return f"{unmapped} of {len(chars)} characters unmapped (U+FFFD, private use)"
+    return None
+
+
+def read_layer(
+    page: Any,
+    number: int,
+    dpi: Callable[[], float],
+    mode: str,
+    notes: list[str] | None = None,
+) -> PageResult | None:
     """Page `number` of a PDF (a pypdfium2 page) from its text layer, or None where `mode`
     says it is to be OCRed; its boxes in pixels at `dpi()`, the resolution the page would
     be rendered at (within the page budget). Turned pages (/Rotate) are OCRed: their
-    layer's boxes are in the page's own orientation, not the one it is seen in."""
+    layer's boxes are in the page's own orientation, not the one it is seen in. Why a layer
+    was not trusted, or what was removed from it, is added to `notes`."""
     if mode == "never" or page.get_rotation() % 360:
         return None
     textpage = page.get_textpage()
@@ -42,6 +85,17 @@ def read_layer(page: Any, number: int, dpi: Callable[[], float], mode: str) -> P
             return None
         if mode == "auto" and _image_share(page) >= SCAN_SHARE:
             return None
+        problem = untrusted(text)
+        if problem is not None and mode == "auto":
+            if notes is not None:
+                notes.append(f"page {number}: its text layer was not used ({problem}); read by OCR")
+            return None
+        if problem is not None and notes is not None:
+            removed = sum(not xml_safe(char) for char in text)
+            notes.append(
+                f"page {number}: {removed} characters XML cannot hold were removed from its "
+                f"text layer ({problem})"
+            )
         return _page(textpage, text, page.get_size(), number, dpi())
     finally:
         textpage.close()
@@ -104,6 +158,8 @@ def _page(
         if char.isspace():
             end_word()
             continue
+        if not xml_safe(char):
+            continue  # what XML cannot hold is no character of the page's text
         word.append(char)
         boxes.append(textpage.get_charbox(index))
     end_word()

@@ -343,6 +343,16 @@ def test_a_job_id_beyond_64_bits_is_no_job(admin: Admin) -> None:
             timeout=10,
         )
         assert reply.status_code == 404, (number, reply.status_code)
+    # A cursor past 64 bits (or not a job id at all) is the caller's mistake, named: 400.
+    for cursor in ("99999999999999999999", str(2**63), "0", "-5", "abc"):
+        reply = requests.get(
+            admin.base + "/admin/",
+            params={"before": cursor},
+            cookies={"cora_ocr_admin": cookie},
+            timeout=10,
+        )
+        assert reply.status_code == 400, (cursor, reply.status_code)
+        assert "before: " in reply.text
 
 
 def test_the_page_is_off_without_a_password(server: Any) -> None:

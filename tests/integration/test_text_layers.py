@@ -12,6 +12,7 @@ from cora_ocr.robot import samples
 from cora_ocr.robot.engine import TesseractEngine
 from cora_ocr.robot.render import words_of_alto
 from tests.conftest import Harness
+from tests.corpus import type3_unmapped_pdf
 
 INVOICE = [
     ["Rechnung 2026-117 vom 4. Dezember 2026", "Summe: 1.234,56 EUR (Größe XL)"],
@@ -94,3 +95,27 @@ def test_a_scan_with_an_old_ocr_layer_is_ocred_again_in_auto(
     harness.cycle()
     assert harness.status(job_id) == ("Completed", "NoError")
     assert "text layer" not in history(harness, job_id)
+
+
+def test_a_layer_of_a_font_without_a_unicode_map_is_not_trusted(harness: Harness) -> None:
+    """Issue 37: a Type 3 font without ToUnicode yields control characters; under auto the
+    page is read by OCR (it used to fail its document in the ALTO writer), and the history
+    says why; under always the characters XML cannot hold are removed, and it says so."""
+    lines = ("Invoice 4711 from Acme", "Total due 1234 EUR")
+    (harness.root / "scans" / "type3.pdf").write_bytes(type3_unmapped_pdf(lines))
+    auto = harness.submit("type3.pdf")
+    harness.cycle()
+    assert harness.status(auto) == ("Completed", "NoError")
+    said = history(harness, auto)
+    assert "page 1: its text layer was not used" in said and "read by OCR" in said
+    assert "pages read from the document's text layer" not in said
+    read = " ".join(words_of_alto(harness.result("type3.xml")))
+    assert samples.character_error_rate(" ".join(lines), read[: len(" ".join(lines))]) < 0.1
+
+    always = harness.submit("type3.pdf", profile="Layers", PutModel="Overwrite")
+    harness.cycle("Layers")
+    assert harness.status(always) == ("Completed", "NoError")
+    said = history(harness, always)
+    assert "characters XML cannot hold were removed from its text layer" in said
+    assert "1 of 1 pages read from the document's text layer" in said
+    assert words_of_alto(harness.result("type3.xml"))[:4] == ["Invoice", "4711", "from", "Acme"]
