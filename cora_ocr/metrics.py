@@ -150,10 +150,37 @@ class JobsCollector:
         yield ended
 
 
-class Exposition:
-    """What GET /metrics answers: every process's values, and the job figures."""
+class SilentRobotsCollector:
+    """Jobs waiting on a profile no robot reads (robot_watch.py), per profile: 0 for a
+    profile whose robot reads it. Read from the hot folders at each scrape."""
 
-    def __init__(self, job_counts: Callable[[], JobCounts], metrics: Metrics) -> None:
+    def __init__(self, profiles: Callable[[], list[Any]]) -> None:
+        self.profiles = profiles
+
+    def collect(self) -> Iterator[Any]:
+        from cora_ocr.robot_watch import watch
+
+        waiting = GaugeMetricFamily(
+            "cora_ocr_jobs_waiting_on_silent_robot",
+            "Documents waiting past the claim timeout in a profile no robot reads",
+            labels=["profile"],
+        )
+        for profile in self.profiles():
+            seen = watch(profile)
+            waiting.add_metric([profile.name], seen.waiting if seen.silent else 0)
+        yield waiting
+
+
+class Exposition:
+    """What GET /metrics answers: every process's values, the job figures, and the profiles
+    whose robots are silent."""
+
+    def __init__(
+        self,
+        job_counts: Callable[[], JobCounts],
+        metrics: Metrics,
+        profiles: Callable[[], list[Any]] | None = None,
+    ) -> None:
         if os.environ.get(MULTIPROC_ENV):
             from prometheus_client import multiprocess
 
@@ -163,6 +190,8 @@ class Exposition:
             self.registry = metrics.registry  # this process's own
         self._jobs = CollectorRegistry()  # the job figures: this process reads them itself
         self._jobs.register(JobsCollector(job_counts))
+        if profiles is not None:
+            self._jobs.register(SilentRobotsCollector(profiles))
 
     def render(self) -> tuple[str, bytes]:
         return CONTENT_TYPE_LATEST, generate_latest(self.registry) + generate_latest(self._jobs)

@@ -12,7 +12,9 @@ skip_text = "auto"                 # auto: PDF pages with a text layer covering 
                                    # from it; never: all OCRed; always: any page with text
 review_below = 70                  # Completed jobs under this mean word confidence: review
 priority = "normal"                # its jobs' priority unless asked: low | normal | high
-robot_backlog = 8                  # documents handed to the robot at once (2 x processes)
+robot_backlog = 5                  # documents handed to the robot at once (processes + 1)
+engine = "tesseract"               # the built-in robot (serve runs it for every such profile);
+                                   # "external": a robot of your own reads the hot folders
 languages = ["eng"]                # Tesseract language data: tessdata-fast-<lang> packages
 # tessdata_dir = "/usr/share/tesseract-ocr/5/tessdata"   # or Debian's tesseract-ocr-<lang>
 rotate_pages = true                # turn pages by 90/180/270 (orientation detection)
@@ -46,6 +48,10 @@ FORMAT_EXTENSIONS = {"alto": ".xml", "hocr": ".hocr", "text": ".txt", "pdf": ".p
 # Other names a format is known by in `outputs` and `?format=`.
 FORMAT_ALIASES = {"txt": "text", "xml": "alto"}
 SKIP_TEXT = ("auto", "never", "always")
+# Who reads a profile's hot folders: the built-in robot (Tesseract), or a robot of the
+# operator's own through the hot-folder protocol, which `serve` leaves the profile to.
+BUILT_IN, EXTERNAL = "tesseract", "external"
+ENGINES = (BUILT_IN, EXTERNAL)
 MEDIA_TYPES = ("application/pdf", "image/tiff", "image/png", "image/jpeg")
 ERROR_SUFFIX = ".error"
 # In a profile's input folder, built-in robot processes claim a document by renaming it into
@@ -133,7 +139,7 @@ class Profile:
     output_dir: Path
     output_format: str = "alto"
     result_extension: str = ".xml"
-    engine: str = "tesseract"
+    engine: str = BUILT_IN  # or EXTERNAL: a robot of the operator's own reads the folders
     languages: tuple[str, ...] = ("eng",)
     media_types: tuple[str, ...] = field(default=MEDIA_TYPES)
     # Resolution PDF pages are rendered at before recognition.
@@ -157,7 +163,9 @@ class Profile:
     review_below: float | None = None
     priority: Priority = Priority.normal  # its jobs' priority unless the caller asks
     # Documents handed to the robot at a time: the rest wait, Queued, where licenses take
-    # turns and priorities count (store/queries.py: claim). 0: 2 x robot_processes.
+    # turns and priorities count (store/queries.py: claim). 0: robot_processes + 1, one in
+    # each process's hands and one waiting, so that a license's single job waits behind at
+    # most that many of another license's on its way through the robot.
     robot_backlog: int = 0
 
     @property
@@ -166,7 +174,7 @@ class Profile:
 
     @property
     def backlog(self) -> int:
-        return self.robot_backlog or 2 * self.robot_processes
+        return self.robot_backlog or self.robot_processes + 1
 
     def result_name(self, file_name: str) -> str:
         return PurePath(file_name).stem + self.result_extension
@@ -272,7 +280,7 @@ class Profile:
                 found.append(f"{label} {folder} does not exist")
             elif not os.access(folder, os.W_OK | os.X_OK):
                 found.append(f"{label} {folder} is not writable")
-        if self.engine == "tesseract":
+        if self.engine == BUILT_IN:
             from cora_ocr.robot.engine import default_tessdata, language_problem
 
             problem = language_problem(
@@ -319,7 +327,7 @@ def _profile(name: str, table: Mapping[str, Any], data_dir: Path) -> Profile:
     backlog = table.get("robot_backlog", 0)
     if isinstance(backlog, bool) or not isinstance(backlog, int) or not 0 <= backlog <= 100_000:
         raise SettingsError(
-            f"{prefix}.robot_backlog: {backlog!r} is not 0 (twice robot_processes) or an "
+            f"{prefix}.robot_backlog: {backlog!r} is not 0 (robot_processes + 1) or an "
             "integer in 1..100000"
         )
     base = data_dir / "robot" / name
@@ -367,6 +375,9 @@ def _profile(name: str, table: Mapping[str, Any], data_dir: Path) -> Profile:
             if bad
             else f"{prefix}.languages: name at least one language"
         )
+    engine = table.get("engine", BUILT_IN)
+    if engine not in ENGINES:
+        raise SettingsError(f"{prefix}.engine: {engine!r} is not one of {', '.join(ENGINES)}")
     return Profile(
         dpi=dpi,
         name=name,
@@ -374,7 +385,7 @@ def _profile(name: str, table: Mapping[str, Any], data_dir: Path) -> Profile:
         output_dir=Path(str(table.get("output_dir", base / "out"))),
         output_format=output_format,
         result_extension=extension,
-        engine=str(table.get("engine", "tesseract")),
+        engine=engine,
         languages=tuple(languages),
         media_types=tuple(media),
         tessdata_dir=Path(tessdata) if tessdata else None,
@@ -431,6 +442,10 @@ class Profiles:
 
     def get(self, name: str) -> Profile | None:
         return self._by_name.get(name)
+
+    def built_in(self) -> list[Profile]:
+        """The profiles the built-in robot reads (`serve` runs one pool for all of them)."""
+        return [profile for profile in self.all() if profile.engine == BUILT_IN]
 
     def all(self) -> list[Profile]:
         return [self._by_name[name] for name in sorted(self._by_name)]

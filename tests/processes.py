@@ -4,6 +4,7 @@ the robot, and the hostile-input service; shared by the acceptance tests."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from cora_ocr.config import DEFAULT_CONNECTION
 from cora_ocr.jobs import FileBatchRequest, FileRef
@@ -136,7 +138,18 @@ class Trap:
 
 
 class Service:
-    def __init__(self, directory: Path, database_url: str) -> None:
+    """`cora-ocr serve` as a user runs it, on a free port; with `config`, the settings file
+    it reads; with `group`, in a process group of its own, to be killed as a whole (a host
+    crash, an OOM kill of the parent: `kill()`)."""
+
+    def __init__(
+        self,
+        directory: Path,
+        database_url: str,
+        config: Path | None = None,
+        group: bool = False,
+        log: Path | None = None,
+    ) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -148,21 +161,46 @@ class Service:
             "CORA_OCR_DATABASE_URL": database_url,
             "CORA_OCR_POLL_SECONDS": "0.1",
         }
+        if config is not None:
+            env["CORA_OCR_CONFIG"] = str(config)
         self.env = env  # for the CLI against the same data and database
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "cora_ocr.cli", "serve"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        assert "cora-ocr serving" in read_line(self.process.stdout, 60, "serve starts")
+        self.log = log
+        self.process = self._start(group)
         self.url = f"http://127.0.0.1:{self.port}{SERVICE}"
+        self.base = f"http://127.0.0.1:{self.port}"
         self.files = self.data / "connections" / "CoraOCRExternalConnection"
 
-    def stop(self) -> None:
-        self.process.terminate()
+    def _start(self, group: bool) -> subprocess.Popen[str]:
+        stderr: Any = subprocess.DEVNULL
+        if self.log is not None:
+            stderr = self.log.open("a")
+        process = subprocess.Popen(
+            [*CLI, "--log-level", "INFO", "serve"],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            start_new_session=group,
+        )
+        if self.log is not None:
+            stderr.close()
+        assert process.stdout is not None
+        assert "cora-ocr serving" in read_line(process.stdout, 60, "serve starts")
+        return process
+
+    def kill(self) -> None:
+        """SIGKILL to serve's whole process group: the worker, the web, every robot process."""
+        os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=30)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+    def restart(self) -> None:
+        self.process = self._start(group=True)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
         if self.process.stdout is not None:
             self.process.stdout.close()

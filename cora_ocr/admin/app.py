@@ -38,6 +38,8 @@ from cora_ocr.config import Settings
 from cora_ocr.errors import ClientError, CoraError, JobNotFound
 from cora_ocr.jobs import JobService
 from cora_ocr.licensing import Licensing
+from cora_ocr.profiles import Profiles
+from cora_ocr.robot_watch import silent_profiles, waits_on_silence
 from cora_ocr.statuses import JobState, Priority
 from cora_ocr.store.admin import AdminRows
 from cora_ocr.store.jobstore import ANY_JOB, JobFilter
@@ -61,9 +63,11 @@ class AdminApp:
         licensing: Licensing,
         guard: Any,
         rows: AdminRows,
+        profiles: Profiles | None = None,
     ) -> None:
         self.settings, self.jobs, self.licensing, self.guard = settings, jobs, licensing, guard
         self.rows = rows
+        self.profiles = profiles  # whose robots are silent: their waiting jobs say "no robot"
         self.key = hashlib.sha256(b"cora-ocr admin\0" + settings.admin_password.encode()).digest()
         self.templates = Environment(
             loader=PackageLoader("cora_ocr.admin"), autoescape=select_autoescape()
@@ -260,11 +264,13 @@ class AdminApp:
                 {**{k: v for k, v in filters.items() if v}, "before": jobs[-1].id}
             )
         licensed = {item.id: item.license_id for item in licenses}
+        silent = silent_profiles(self.profiles.all() if self.profiles is not None else [])
         return self.page(
             "jobs.html",
             400 if problems else 200,
             nonce,
             jobs=jobs,
+            unread={job.id for job in jobs if waits_on_silence(job, silent)},
             filters=filters,
             problems=problems,
             states=[state.value for state in JobState],

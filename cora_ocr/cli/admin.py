@@ -53,13 +53,17 @@ def cmd_db_restore(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_jobs_list(settings: Settings, args: argparse.Namespace) -> int:
     state = JobState(args.state) if args.state else None
+    from cora_ocr.robot_watch import silent_profiles, waits_on_silence
+
     with services_for(settings) as services:
         jobs = services.jobs.list(state, args.limit)
+        silent = silent_profiles(services.profiles.all())
     print(f"{'ID':>12}  {'STATE':<18} {'ERROR':<22} {'CREATED':<25} PROFILE")
     for job in jobs:
+        unread = " (no robot)" if waits_on_silence(job, silent) else ""
         print(
             f"{job.id:>12}  {job.state:<18} {job.error_code:<22} "
-            f"{job.created_at.isoformat(timespec='seconds'):<25} {job.ocr_profile}"
+            f"{job.created_at.isoformat(timespec='seconds'):<25} {job.ocr_profile}{unread}"
         )
     return 0
 

@@ -16,10 +16,11 @@ from cora_ocr.signals import StopSignals
 
 
 class Serve:
-    """`cora-ocr serve`: the web service and one worker in one process, and the Default
-    profile's robot pool (processes of its own), built once here. The worker and the pool run
-    under supervisors that restart them if they die (`supervisors[...].healthy` says whether
-    they are being kept alive); the pool restarts its processes itself."""
+    """`cora-ocr serve`: the web service and one worker in one process, and one robot pool
+    (processes of its own) for every profile the built-in robot reads, built once here. The
+    worker and the pool run under supervisors that restart them if they die
+    (`supervisors[...].healthy` says whether they are being kept alive); the pool restarts
+    its processes itself."""
 
     def __init__(self, settings: Settings) -> None:
         from cora_ocr.services import build_services
@@ -120,13 +121,13 @@ def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _embedded_robot(services: Any) -> Any:
-    """The built-in robot pool for the Default profile, or None (logged) if it cannot run
-    here. Missing language data does not stop it: its documents are refused with the
-    reason, which their jobs record."""
-    from cora_ocr.profiles import DEFAULT_PROFILE
-
-    profile = services.profiles.get(DEFAULT_PROFILE)
-    if profile is None:
+    """One built-in robot pool for every profile it reads (`engine = "tesseract"`, the
+    default; an "external" profile is left to its own robot), its processes reading them in
+    turns; None (logged) if there is none or the engine cannot load here. Missing language
+    data does not stop it: that profile's documents are refused with the reason, which their
+    jobs record."""
+    profiles = services.profiles.built_in()
+    if not profiles:
         return None
     try:
         import tesserocr  # noqa: F401  (the engine the pool's processes load)
@@ -135,7 +136,7 @@ def _embedded_robot(services: Any) -> Any:
         return None
     from cora_ocr.robot.pool import RobotPool
 
-    return RobotPool(profile)
+    return RobotPool(profiles)
 
 
 def cmd_robot(settings: Settings, args: argparse.Namespace) -> int:

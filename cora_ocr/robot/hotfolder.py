@@ -195,6 +195,7 @@ class Robot:
         self.stop_event = threading.Event()
         self.wake = threading.Event()
         self.pages_done = 0
+        self.finished = 0  # documents this process finished
         # The document being read (claimed by this process or, for a page task, another):
         # a pool process stops at once when it is taken away mid-page (robot/pool.py).
         self.working_on: Path | None = None
@@ -239,47 +240,41 @@ class Robot:
 
     def run(self, burst: bool = False) -> int:
         """Process documents until stopped (burst: until nothing is left to do). Returns the
-        documents this process finished.
+        documents this process finished (robot/turns.py runs the loop, for one profile here
+        as for several in a shared pool).
 
         A hot folder that is missing is recreated; one that cannot be, or a write that
         fails, is weather: one WARNING, then the loop waits and tries again (burst: returns).
         """
-        handled = 0
+        from cora_ocr.robot.turns import take_turns
+
+        return take_turns([self], self.stop_event, self.wake, burst)
+
+    def step(self) -> bool:
+        """One turn of the loop: the heartbeat, stale claims taken back, then one waiting
+        document, or one page task of a document spread across processes when none waits.
+        Whether it did any work; OSError where the folders fail."""
+        self.ensure_folders()
+        self.beat()
+        self.take_back_stale()
+        # Waiting documents first, pages of others' documents when there are none: a full
+        # queue keeps every process on documents of its own (no one waits for a helper),
+        # and idle processes shorten a long document.
+        claimed = self.claim_next()
+        if claimed is not None:
+            self.finished += self.process(claimed)
+            return True
+        return self.help_once()
+
+    def start(self) -> None:
+        """The pulse keeper and, unless `burst`, the file-system events: before the loop."""
         self._start_keeper()
-        if not burst:
-            self._start_watching()
-        try:
-            while not self.stop_event.is_set():
-                self.wake.clear()
-                try:
-                    self.ensure_folders()
-                    self.beat()
-                    self.take_back_stale()
-                    # Waiting documents first, pages of others' documents when there are
-                    # none: a full queue keeps every process on documents of its own (no
-                    # one waits for a helper), and idle processes shorten a long document.
-                    claimed = self.claim_next()
-                    if claimed is not None:
-                        worked = True
-                        handled += self.process(claimed)
-                    else:
-                        worked = self.help_once()
-                except OSError as error:
-                    delay = self.outage.failed(error)
-                    if burst:
-                        break
-                    self.stop_event.wait(delay)
-                    continue
-                self.outage.succeeded()
-                if not worked:
-                    if burst:
-                        break
-                    self.wake.wait(min(self.idle_seconds, LOOK_SECONDS))
-        finally:
-            self._stop_watching()
-            self._stop_keeper()
-            self._tidy()
-        return handled
+
+    def finish(self) -> None:
+        """After the loop: events and pulse stopped, the folders left as they were found."""
+        self._stop_watching()
+        self._stop_keeper()
+        self._tidy()
 
     def _tidy(self) -> None:
         """Remove this process's claims folder, and the shared ones, when they are empty: a
@@ -324,7 +319,7 @@ class Robot:
             self._keeper.join()
             self._keeper = None
 
-    def _start_watching(self) -> None:
+    def start_watching(self) -> None:
         if not self.events:
             return
         try:

@@ -1,10 +1,12 @@
-"""A pool of robot processes for one profile (`robot_processes`, default: the machine's cores).
+"""A pool of robot processes for one profile (`robot_processes`, default: the machine's cores),
+or for several: `serve` runs one pool for every profile the built-in robot serves, each of its
+processes reading those profiles in turns (robot/turns.py).
 
-Each process is a whole robot (robot/hotfolder.py: its own engine, claims and pulse); they
-share the work through the hot folders alone, so a pool on one machine and robots on others
-mix freely. The pool restarts a process that dies (what it held is taken back by the others,
-or by its successor, after the claim timeout) and stops them all on `stop`: each finishes the
-page in hand.
+Each process is a whole robot (robot/hotfolder.py: its own engine, claims and pulse, one of
+each per profile); they share the work through the hot folders alone, so a pool on one
+machine and robots on others mix freely. The pool restarts a process that dies (what it held
+is taken back by the others, or by its successor, after the claim timeout) and stops them all
+on `stop`: each finishes the page in hand.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import resource
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,16 +38,22 @@ ABANDONED_POLL = 0.2
 ABANDONED_GRACE = 0.6
 
 
-def _robot_process(profile: Profile, level: str, log_format: str, burst: bool) -> None:
-    """A pool process: one robot, until SIGTERM (or, in burst, until nothing is left)."""
+def _robot_process(profiles: tuple[Profile, ...], level: str, log_format: str, burst: bool) -> None:
+    """A pool process: one robot for each profile, taking turns, until SIGTERM (or, in burst,
+    until nothing is left)."""
     from cora_ocr import logs
     from cora_ocr.robot.hotfolder import Robot
+    from cora_ocr.robot.turns import SharedRobot
     from cora_ocr.signals import StopSignals
 
     logs.configure(level, log_format)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the pool's owner decides when to stop
-    limit_memory(profile.robot_memory_mb)
-    robot = Robot(profile)
+    limit_memory(memory_limit(profiles))
+    robot: Any = (
+        Robot(profiles[0])
+        if len(profiles) == 1
+        else SharedRobot([Robot(profile) for profile in profiles])
+    )
     StopSignals(robot.stop, [signal.SIGTERM])
     _stop_when_orphaned(robot.stop)
     _exit_when_abandoned(robot)
@@ -53,6 +61,12 @@ def _robot_process(profile: Profile, level: str, log_format: str, burst: bool) -
         robot.run(burst=burst)
     finally:
         robot.close()
+
+
+def memory_limit(profiles: tuple[Profile, ...]) -> int:
+    """A process that reads several profiles may need the largest of their limits (0: none)."""
+    limits = [profile.robot_memory_mb for profile in profiles]
+    return 0 if 0 in limits else max(limits)
 
 
 def limit_memory(megabytes: int) -> None:
@@ -108,9 +122,11 @@ def _stop_when_orphaned(stop: Callable[[], None]) -> None:
 
 
 class RobotPool:
-    def __init__(self, profile: Profile, processes: int | None = None) -> None:
-        self.profile = profile
-        self.size = processes or profile.robot_processes
+    def __init__(self, profiles: Profile | Sequence[Profile], processes: int | None = None) -> None:
+        self.profiles = (profiles,) if isinstance(profiles, Profile) else tuple(profiles)
+        self.profile = self.profiles[0]
+        self.name = ", ".join(profile.name for profile in self.profiles)
+        self.size = processes or max(profile.robot_processes for profile in self.profiles)
         # The processes log as the command that started them: its level and format.
         root = logging.getLogger()
         self.level = logging.getLevelName(root.getEffectiveLevel())
@@ -129,8 +145,8 @@ class RobotPool:
         os.environ.setdefault("MALLOC_ARENA_MAX", "2")
         process = self._context.Process(
             target=_robot_process,
-            args=(self.profile, self.level, self.log_format, burst),
-            name=f"cora-ocr robot {self.profile.name}",
+            args=(self.profiles, self.level, self.log_format, burst),
+            name=f"cora-ocr robot {self.name}",
             daemon=True,
         )
         process.start()
@@ -161,7 +177,7 @@ class RobotPool:
                 log.error(
                     "robot process %s of profile %s died (exit code %s); starting another",
                     process.pid,
-                    self.profile.name,
+                    self.name,
                     process.exitcode,
                 )
                 self.restarts += 1

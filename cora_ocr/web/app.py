@@ -118,7 +118,9 @@ def create_app(services: Services, clock: Clock | None = None) -> CoraOcrApp:
     def job_counts() -> JobCounts:
         return services.job_store.counts(clock.now())
 
-    observer = Observer(services.settings, job_counts, services.metrics)
+    observer = Observer(services.settings, job_counts, services.metrics, services.profiles.all)
     rows = AdminRows(services.store)
-    admin = AdminApp(services.settings, services.jobs, services.licensing, guard, rows)
+    admin = AdminApp(
+        services.settings, services.jobs, services.licensing, guard, rows, services.profiles
+    )
     return CoraOcrApp(services.settings, services.jobs, guard, rest, health, observer, admin)

@@ -1,11 +1,12 @@
 """GET /healthz (the process answers) and GET /readyz (it can do its work): JSON, no
 credentials, no request body, nothing from the SOAP path.
 
-Ready means: the database answers, its migrations are at this code's head, and no profile's
-built-in robot has gone quiet. A built-in robot writes a heartbeat into its profile's output
-folder every few seconds (robot/hotfolder.py); a heartbeat older than ROBOT_SEEN_SECONDS means
-the robot stopped (not ready), none at all means the profile is served by an external robot
-or none yet: "unknown", which does not make the service unready.
+Ready means: the database answers, its migrations are at this code's head, and every
+profile's robot reads its folders (robot_watch.py): a built-in robot last seen longer than
+ROBOT_SEEN_SECONDS ago has stopped ("stale"), and a profile whose documents wait past its claim
+timeout with no robot reading them is "silent", named with how many wait; both make the
+service unready. A profile never seen with nothing waiting (an external robot, or none yet) is
+"unknown", which does not.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from alembic.script import ScriptDirectory
 
 from cora_ocr.outages import describe
 from cora_ocr.profiles import Profiles
+from cora_ocr.robot_watch import watch
 from cora_ocr.store import Store
 from cora_ocr.store.migrate import alembic_config
 from cora_ocr.web.response import Response
@@ -26,8 +28,8 @@ from cora_ocr.web.response import Response
 log = logging.getLogger(__name__)
 
 JSON = "application/json"
-ROBOT_SEEN_SECONDS = 30.0
 PATHS = frozenset({"/healthz", "/readyz"})
+NOT_READY = ("stale", "silent")
 
 
 class Health:
@@ -52,7 +54,7 @@ class Health:
         ready = (
             checks["database"] == "ok"
             and checks["migrations"] == "at head"
-            and not any(robot["state"] == "stale" for robot in checks["robots"].values())
+            and not any(robot["state"] in NOT_READY for robot in checks["robots"].values())
         )
         return _json(200 if ready else 503, {"status": "ready" if ready else "not ready", **checks})
 
@@ -68,19 +70,11 @@ class Health:
             found["migrations"] = (
                 "at head" if current == self.head else f"at {current}, this code needs {self.head}"
             )
+        now = time.time()
         found["robots"] = {
-            profile.name: _robot(profile.heartbeat_path()) for profile in self.profiles.all()
+            profile.name: watch(profile, now).document() for profile in self.profiles.all()
         }
         return found
-
-
-def _robot(heartbeat: Any) -> dict[str, Any]:
-    try:
-        age = max(0.0, time.time() - heartbeat.stat().st_mtime)
-    except OSError:
-        return {"state": "unknown"}
-    state = "seen" if age <= ROBOT_SEEN_SECONDS else "stale"
-    return {"state": state, "secondsSinceSeen": round(age, 1)}
 
 
 def _json(status: int, document: dict[str, Any]) -> Response:

@@ -51,12 +51,16 @@ def face_of(path: str) -> str:
 
 class Observer:
     def __init__(
-        self, settings: Settings, job_counts: Callable[[], JobCounts], metrics: Metrics
+        self,
+        settings: Settings,
+        job_counts: Callable[[], JobCounts],
+        metrics: Metrics,
+        profiles: Callable[[], list[Any]] | None = None,
     ) -> None:
         self.settings = settings
         self.access_log = settings.access_log
         self.counters = metrics
-        self.exposition = Exposition(job_counts, metrics)
+        self.exposition = Exposition(job_counts, metrics, profiles)
         self._token = settings.metrics_token.encode()
         self._children: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
 

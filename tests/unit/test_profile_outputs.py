@@ -74,7 +74,7 @@ def test_outputs_and_their_names(tmp_path: Path) -> None:
         ("review_below", {"review_below": 101}, "is not a number in 0..100"),
         ("review_below", {"review_below": True}, "is not a number in 0..100"),
         ("priority", {"priority": "urgent"}, "is not one of low, normal, high"),
-        ("robot_backlog", {"robot_backlog": -1}, "is not 0 (twice robot_processes)"),
+        ("robot_backlog", {"robot_backlog": -1}, "is not 0 (robot_processes + 1)"),
     ],
 )
 def test_a_wrong_key_is_named_with_its_reason(
