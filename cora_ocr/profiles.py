@@ -62,6 +62,9 @@ PAGES = ".cora-pages"
 # How often a document was taken back from a robot process that stopped holding it
 # (`.cora-taken/<name>`, its count): the second time it is refused, not handed on again.
 TAKEN = ".cora-taken"
+# Documents whose reading killed two robot processes, waiting to be read once more alone by a
+# fresh process (robot/crashes.py).
+ALONE = ".cora-alone"
 # The built-in robot's heartbeat, beside a profile's output folder (not in it: the hot folders
 # hold documents only, for external robots and operators): its age says when the robot was
 # last seen (GET /readyz).
@@ -243,6 +246,13 @@ class Profile:
     def taken_back_path(self, file_name: str) -> Path:
         return self.input_dir / TAKEN / file_name
 
+    @property
+    def alone_dir(self) -> Path:
+        return self.input_dir / ALONE
+
+    def alone_path(self, file_name: str) -> Path:
+        return self.alone_dir / file_name
+
     def claimed(self, file_name: str) -> list[Path]:
         """The document as a robot process has claimed it (normally one path, or none)."""
         try:
@@ -268,6 +278,7 @@ class Profile:
             *self.claimed(file_name),
             *self.answers(file_name),
             self.taken_back_path(file_name),
+            self.alone_path(file_name),
         )
         shutil.rmtree(self.pages_dir(file_name), ignore_errors=True)
 

@@ -154,6 +154,9 @@ def settings(session_dir: Path, connection_root: Path, backend: str) -> Settings
                 "output_dir": str(robot / name / "out"),
                 "output_format": output_format,
                 "dpi": 150,
+                # Four documents handed to the robot at a time, whatever the machine's cores
+                # (the default follows robot_processes, which follows them).
+                "robot_backlog": 4,
             }
             for name, output_format in (
                 ("Default", "alto"),

@@ -140,30 +140,21 @@ def _embedded_robot(services: Any) -> Any:
 
 
 def cmd_robot(settings: Settings, args: argparse.Namespace) -> int:
-    """The built-in robot for one profile: `robot_processes` processes (one runs here)."""
+    """The built-in robot for one profile: `robot_processes` processes under this one, which
+    restarts them and judges how each stopped (robot/crashes.py), one process included."""
     from cora_ocr.profiles import Profiles
-    from cora_ocr.robot.hotfolder import Robot
-    from cora_ocr.robot.pool import RobotPool, limit_memory
+    from cora_ocr.robot.pool import RobotPool
 
     profile = Profiles.from_settings(settings).get(args.profile)
     if profile is None:
         raise CoraError(f"--profile: no OCR profile named {args.profile!r}")
     processes = args.processes or profile.robot_processes
-    if processes > 1:
-        pool = RobotPool(profile, processes)
-        StopSignals(pool.stop)
-        print(f"cora-ocr robot watching {profile.input_dir} with {processes} processes", flush=True)
-        pool.run(burst=args.burst)
-        pool.stop()
-        print("cora-ocr robot stopped", flush=True)
-        return 0
-    limit_memory(profile.robot_memory_mb)  # this process is the robot
-    robot = Robot(profile)  # its loop creates the hot folders, and waits while it cannot
-    StopSignals(robot.stop)  # it finishes the document in hand
-    print(f"cora-ocr robot watching {profile.input_dir}", flush=True)
-    handled = robot.run(burst=args.burst)
-    robot.close()
-    print(f"cora-ocr robot stopped after {handled} documents ({robot.pages_done} pages)")
+    pool = RobotPool(profile, processes)
+    StopSignals(pool.stop)
+    print(f"cora-ocr robot watching {profile.input_dir} with {processes} processes", flush=True)
+    pool.run(burst=args.burst)
+    pool.stop()
+    print("cora-ocr robot stopped", flush=True)
     return 0
 
 

@@ -37,8 +37,6 @@ import json
 import logging
 import os
 import secrets
-import shutil
-import socket
 import tempfile
 import threading
 import time
@@ -51,6 +49,8 @@ from PIL import Image
 from cora_ocr.metrics import Metrics
 from cora_ocr.outages import Backoff, Outage
 from cora_ocr.profiles import ENGINE_FAILED, PAGES, TAKEN, Profile, original_name
+from cora_ocr.robot import crashes
+from cora_ocr.robot.crashes import HOST, PULSE, process_alive, write_atomically
 from cora_ocr.robot.documents import Document, UnsupportedDocument, open_document
 from cora_ocr.robot.engine import (
     Block,
@@ -63,25 +63,12 @@ from cora_ocr.robot.engine import (
 from cora_ocr.robot.layers import assemble
 from cora_ocr.robot.quality import confidence
 from cora_ocr.robot.render import RENDERERS
+from cora_ocr.robot.turns import take_turns
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 5.0
 # How often stale claims are looked for, busy or idle (an idle process wakes for it).
 TAKE_BACK_SECONDS = 1.0
-LOOK_SECONDS = 2.0
-PULSE = ".pulse"  # replaced in a process's claims folder at every pulse
-HOST = socket.gethostname()
-
-
-def write_atomically(target: Path, data: bytes) -> None:
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".robot", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def default_engine(profile: Profile) -> TesseractEngine:
@@ -92,16 +79,6 @@ def default_engine(profile: Profile) -> TesseractEngine:
 
 class Aborted(Exception):
     """The document was taken away (its job aborted) while being recognised."""
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def page_to_json(page: PageResult) -> bytes:
@@ -142,28 +119,9 @@ def _task_name(number: int) -> str:
     return f"{number:05}.task"
 
 
-# A document (or a page) is taken back from a process that stopped holding it once; the
-# second time it is refused: its reading killed two processes (robot_memory_mb, a crash).
-MAX_TAKE_BACKS = 2
-
-
-def _count(path: Path) -> int:
-    """Add one to the count kept in `path` (made with its folder if missing); the new count."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        count = int(path.read_text("ascii").strip() or 0) + 1
-    except (FileNotFoundError, ValueError):
-        count = 1
-    write_atomically(path, str(count).encode())
-    return count
-
-
-def _given_up(what: str, owner: str) -> str:
-    return (
-        f"{ENGINE_FAILED}: robot processes stopped twice while reading {what} (the last was "
-        f"{owner}): it is not handed on again. A page too big for the robot's memory "
-        "(robot_memory_mb) or one that crashes the engine does this"
-    )
+class ReadAlone(Exception):
+    """A page of the document killed two robot processes: the document is read once more,
+    alone (robot/crashes.py)."""
 
 
 class Robot:
@@ -176,8 +134,14 @@ class Robot:
         idle_seconds: float = 0.5,
         events: bool = True,
         metrics: Metrics | None = None,
+        supervisor: int | None = None,
+        lone: bool = False,
     ) -> None:
         self.profile = profile
+        # The pool that supervises this process (its PID), and whether it is a lone re-read
+        # (robot/crashes.py): written into its claims folder as it starts.
+        self.supervisor, self.lone = supervisor, lone
+        self._marked = False
         self.metrics = metrics or Metrics()
         self.owner = f"{HOST}-{os.getpid()}-{secrets.token_hex(3)}"
         self.unavailable: str | None = None
@@ -237,6 +201,9 @@ class Robot:
                 folder.mkdir(parents=True, exist_ok=True)
                 log.warning("recreated the missing robot folder %s", folder)
         self.claims.mkdir(parents=True, exist_ok=True)
+        if not self._marked:
+            crashes.mark(self.claims, self.supervisor, self.lone)
+            self._marked = True
 
     def run(self, burst: bool = False) -> int:
         """Process documents until stopped (burst: until nothing is left to do). Returns the
@@ -246,8 +213,6 @@ class Robot:
         A hot folder that is missing is recreated; one that cannot be, or a write that
         fails, is weather: one WARNING, then the loop waits and tries again (burst: returns).
         """
-        from cora_ocr.robot.turns import take_turns
-
         return take_turns([self], self.stop_event, self.wake, burst)
 
     def step(self) -> bool:
@@ -279,10 +244,9 @@ class Robot:
     def _tidy(self) -> None:
         """Remove this process's claims folder, and the shared ones, when they are empty: a
         robot that stopped leaves the input folder as it found it."""
-        with contextlib.suppress(OSError):
-            (self.claims / PULSE).unlink()
+        crashes.clear_owner(self.claims)
+        self._marked = False
         for folder in (
-            self.claims,
             self.profile.claims_dir,
             self.profile.input_dir / PAGES,
             self.profile.input_dir / TAKEN,
@@ -362,6 +326,16 @@ class Robot:
             self._observer = None
 
     # --- claims ---------------------------------------------------------------------------
+    def claim_alone(self, name: str) -> Path | None:
+        """A document queued to be read alone (robot/crashes.py), claimed by this process."""
+        self.ensure_folders()
+        target = self.claims / name
+        try:
+            os.rename(self.profile.alone_path(name), target)
+        except FileNotFoundError:
+            return None  # another pool's lone reader took it, or its job went away
+        return target
+
     def claim_next(self) -> Path | None:
         """Take the oldest waiting document by renaming it into this process's claims."""
         for path in self.pending():
@@ -396,8 +370,8 @@ class Robot:
         machine)."""
         if owner == self.owner:
             return False
-        host, _, rest = owner.rpartition("-")[0].rpartition("-")
-        if host == HOST and rest.isdigit() and not _process_alive(int(rest)):
+        host, pid = crashes.owner_process(owner)
+        if host == HOST and pid is not None and not process_alive(pid):
             return True
         try:
             pulse = (self.profile.claims_dir / owner).stat().st_mtime
@@ -407,27 +381,28 @@ class Robot:
 
     def take_back_stale(self, now: bool = False) -> int:
         """Hand the documents and page tasks of stopped processes back (at most every
-        TAKE_BACK_SECONDS unless `now`)."""
+        TAKE_BACK_SECONDS unless `now`), each judged by why its process stopped
+        (robot/crashes.py): pages first, then documents, then the gone process's folder."""
         if not now and time.monotonic() < self._next_take_back:
             return 0
         self._next_take_back = time.monotonic() + TAKE_BACK_SECONDS
-        taken = 0
         server_now = self.server_now()
-        with contextlib.suppress(FileNotFoundError):
-            for owner in os.scandir(self.profile.claims_dir):
-                if owner.name == self.owner or not self._owner_gone(owner.name, server_now):
-                    continue
-                for entry in os.scandir(owner.path):
-                    if entry.name.startswith("."):  # its pulse, or a pulse half written
-                        continue
-                    if os.path.lexists(self.profile.input_path(entry.name)):
-                        continue
-                    with contextlib.suppress(FileNotFoundError):
-                        taken += self._take_back(Path(entry.path), owner.name)
-                with contextlib.suppress(OSError):
-                    os.unlink(Path(owner.path) / PULSE)
-                with contextlib.suppress(OSError):
-                    os.rmdir(owner.path)
+        return self._take_back_pages(server_now) + self._take_back_documents(server_now)
+
+    def _gone(self, owner: str, server_now: float) -> tuple[Path, str] | None:
+        """A claims folder of a stopped process and why it stopped (its pool's verdict); None
+        while it runs, or while its pool has not said yet, or for a lone re-read whose pool
+        lives (that pool judges it)."""
+        folder = self.profile.claims_dir / owner
+        if not self._owner_gone(owner, server_now):
+            return None
+        if crashes.is_lone(folder) and crashes.pool_alive(folder):
+            return None
+        cause = crashes.verdict(folder, server_now, self.profile.claim_timeout_seconds)
+        return None if cause is None else (folder, cause)
+
+    def _take_back_pages(self, server_now: float) -> int:
+        taken = 0
         with contextlib.suppress(FileNotFoundError):
             for work in os.scandir(self.profile.input_dir / PAGES):
                 with contextlib.suppress(FileNotFoundError):
@@ -435,45 +410,80 @@ class Robot:
                         if not entry.name.endswith(".claim"):
                             continue
                         number, holder = entry.name.removesuffix(".claim").split(".", 1)
-                        if not self._owner_gone(holder, server_now):
+                        gone = self._gone(holder, server_now)
+                        if gone is None:
                             continue
                         with contextlib.suppress(FileNotFoundError):
                             if os.path.exists(Path(work.path) / f"{number}.json"):
                                 # Its owner stopped between writing the page and letting go.
                                 os.unlink(entry.path)
                                 continue
-                            taken += self._take_back_page(Path(entry.path), int(number), holder)
+                            taken += self._take_back_page(Path(entry.path), int(number), gone[1])
         return taken
 
-    def _take_back(self, claim: Path, owner: str) -> int:
-        """A stopped process's document: back into input_dir, or refused the second time
-        (a document whose reading kills robot processes is not handed on for ever). It is
-        first renamed into this process's claims, so that one process alone decides."""
+    def _take_back_documents(self, server_now: float) -> int:
+        taken = 0
+        with contextlib.suppress(FileNotFoundError):
+            for owner in os.scandir(self.profile.claims_dir):
+                if owner.name == self.owner:
+                    continue
+                gone = self._gone(owner.name, server_now)
+                if gone is None:
+                    continue
+                folder, cause = gone
+                lone = crashes.is_lone(folder)
+                for entry in os.scandir(owner.path):
+                    if entry.name.startswith("."):  # its pulse and markers, or one half written
+                        continue
+                    if os.path.lexists(self.profile.input_path(entry.name)):
+                        continue
+                    with contextlib.suppress(FileNotFoundError):
+                        taken += self._take_back(Path(entry.path), owner.name, cause, lone)
+                crashes.clear_owner(folder)
+        return taken
+
+    def _take_back(self, claim: Path, owner: str, cause: str, lone: bool = False) -> int:
+        """A stopped process's document, first renamed into this process's claims so that
+        one process alone decides: back into input_dir; where its process crashed for the
+        second time, read once more alone; where it was a lone re-read whose pool is gone
+        too, back in the lone queue."""
         mine = self.claims / claim.name
         self.claims.mkdir(parents=True, exist_ok=True)
         os.rename(claim, mine)
-        if _count(self.profile.taken_back_path(claim.name)) >= MAX_TAKE_BACKS:
-            self._refuse(mine, _given_up("this document", owner))
+        if lone:
+            self.profile.alone_dir.mkdir(parents=True, exist_ok=True)
+            os.rename(mine, self.profile.alone_path(claim.name))
+            return 0
+        if cause and crashes.count(self.profile.taken_back_path(claim.name)) >= crashes.MAX_CRASHES:
+            crashes.read_alone(self.profile, mine, cause)
             return 0
         back = self.profile.input_path(claim.name)
         os.rename(mine, back)
         os.utime(back)  # its wait starts again; the oldest still go first
-        log.warning(
-            "took back %s from robot process %s, which stopped while holding it",
-            claim.name,
-            owner,
-        )
+        if cause:
+            log.warning(
+                "took back %s from robot process %s, which died while reading it (%s)",
+                claim.name,
+                owner,
+                cause,
+            )
+        else:
+            log.info(
+                "took back %s from robot process %s, which stopped with its pool or host "
+                "(no fault of the document)",
+                claim.name,
+                owner,
+            )
         return 1
 
-    def _take_back_page(self, claim: Path, number: int, holder: str) -> int:
-        """A stopped process's page task: a task again, or failed the second time."""
+    def _take_back_page(self, claim: Path, number: int, cause: str) -> int:
+        """A stopped process's page task: a task again; where its process crashed for the
+        second time, the document is to be read alone (its owner sees `<n>.alone`)."""
         work = claim.parent
         mine = work / f"{number:05}.{self.owner}.claim"
         os.rename(claim, mine)
-        if _count(work / f"{number:05}.taken") >= MAX_TAKE_BACKS:
-            write_atomically(
-                work / f"{number:05}.failed", _given_up(f"page {number}", holder).encode()
-            )
+        if cause and crashes.count(work / f"{number:05}.taken") >= crashes.MAX_CRASHES:
+            write_atomically(work / f"{number:05}.alone", cause.encode())
             mine.unlink()
             return 0
         os.rename(mine, work / _task_name(number))
@@ -554,10 +564,7 @@ class Robot:
         return page
 
     def _note(self, name: str, notes: list[str]) -> None:
-        if notes:
-            with self.profile.notes_path(name).open("a", encoding="utf-8") as handle:
-                # One short append of whole lines: never mixed with another process's.
-                handle.write("".join(f"{note}\n" for note in notes))
+        crashes.note(self.profile, name, notes)
 
     def _recognise_task(self, document: Document, work: Path, number: int) -> None:
         page = self._read(document, work.name, number)
@@ -591,6 +598,9 @@ class Robot:
                 finally:
                     claim.unlink(missing_ok=True)
             names = set(os.listdir(work))
+            alone = sorted(name for name in names if name.endswith(".alone"))
+            if alone:
+                raise ReadAlone((work / alone[0]).read_text("utf-8", "replace"))
             failed = sorted(name for name in names if name.endswith(".failed"))
             if failed:
                 raise RuntimeError((work / failed[0]).read_text("utf-8", "replace"))
@@ -625,6 +635,9 @@ class Robot:
             pages, results, count = self._results(path)
         except Aborted:
             return self._dropped(path)
+        except ReadAlone as exc:
+            crashes.read_alone(self.profile, path, str(exc))
+            return False
         except UnsupportedDocument as exc:
             self._refuse(path, str(exc))
             return False
@@ -702,8 +715,7 @@ class Robot:
 
     def _forget(self, path: Path) -> None:
         """What the robot kept about a document while it was read: its pages, its count."""
-        shutil.rmtree(self.profile.pages_dir(path.name), ignore_errors=True)
-        self.profile.taken_back_path(path.name).unlink(missing_ok=True)
+        crashes.forget(self.profile, path.name)
 
     def _searchable_pdf(self, path: Path, layered: set[int] | None = None) -> tuple[bytes, int]:
         """Tesseract's PDF renderer takes the whole document: not spread across processes.
@@ -767,8 +779,4 @@ class Robot:
         return open_document(path, profile.media_types, profile.dpi, profile.max_page_pixels)
 
     def _refuse(self, path: Path, reason: str) -> None:
-        log.warning("refused %s: %s", path.name, reason)
-        if path.exists():
-            write_atomically(self.profile.error_path(path.name), reason.encode("utf-8"))
-            path.unlink(missing_ok=True)
-        self._dropped(path)
+        crashes.refuse(self.profile, path, reason)

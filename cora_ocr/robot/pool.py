@@ -12,6 +12,7 @@ on `stop`: each finishes the page in hand.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -28,6 +29,7 @@ from cora_ocr.logs import JsonFormatter
 from cora_ocr.metrics import process_gone
 from cora_ocr.outages import Backoff
 from cora_ocr.profiles import Profile
+from cora_ocr.robot import crashes
 
 log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 30.0
@@ -49,16 +51,40 @@ def _robot_process(profiles: tuple[Profile, ...], level: str, log_format: str, b
     logs.configure(level, log_format)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the pool's owner decides when to stop
     limit_memory(memory_limit(profiles))
+    pool = os.getppid()
     robot: Any = (
-        Robot(profiles[0])
+        Robot(profiles[0], supervisor=pool)
         if len(profiles) == 1
-        else SharedRobot([Robot(profile) for profile in profiles])
+        else SharedRobot([Robot(profile, supervisor=pool) for profile in profiles])
     )
     StopSignals(robot.stop, [signal.SIGTERM])
     _stop_when_orphaned(robot.stop)
     _exit_when_abandoned(robot)
     try:
         robot.run(burst=burst)
+    finally:
+        robot.close()
+
+
+def _lone_process(profile: Profile, name: str, level: str, log_format: str) -> None:
+    """A fresh process that reads one document alone, its pages spread to no one, under the
+    memory limit: the last chance of a document whose reading killed two processes
+    (robot/crashes.py). If it dies too, its pool refuses the document with the cause."""
+    from cora_ocr import logs
+    from cora_ocr.robot.hotfolder import Robot
+
+    logs.configure(level, log_format)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    limit_memory(profile.robot_memory_mb)
+    alone = dataclasses.replace(profile, robot_processes=1)
+    robot = Robot(alone, supervisor=os.getppid(), lone=True)
+    _stop_when_orphaned(robot.stop)
+    _exit_when_abandoned(robot)
+    try:
+        claimed = robot.claim_alone(name)
+        if claimed is not None:
+            log.info("reading %s alone", name)
+            robot.process(claimed)
     finally:
         robot.close()
 
@@ -72,7 +98,7 @@ def memory_limit(profiles: tuple[Profile, ...]) -> int:
 def limit_memory(megabytes: int) -> None:
     """The process's address space (RLIMIT_AS): a page that needs more fails to allocate
     (MemoryError, or the process dies) instead of taking the machine's memory; the document
-    is refused the second time (robot/hotfolder.py: MAX_TAKE_BACKS)."""
+    is read once more alone, then refused (robot/crashes.py)."""
     if megabytes:
         limit = megabytes * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -134,6 +160,7 @@ class RobotPool:
         self.log_format = "json" if json_lines else "text"
         self._context = multiprocessing.get_context("spawn")  # no threads or sockets inherited
         self._processes: list[Any] = []
+        self._lone: tuple[Any, Profile, str] | None = None  # a lone re-read under way
         self._stopping = threading.Event()
         self._stop_lock = threading.Lock()
         self.restarts = 0
@@ -158,12 +185,15 @@ class RobotPool:
 
     def run(self, burst: bool = False) -> None:
         """Start the processes and keep them running until `stop` (burst: until each has
-        found nothing left to do)."""
+        found nothing left to do). A process that dies while the pool lives is a crash:
+        its claims folders say how (robot/crashes.py), and what it held counts against the
+        documents. One document at a time is read alone, in a process of its own."""
         self._processes = [self._start_one(burst) for _ in range(self.size)]
         backoff = Backoff(base=1.0, cap=30.0)
         while not self._stopping.is_set():
+            self._tend_lone_read()
             if burst:
-                if not any(process.is_alive() for process in self._processes):
+                if self._lone is None and not any(p.is_alive() for p in self._processes):
                     return
                 self._stopping.wait(0.1)
                 continue
@@ -174,6 +204,8 @@ class RobotPool:
                     process_gone(process.pid)
                     self._processes[index] = self._start_one(burst)
                     continue
+                cause = crashes.cause_of(process.exitcode, memory_limit(self.profiles))
+                crashes.record_crash(self.profiles, process.pid, cause)
                 log.error(
                     "robot process %s of profile %s died (exit code %s); starting another",
                     process.pid,
@@ -187,17 +219,49 @@ class RobotPool:
                     self._processes[index] = self._start_one(burst)
             self._stopping.wait(0.5)
 
+    def _tend_lone_read(self) -> None:
+        """Judge the lone re-read that ended, and start the next one waiting."""
+        if self._lone is not None:
+            process, profile, name = self._lone
+            if process.is_alive():
+                return
+            process_gone(process.pid)
+            self._lone = None
+            if process.exitcode not in (0, ABANDONED_EXIT):
+                cause = crashes.cause_of(process.exitcode, profile.robot_memory_mb)
+                crashes.refuse_after_lone_read(profile, name, cause)
+        if self._stopping.is_set():
+            return
+        for profile in self.profiles:
+            with contextlib.suppress(OSError):
+                waiting = sorted(entry.name for entry in os.scandir(profile.alone_dir))
+                if waiting:
+                    self._lone = (self._start_lone(profile, waiting[0]), profile, waiting[0])
+                    return
+
+    def _start_lone(self, profile: Profile, name: str) -> Any:
+        os.environ.setdefault("MALLOC_ARENA_MAX", "2")
+        process = self._context.Process(
+            target=_lone_process,
+            args=(profile, name, self.level, self.log_format),
+            name=f"cora-ocr robot {profile.name} (alone)",
+            daemon=True,
+        )
+        process.start()
+        return process
+
     def stop(self, timeout: float = STOP_GRACE_SECONDS) -> None:
         """Ask every process to stop after its page in hand; kill those that do not. Calls
         from several threads (a signal's, the owner's) take turns: two joining the same
         process at once could each see the other reap it and call it alive."""
         self._stopping.set()
         with self._stop_lock:
-            for process in self._processes:
+            every = [*self._processes, *([self._lone[0]] if self._lone else [])]
+            for process in every:
                 if process.is_alive():
                     with contextlib.suppress(ProcessLookupError):
                         process.terminate()  # SIGTERM: the robot's stop
-            for process in self._processes:
+            for process in every:
                 process.join(timeout)
                 if process.is_alive():
                     log.warning(

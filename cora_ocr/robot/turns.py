@@ -10,12 +10,28 @@ between them: a document arriving in any profile's input folder wakes the proces
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-from cora_ocr.robot.hotfolder import LOOK_SECONDS
+# An idle process looks for stale claims at least this often, whatever the file-system events
+# say: a host that dies sends none (robot/hotfolder.py's module docstring).
+LOOK_SECONDS = 2.0
 
-if TYPE_CHECKING:
-    from cora_ocr.robot.hotfolder import Robot
+
+class Robot(Protocol):
+    """What the loop asks of each profile's robot (robot/hotfolder.py's Robot)."""
+
+    stop_event: threading.Event
+    wake: threading.Event
+    finished: int
+    idle_seconds: float
+    outage: Any
+    working_on: Any
+
+    def start(self) -> None: ...
+    def start_watching(self) -> None: ...
+    def step(self) -> bool: ...
+    def finish(self) -> None: ...
+    def close(self) -> None: ...
 
 
 def take_turns(

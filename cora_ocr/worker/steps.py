@@ -144,7 +144,7 @@ def put_input(ctx: StepContext, job: JobRecord) -> Outcome:
             OcrErrorCode.InputFileExists,
             f"{name} in the robot input folder is not a document this job put there; remove it",
         )
-    if target.is_file() or profile.claimed(name):
+    if target.is_file() or profile.claimed(name) or profile.alone_path(name).is_file():
         return Outcome(JobState.WAITING_FOR_OUTPUT)  # waiting for the robot, or in its hands
     if any(path.exists() for path in profile.answers(name)):
         return Outcome(JobState.WAITING_FOR_OUTPUT)  # the robot has it, or is done with it

@@ -1,7 +1,8 @@
-"""Documents that kill robots (issue 24), with real `cora-ocr robot` pools: a document whose
-reading killed two processes is refused with the reason instead of going round again; a
-process under `robot_memory_mb` that meets a page too big for it does not take the machine
-with it; the render of an aborted job stops at once. The pool carries on each time."""
+"""Documents that kill robots (issues 24 and 37), with real `cora-ocr robot` pools: a document
+whose reading killed two processes (their pool living on) is read once more alone, and refused
+with the cause only if that read dies too, instead of going round again; a process under
+`robot_memory_mb` that meets a page too big for it does not take the machine with it; the
+render of an aborted job stops at once. The pool carries on each time."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from cora_ocr.profiles import CLAIMS, Profile
 from cora_ocr.robot import samples
+from cora_ocr.robot.crashes import HOST
 from tests.corpus import WIDE, a4, encode, text_pdf
 from tests.processes import drop, start_robot
 from tests.waiting import wait_until
@@ -94,26 +96,58 @@ def then_a_plain_page_is_read(profile: Profile, number: int) -> None:
     wait_until(profile.result_path(name).exists, 120, "the next document's result")
 
 
-def test_a_document_whose_reading_killed_two_robot_processes_is_refused(tmp_path: Path) -> None:
+def test_a_document_whose_reading_killed_two_robot_processes_is_read_alone_then_refused(
+    tmp_path: Path,
+) -> None:
     config, profile = pool(tmp_path, 2)
     name = "21-0000000f-heavy.png"
     with running(config):
         wait_until(lambda: len(list((profile.input_dir / CLAIMS).glob("*"))) == 2, 60, "2 robots")
         drop(profile.input_dir / name, lambda path: path.write_bytes(encode(a4(WIDE, 600), "PNG")))
         killed = []
-        for _ in range(2):
+        for turn in range(3):  # two pool processes, then the lone re-read
             wait_until(lambda: holder(profile, name) not in (None, *killed), 60, "a holder")
             pid = holder(profile, name)
             assert pid is not None
+            reading_alone = [
+                (owner / ".alone").exists()
+                for owner in profile.claims_dir.iterdir()
+                if owner.name.startswith(f"{HOST}-{pid}-")
+            ]
+            assert reading_alone == [turn == 2]
             os.kill(pid, signal.SIGKILL)  # as the OOM killer does, mid-page
             killed.append(pid)
         wait_until(profile.error_path(name).exists, 60, "the document refused")
         reason = profile.error_path(name).read_text()
-        assert "robot processes stopped twice while reading this document" in reason, reason
+        assert "died twice while reading this document, and once more reading it alone" in reason
+        assert "(killed by signal SIGKILL" in reason, reason
         assert reason.startswith("OCR failed: ")  # a processing error, not the document's type
         assert not profile.result_path(name).exists() and holder(profile, name) is None
-        assert not (profile.input_dir / name).exists()  # not handed on a third time
+        assert not (profile.input_dir / name).exists()  # not handed on again
+        assert "read once more, alone" in profile.notes_path(name).read_text()
         then_a_plain_page_is_read(profile, 22)
+
+
+def test_a_document_whose_holders_were_killed_twice_completes_when_read_alone(
+    tmp_path: Path,
+) -> None:
+    """The document was healthy: the processes were killed from outside while it was read."""
+    config, profile = pool(tmp_path, 2)
+    name = "27-00000013-healthy.png"
+    with running(config):
+        wait_until(lambda: len(list((profile.input_dir / CLAIMS).glob("*"))) == 2, 60, "2 robots")
+        drop(profile.input_dir / name, lambda path: path.write_bytes(encode(a4(WIDE, 600), "PNG")))
+        killed: list[int] = []
+        for _ in range(2):
+            wait_until(lambda: holder(profile, name) not in (None, *killed), 60, "a holder")
+            pid = holder(profile, name)
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        wait_until(profile.result_path(name).exists, 120, "its result, read alone")
+    assert not profile.error_path(name).exists()
+    assert "read once more, alone" in profile.notes_path(name).read_text()
+    assert not profile.alone_dir.exists() or not any(profile.alone_dir.iterdir())
 
 
 def test_a_page_too_big_for_the_robots_memory_ends_the_document_not_the_machine(
@@ -130,9 +164,14 @@ def test_a_page_too_big_for_the_robots_memory_ends_the_document_not_the_machine(
         wait_until(profile.error_path(name).exists, 120, "the document refused")
         then_a_plain_page_is_read(profile, 24)
     # Leptonica's allocations fail and Tesseract dies of it (SIGSEGV), in one process, then
-    # in the one that took the document back: then it is refused.
+    # in the one that took the document back, then in the one that read it alone: then it is
+    # refused, with the cause.
     reason = profile.error_path(name).read_text()
-    assert reason.startswith("OCR failed: robot processes stopped twice"), reason
+    assert reason.startswith(
+        "OCR failed: robot processes died twice while reading this document, and once more "
+        "reading it alone (killed by signal SIG"
+    ), reason
+    assert "under robot_memory_mb = 1024" in reason
     assert run.log.count("died (exit code") == 2, run.log
     assert run.process.returncode == 0
 

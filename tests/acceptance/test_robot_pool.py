@@ -173,12 +173,12 @@ def test_a_robot_process_killed_mid_document_is_taken_over(
     config, profile = robot_config
     name = "7-0000000c-killed.pdf"
     samples.write_pdf(profile.input_dir / name, PAGES_TEXT)
-    victim = start_robot(config, "--processes", "1")
+    victim = start_robot(config, "--processes", "1", new_session=True)
     work = profile.pages_dir(name)
     try:
         wait_until(lambda: work.is_dir() and any(work.glob("*.json")), 60, "a first page")
     finally:
-        victim.kill()
+        os.killpg(victim.pid, signal.SIGKILL)  # the whole robot: its pool and its process
         victim.communicate(timeout=30)
     claimed = list((profile.input_dir / CLAIMS).glob(f"*/{name}"))
     assert len(claimed) == 1 and not (profile.input_dir / name).exists()
@@ -261,13 +261,46 @@ def test_a_claim_without_a_pulse_is_taken_back_after_the_timeout(
     assert robot.take_back_stale(now=True) == 2
     assert (profile.input_dir / "9-0000000e-left.png").exists()  # back in the queue
     assert (alive / "8-0000000d-held.png").exists()  # its owner has a pulse: left alone
+    # Its pool said nothing (the host went down with it): no fault of the page's, none counted.
     assert sorted(p.name for p in page_task.iterdir()) == [
         "00001.json",
-        "00002.taken",  # once: a second time, the page fails (test_robot_limits.py)
         "00002.task",
         "00003.otherhost-4242-a1b2c3.claim",
     ]
     assert not gone.exists()
+    assert not profile.taken_back_path("9-0000000e-left.png").exists()
+
+
+def test_a_crash_its_pool_saw_counts_against_what_the_process_held(
+    robot_config: tuple[Path, Profile],
+) -> None:
+    """The other host's pool lived and said how its process died (.crashed): the document
+    and the page it held count it; the second time the document is read once more alone."""
+    _config, profile = robot_config
+    _alive, gone = claims_of_another_host(profile)
+    (gone / ".crashed").write_text("killed by signal SIGSEGV")
+    old = time.time() - profile.claim_timeout_seconds - 1
+    os.utime(gone, (old, old))
+    page_task = profile.pages_dir("8-0000000d-held.png")
+    page_task.mkdir(parents=True)
+    (page_task / "00002.otherhost-4343-d4e5f6.claim").touch()
+
+    robot = Robot(profile, engine_factory=lambda _p: None)  # type: ignore[arg-type,return-value]
+    assert robot.take_back_stale(now=True) == 2
+    assert profile.taken_back_path("9-0000000e-left.png").read_text() == "1"
+    assert (page_task / "00002.taken").read_text() == "1"
+    # Held and crashed again: read once more alone, not refused yet.
+    crashed = profile.claims_dir / "otherhost-4444-a0a0a0"
+    crashed.mkdir()
+    os.rename(profile.input_dir / "9-0000000e-left.png", crashed / "9-0000000e-left.png")
+    (crashed / ".crashed").write_text("killed by signal SIGKILL")
+    os.utime(crashed, (old, old))
+    assert robot.take_back_stale(now=True) == 0
+    assert profile.alone_path("9-0000000e-left.png").exists()
+    assert not profile.error_path("9-0000000e-left.png").exists()
+    notes = profile.notes_path("9-0000000e-left.png").read_text()
+    assert "died twice while reading this document (the last killed by signal SIGKILL)" in notes
+    robot.close()
 
 
 def test_two_robots_racing_for_documents_take_each_once(

@@ -34,7 +34,7 @@ def test_outputs_and_their_names(tmp_path: Path) -> None:
         "auto",
     )
     assert (default.review_below, default.priority) == (None, Priority.normal)
-    assert default.backlog == 2 * default.robot_processes
+    assert default.backlog == default.robot_processes + 1  # one in hand each, one waiting
     bundle = profile_of(tmp_path, outputs=["alto", "pdf", "txt"], robot_backlog=3)
     assert (bundle.outputs, bundle.output_format, bundle.backlog) == (
         ("alto", "pdf", "text"),
