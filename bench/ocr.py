@@ -16,6 +16,9 @@ In one run, on the same pages (--pages of mixed text: half single-page PNGs, hal
   ghostscript), never in the project's venv;
 - born-digital pages (issue 28): a PDF with a text layer and no image, read from its layer
   (skip_text "auto") against OCR of the same pages; target: 10x;
+- memory (issue 37): the corpus through `cora-ocr serve` on its shipped defaults, uploaded
+  through REST: the peak of the resident memory of serve and its robot processes together
+  (sampled every 50 ms); target: under 1.5 GB;
 - real shapes (issue 24): the corpus of tests/corpus.py (blank, label, receipt, 600 dpi, A3,
   30000 px, 100- and 200-inch pages, CCITT, CMYK, alpha, 16-bit, JPEG 2000, broken and
   encrypted PDFs, turned and skewed pages...) through the robot pool with the default page
@@ -23,7 +26,7 @@ In one run, on the same pages (--pages of mixed text: half single-page PNGs, hal
   the largest robot process; and OCRmyPDF on the same files, one run each.
 
     .venv/bin/python bench/ocr.py [--pages 40] [--processes N] [--handoffs 15]
-                                    [--only shapes|born-digital]
+                                    [--only shapes|born-digital|memory]
 """
 
 from __future__ import annotations
@@ -379,9 +382,15 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=40)
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--handoffs", type=int, default=15)
-    parser.add_argument("--only", choices=["shapes", "born-digital"], help="run only this part")
+    parser.add_argument(
+        "--only", choices=["shapes", "born-digital", "memory"], help="run only this part"
+    )
     args = parser.parse_args()
     n = args.processes
+    if args.only == "memory":
+        with tempfile.TemporaryDirectory(prefix="cora-bench-ocr-") as tmp:
+            print_serve_memory(Path(tmp))
+        return
     if args.only == "shapes":
         with tempfile.TemporaryDirectory(prefix="cora-bench-ocr-") as tmp:
             print_shapes(Path(tmp), n)
@@ -469,6 +478,104 @@ def print_born_digital(base: Path, pages: int) -> None:
         f"born-digital PDF, {pages} pages: text layer {layer:8.1f} pages/s, OCR of the same"
         f" pages {ocr:5.2f} pages/s: {layer / ocr:.0f}x (target: 10x); the layer's text"
         f" {'exact' if exact else 'NOT exact'}",
+        flush=True,
+    )
+
+
+def _tree(root: int) -> list[int]:
+    """`root` and every process under it."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def _rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def serve_memory(base: Path) -> tuple[int, int, int, float]:
+    """The corpus through `cora-ocr serve` on its shipped defaults (no settings file: the
+    Default profile, robot_processes = the cores, the default page budget and memory limit),
+    each shape uploaded through REST: (documents ended as expected, documents, peak resident
+    memory of serve's whole process tree in KiB, seconds)."""
+    import requests
+
+    port = _free_port()
+    env = {
+        **os.environ,
+        "CORA_OCR_DATA_DIR": str(base / "serve"),
+        "CORA_OCR_PORT": str(port),
+        "CORA_OCR_ACCESS_LOG": "false",
+    }
+    serve = subprocess.Popen(
+        [str(Path(sys.executable).parent / "cora-ocr"), "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    peak, expected = 0, 0
+    try:
+        assert serve.stdout is not None and "serving" in serve.stdout.readline()
+        api = f"http://127.0.0.1:{port}/api/v1/jobs"
+        started = time.perf_counter()
+        jobs = {}
+        for shape in SHAPES:
+            created = requests.post(api, files={"file": (shape.name, shape.make())}, timeout=60)
+            if created.status_code == 201:
+                jobs[shape.name] = created.json()["id"]
+            peak = max(peak, sum(_rss_kib(pid) for pid in _tree(serve.pid)))
+        ended: dict[str, dict[str, object]] = {}
+        while len(ended) < len(jobs):
+            peak = max(peak, sum(_rss_kib(pid) for pid in _tree(serve.pid)))
+            for name, job_id in jobs.items():
+                if name not in ended:
+                    job = requests.get(f"{api}/{job_id}", timeout=30).json()
+                    if job["status"] not in ("Queued", "Throttled", "Processing"):
+                        ended[name] = job
+            time.sleep(0.05)
+        took = time.perf_counter() - started
+        for shape in SHAPES:
+            job = ended.get(shape.name)
+            if job is not None:
+                expected += (job["status"] == "Completed") == (shape.refused is None)
+    finally:
+        serve.terminate()
+        serve.wait(timeout=60)
+    return expected, len(SHAPES), peak, took
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def print_serve_memory(base: Path) -> None:
+    good, total, peak, took = serve_memory(base)
+    print(
+        f"serve on its shipped defaults ({os.cpu_count()} cores), the corpus through REST: "
+        f"{good} of {total} documents ended as expected in {took:.0f} s; peak resident memory "
+        f"of serve and its robots together {peak / 1024:.0f} MB (target: under 1536 MB)",
         flush=True,
     )
 

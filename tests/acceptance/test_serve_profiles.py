@@ -22,7 +22,7 @@ from cora_ocr.store.migrate import upgrade
 from tests.processes import Service, run
 from tests.waiting import wait_until
 
-DONE = ("Completed", "Failed", "Aborted")
+UNDER_WAY = ("Queued", "Throttled", "Processing")  # REST statuses before a job's end
 
 
 def settings_file(tmp_path: Path, profiles: str) -> Path:
@@ -80,7 +80,7 @@ def job(service: Service, job_id: int, auth: tuple[str, str] | None = None) -> d
 def finished(
     service: Service, job_id: int, seconds: float = 120, auth: tuple[str, str] | None = None
 ) -> dict[str, object]:
-    wait_until(lambda: job(service, job_id, auth)["status"] in DONE, seconds, f"job {job_id} ends")
+    wait_until(lambda: job(service, job_id, auth)["status"] not in UNDER_WAY, seconds, f"job {job_id} ends")
     return job(service, job_id, auth)
 
 
