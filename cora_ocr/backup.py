@@ -7,7 +7,7 @@ checked (`PRAGMA integrity_check`, a migration revision), then renamed into plac
 checks the file the same way and copies it into the configured database with the same API.
 
 PostgreSQL: its own tools do this best (consistent, online, parallel); `backup` prints the
-`pg_dump` command for the configured database, and the README gives `pg_restore`'s.
+`pg_dump` command for the configured database, and docs/guides/production.md gives `pg_restore`'s.
 """
 
 from __future__ import annotations

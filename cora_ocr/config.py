@@ -68,7 +68,7 @@ class Settings:
     # threads per process (1: gunicorn's `sync` worker; more: `gthread`). One process more than
     # cores: a process waiting on the database leaves its core to another (bench/run, 2 cores:
     # FileBatch on PostgreSQL 475-522/s with 2, 643/s with 3). One thread: every thread that
-    # lets go of the GIL hands it to another, and SQLite writers queue (README, "Performance").
+    # lets go of the GIL hands it to another, and SQLite writers queue (docs/performance/).
     web_workers: int = dataclasses.field(default_factory=lambda: (os.cpu_count() or 1) + 1)
     web_threads: int = 1
     # `cora-ocr web` on this Unix socket instead of host:port (nginx on the same machine): the

@@ -68,6 +68,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(document, default=str, ensure_ascii=False)
 
 
+QUIET_LIBRARIES = ("azure", "botocore", "boto3", "s3transfer", "paramiko", "smbprotocol", "spnego")
+
+
 def configure(level: str, log_format: str = "text") -> None:
     """The root logger for every command: records on standard error, one line each (text),
     or one JSON object each (json)."""
@@ -88,6 +91,10 @@ def configure(level: str, log_format: str = "text") -> None:
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     # watchdog logs every inotify event at DEBUG: far too much even for debugging ours.
     logging.getLogger("watchdog").setLevel(logging.INFO)
+    # The cloud and remote SDKs log each request (the Azure SDK its headers) at INFO: an
+    # operator's `connections check` or a worker's log is ours to say, theirs at WARNING.
+    for library in QUIET_LIBRARIES:
+        logging.getLogger(library).setLevel(max(logging.WARNING, root.level))
 
 
 def _no_alembic_boilerplate(record: logging.LogRecord) -> bool:

@@ -9,7 +9,8 @@ from cora_ocr.errors import InvalidField
 
 
 class OcrStatus(enum.StrEnum):
-    """Wire status (CONTRACT.md). Never add a value: .NET clients throw on unknown ones."""
+    """Wire status (docs/reference/contract.md). Never add a value: .NET clients throw on
+    unknown ones."""
 
     Queued = "Queued"
     ProcessingInput = "ProcessingInput"
@@ -21,7 +22,7 @@ class OcrStatus(enum.StrEnum):
 
 
 class OcrErrorCode(enum.StrEnum):
-    """Wire error code (CONTRACT.md). Never add a value."""
+    """Wire error code (docs/reference/contract.md). Never add a value."""
 
     NoError = "NoError"
     TimedOut = "TimedOut"
@@ -120,7 +121,7 @@ def can_move(source: JobState, target: JobState) -> bool:
 
 
 class PutModel(enum.StrEnum):
-    """How to put a file where one already exists (DESIGN.md, "PutModel")."""
+    """How to put a file where one already exists (docs/design/overview.md, "PutModel")."""
 
     FailIfExists = "FailIfExists"
     Overwrite = "Overwrite"

@@ -144,7 +144,7 @@ def settings(session_dir: Path, connection_root: Path, backend: str) -> Settings
     return Settings(
         data_dir=session_dir / backend,
         connections={DEFAULT_CONNECTION: connection_root},
-        # Every test license shares it; tests/unit/test_connection_access.py tests the others.
+        # Every test license shares it; tests/acceptance/test_connection_access.py tests the others.
         connection_access={DEFAULT_CONNECTION: Access(everyone=True)},
         allow_anonymous=True,
         require_https=False,

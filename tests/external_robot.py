@@ -1,6 +1,7 @@
-"""A hot-folder robot written from the README's protocol alone (it imports nothing of
-cora_ocr): `python external_robot.py INPUT_DIR OUTPUT_DIR RESULT_EXTENSION` handles every
-document waiting once and exits.
+"""A hot-folder robot written from the hot-folder protocol alone
+(docs/reference/hot-folder-protocol.md; it imports nothing of cora_ocr): `python
+external_robot.py INPUT_DIR OUTPUT_DIR RESULT_EXTENSION` handles every document waiting once
+and exits.
 
 Its "recognition" upper-cases a text document; one that says REFUSE gets a `.error`.
 """

@@ -1,4 +1,7 @@
-"""The `cora-ocr` command. Each subcommand reads its input, calls a use case, prints."""
+"""cora-ocr: a self-hosted replacement for Cora SeQuence's OCR integration service
+(coraOcrIntegration_v1.0.0.asmx). `cora-ocr serve` runs everything on this machine with the
+embedded defaults; settings come from --config FILE or CORA_OCR_* variables
+(docs/reference/settings.md). Each command's --help says what it takes."""
 
 from __future__ import annotations
 
@@ -22,13 +25,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the service on the embedded defaults")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
+    serve.add_argument("--host", help="address to listen on (default: the host setting)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: the port setting)")
     serve.set_defaults(func=run.cmd_serve)
 
     web = commands.add_parser("web", help="the production web server (gunicorn)")
-    web.add_argument("--host")
-    web.add_argument("--port", type=int)
+    web.add_argument("--host", help="address to listen on (default: the host setting)")
+    web.add_argument("--port", type=int, help="port to listen on (default: the port setting)")
     web.set_defaults(func=run.cmd_web)
 
     nginx = commands.add_parser(

@@ -44,7 +44,8 @@ def cmd_db_restore(settings: Settings, args: argparse.Namespace) -> int:
     database = backup.sqlite_path(settings.effective_database_url)
     if database is None:
         raise backup.BackupError(
-            "db restore is for SQLite; restore PostgreSQL with pg_restore (README, Backups)"
+            "db restore is for SQLite; restore PostgreSQL with pg_restore "
+            "(docs/guides/production.md, Backups)"
         )
     revision = backup.restore_sqlite(Path(args.file), database)
     print(f"{database} restored from {args.file} (revision {revision})")

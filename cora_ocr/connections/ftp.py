@@ -4,7 +4,8 @@ Delivery: the file is stored under a hidden temporary name beside the target, th
 (RNFR/RNTO): nobody sees half a result. FTP has no way to rename only if the new name is
 free: without replacing, the target is looked for (SIZE) just before the rename, and the
 rename refused if it is there; a file that appears between the look and the rename is
-replaced (README, "Connections": what FTP cannot promise).
+replaced (docs/guides/connections.md: what FTP cannot
+promise).
 
 Confinement: paths are the root, then the caller's folders and file name, checked at
 FileBatch time (`..`, absolute and drive paths refused). FTP cannot tell a link from a

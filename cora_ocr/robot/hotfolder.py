@@ -1,6 +1,6 @@
 """The robot loop: documents in, results out, through the profile's hot folders.
 
-Protocol (README "Hot-folder protocol"): a document `name.ext` in input_dir becomes
+Protocol (docs/reference/hot-folder-protocol.md): a document `name.ext` in input_dir becomes
 `<stem><result_extension>` in output_dir, or `<stem>.error` with the reason; while working the
 robot keeps `.<stem>.progress` ("done total") up to date. Files are written under a hidden
 name and renamed, so a reader never sees half a file. Documents are named for their job

@@ -1,4 +1,5 @@
-"""SOAP versions and the ASMX-shaped envelopes we send (CONTRACT.md, "Wire shapes")."""
+"""SOAP versions and the ASMX-shaped envelopes we send (docs/reference/contract.md, "Wire
+shapes")."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """ASMX's HTTP GET and POST bindings as a Spyne protocol: the arguments come as query or form
 fields (the header's MasterWorkflowInstanceId among them: these bindings have no header), the
-answer is the bare result document (CONTRACT.md). Errors are plain text, the front door's."""
+answer is the bare result document (docs/reference/contract.md). Errors are plain text, the
+front door's."""
 
 from __future__ import annotations
 

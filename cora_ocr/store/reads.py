@@ -2,7 +2,7 @@
 
 `Reads` is SQLAlchemy Core as its documentation writes it: a pooled connection, `execute`,
 `first()`. Measured under `bench/run`, it cost GetStatus 43-47% of its throughput on
-PostgreSQL and 17-25% on SQLite (README, "Performance"), more than the quarter the project
+PostgreSQL and 17-25% on SQLite (docs/performance/), more than the quarter the project
 allows before a faster path on PostgreSQL, and enough on SQLite to miss the 40%-of-ceiling
 target. So the store reads through the faster path, behind the same interface and giving the
 same rows (tests/integration/test_store_reads.py compares them), and Core serves only an

@@ -3,7 +3,7 @@
 nginx (`cora-ocr nginx-config`) takes TLS, slow clients, body sizes, connection limits and
 uploads refused from their headers; gunicorn's processes see only whole requests, one at a time
 each (its stock `sync` worker; `gthread` when `web_threads` is over 1). Chosen by measurement
-(README, "Performance"): at 16 processes the sync workers answered SOAP 2.6x what waitress's
+(docs/performance/): at 16 processes the sync workers answered SOAP 2.6x what waitress's
 loop with 4 task threads did, and FileBatch on SQLite never collapsed under writer threads.
 
 Each worker process builds its own engine and app after the fork (nothing is shared across
@@ -24,7 +24,7 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
     bind = f"unix:{settings.web_socket}" if settings.web_socket else f"{host}:{settings.port}"
     options: dict[str, Any] = {
         "bind": bind,
-        # A socket file nginx reaches through its group (README, "Running in production").
+        # A socket file nginx reaches through its group (docs/guides/production.md).
         "umask": 0o007,
         "workers": settings.web_workers,
         "worker_class": "gthread" if settings.web_threads > 1 else "sync",

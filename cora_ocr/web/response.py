@@ -40,7 +40,7 @@ class Response:
 
 
 def plain(status: int, text: str) -> Response:
-    """GET/POST and transport errors: one line of text (CONTRACT.md)."""
+    """GET/POST and transport errors: one line of text (docs/reference/contract.md)."""
     line = " ".join(text.split())
     return Response(status, TEXT_PLAIN, line.encode("utf-8"))
 

@@ -97,8 +97,8 @@ SIGNATURE = "Cora-Signature"
 
 def signature(secret: str, body: bytes, at: int) -> str:
     """`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">` under the license's callback
-    secret: what a receiver checks (README, "Callbacks") to tell our callback from a forgery,
-    and a replay (t) from a fresh one."""
+    secret: what a receiver checks (docs/guides/rest.md, "Signed callbacks") to tell our
+    callback from a forgery, and a replay (t) from a fresh one."""
     mac = hmac.new(secret.encode(), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
     return f"t={at},v1={mac}"
 

@@ -201,8 +201,8 @@ def wait_for_output(ctx: StepContext, job: JobRecord) -> Outcome:
     error_file = profile.error_path(name)
     if error_file.is_file():
         reason = error_file.read_text("utf-8", "replace").strip()[:MAX_ROBOT_REASON]
-        # The robot's answer (README, "Robot protocol"): "OCR failed: ..." when it read the
-        # document and its engine failed; any other reason is a document it cannot read.
+        # The robot's answer (docs/reference/hot-folder-protocol.md): "OCR failed: ..." when
+        # it read the document and its engine failed; any other reason is one it cannot read.
         ending = Ending.ENGINE_ERROR if reason.startswith(ENGINE_FAILED) else None
         return Outcome.fail(
             OcrErrorCode.FailedToPutInputFile,

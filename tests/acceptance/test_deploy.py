@@ -14,7 +14,7 @@ from cora_ocr.profiles import Profiles
 from cora_ocr.web.nginx import NginxOptions, render
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
-INSTALLED = "/opt/cora-ocr/.venv/bin/cora-ocr"  # where README's steps install it
+INSTALLED = "/opt/cora-ocr/.venv/bin/cora-ocr"  # where the production guide's steps install it
 
 
 def test_systemd_analyze_verify_accepts_every_unit(tmp_path: Path) -> None:

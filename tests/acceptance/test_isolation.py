@@ -183,7 +183,7 @@ def test_every_final_state_removes_the_jobs_robot_files(trial: Trial) -> None:
 
 
 def test_an_external_robot_following_the_readme_protocol(trial: Trial) -> None:
-    """A script that knows only the README's hot-folder protocol (no cora_ocr import)."""
+    """A script that knows only the hot-folder protocol (docs/reference/hot-folder-protocol.md) (no cora_ocr import)."""
     for folder, text in (("a", "first"), ("b", "second"), ("c", "REFUSE")):
         (trial.root / folder).mkdir()
         (trial.root / folder / "scan.txt").write_text(text)

@@ -24,7 +24,9 @@ from cora_ocr.robot.render import words_of_alto
 from tests.processes import Service, run, start_robot
 from tests.waiting import wait_until
 
-PAGES_TEXT = [samples.sample_lines(seed=100 + page, count=4, words_per_line=5) for page in range(20)]
+PAGES_TEXT = [
+    samples.sample_lines(seed=100 + page, count=4, words_per_line=5) for page in range(20)
+]
 CLAIM_TIMEOUT = 3
 
 
@@ -33,7 +35,7 @@ def settings_file(tmp_path: Path, engine: str = "tesseract") -> Path:
     config.write_text(
         f'data_dir = "{tmp_path / "data"}"\n'
         "[profiles.Default]\n"
-        f'dpi = 100\nrobot_processes = 2\nclaim_timeout_seconds = {CLAIM_TIMEOUT}\n'
+        f"dpi = 100\nrobot_processes = 2\nclaim_timeout_seconds = {CLAIM_TIMEOUT}\n"
         f'engine = "{engine}"\n'
     )
     return config
@@ -58,9 +60,7 @@ def upload(service: Service, document: bytes) -> int:
 
 
 def status(service: Service, job_id: int) -> str:
-    return str(
-        requests.get(service.base + f"/api/v1/jobs/{job_id}", timeout=30).json()["status"]
-    )
+    return str(requests.get(service.base + f"/api/v1/jobs/{job_id}", timeout=30).json()["status"])
 
 
 def assert_completed_once_with_its_text(service: Service, job_id: int) -> None:
@@ -86,7 +86,11 @@ def assert_nothing_left_of_gone_processes(profile: Profile) -> None:
                 found.append(owner.name)
         return found
 
-    wait_until(lambda: not gone_owners(), CLAIM_TIMEOUT * 4, f"no folders of gone processes: {gone_owners()}")
+    wait_until(
+        lambda: not gone_owners(),
+        CLAIM_TIMEOUT * 4,
+        f"no folders of gone processes: {gone_owners()}",
+    )
 
 
 @contextlib.contextmanager
@@ -104,14 +108,18 @@ def test_serve_killed_three_times_while_a_document_is_read(tmp_path: Path) -> No
             job_id = upload(service, document)
         for kill in range(3):
             done = pages_read(profile)
-            wait_until(lambda: pages_read(profile) > done, 120, f"pages read before kill {kill}")
+            wait_until(
+                lambda d=done: pages_read(profile) > d, 120, f"pages read before kill {kill}"
+            )
             service.kill()  # SIGKILL to the process group: web, worker, pool and robots at once
             service.restart()
         assert_completed_once_with_its_text(service, job_id)
         assert_nothing_left_of_gone_processes(profile)
     finally:
         service.stop()
-    assert not (profile.input_dir / CLAIMS).exists() or not any((profile.input_dir / CLAIMS).iterdir())
+    assert not (profile.input_dir / CLAIMS).exists() or not any(
+        (profile.input_dir / CLAIMS).iterdir()
+    )
 
 
 def test_a_robot_pool_killed_three_times_while_a_document_is_read(tmp_path: Path) -> None:
@@ -129,7 +137,9 @@ def test_a_robot_pool_killed_three_times_while_a_document_is_read(tmp_path: Path
             if kill == 3:
                 break
             done = pages_read(profile)
-            wait_until(lambda: pages_read(profile) > done, 120, f"pages read before kill {kill}")
+            wait_until(
+                lambda d=done: pages_read(profile) > d, 120, f"pages read before kill {kill}"
+            )
             os.killpg(robot.pid, signal.SIGKILL)
             robot.communicate(timeout=30)
         assert_completed_once_with_its_text(service, job_id)

@@ -80,7 +80,9 @@ def job(service: Service, job_id: int, auth: tuple[str, str] | None = None) -> d
 def finished(
     service: Service, job_id: int, seconds: float = 120, auth: tuple[str, str] | None = None
 ) -> dict[str, object]:
-    wait_until(lambda: job(service, job_id, auth)["status"] not in UNDER_WAY, seconds, f"job {job_id} ends")
+    wait_until(
+        lambda: job(service, job_id, auth)["status"] not in UNDER_WAY, seconds, f"job {job_id} ends"
+    )
     return job(service, job_id, auth)
 
 

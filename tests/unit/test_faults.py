@@ -1,4 +1,4 @@
-"""Acceptance 4: every fault path of CONTRACT.md: status, content type, code, message."""
+"""Acceptance 4: every fault path of docs/reference/contract.md: status, content type, code, message."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Acceptance 3: the bytes on the wire match CONTRACT.md's shapes, compared as trees."""
+"""Acceptance 3: the bytes on the wire match docs/reference/contract.md's shapes, compared as trees."""
 
 from __future__ import annotations
 
