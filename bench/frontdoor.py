@@ -9,7 +9,7 @@ attacker would). Candidates:
 - gunicorn sync workers facing the clients themselves;
 - nginx (on `cora-ocr nginx-config`'s configuration) in front of `cora-ocr web`, gunicorn's
   sync workers (1 thread) or gthread (more), for each --threads value: production;
-- `cora-ocr serve`: one process, waitress with our deadlines (web/server.py);
+- `cora-ocr serve`: one process, waitress with our deadlines (host/server.py);
 - granian (`--interface wsgi`), if it is installed (`pip install granian`; not a dependency).
 
     .venv/bin/python bench/frontdoor.py [--seconds 5] [--threads 1,2,4]

@@ -117,7 +117,7 @@ def main() -> None:
             subprocess.run([cli, "db", "upgrade"], check=True, capture_output=True)
             job_id = fill(url, 1000)
             from cora_ocr.config import load_settings
-            from cora_ocr.web.production import WebServer
+            from cora_ocr.host.production import WebServer
 
             ours = WebServer(load_settings()).load()
             sys.modules.pop("spyne_peer", None)

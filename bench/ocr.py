@@ -155,12 +155,12 @@ def handoffs(base: Path, count: int) -> tuple[list[float], list[float]]:
     import requests
 
     from cora_ocr.config import DEFAULT_CONNECTION, Settings
+    from cora_ocr.host.app import create_app
+    from cora_ocr.host.server import make_server, stop_server
     from cora_ocr.robot.hotfolder import Robot
     from cora_ocr.services import build_services
     from cora_ocr.store import Store
     from cora_ocr.store.migrate import upgrade
-    from cora_ocr.web.app import create_app
-    from cora_ocr.web.server import make_server, stop_server
 
     root = base / "connection"
     (root / "in").mkdir(parents=True)

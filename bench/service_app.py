@@ -5,9 +5,9 @@
 from __future__ import annotations
 
 from cora_ocr.config import load_settings
+from cora_ocr.host.app import create_app
 from cora_ocr.services import build_services
 from cora_ocr.store import Store
-from cora_ocr.web.app import create_app
 
 _settings = load_settings()
 app = create_app(build_services(_settings, Store(_settings.effective_database_url)))

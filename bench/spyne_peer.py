@@ -13,7 +13,7 @@ import os
 from typing import Any
 
 # Spyne 2.14 on Python 3.12+: cora_ocr's compatibility shim must be loaded before Spyne is.
-import cora_ocr.soap.compat  # noqa: F401
+import cora_ocr.asmx.compat  # noqa: F401
 
 # isort: split
 from spyne import Application, ComplexModel, Integer32, Long, ServiceBase, Unicode, Uuid, rpc

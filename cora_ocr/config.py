@@ -64,7 +64,7 @@ class Settings:
     port: int = 8080
     # Threads of the embedded HTTP server (`serve`).
     threads: int = 8
-    # `cora-ocr web` (gunicorn's stock workers behind nginx, web/production.py): processes, and
+    # `cora-ocr web` (gunicorn's stock workers behind nginx, host/production.py): processes, and
     # threads per process (1: gunicorn's `sync` worker; more: `gthread`). One process more than
     # cores: a process waiting on the database leaves its core to another (bench/run, 2 cores:
     # FileBatch on PostgreSQL 475-522/s with 2, 643/s with 3). One thread: every thread that
@@ -88,7 +88,7 @@ class Settings:
     max_request_bytes: int = 4 * 1024 * 1024
     # Largest document uploaded to the REST face (POST /api/v1/jobs); one byte more: 413.
     max_upload_bytes: int = 100 * 1024 * 1024
-    # Slow clients (web/server.py; Apache mod_reqtimeout's model and defaults): a request's
+    # Slow clients (host/server.py; Apache mod_reqtimeout's model and defaults): a request's
     # headers must arrive within header_timeout seconds (a new connection's first request:
     # of connecting, TLS handshake included); its body within body_timeout of the headers'
     # end, plus one second per body_min_rate bytes received. Past it: 408, connection closed.

@@ -283,22 +283,14 @@ class Profile:
         shutil.rmtree(self.pages_dir(file_name), ignore_errors=True)
 
     def problems(self) -> list[str]:
-        """What stops a robot from using this profile: missing or unwritable folders, and for
-        the built-in robot, missing language data."""
+        """What stops any robot from using this profile: missing or unwritable folders (the
+        built-in robot's own needs, its language data, are robot/engine.py's to say)."""
         found = []
         for label, folder in (("input_dir", self.input_dir), ("output_dir", self.output_dir)):
             if not folder.is_dir():
                 found.append(f"{label} {folder} does not exist")
             elif not os.access(folder, os.W_OK | os.X_OK):
                 found.append(f"{label} {folder} is not writable")
-        if self.engine == BUILT_IN:
-            from cora_ocr.robot.engine import default_tessdata, language_problem
-
-            problem = language_problem(
-                self.languages, self.tessdata_dir or default_tessdata(), self.rotate_pages
-            )
-            if problem:
-                found.append(problem)
         return found
 
 

@@ -26,6 +26,8 @@ from zeep.transports import Transport
 
 from cora_ocr.config import DEFAULT_CONNECTION, Settings
 from cora_ocr.connections.specs import Access
+from cora_ocr.host.app import CoraOcrApp, create_app
+from cora_ocr.host.server import make_server, stop_server
 from cora_ocr.licensing import Licensing
 from cora_ocr.metrics import Metrics
 from cora_ocr.namespaces import SERVICE_PATH
@@ -36,8 +38,6 @@ from cora_ocr.statuses import JobState
 from cora_ocr.store import Job, Store
 from cora_ocr.store.migrate import upgrade
 from cora_ocr.wakeup import LocalWakeups
-from cora_ocr.web.app import CoraOcrApp, create_app
-from cora_ocr.web.server import make_server, stop_server
 from cora_ocr.worker import Worker
 from cora_ocr.worker.steps import Outcome
 from tests.factories import ManualClock, file_batch_args, file_ref, wire_status

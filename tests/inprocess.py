@@ -22,12 +22,12 @@ from requests.utils import get_encoding_from_headers
 from werkzeug.test import Client
 
 from cora_ocr.config import Settings
+from cora_ocr.host.app import create_app
 from cora_ocr.metrics import Metrics
 from cora_ocr.namespaces import SERVICE_PATH
 from cora_ocr.services import Services
 from cora_ocr.store import Store
 from cora_ocr.wakeup import LocalWakeups
-from cora_ocr.web.app import create_app
 from tests.conftest import LiveServer, Strict, process_app, strict_services
 from tests.factories import ManualClock
 

@@ -122,10 +122,11 @@ def cmd_profiles_list(settings: Settings, _args: argparse.Namespace) -> int:
 
 def cmd_profiles_check(settings: Settings, _args: argparse.Namespace) -> int:
     from cora_ocr.profiles import Profiles
+    from cora_ocr.robot.engine import engine_problems
 
     failed = 0
     for profile in Profiles.from_settings(settings).all():
-        problems = profile.problems()
+        problems = profile.problems() + engine_problems(profile)
         failed += bool(problems)
         print(f"{profile.name}: {'; '.join(problems) if problems else 'ok'}")
     return 1 if failed else 0

@@ -23,10 +23,10 @@ class Serve:
     its processes itself."""
 
     def __init__(self, settings: Settings) -> None:
+        from cora_ocr.host.app import create_app
+        from cora_ocr.host.server import Deadlines, make_server
         from cora_ocr.services import build_services
         from cora_ocr.supervisor import Supervised
-        from cora_ocr.web.app import create_app
-        from cora_ocr.web.server import Deadlines, make_server
 
         self.settings = settings
         self.store = open_store(settings)
@@ -63,7 +63,7 @@ class Serve:
         self.server.run()
 
     def stop(self, loop_running: bool = True) -> None:
-        from cora_ocr.web.server import stop_server
+        from cora_ocr.host.server import stop_server
 
         stop_server(self.server, loop_running=loop_running)
 
@@ -193,7 +193,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_web(settings: Settings, _args: argparse.Namespace) -> int:
     from cora_ocr.errors import SettingsError
-    from cora_ocr.web.production import WebServer
+    from cora_ocr.host.production import WebServer
 
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise SettingsError("tls_cert: give both tls_cert and tls_key, or neither")
@@ -216,7 +216,7 @@ def cmd_web(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def cmd_nginx_config(settings: Settings, args: argparse.Namespace) -> int:
-    from cora_ocr.web.nginx import NginxOptions, render
+    from cora_ocr.host.nginx import NginxOptions, render
 
     options = NginxOptions(
         listen=args.listen or "",

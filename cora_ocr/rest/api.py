@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from http import HTTPStatus
 from typing import Any
 
 from werkzeug.exceptions import HTTPException
@@ -26,11 +25,10 @@ from cora_ocr.store.jobstore import ANY_JOB, JobFilter
 from cora_ocr.store.licensing import month_of
 from cora_ocr.store.records import JobRecord
 from cora_ocr.web import admission
-from cora_ocr.web.faults import message_for, rule_for
+from cora_ocr.web.problems import problem, refused
 
 JOB = f"<int(max={MAX_ID}):job_id>"  # a job id the database can hold; larger: 404
 JSON = "application/json"
-PROBLEM = "application/problem+json"
 MAX_PAGE = 200
 
 StartResponse = Callable[..., Any]
@@ -38,21 +36,6 @@ StartResponse = Callable[..., Any]
 
 class NotFound(errors.ClientError):
     """404: no such job, as far as this caller may know."""
-
-
-def problem(
-    status: int, title: str, detail: str, headers: Iterable[tuple[str, str]] = ()
-) -> Response:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
-    return Response(json.dumps(body), status, list(headers), content_type=PROBLEM)
-
-
-def refused(exc: BaseException) -> Response:
-    """The problem document for an error, by the one fault table (web/faults.py)."""
-    rule = rule_for(exc)
-    status = 400 if rule.http_status == 500 and rule.code == "Client" else rule.http_status
-    headers = list(exc.headers) if isinstance(exc, errors.CoraError) else []
-    return problem(status, HTTPStatus(status).phrase, message_for(exc, rule), headers)
 
 
 def ok(document: Any, status: int = 200) -> Response:

@@ -12,6 +12,7 @@ from typing import Any
 
 from PIL import Image
 
+from cora_ocr.profiles import BUILT_IN, Profile
 from cora_ocr.robot.deskew import MIN_CORRECTION, Turn, find_skew
 
 # Tesseract's OpenMP threads fight each other on small machines (10 s/page instead of 1.5):
@@ -222,3 +223,13 @@ class TesseractEngine:
         self._api.End()
         if self._oriented is not None:
             self._oriented.End()
+
+
+def engine_problems(profile: Profile) -> list[str]:
+    """What stops the built-in robot from reading a profile here: its language data."""
+    if profile.engine != BUILT_IN:
+        return []
+    problem = language_problem(
+        profile.languages, profile.tessdata_dir or default_tessdata(), profile.rotate_pages
+    )
+    return [problem] if problem else []

@@ -1,4 +1,4 @@
-"""The HTTPS rule, credentials and quota as one layer of the middleware list (web/app.py): it
+"""The HTTPS rule, credentials and quota as one layer of the middleware list (host/app.py): it
 leaves in each request's environ the one way a face admits its caller, asked where the face
 needs it and answered once per request, whoever asks again. The faces refuse in their own
 shape (a SOAP fault, a problem document, a login page), so the layer decides and the face

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from cora_ocr import errors
 from cora_ocr.outages import describe, is_database_trouble
-from cora_ocr.soap.envelope import SoapVersion, render_fault
 from cora_ocr.web.response import Response, plain
 
 log = logging.getLogger(__name__)
@@ -57,19 +56,12 @@ def message_for(exc: BaseException, rule: FaultRule) -> str:
     return str(exc)
 
 
-def _headers(exc: BaseException) -> list[tuple[str, str]]:
+def headers_of(exc: BaseException) -> list[tuple[str, str]]:
     return list(exc.headers) if isinstance(exc, errors.CoraError) else []
-
-
-def soap_error(version: SoapVersion, exc: BaseException) -> Response:
-    rule = rule_for(exc)
-    text = message_for(exc, rule)
-    body = render_fault(version, rule.code, text)
-    return Response(rule.http_status, version.content_type, body, _headers(exc))
 
 
 def plain_error(exc: BaseException) -> Response:
     rule = rule_for(exc)
     response = plain(rule.http_status, message_for(exc, rule))
-    response.headers.extend(_headers(exc))
+    response.headers.extend(headers_of(exc))
     return response

@@ -34,7 +34,7 @@ LICENSE = "cora_ocr.license"  # the caller's License ID
 ACCEPTED = "cora_ocr.windows"  # the Windows caller this request's token named (Accepted)
 BASIC_CHALLENGE = 'Basic realm="cora_ocr", charset="UTF-8"'
 # The door's verdict on a Negotiate upload, as nginx hands it to the app (auth_request_set):
-# believed from a trusted proxy only, which sets both on every request (web/nginx.py).
+# believed from a trusted proxy only, which sets both on every request (host/nginx.py).
 CALLER_HEADER, REPLY_HEADER = "X-Cora-Ocr-Caller", "X-Cora-Ocr-Reply"
 CALLER_KEY, REPLY_KEY = "HTTP_X_CORA_OCR_CALLER", "HTTP_X_CORA_OCR_REPLY"
 

@@ -11,7 +11,7 @@ NT hashes) and LM_COMPAT_LEVEL (5: NTLMv2 only; 3: NTLMv1 too). A process serves
 
 Kerberos takes one round trip, so any process may accept it (`web` behind nginx included).
 NTLM takes two on one TCP connection: only a server that hands the app its connection
-(CONNECTION, `cora-ocr serve`, web/server.py) can hold the unfinished context between them,
+(CONNECTION, `cora-ocr serve`, host/server.py) can hold the unfinished context between them,
 and only there is NTLM offered."""
 
 from __future__ import annotations

@@ -18,9 +18,9 @@ import pytest
 import requests
 
 from cora_ocr.config import DEFAULT_CONNECTION
+from cora_ocr.host.server import stop_server
 from cora_ocr.jobs import FileBatchRequest, FileRef
 from cora_ocr.services import Services, build_services
-from cora_ocr.web.server import stop_server
 from tests.conftest import start
 from tests.factories import ManualClock
 
@@ -450,7 +450,7 @@ def test_the_asmx_help_pages_show_every_sample_and_the_test_form_works(
 
 
 def test_the_test_form_is_for_local_callers_only(admin: Admin) -> None:
-    from cora_ocr.web import help as help_pages
+    from cora_ocr.asmx import help as help_pages
 
     url = admin.base + "/SequenceServices/coraOcrIntegration_v1.0.0.asmx"
     remote = help_pages.operation_page(url, "GetStatus", local=False)

@@ -28,6 +28,8 @@ from zeep.transports import Transport
 from cora_ocr.config import Settings
 from cora_ocr.connections import Storage
 from cora_ocr.connections.specs import parse_connections
+from cora_ocr.host.app import create_app
+from cora_ocr.host.server import make_server, stop_server
 from cora_ocr.namespaces import SERVICE_PATH
 from cora_ocr.robot import samples
 from cora_ocr.robot.hotfolder import Robot
@@ -35,8 +37,6 @@ from cora_ocr.robot.render import words_of_alto
 from cora_ocr.services import Services, build_services
 from cora_ocr.store import Store
 from cora_ocr.store.migrate import upgrade
-from cora_ocr.web.app import create_app
-from cora_ocr.web.server import make_server, stop_server
 from cora_ocr.worker import Worker
 from tests.calls import ConnectionJobs
 from tests.cloud_servers import BUCKET, CloudServers, cloud_servers, missing

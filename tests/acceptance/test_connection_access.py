@@ -16,8 +16,8 @@ import zeep
 from cora_ocr.config import load_settings
 from cora_ocr.connections.specs import Access
 from cora_ocr.errors import SettingsError
+from cora_ocr.host.server import stop_server
 from cora_ocr.services import Services, build_services
-from cora_ocr.web.server import stop_server
 from tests.conftest import Strict, start
 from tests.factories import ManualClock, file_batch_args, file_ref, wire_status
 from tests.robots import SimulatedRobot, result_text

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from cora_ocr.config import load_settings
+from cora_ocr.host.nginx import NginxOptions, render
 from cora_ocr.profiles import Profiles
-from cora_ocr.web.nginx import NginxOptions, render
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 INSTALLED = "/opt/cora-ocr/.venv/bin/cora-ocr"  # where the production guide's steps install it

@@ -11,11 +11,11 @@ import pytest
 import requests
 
 from cora_ocr.config import Settings
+from cora_ocr.host.app import create_app
+from cora_ocr.host.server import make_server, stop_server
 from cora_ocr.services import build_services
 from cora_ocr.store import Store
-from cora_ocr.web.app import create_app
 from cora_ocr.web.faults import GENERIC_SERVER_TEXT
-from cora_ocr.web.server import make_server, stop_server
 from tests.calls import TEXT_PLAIN, fault_of, post11, post12
 from tests.conftest import LiveServer
 from tests.factories import (

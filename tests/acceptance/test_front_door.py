@@ -1,4 +1,4 @@
-"""Acceptance (front door): `cora-ocr serve`'s own front (web/server.py), on loopback, against
+"""Acceptance (front door): `cora-ocr serve`'s own front (host/server.py), on loopback, against
 raw sockets (`web` runs behind nginx: tests/acceptance/test_nginx_front.py): slow and stalled clients are cut at their deadlines while GetStatus keeps
 answering; the transport edges (huge chunks, Expect: 100-continue, the exact body limit,
 hang-ups) answer as documented; floods spelled to dodge byte patterns get Client faults."""

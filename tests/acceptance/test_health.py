@@ -11,12 +11,12 @@ from pathlib import Path
 
 import requests
 
+from cora_ocr.host.server import stop_server
 from cora_ocr.robot.hotfolder import Robot
 from cora_ocr.robot_watch import ROBOT_SEEN_SECONDS
 from cora_ocr.services import Services, build_services
 from cora_ocr.store import Store
 from cora_ocr.store.migrate import upgrade
-from cora_ocr.web.server import stop_server
 from tests.conftest import Strict, start
 from tests.factories import ManualClock
 from tests.processes import free_port

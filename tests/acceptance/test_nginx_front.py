@@ -25,10 +25,10 @@ import pytest
 import requests
 
 from cora_ocr.config import Settings, load_settings
+from cora_ocr.host.nginx import NginxOptions, render
 from cora_ocr.services import build_services
 from cora_ocr.store import Store
 from cora_ocr.store.migrate import upgrade
-from cora_ocr.web.nginx import NginxOptions, render
 from tests.factories import SOAP11_CT, action, envelope, get_status_body, header_xml
 from tests.nginx import generated
 from tests.processes import SERVICE, free_port, self_signed, wait_until_listening

@@ -17,11 +17,11 @@ import requests
 from cora_ocr.cli.common import local_setup
 from cora_ocr.config import Settings
 from cora_ocr.errors import SettingsError
+from cora_ocr.host.server import stop_server
 from cora_ocr.job_view import PREFIX
 from cora_ocr.namespaces import SERVICE_PATH
 from cora_ocr.services import Services, build_services
 from cora_ocr.web.proxy import PROXIED, is_local
-from cora_ocr.web.server import stop_server
 from tests.calls import get_status
 from tests.conftest import start
 from tests.factories import (

@@ -21,12 +21,12 @@ import zeep
 
 from cora_ocr.cli.run import Serve
 from cora_ocr.config import DEFAULT_CONNECTION, Settings
+from cora_ocr.host.server import stop_server
 from cora_ocr.jobs import NOT_STARTED
 from cora_ocr.robot import samples
 from cora_ocr.robot.hotfolder import Robot
 from cora_ocr.services import Services, build_services
 from cora_ocr.statuses import JobState
-from cora_ocr.web.server import stop_server
 from cora_ocr.worker import steps
 from tests.conftest import Pipeline, start
 from tests.factories import ManualClock, activity_header, file_batch_args, file_ref

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 import requests
 
+from cora_ocr.host.server import stop_server
 from cora_ocr.services import Services, build_services
-from cora_ocr.web.server import stop_server
 from cora_ocr.worker.callbacks import FIRST_DELAY_SECONDS, signature
 from tests.conftest import start
 from tests.factories import ManualClock

@@ -20,10 +20,10 @@ import requests
 from werkzeug.test import Client
 
 from cora_ocr.connections import STAGING
+from cora_ocr.host.app import create_app
 from cora_ocr.job_view import PREFIX
 from cora_ocr.namespaces import SERVICE_PATH
 from cora_ocr.services import Services
-from cora_ocr.web.app import create_app
 from tests.conftest import LiveServer, Strict
 from tests.factories import SOAP11_CT, action
 from tests.scans import KINDS, SUFFIXES, scan, sizes

@@ -9,7 +9,7 @@ import socket
 from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
 
-from cora_ocr.web import server as adapter
+from cora_ocr.host import server as adapter
 
 
 def test_channels_and_servers_have_what_the_deadlines_read() -> None:

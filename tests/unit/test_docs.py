@@ -15,7 +15,7 @@ from cora_ocr.config import load_settings
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
-# A repository path in backticks: `cora_ocr/web/app.py`, `tests/acceptance/`, `bench/run`.
+# A repository path in backticks: `cora_ocr/host/app.py`, `tests/acceptance/`, `bench/run`.
 CITED = re.compile(r"`((?:cora_ocr|tests|bench|deploy|migrations|docs|wsdl)/[\w./-]*)`")
 
 

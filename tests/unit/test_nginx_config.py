@@ -14,15 +14,15 @@ from werkzeug.test import Client
 
 from cora_ocr.config import Settings
 from cora_ocr.errors import AuthenticationFailed, SettingsError
+from cora_ocr.host.app import create_app
+from cora_ocr.host.door import DOOR_PATH, REFUSAL_HEADER
+from cora_ocr.host.nginx import NginxOptions, render
 from cora_ocr.licensing import Principal
 from cora_ocr.namespaces import SERVICE_PATH
 from cora_ocr.services import Services, build_services
 from cora_ocr.web import admission
 from cora_ocr.web.admission import Admission
-from cora_ocr.web.app import create_app
-from cora_ocr.web.door import DOOR_PATH, REFUSAL_HEADER
 from cora_ocr.web.guard import Guard
-from cora_ocr.web.nginx import NginxOptions, render
 from cora_ocr.web.stack import Mounts, build_stack
 
 on_sqlite = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # store-independent

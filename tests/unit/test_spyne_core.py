@@ -13,10 +13,10 @@ import requests
 import zeep
 from spyne import MethodContext
 
+from cora_ocr.asmx.envelope import SOAP12
+from cora_ocr.asmx.service import CoraOcrIntegration
 from cora_ocr.errors import InvalidField
 from cora_ocr.namespaces import TNS, XSI
-from cora_ocr.soap.envelope import SOAP12
-from cora_ocr.soap.service import CoraOcrIntegration
 from tests.conftest import LiveServer
 from tests.factories import (
     GUID,
@@ -257,7 +257,7 @@ OTHER_ENTRIES = [
 def test_the_quick_header_judgement_accepts_only_what_the_schema_accepts(
     server: LiveServer, fields: str
 ) -> None:
-    from cora_ocr.soap.bindings import plainly_valid_header
+    from cora_ocr.asmx.bindings import plainly_valid_header
 
     schema = server.app.bindings.soap_protocols[SOAP12][0].validation_schema
     quick = plainly_valid_header(_entry(fields))

@@ -1,6 +1,6 @@
-"""What `cora-ocr serve`'s front (web/server.py) assumes of waitress's internals, each checked
+"""What `cora-ocr serve`'s front (host/server.py) assumes of waitress's internals, each checked
 on its own and in-process: an upgrade of waitress that changes one fails here, by name, before
-the front-door tests fail for reasons harder to read. No module but web/server.py imports
+the front-door tests fail for reasons harder to read. No module but host/server.py imports
 waitress."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from waitress.parser import HTTPRequestParser
 from waitress.task import ErrorTask
 from waitress.utilities import Error
 
-from cora_ocr.web import server as adapter
+from cora_ocr.host import server as adapter
 
 PACKAGE = Path(adapter.__file__).resolve().parents[1]
 
@@ -38,7 +38,7 @@ def test_no_other_module_imports_waitress() -> None:
                 names = [node.module]
             if any(name.split(".")[0] == "waitress" for name in names):
                 importers.append(path.relative_to(PACKAGE).as_posix())
-    assert set(importers) == {"web/server.py"}
+    assert set(importers) == {"host/server.py"}
 
 
 def parse(data: bytes) -> tuple[HTTPRequestParser, int]:

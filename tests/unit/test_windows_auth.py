@@ -18,10 +18,10 @@ from werkzeug.test import Client
 
 from cora_ocr.config import WindowsAuthSettings, load_settings
 from cora_ocr.errors import CoraError, SettingsError
+from cora_ocr.host.app import create_app
 from cora_ocr.licensing import principal_key
 from cora_ocr.namespaces import SERVICE_PATH
 from cora_ocr.services import Services, build_services
-from cora_ocr.web.app import create_app
 from cora_ocr.web.windows import CONNECTION, Connection, user_file_problems
 from tests.factories import SOAP11_CT, action, envelope, get_status_body, header_xml
 

@@ -125,14 +125,14 @@ def test_status_templates_render_what_lxml_renders() -> None:
     """The hot-path templates give byte for byte what the general renderers give."""
     from lxml import etree as et
 
-    from cora_ocr.soap.envelope import (
+    from cora_ocr.asmx.envelope import (
         SOAP11,
         SOAP12,
         StatusTemplate,
         render_response,
         render_status_response,
     )
-    from cora_ocr.soap.http import render_status_document
+    from cora_ocr.asmx.http import render_status_document
     from cora_ocr.statuses import OcrErrorCode, OcrStatus
 
     documents = StatusTemplate(render_status_document)

@@ -10,9 +10,9 @@ import pytest
 import requests
 from lxml import etree
 
+from cora_ocr.asmx.wsdl import WSDL_FILE
+from cora_ocr.host.app import create_app
 from cora_ocr.services import Services, build_services
-from cora_ocr.web.app import create_app
-from cora_ocr.web.wsdl import WSDL_FILE
 from tests.conftest import LiveServer
 
 # The reference WSDL, as captured from the Cora service, kept in the repository.

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from cora_ocr.asmx.xmlparse import XmlLimits, make_parser, parse_soap_body
 from cora_ocr.errors import ClientError
-from cora_ocr.web.xmlparse import XmlLimits, make_parser, parse_soap_body
 
 LIMITS = XmlLimits()  # the defaults: 2,000 per document, 500 per element
 

@@ -9,29 +9,30 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
-from cora_ocr.config import Settings
-from cora_ocr.errors import ClientError, MalformedRequest, RequestTooLarge, UnsupportedMediaType
-from cora_ocr.jobs import JobService
-from cora_ocr.licensing import Principal
-from cora_ocr.namespaces import HTTP_OPERATIONS, OPERATIONS, SERVICE_PATH
-from cora_ocr.soap import http as http_binding
-from cora_ocr.soap.bindings import Bindings
-from cora_ocr.soap.envelope import SOAP11, SOAP12, SoapVersion
-from cora_ocr.soap.request import check_headers, route, split_envelope
-from cora_ocr.web import admission
-from cora_ocr.web import help as help_pages
-from cora_ocr.web.faults import plain_error, soap_error
-from cora_ocr.web.observe import BINDING, OPERATION
-from cora_ocr.web.proxy import is_local
-from cora_ocr.web.response import TEXT_HTML, TEXT_XML, Response, parse_content_type, plain
-from cora_ocr.web.wsdl import WsdlDocument
-from cora_ocr.web.xmlparse import (
+from cora_ocr.asmx import help as help_pages
+from cora_ocr.asmx import http as http_binding
+from cora_ocr.asmx.bindings import Bindings
+from cora_ocr.asmx.envelope import SOAP11, SOAP12, SoapVersion
+from cora_ocr.asmx.faults import soap_error
+from cora_ocr.asmx.request import check_headers, route, split_envelope
+from cora_ocr.asmx.wsdl import WsdlDocument
+from cora_ocr.asmx.xmlparse import (
     ENCODINGS_ALLOWED,
     XmlLimits,
     charset_allowed,
     make_parser,
     parse_soap_body,
 )
+from cora_ocr.config import Settings
+from cora_ocr.errors import ClientError, MalformedRequest, RequestTooLarge, UnsupportedMediaType
+from cora_ocr.jobs import JobService
+from cora_ocr.licensing import Principal
+from cora_ocr.namespaces import HTTP_OPERATIONS, OPERATIONS, SERVICE_PATH
+from cora_ocr.web import admission
+from cora_ocr.web.faults import plain_error
+from cora_ocr.web.observe import BINDING, OPERATION
+from cora_ocr.web.proxy import is_local
+from cora_ocr.web.response import TEXT_HTML, TEXT_XML, Response, parse_content_type, plain
 
 log = logging.getLogger(__name__)
 

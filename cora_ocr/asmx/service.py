@@ -1,5 +1,5 @@
 """The service: each method reads its input, calls a use case, returns. Every binding (SOAP
-1.1, SOAP 1.2, HTTP GET and POST) dispatches into this one class (cora_ocr.soap.bindings)."""
+1.1, SOAP 1.2, HTTP GET and POST) dispatches into this one class (cora_ocr.asmx.bindings)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 
 from spyne import Integer32, ServiceBase, Unicode, rpc
 
+from cora_ocr.asmx.types import ActivityMetadata, FileBatchResult, FileReference, OcrJobStatus
 from cora_ocr.jobs import FileBatchRequest, FileRef, JobService
-from cora_ocr.soap.types import ActivityMetadata, FileBatchResult, FileReference, OcrJobStatus
 
 
 def _file_ref(value: FileReference | None) -> FileRef | None:
@@ -67,7 +67,7 @@ class CoraOcrIntegration(ServiceBase):
     @rpc(_returns=OcrJobStatus, _out_variable_name="GetStatusResult")
     def GetStatus(ctx: Any) -> OcrJobStatus:
         """The job named by the header's MasterWorkflowInstanceId (no header, or no id in it:
-        NotFound). Its answer is written from a template (cora_ocr.soap.bindings)."""
+        NotFound). Its answer is written from a template (cora_ocr.asmx.bindings)."""
         header: ActivityMetadata | None = ctx.in_header
         job_id = None if header is None else header.MasterWorkflowInstanceId
         jobs: JobService = ctx.udc.jobs

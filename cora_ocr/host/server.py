@@ -1,6 +1,6 @@
 """`cora-ocr serve`'s own front door: waitress's asynchronous server, with deadlines of ours.
 The one module that reaches into waitress's internals (`cora-ocr web` runs gunicorn's stock
-workers behind nginx instead, web/production.py and web/nginx.py).
+workers behind nginx instead, host/production.py and host/nginx.py).
 
 The embedded default must be safe on its own, with no proxy in front: waitress reads every
 request, headers and body, on its event loop and hands it to a task thread only once it is
@@ -16,7 +16,7 @@ here through its parser, channel and server classes:
   without reading the body, `Expect: 100-continue` included (no "100 Continue" is sent);
   a chunk announcing more than the limit is refused as soon as its size line arrives; a body
   of exactly the limit is accepted (waitress refuses at the limit itself).
-- Connections per client address, and the door (web/door.py) asked as headers complete.
+- Connections per client address, and the door (host/door.py) asked as headers complete.
 - The connection itself, in each request's environ (web/windows.py's Connection under
   CONNECTION): NTLM's handshake takes two requests on one connection.
 
@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 WAITRESS = (3, 0)  # the release this adapter was written and tested against
 LINGER_SECONDS = 2.0
 UPLOAD_PATH = "/api/v1/jobs"  # POSTed documents: max_upload instead of max_body
-DOOR_FROM = 64 * 1024  # bodies larger than this are judged from their headers (web/door.py)
+DOOR_FROM = 64 * 1024  # bodies larger than this are judged from their headers (host/door.py)
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ class Deadlines:
 
 
 class _Refused(Error):  # type: ignore[misc]
-    """A request refused from its headers (web/door.py): its answer, made by the app's rules,
+    """A request refused from its headers (host/door.py): its answer, made by the app's rules,
     sent by waitress's error task as it is."""
 
     def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
@@ -101,7 +101,7 @@ class _Refused(Error):  # type: ignore[misc]
 
 class _Parser(HTTPRequestParser):  # type: ignore[misc]
     """Waitress's parser, timing the request, refusing oversized bodies at once, and asking
-    the door (`judge`, web/door.py) about a request as soon as its headers are in."""
+    the door (`judge`, host/door.py) about a request as soon as its headers are in."""
 
     max_body = 4 << 20  # set per server (make_servers)
     max_upload = 100 << 20  # the REST face's document uploads (UPLOAD_PATH)

@@ -1,6 +1,6 @@
 """The Spyne application and its four bindings: SOAP 1.1, SOAP 1.2, HTTP GET and HTTP POST.
 
-One service class (cora_ocr.soap.service) declares both operations; every binding is a Spyne
+One service class (cora_ocr.asmx.service) declares both operations; every binding is a Spyne
 protocol on one Spyne application, so every request goes through Spyne's deserialization,
 its `process_request` and its events. The front door (cora_ocr.web) has already parsed,
 hardened, authenticated and routed the request; what is ours here:
@@ -29,11 +29,7 @@ from spyne.protocol import ProtocolBase
 from spyne.protocol.soap import Soap11, Soap12
 from spyne.server import ServerBase
 
-from cora_ocr.errors import ClientError, UnknownOperation
-from cora_ocr.jobs import JobService
-from cora_ocr.licensing import Principal
-from cora_ocr.namespaces import HEADER_TAG, TNS, XSI
-from cora_ocr.soap.envelope import (
+from cora_ocr.asmx.envelope import (
     SOAP11,
     SOAP12,
     SoapVersion,
@@ -41,9 +37,13 @@ from cora_ocr.soap.envelope import (
     render_response,
     render_status_response,
 )
-from cora_ocr.soap.http import HttpGetPost
-from cora_ocr.soap.service import CoraOcrIntegration
-from cora_ocr.soap.types import ActivityMetadata
+from cora_ocr.asmx.http import HttpGetPost
+from cora_ocr.asmx.service import CoraOcrIntegration
+from cora_ocr.asmx.types import ActivityMetadata
+from cora_ocr.errors import ClientError, UnknownOperation
+from cora_ocr.jobs import JobService
+from cora_ocr.licensing import Principal
+from cora_ocr.namespaces import HEADER_TAG, TNS, XSI
 
 _SCHEMA_NOISE = re.compile(r"^.*?SCHEMAV_[A-Z0-9_]+: ")
 _XSI_NIL = f"{{{XSI}}}nil"
@@ -365,7 +365,7 @@ class Bindings:
         payload: etree._Element,
         principal: Principal | None = None,
     ) -> bytes:
-        """The answer to a checked and routed SOAP request (cora_ocr.soap.request)."""
+        """The answer to a checked and routed SOAP request (cora_ocr.asmx.request)."""
         protocols = self.soap_protocols[version]
         ctx = self._context(protocols, payload.tag, principal)
         ctx.in_header_doc = header

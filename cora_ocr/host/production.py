@@ -64,7 +64,7 @@ class WebServer(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
+        from cora_ocr.host.app import create_app
         from cora_ocr.services import build_services
-        from cora_ocr.web.app import create_app
 
         return create_app(build_services(self.settings))

@@ -17,8 +17,8 @@ from html import escape
 
 from lxml import etree
 
+from cora_ocr.asmx.wsdl import WSDL_FILE
 from cora_ocr.namespaces import OPERATIONS, TNS
-from cora_ocr.web.wsdl import WSDL_FILE
 
 XS = "http://www.w3.org/2001/XMLSchema"
 SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/"

@@ -9,9 +9,11 @@ from typing import Any
 
 from cora_ocr.admin.app import PREFIX as ADMIN_PREFIX
 from cora_ocr.admin.app import AdminApp
+from cora_ocr.asmx.face import AsmxApp
 from cora_ocr.clock import Clock
 from cora_ocr.config import Settings
 from cora_ocr.connections import UPLOADS, sweep_staging
+from cora_ocr.host.door import DOOR_PATH, Door, HeaderJudge
 from cora_ocr.job_view import PREFIX as REST_PREFIX
 from cora_ocr.jobs import JobService
 from cora_ocr.namespaces import SERVICE_PATH
@@ -21,8 +23,6 @@ from cora_ocr.services import Services
 from cora_ocr.store.admin import AdminRows
 from cora_ocr.store.records import JobCounts
 from cora_ocr.web.admission import ADMISSION, Admission, Ticket
-from cora_ocr.web.asmx import AsmxApp
-from cora_ocr.web.door import DOOR_PATH, Door, HeaderJudge
 from cora_ocr.web.guard import Guard
 from cora_ocr.web.health import PATHS as HEALTH_PATHS
 from cora_ocr.web.health import Health
@@ -56,7 +56,7 @@ class CoraOcrApp:
         self.settings = settings
         self.guard = guard
         self.asmx = AsmxApp(settings, jobs)
-        # Our HTTP server asks this as a request's headers complete (web/door.py); nginx asks
+        # Our HTTP server asks this as a request's headers complete (host/door.py); nginx asks
         # the door's path (auth_request).
         self.judge_headers = HeaderJudge(guard, settings.effective_trusted_proxies)
         faces: dict[str, WsgiApp] = {SERVICE_PATH: self.asmx, DOOR_PATH: Door(guard)}

@@ -1,5 +1,5 @@
 """What the front door decides from a request's headers alone, before its body is read and
-before "100 Continue" is sent (web/server.py calls it as the headers complete): a SOAP call or
+before "100 Continue" is sent (host/server.py calls it as the headers complete): a SOAP call or
 a document upload without valid credentials, or over plain HTTP where HTTPS is required, is
 refused there, so an unauthenticated client cannot make the server take a 100 MiB body first.
 
@@ -14,12 +14,12 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+from cora_ocr.asmx.envelope import SOAP11, SOAP12
+from cora_ocr.asmx.faults import soap_error
 from cora_ocr.errors import AuthenticationFailed, HttpsRequired
 from cora_ocr.job_view import PREFIX as REST_PREFIX
 from cora_ocr.namespaces import SERVICE_PATH
-from cora_ocr.rest.api import refused
-from cora_ocr.soap.envelope import SOAP11, SOAP12
-from cora_ocr.web.faults import plain_error, soap_error
+from cora_ocr.web.faults import plain_error
 from cora_ocr.web.guard import (
     ACCEPTED,
     CALLER_HEADER,
@@ -28,6 +28,7 @@ from cora_ocr.web.guard import (
     REPLY_KEY,
     Guard,
 )
+from cora_ocr.web.problems import refused
 from cora_ocr.web.proxy import as_forwarded
 from cora_ocr.web.response import parse_content_type
 from cora_ocr.web.windows import CONNECTION, Accepted, Challenge, Connection

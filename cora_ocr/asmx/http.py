@@ -10,10 +10,10 @@ from typing import Any
 from lxml import etree
 from spyne.protocol import ProtocolBase
 
+from cora_ocr.asmx.envelope import XML_DECLARATION, StatusTemplate
+from cora_ocr.asmx.types import ActivityMetadata
 from cora_ocr.errors import InvalidField
 from cora_ocr.namespaces import TNS, XSD, XSI
-from cora_ocr.soap.envelope import XML_DECLARATION, StatusTemplate
-from cora_ocr.soap.types import ActivityMetadata
 
 ID_FIELD = "MasterWorkflowInstanceId"
 CONTENT_TYPE = "text/xml; charset=utf-8"

@@ -7,9 +7,9 @@ from typing import NoReturn
 
 from lxml import etree
 
+from cora_ocr.asmx.envelope import SOAP11, VERSIONS, SoapVersion
 from cora_ocr.errors import ClientError, MustUnderstand, UnknownOperation, VersionMismatch
 from cora_ocr.namespaces import HEADER_NAME, HEADER_TAG, OPERATIONS, TNS
-from cora_ocr.soap.envelope import SOAP11, VERSIONS, SoapVersion
 
 _ACTIONS = {f"{TNS}{op}": op for op in OPERATIONS}
 _TRUE = ("1", "true")

@@ -13,13 +13,13 @@ from pathlib import Path
 
 from cora_ocr.config import Settings
 from cora_ocr.errors import SettingsError
+from cora_ocr.host.door import CHALLENGE_HEADER, DOOR_PATH, REFUSAL_HEADER, UPLOAD_PATH
 from cora_ocr.namespaces import SERVICE_PATH
-from cora_ocr.web.door import CHALLENGE_HEADER, DOOR_PATH, REFUSAL_HEADER, UPLOAD_PATH
 from cora_ocr.web.guard import CALLER_HEADER, REPLY_HEADER
 
 INTERNAL_DOOR = "/.cora-ocr-door"  # nginx's own name for the door: clients cannot reach it
 # The most an answer may take once nginx has handed the request on: gunicorn's `timeout` kills
-# a web process silent this long (web/production.py), nginx gives up a little later.
+# a web process silent this long (host/production.py), nginx gives up a little later.
 UPSTREAM_SECONDS = 65
 
 
