@@ -1,4 +1,7 @@
-"""The robot loop: documents in, results out, through the profile's hot folders.
+"""The robot loop: documents in, results out, through the profile's hot folders. Its parts:
+robot/claims.py (claims, pulses, take-backs), robot/reading.py (the engine's reading of one
+document), robot/spread.py (pages spread across processes), robot/turns.py (the loop over one
+or several profiles), robot/crashes.py (take-backs judged by their cause).
 
 Protocol (docs/reference/hot-folder-protocol.md): a document `name.ext` in input_dir becomes
 `<stem><result_extension>` in output_dir, or `<stem>.error` with the reason; while working the
@@ -32,43 +35,32 @@ Several robot processes share a profile's folders (robot/pool.py), on one machin
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import logging
 import os
 import secrets
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
 from cora_ocr.metrics import Metrics
 from cora_ocr.outages import Backoff, Outage
-from cora_ocr.profiles import ENGINE_FAILED, PAGES, TAKEN, Profile, original_name
+from cora_ocr.profiles import ENGINE_FAILED, PAGES, Profile
 from cora_ocr.robot import crashes
-from cora_ocr.robot.crashes import HOST, PULSE, process_alive, write_atomically
-from cora_ocr.robot.documents import Document, UnsupportedDocument, open_document
-from cora_ocr.robot.engine import (
-    Block,
-    EngineUnavailable,
-    Line,
-    PageResult,
-    TesseractEngine,
-    Word,
-)
-from cora_ocr.robot.layers import assemble
+from cora_ocr.robot.claims import HEARTBEAT_SECONDS, Claims
+from cora_ocr.robot.crashes import HOST, write_atomically
+from cora_ocr.robot.documents import UnsupportedDocument
+from cora_ocr.robot.engine import EngineUnavailable, PageResult, TesseractEngine
 from cora_ocr.robot.quality import confidence
-from cora_ocr.robot.render import RENDERERS
+from cora_ocr.robot.reading import Reader
+from cora_ocr.robot.spread import Aborted, PageTasks, ReadAlone, page_from_json, page_to_json
 from cora_ocr.robot.turns import take_turns
 
+__all__ = ["Aborted", "ReadAlone", "Robot", "page_from_json", "page_to_json"]
+
 log = logging.getLogger(__name__)
-HEARTBEAT_SECONDS = 5.0
-# How often stale claims are looked for, busy or idle (an idle process wakes for it).
-TAKE_BACK_SECONDS = 1.0
 
 
 def default_engine(profile: Profile) -> TesseractEngine:
@@ -77,55 +69,10 @@ def default_engine(profile: Profile) -> TesseractEngine:
     )
 
 
-class Aborted(Exception):
-    """The document was taken away (its job aborted) while being recognised."""
-
-
-def page_to_json(page: PageResult) -> bytes:
-    return json.dumps(dataclasses.asdict(page)).encode()
-
-
-def page_from_json(data: bytes) -> PageResult:
-    raw = json.loads(data)
-    blocks = [
-        Block(
-            tuple(block["box"]),
-            [
-                Line(
-                    tuple(line["box"]),
-                    [
-                        Word(word["text"], tuple(word["box"]), word["confidence"])
-                        for word in line["words"]
-                    ],
-                )
-                for line in block["lines"]
-            ],
-        )
-        for block in raw["blocks"]
-    ]
-    return PageResult(
-        raw["number"],
-        raw["width"],
-        raw["height"],
-        raw["text"],
-        blocks,
-        raw["hocr"],
-        raw.get("straightened", 0.0),
-        raw.get("from_layer", False),
-    )
-
-
-def _task_name(number: int) -> str:
-    return f"{number:05}.task"
-
-
-class ReadAlone(Exception):
-    """A page of the document killed two robot processes: the document is read once more,
-    alone (robot/crashes.py)."""
-
-
 class Robot:
-    """One robot process's loop (module docstring)."""
+    """One robot process's loop for one profile: its claims (robot/claims.py), its reader
+    (robot/reading.py) and its part in spread documents (robot/spread.py), run in turns
+    (robot/turns.py); what a document's reading ends in is published here."""
 
     def __init__(
         self,
@@ -138,12 +85,9 @@ class Robot:
         lone: bool = False,
     ) -> None:
         self.profile = profile
-        # The pool that supervises this process (its PID), and whether it is a lone re-read
-        # (robot/crashes.py): written into its claims folder as it starts.
-        self.supervisor, self.lone = supervisor, lone
-        self._marked = False
         self.metrics = metrics or Metrics()
         self.owner = f"{HOST}-{os.getpid()}-{secrets.token_hex(3)}"
+        self.shares = Claims(profile, self.owner, supervisor, lone)
         self.unavailable: str | None = None
         self.engine: TesseractEngine | None = None
         try:
@@ -155,34 +99,52 @@ class Robot:
         self.idle_seconds = idle_seconds
         self.events = events
         self._last_beat = -HEARTBEAT_SECONDS
-        self._next_take_back = 0.0
         self.stop_event = threading.Event()
         self.wake = threading.Event()
-        self.pages_done = 0
         self.finished = 0  # documents this process finished
-        # The document being read (claimed by this process or, for a page task, another):
-        # a pool process stops at once when it is taken away mid-page (robot/pool.py).
-        self.working_on: Path | None = None
+        self.reader = Reader(profile, self.engine, self.metrics)
+        self.tasks = PageTasks(
+            profile, self.shares, self.reader, lambda: self.wake, lambda: bool(self._observer)
+        )
+        self.reader.spread = self.tasks.spread
+        # The document this process reads (robot/pool.py stops a process at once when it is
+        # taken away mid-page): its own, or one whose page it reads for another.
+        self._reading: Path | None = None
         self.outage = Outage(f"robot folders of profile {profile.name}", log, Backoff(cap=10.0))
         self._observer: Any = None
-        self._keeper: threading.Thread | None = None
-        self._keeper_stop = threading.Event()
 
+    # --- its parts, as callers and tests reach them ----------------------------------------
     @property
     def claims(self) -> Path:
         """This process's claims folder; its modification time is the process's pulse."""
-        return self.profile.claims_dir / self.owner
+        return self.shares.folder
 
-    # --- the loop -----------------------------------------------------------------------
+    @property
+    def working_on(self) -> Path | None:
+        return self._reading or self.tasks.working_on
+
+    @property
+    def pages_done(self) -> int:
+        return self.reader.pages_done
+
     def pending(self) -> list[Path]:
-        """Documents waiting, oldest first (entries that vanish meanwhile are skipped)."""
-        entries = []
-        with os.scandir(self.profile.input_dir) as listing:
-            for entry in listing:
-                with contextlib.suppress(OSError):
-                    if not entry.name.startswith(".") and entry.is_file(follow_symlinks=False):
-                        entries.append((entry.stat().st_mtime, entry.name, Path(entry.path)))
-        return [path for _mtime, _name, path in sorted(entries)]
+        return self.shares.pending()
+
+    def claim_next(self) -> Path | None:
+        return self.shares.claim_next()
+
+    def claim_alone(self, name: str) -> Path | None:
+        self.ensure_folders()
+        return self.shares.claim_alone(name)
+
+    def take_back_stale(self, now: bool = False) -> int:
+        return self.shares.take_back_stale(now)
+
+    def server_now(self) -> float:
+        return self.shares.server_now()
+
+    def help_once(self) -> bool:
+        return self.tasks.help_once()
 
     def beat(self) -> None:
         """The heartbeat (GET /readyz), at most every HEARTBEAT_SECONDS; written between
@@ -200,10 +162,7 @@ class Robot:
             if not folder.is_dir():
                 folder.mkdir(parents=True, exist_ok=True)
                 log.warning("recreated the missing robot folder %s", folder)
-        self.claims.mkdir(parents=True, exist_ok=True)
-        if not self._marked:
-            crashes.mark(self.claims, self.supervisor, self.lone)
-            self._marked = True
+        self.shares.ensure()
 
     def run(self, burst: bool = False) -> int:
         """Process documents until stopped (burst: until nothing is left to do). Returns the
@@ -232,27 +191,14 @@ class Robot:
         return self.help_once()
 
     def start(self) -> None:
-        """The pulse keeper and, unless `burst`, the file-system events: before the loop."""
-        self._start_keeper()
+        """The pulse keeper, before the loop (the events: start_watching)."""
+        self.shares.start_keeper()
 
     def finish(self) -> None:
         """After the loop: events and pulse stopped, the folders left as they were found."""
         self._stop_watching()
-        self._stop_keeper()
-        self._tidy()
-
-    def _tidy(self) -> None:
-        """Remove this process's claims folder, and the shared ones, when they are empty: a
-        robot that stopped leaves the input folder as it found it."""
-        crashes.clear_owner(self.claims)
-        self._marked = False
-        for folder in (
-            self.profile.claims_dir,
-            self.profile.input_dir / PAGES,
-            self.profile.input_dir / TAKEN,
-        ):
-            with contextlib.suppress(OSError):
-                folder.rmdir()
+        self.shares.stop_keeper()
+        self.shares.tidy()
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -261,27 +207,7 @@ class Robot:
     def close(self) -> None:
         if self.engine is not None:
             self.engine.close()
-        self._tidy()
-
-    # --- the pulse and the events ---------------------------------------------------------
-    def _start_keeper(self) -> None:
-        interval = min(HEARTBEAT_SECONDS, self.profile.claim_timeout_seconds / 4)
-
-        halt = self._keeper_stop = threading.Event()
-
-        def keep() -> None:
-            while not halt.wait(interval):
-                with contextlib.suppress(OSError):
-                    self._pulse()
-
-        self._keeper = threading.Thread(target=keep, name="robot-keeper", daemon=True)
-        self._keeper.start()
-
-    def _stop_keeper(self) -> None:
-        if self._keeper is not None:
-            self._keeper_stop.set()
-            self._keeper.join()
-            self._keeper = None
+        self.shares.tidy()
 
     def start_watching(self) -> None:
         if not self.events:
@@ -325,306 +251,14 @@ class Robot:
                 self._observer.join(5)
             self._observer = None
 
-    # --- claims ---------------------------------------------------------------------------
-    def claim_alone(self, name: str) -> Path | None:
-        """A document queued to be read alone (robot/crashes.py), claimed by this process."""
-        self.ensure_folders()
-        target = self.claims / name
-        try:
-            os.rename(self.profile.alone_path(name), target)
-        except FileNotFoundError:
-            return None  # another pool's lone reader took it, or its job went away
-        return target
-
-    def claim_next(self) -> Path | None:
-        """Take the oldest waiting document by renaming it into this process's claims."""
-        for path in self.pending():
-            target = self.claims / path.name
-            try:
-                os.rename(path, target)
-            except FileNotFoundError:
-                continue  # another process took it first
-            return target
-        return None
-
-    def _pulse(self) -> None:
-        """Stamp this process's claims folder with the file server's time: an entry is
-        replaced in it, and whoever keeps the folder (the file server, on a share) sets its
-        modification time. Not os.utime(): a time "now" given to it may be taken from this
-        host's clock instead (libfaketime does; so might a client that sets it itself)."""
-        write_atomically(self.claims / PULSE, b"")
-
-    def server_now(self) -> float:
-        """The file server's time now: the modification time of this process's own claims
-        folder, pulsed this moment. Every pulse was stamped by that clock; the host's own
-        may be minutes off (a VM whose time sync failed)."""
-        try:
-            self._pulse()
-            return self.claims.stat().st_mtime
-        except OSError:  # no folder of its own yet: this host's clock is all there is
-            return time.time()
-
-    def _owner_gone(self, owner: str, now: float) -> bool:
-        """Whether a claim's owner has stopped: its process is gone (this machine), or its
-        pulse is older than the claim timeout at the file server's time `now` (any
-        machine)."""
-        if owner == self.owner:
-            return False
-        host, pid = crashes.owner_process(owner)
-        if host == HOST and pid is not None and not process_alive(pid):
-            return True
-        try:
-            pulse = (self.profile.claims_dir / owner).stat().st_mtime
-        except FileNotFoundError:
-            return True
-        return now - pulse > self.profile.claim_timeout_seconds
-
-    def take_back_stale(self, now: bool = False) -> int:
-        """Hand the documents and page tasks of stopped processes back (at most every
-        TAKE_BACK_SECONDS unless `now`), each judged by why its process stopped
-        (robot/crashes.py): pages first, then documents, then the gone process's folder."""
-        if not now and time.monotonic() < self._next_take_back:
-            return 0
-        self._next_take_back = time.monotonic() + TAKE_BACK_SECONDS
-        server_now = self.server_now()
-        return self._take_back_pages(server_now) + self._take_back_documents(server_now)
-
-    def _gone(self, owner: str, server_now: float) -> tuple[Path, str] | None:
-        """A claims folder of a stopped process and why it stopped (its pool's verdict); None
-        while it runs, or while its pool has not said yet, or for a lone re-read whose pool
-        lives (that pool judges it)."""
-        folder = self.profile.claims_dir / owner
-        if not self._owner_gone(owner, server_now):
-            return None
-        if crashes.is_lone(folder) and crashes.pool_alive(folder):
-            return None
-        cause = crashes.verdict(folder, server_now, self.profile.claim_timeout_seconds)
-        return None if cause is None else (folder, cause)
-
-    def _take_back_pages(self, server_now: float) -> int:
-        taken = 0
-        with contextlib.suppress(FileNotFoundError):
-            for work in os.scandir(self.profile.input_dir / PAGES):
-                with contextlib.suppress(FileNotFoundError):
-                    for entry in os.scandir(work.path):
-                        if not entry.name.endswith(".claim"):
-                            continue
-                        number, holder = entry.name.removesuffix(".claim").split(".", 1)
-                        gone = self._gone(holder, server_now)
-                        if gone is None:
-                            continue
-                        with contextlib.suppress(FileNotFoundError):
-                            if os.path.exists(Path(work.path) / f"{number}.json"):
-                                # Its owner stopped between writing the page and letting go.
-                                os.unlink(entry.path)
-                                continue
-                            taken += self._take_back_page(Path(entry.path), int(number), gone[1])
-        return taken
-
-    def _take_back_documents(self, server_now: float) -> int:
-        taken = 0
-        with contextlib.suppress(FileNotFoundError):
-            for owner in os.scandir(self.profile.claims_dir):
-                if owner.name == self.owner:
-                    continue
-                gone = self._gone(owner.name, server_now)
-                if gone is None:
-                    continue
-                folder, cause = gone
-                lone = crashes.is_lone(folder)
-                for entry in os.scandir(owner.path):
-                    if entry.name.startswith("."):  # its pulse and markers, or one half written
-                        continue
-                    if os.path.lexists(self.profile.input_path(entry.name)):
-                        continue
-                    with contextlib.suppress(FileNotFoundError):
-                        taken += self._take_back(Path(entry.path), owner.name, cause, lone)
-                crashes.clear_owner(folder)
-        return taken
-
-    def _take_back(self, claim: Path, owner: str, cause: str, lone: bool = False) -> int:
-        """A stopped process's document, first renamed into this process's claims so that
-        one process alone decides: back into input_dir; where its process crashed for the
-        second time, read once more alone; where it was a lone re-read whose pool is gone
-        too, back in the lone queue."""
-        mine = self.claims / claim.name
-        self.claims.mkdir(parents=True, exist_ok=True)
-        os.rename(claim, mine)
-        if lone:
-            self.profile.alone_dir.mkdir(parents=True, exist_ok=True)
-            os.rename(mine, self.profile.alone_path(claim.name))
-            return 0
-        if cause and crashes.count(self.profile.taken_back_path(claim.name)) >= crashes.MAX_CRASHES:
-            crashes.read_alone(self.profile, mine, cause)
-            return 0
-        back = self.profile.input_path(claim.name)
-        os.rename(mine, back)
-        os.utime(back)  # its wait starts again; the oldest still go first
-        if cause:
-            log.warning(
-                "took back %s from robot process %s, which died while reading it (%s)",
-                claim.name,
-                owner,
-                cause,
-            )
-        else:
-            log.info(
-                "took back %s from robot process %s, which stopped with its pool or host "
-                "(no fault of the document)",
-                claim.name,
-                owner,
-            )
-        return 1
-
-    def _take_back_page(self, claim: Path, number: int, cause: str) -> int:
-        """A stopped process's page task: a task again; where its process crashed for the
-        second time, the document is to be read alone (its owner sees `<n>.alone`)."""
-        work = claim.parent
-        mine = work / f"{number:05}.{self.owner}.claim"
-        os.rename(claim, mine)
-        if cause and crashes.count(work / f"{number:05}.taken") >= crashes.MAX_CRASHES:
-            write_atomically(work / f"{number:05}.alone", cause.encode())
-            mine.unlink()
-            return 0
-        os.rename(mine, work / _task_name(number))
-        return 1
-
-    # --- pages of documents spread across processes ----------------------------------------
-    def _claim_task(self, work: Path) -> tuple[int, Path] | None:
-        try:
-            names = sorted(name for name in os.listdir(work) if name.endswith(".task"))
-        except FileNotFoundError:
-            return None
-        for name in names:
-            number = int(name.removesuffix(".task"))
-            claim = work / f"{number:05}.{self.owner}.claim"
-            try:
-                os.rename(work / name, claim)
-            except FileNotFoundError:
-                continue
-            return number, claim
-        return None
-
-    def help_once(self) -> bool:
-        """Recognise one page task of a document another process (or this one) spread."""
-        try:
-            works = sorted(os.scandir(self.profile.input_dir / PAGES), key=lambda e: e.name)
-        except FileNotFoundError:
-            return False
-        for work in works:
-            task = self._claim_task(Path(work.path))
-            if task is None:
-                continue
-            number, claim = task
-            documents = self.profile.claimed(work.name)
-            try:
-                if not documents:
-                    raise Aborted
-                self.working_on = documents[0]
-                with self._open(documents[0]) as document:
-                    self._recognise_task(document, Path(work.path), number)
-            except (Aborted, FileNotFoundError):
-                pass  # the document went away: its task goes with it
-            except Exception as exc:
-                log.exception("OCR of page %d of %s failed", number, work.name)
-                with contextlib.suppress(OSError):
-                    write_atomically(
-                        Path(work.path) / f"{number:05}.failed",
-                        f"page {number}: {type(exc).__name__}: {exc}".encode(),
-                    )
-            finally:
-                self.working_on = None
-                claim.unlink(missing_ok=True)
-            return True
-        return False
-
-    def _page(self, document: Document, name: str, number: int) -> Image.Image:
-        """Page `number` of the document `name`; what was done to fit it into the page budget
-        is added to the document's notes file (the job's history), by whichever process
-        read the page."""
-        known = len(document.notes)
-        image = document.page(number)
-        self._note(name, document.notes[known:])
-        return image
-
-    def _read(self, document: Document, name: str, number: int) -> PageResult:
-        """Page `number` from the PDF's text layer (skip_text), or read by the engine; a page
-        it straightened first is noted."""
-        known = len(document.notes)
-        layer = document.layer(number, self.profile.skip_text)
-        # A page budget's lower dpi; a layer not trusted, or cleaned.
-        self._note(name, document.notes[known:])
-        if layer is not None:
-            return layer
-        assert self.engine is not None
-        want_hocr = "hocr" in self.profile.outputs
-        page = self.engine.recognize(self._page(document, name, number), number, want_hocr)
-        if page.straightened:
-            self._note(name, [f"page {number} straightened by {page.straightened:+.1f} degrees"])
-        return page
-
-    def _note(self, name: str, notes: list[str]) -> None:
-        crashes.note(self.profile, name, notes)
-
-    def _recognise_task(self, document: Document, work: Path, number: int) -> None:
-        page = self._read(document, work.name, number)
-        self._page_done()
-        write_atomically(work / f"{number:05}.json", page_to_json(page))
-        log.debug("page %d of %s recognised by %s", number, work.name, self.owner)
-
-    def _spread(self, path: Path, document: Document) -> list[PageResult]:
-        """The document's pages recognised by every process, assembled in order."""
-        work = self.profile.pages_dir(path.name)
-        work.mkdir(parents=True, exist_ok=True)
-        total = document.page_count
-        present = set(os.listdir(work))
-        for number in range(1, total + 1):
-            if f"{number:05}.json" in present or any(
-                name.startswith(f"{number:05}.") and name.endswith(".claim") for name in present
-            ):
-                continue  # done before this document was taken back, or in hand
-            with contextlib.suppress(FileExistsError):
-                (work / _task_name(number)).open("x").close()
-        progress = self.profile.progress_path(path.name)
-        reported = -1
-        while True:
-            if not path.exists():
-                raise Aborted
-            task = self._claim_task(work)
-            if task is not None:
-                number, claim = task
-                try:
-                    self._recognise_task(document, work, number)
-                finally:
-                    claim.unlink(missing_ok=True)
-            names = set(os.listdir(work))
-            alone = sorted(name for name in names if name.endswith(".alone"))
-            if alone:
-                raise ReadAlone((work / alone[0]).read_text("utf-8", "replace"))
-            failed = sorted(name for name in names if name.endswith(".failed"))
-            if failed:
-                raise RuntimeError((work / failed[0]).read_text("utf-8", "replace"))
-            done = sum(f"{n:05}.json" in names for n in range(1, total + 1))
-            if done != reported:
-                write_atomically(progress, f"{done} {total}".encode())
-                reported = done
-            if done == total:
-                break
-            if task is None:  # the rest are in other processes' hands: wait for them
-                self.take_back_stale()
-                self.wake.wait(0.05 if self._observer is None else 0.5)
-                self.wake.clear()
-        return [page_from_json((work / f"{n:05}.json").read_bytes()) for n in range(1, total + 1)]
-
-    # --- one document ---------------------------------------------------------------------
     def process(self, path: Path) -> bool:
         """One claimed document; True if a result was written. Never raises for a bad
         document. The claim is let go of whatever happens."""
-        self.working_on = path
+        self._reading = path
         try:
             return self._process(path)
         finally:
-            self.working_on = None
+            self._reading = None
 
     def _process(self, path: Path) -> bool:
         started = time.perf_counter()
@@ -632,7 +266,7 @@ class Robot:
             if self.unavailable is not None:
                 self._refuse(path, self.unavailable)
                 return False
-            pages, results, count = self._results(path)
+            pages, results, count = self.reader.results(path)
         except Aborted:
             return self._dropped(path)
         except ReadAlone as exc:
@@ -659,26 +293,6 @@ class Robot:
         )
         return True
 
-    def _results(self, path: Path) -> tuple[list[PageResult] | None, dict[str, bytes], int]:
-        """Every output of the profile from one reading of the document: its pages (None
-        when the only output is a PDF, which Tesseract's renderer reads on its own), each
-        format's bytes, and how many pages."""
-        outputs, results = self.profile.outputs, {}
-        pages, count = None, 0
-        if any(form != "pdf" for form in outputs):
-            pages = self._recognize(path)
-            self._note_layers(path.name, sum(page.from_layer for page in pages), len(pages))
-            source, count = original_name(path.name), len(pages)
-            for form in outputs:
-                if form != "pdf":
-                    results[form] = RENDERERS[form](
-                        pages, source, self.engine_name, self.engine_version
-                    )
-        if "pdf" in outputs:
-            layered = None if pages is None else {p.number for p in pages if p.from_layer}
-            results["pdf"], count = self._searchable_pdf(path, layered)
-        return pages, results, count
-
     def _publish(
         self, path: Path, pages: list[PageResult] | None, results: dict[str, bytes]
     ) -> None:
@@ -692,22 +306,6 @@ class Robot:
             write_atomically(target, results[form])
         write_atomically(profile.result_path(path.name), results[profile.output_format])
 
-    def _note_layers(self, name: str, layered: int, total: int) -> None:
-        if layered:
-            self._note(name, [f"{layered} of {total} pages read from the document's text layer"])
-
-    def _page_done(self, count: int = 1) -> None:
-        self.pages_done += count
-        self.metrics.robot_pages.labels(self.profile.name).inc(count)
-
-    @property
-    def engine_name(self) -> str:
-        return self.engine.name if self.engine is not None else "tesseract"
-
-    @property
-    def engine_version(self) -> str:
-        return self.engine.version if self.engine is not None else ""
-
     def _dropped(self, path: Path) -> bool:
         self.profile.progress_path(path.name).unlink(missing_ok=True)
         self._forget(path)
@@ -716,67 +314,6 @@ class Robot:
     def _forget(self, path: Path) -> None:
         """What the robot kept about a document while it was read: its pages, its count."""
         crashes.forget(self.profile, path.name)
-
-    def _searchable_pdf(self, path: Path, layered: set[int] | None = None) -> tuple[bytes, int]:
-        """Tesseract's PDF renderer takes the whole document: not spread across processes.
-        Pages are rendered one at a time as the renderer's input is written. Pages read from
-        their text layer (`layered`; found here when None) are not OCRed: they are taken
-        from the document as they are, and the OCRed pages put between them in order. Given
-        `layered`, the pages were read for the other outputs already: their progress and
-        count stand, and are not reported again."""
-        alone = layered is None
-        assert self.engine is not None
-        profile = self.profile
-        progress = profile.progress_path(path.name)
-        with (
-            self._open(path) as document,
-            tempfile.TemporaryDirectory(prefix="cora-ocr-pdf-") as folder,
-        ):
-            workdir, total = Path(folder), document.page_count
-            if alone:
-                write_atomically(progress, f"0 {total}".encode())
-            if layered is None:
-                known = len(document.notes)
-                layered = {
-                    number
-                    for number in range(1, total + 1)
-                    if document.layer(number, profile.skip_text) is not None
-                }
-                self._note(path.name, document.notes[known:])
-                self._note_layers(path.name, len(layered), total)
-            scanned = [number for number in range(1, total + 1) if number not in layered]
-            if scanned:
-                pages = (self._page(document, path.name, number) for number in scanned)
-                self.engine.searchable_pdf(pages, profile.dpi, workdir)
-            if layered:
-                ocred = workdir / "result.pdf" if scanned else None
-                assemble(path, ocred, scanned, total, workdir / "assembled.pdf")
-                data = (workdir / "assembled.pdf").read_bytes()
-            else:
-                data = (workdir / "result.pdf").read_bytes()
-        if alone:
-            self._page_done(total)
-            write_atomically(progress, f"{total} {total}".encode())
-        return data, total
-
-    def _recognize(self, path: Path) -> list[PageResult]:
-        assert self.engine is not None
-        profile = self.profile
-        progress = profile.progress_path(path.name)
-        with self._open(path) as document:
-            write_atomically(progress, f"0 {document.page_count}".encode())
-            if document.page_count > 1 and profile.robot_processes > 1:
-                return self._spread(path, document)
-            results = []
-            for number in range(1, document.page_count + 1):
-                results.append(self._read(document, path.name, number))
-                self._page_done()
-                write_atomically(progress, f"{number} {document.page_count}".encode())
-        return results
-
-    def _open(self, path: Path) -> Document:
-        profile = self.profile
-        return open_document(path, profile.media_types, profile.dpi, profile.max_page_pixels)
 
     def _refuse(self, path: Path, reason: str) -> None:
         crashes.refuse(self.profile, path, reason)

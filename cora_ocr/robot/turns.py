@@ -25,7 +25,9 @@ class Robot(Protocol):
     finished: int
     idle_seconds: float
     outage: Any
-    working_on: Any
+
+    @property
+    def working_on(self) -> Any: ...
 
     def start(self) -> None: ...
     def start_watching(self) -> None: ...

@@ -24,7 +24,7 @@ from cora_ocr import wakeup
 from cora_ocr.config import DEFAULT_CONNECTION
 from cora_ocr.jobs import FileBatchRequest, FileRef
 from cora_ocr.profiles import CLAIMS, Profile
-from cora_ocr.robot import hotfolder, samples
+from cora_ocr.robot import claims, samples
 from cora_ocr.robot.hotfolder import Robot
 from cora_ocr.robot.render import ALTO_NS
 from cora_ocr.services import Services
@@ -235,7 +235,7 @@ def test_pulses_are_judged_by_the_file_servers_clock(
     os.utime(gone, (old, old))
     robot = Robot(profile, engine_factory=lambda _p: None)  # type: ignore[arg-type,return-value]
     robot.ensure_folders()
-    monkeypatch.setattr(hotfolder, "time", SkewedClock(skew))
+    monkeypatch.setattr(claims, "time", SkewedClock(skew))  # the claims protocol's clock
     assert robot.take_back_stale(now=True) == 1
     assert (profile.input_dir / "9-0000000e-left.png").exists()
     assert (alive / "8-0000000d-held.png").exists()
