@@ -15,8 +15,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from cora_ocr.connections.specs import Access, ConnectionSpec, parse_access, parse_connections
+from cora_ocr.connections.access import Access, parse_access
+from cora_ocr.connections.specs import ConnectionSpec, parse_connections
 from cora_ocr.errors import SettingsError
+from cora_ocr.setting_values import (
+    as_bool,
+    as_choice,
+    as_float,
+    as_int,
+    as_orphan_age,
+    as_profiles,
+    as_str_set,
+)
 
 DEFAULT_CONNECTION = "CoraOCRExternalConnection"
 ENV_PREFIX = "CORA_OCR_"
@@ -220,72 +230,6 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _as_bool(key: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise SettingsError(f"{key}: {value!r} is not true or false")
-
-
-def _as_choice(key: str, value: Any, choices: tuple[str, ...]) -> str:
-    text = str(value).strip().lower()
-    if text not in choices:
-        raise SettingsError(f"{key}: {value!r} is not one of {', '.join(choices)}")
-    return text
-
-
-def _as_int(key: str, value: Any, low: int, high: int) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise SettingsError(f"{key}: {value!r} is not an integer") from None
-    if not low <= number <= high:
-        raise SettingsError(f"{key}: {number} is outside {low}..{high}")
-    return number
-
-
-def _as_float(key: str, value: Any, low: float, high: float) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise SettingsError(f"{key}: {value!r} is not a number") from None
-    if not low <= number <= high:
-        raise SettingsError(f"{key}: {number} is outside {low}..{high}")
-    return number
-
-
-def _as_orphan_age(key: str, value: Any) -> float:
-    age = _as_float(key, value, 0, 366 * 86400)
-    if 0 < age < 60:
-        raise SettingsError(f"{key}: {age} is below 60 seconds (0 turns the sweep off)")
-    return age
-
-
-def _as_profiles(key: str, value: Any) -> dict[str, dict[str, Any]]:
-    if isinstance(value, str):  # the environment carries a JSON object
-        import json
-
-        try:
-            value = json.loads(value)
-        except ValueError as exc:
-            raise SettingsError(f"{key}: not a JSON object: {exc}") from None
-    if not isinstance(value, Mapping) or not all(isinstance(v, Mapping) for v in value.values()):
-        raise SettingsError(f"{key}: expected a table of profile tables")
-    return {str(name): dict(table) for name, table in value.items()}
-
-
-def _as_str_set(key: str, value: Any) -> frozenset[str]:
-    if isinstance(value, str):
-        value = [part.strip() for part in value.split(",")]
-    if not isinstance(value, list | tuple | set | frozenset):
-        raise SettingsError(f"{key}: expected a list of addresses")
-    return frozenset(str(part) for part in value if str(part))
-
-
 WINDOWS_FIELDS = {f.name: f for f in dataclasses.fields(WindowsAuthSettings)}
 
 
@@ -305,7 +249,7 @@ def _as_windows_auth(key: str, value: Any) -> WindowsAuthSettings:
         if name not in WINDOWS_FIELDS:
             raise SettingsError(f"{field}: unknown setting")
         if name in ("enabled", "ntlm_v1"):
-            values[name] = _as_bool(field, raw)
+            values[name] = as_bool(field, raw)
         elif name == "service_principal":
             values[name] = _as_service_principal(field, raw)
         else:
@@ -327,42 +271,42 @@ def _convert(key: str, value: Any, environ: Mapping[str, str]) -> Any:
         "data_dir": lambda v: Path(str(v)),
         "database_url": str,
         "host": str,
-        "port": lambda v: _as_int(key, v, 0, 65535),
-        "threads": lambda v: _as_int(key, v, 1, 1024),
-        "web_workers": lambda v: _as_int(key, v, 1, 256),
-        "web_threads": lambda v: _as_int(key, v, 1, 256),
+        "port": lambda v: as_int(key, v, 0, 65535),
+        "threads": lambda v: as_int(key, v, 1, 1024),
+        "web_workers": lambda v: as_int(key, v, 1, 256),
+        "web_threads": lambda v: as_int(key, v, 1, 256),
         "connections": lambda v: parse_connections(key, v, environ),
         "connection_access": lambda v: parse_access("connections", v),
-        "trusted_proxies": lambda v: _as_str_set(key, v),
-        "callback_hosts": lambda v: _as_str_set(key, v),
-        "max_request_bytes": lambda v: _as_int(key, v, 1024, 2**31),
-        "max_upload_bytes": lambda v: _as_int(key, v, 1024, 2**34),
-        "header_timeout": lambda v: _as_float(key, v, 1, 3600),
-        "body_timeout": lambda v: _as_float(key, v, 1, 3600),
-        "body_min_rate": lambda v: _as_int(key, v, 0, 2**31),
-        "body_max_seconds": lambda v: _as_float(key, v, 1, 86_400),
-        "max_connections_per_client": lambda v: _as_int(key, v, 1, 100_000),
-        "idle_timeout": lambda v: _as_float(key, v, 1, 3600),
-        "max_connections": lambda v: _as_int(key, v, 10, 100_000),
-        "max_timeout_seconds": lambda v: _as_int(key, v, 1, 604_800),
-        "profiles": lambda v: _as_profiles(key, v),
-        "lease_seconds": lambda v: _as_float(key, v, 0.1, 3600),
-        "poll_seconds": lambda v: _as_float(key, v, 0.0, 3600),
-        "max_attempts": lambda v: _as_int(key, v, 1, 1000),
-        "orphan_seconds": lambda v: _as_orphan_age(key, v),
-        "retention_days": lambda v: _as_int(key, v, 0, 36_500),
+        "trusted_proxies": lambda v: as_str_set(key, v),
+        "callback_hosts": lambda v: as_str_set(key, v),
+        "max_request_bytes": lambda v: as_int(key, v, 1024, 2**31),
+        "max_upload_bytes": lambda v: as_int(key, v, 1024, 2**34),
+        "header_timeout": lambda v: as_float(key, v, 1, 3600),
+        "body_timeout": lambda v: as_float(key, v, 1, 3600),
+        "body_min_rate": lambda v: as_int(key, v, 0, 2**31),
+        "body_max_seconds": lambda v: as_float(key, v, 1, 86_400),
+        "max_connections_per_client": lambda v: as_int(key, v, 1, 100_000),
+        "idle_timeout": lambda v: as_float(key, v, 1, 3600),
+        "max_connections": lambda v: as_int(key, v, 10, 100_000),
+        "max_timeout_seconds": lambda v: as_int(key, v, 1, 604_800),
+        "profiles": lambda v: as_profiles(key, v),
+        "lease_seconds": lambda v: as_float(key, v, 0.1, 3600),
+        "poll_seconds": lambda v: as_float(key, v, 0.0, 3600),
+        "max_attempts": lambda v: as_int(key, v, 1, 1000),
+        "orphan_seconds": lambda v: as_orphan_age(key, v),
+        "retention_days": lambda v: as_int(key, v, 0, 36_500),
         "region": str,
-        "allow_anonymous": lambda v: _as_bool(key, v),
-        "require_https": lambda v: _as_bool(key, v),
+        "allow_anonymous": lambda v: as_bool(key, v),
+        "require_https": lambda v: as_bool(key, v),
         "web_socket": lambda v: Path(str(v)),
         "tls_cert": lambda v: Path(str(v)),
         "tls_key": lambda v: Path(str(v)),
-        "max_xml_depth": lambda v: _as_int(key, v, 4, 256),
-        "max_xml_elements": lambda v: _as_int(key, v, 10, 1_000_000),
-        "max_xml_attributes": lambda v: _as_int(key, v, 10, 1_000_000),
-        "log_format": lambda v: _as_choice(key, v, ("text", "json")),
-        "status_reads": lambda v: _as_choice(key, v, STATUS_READS),
-        "access_log": lambda v: _as_bool(key, v),
+        "max_xml_depth": lambda v: as_int(key, v, 4, 256),
+        "max_xml_elements": lambda v: as_int(key, v, 10, 1_000_000),
+        "max_xml_attributes": lambda v: as_int(key, v, 10, 1_000_000),
+        "log_format": lambda v: as_choice(key, v, ("text", "json")),
+        "status_reads": lambda v: as_choice(key, v, STATUS_READS),
+        "access_log": lambda v: as_bool(key, v),
         "metrics_token": str,
         "admin_user": str,
         "admin_password": str,

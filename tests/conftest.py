@@ -25,7 +25,7 @@ from sqlalchemy import create_engine, text
 from zeep.transports import Transport
 
 from cora_ocr.config import DEFAULT_CONNECTION, Settings
-from cora_ocr.connections.specs import Access
+from cora_ocr.connections.access import Access
 from cora_ocr.host.app import CoraOcrApp, create_app
 from cora_ocr.host.server import make_server, stop_server
 from cora_ocr.licensing import Licensing

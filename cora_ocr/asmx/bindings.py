@@ -17,13 +17,11 @@ from __future__ import annotations
 import re
 import threading
 import time
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from lxml import etree
-from spyne import Application, EventManager, Fault, Integer, MethodContext, Unicode, Uuid
+from spyne import Application, EventManager, Fault, MethodContext
 from spyne.context import EventContext, TransportContext
 from spyne.protocol import ProtocolBase
 from spyne.protocol.soap import Soap11, Soap12
@@ -37,6 +35,7 @@ from cora_ocr.asmx.envelope import (
     render_response,
     render_status_response,
 )
+from cora_ocr.asmx.headers import HEADER_FIELDS, plainly_valid_header
 from cora_ocr.asmx.http import HttpGetPost
 from cora_ocr.asmx.service import CoraOcrIntegration
 from cora_ocr.asmx.types import ActivityMetadata
@@ -47,72 +46,6 @@ from cora_ocr.namespaces import HEADER_TAG, TNS, XSI
 
 _SCHEMA_NOISE = re.compile(r"^.*?SCHEMAV_[A-Z0-9_]+: ")
 _XSI_NIL = f"{{{XSI}}}nil"
-
-
-def _converter(field: Any) -> Callable[[str], Any]:
-    """How a schema-valid text of this Spyne type becomes its value."""
-    if issubclass(field, Uuid):
-        return lambda text: uuid.UUID(text.strip())
-    if issubclass(field, Integer):
-        return int  # takes the spaces around that XML Schema allows
-    return str
-
-
-_HEADER_FIELDS = {
-    name: _converter(field) for name, field in cast(Any, ActivityMetadata)._type_info.items()
-}
-
-# --- the header entry, judged without lxml's validator where that is certain -----------
-_XML_SPACE = " \t\r\n"
-_INTEGER_TEXT = re.compile(r"[ \t\r\n]*[+-]?[0-9]+[ \t\r\n]*\Z")
-_INTEGER_BITS = {"long": 63, "int": 31}  # the XML Schema types Spyne's Long and Integer32 are
-
-
-def _plain_text_check(field: Any) -> Callable[[str], bool]:
-    """Whether a text is certainly valid for this Spyne type by the schema Spyne generates
-    from it; False where that is not certain (the schema then judges)."""
-    if issubclass(field, Integer):
-        bits = _INTEGER_BITS.get(field.get_type_name())
-        if bits is None:
-            return lambda _text: False
-        low, high = -(1 << bits), (1 << bits) - 1
-        return lambda text: _INTEGER_TEXT.match(text) is not None and low <= int(text) <= high
-    pattern = field.Attributes.pattern
-    if pattern is not None:  # Uuid: a string type whose pattern spans the whole text
-        compiled = re.compile(f"(?:{pattern})\\Z")
-        return lambda text: compiled.match(text) is not None
-    max_len = field.Attributes.max_len
-    if issubclass(field, Unicode) and field.Attributes.min_len == 0 and max_len != float("inf"):
-        return lambda text: len(text) <= max_len  # code points, as XML Schema counts them
-    return lambda _text: False
-
-
-_HEADER_ORDER = {
-    f"{{{TNS}}}{name}": (index, _plain_text_check(field))
-    for index, (name, field) in enumerate(cast(Any, ActivityMetadata)._type_info.items())
-}
-
-
-def plainly_valid_header(entry: etree._Element) -> bool:
-    """Whether the schema certainly accepts this ActivityMetadata entry: its fields in the
-    schema's order, each at most once, each plain text its type accepts, no attributes, only
-    whitespace between. Anything else (a nil field, a field out of order or unknown, a value
-    out of range) is for the schema to judge, with its message. Under the server a validator
-    call, which lets go of the GIL and takes a lock, cost a GetStatus 15-25 µs of CPU, for 3
-    µs in a loop; Cora sends plain headers."""
-    if entry.attrib or (entry.text is not None and entry.text.strip(_XML_SPACE)):
-        return False
-    position = 0
-    for child in entry:
-        known = _HEADER_ORDER.get(child.tag)
-        if known is None or known[0] < position or len(child) or child.attrib:
-            return False
-        if child.tail is not None and child.tail.strip(_XML_SPACE):
-            return False
-        if not known[1](child.text or ""):
-            return False
-        position = known[0] + 1
-    return True
 
 
 @dataclass(frozen=True)
@@ -199,7 +132,7 @@ class _AsmxSoap:
                 if child.get(_XSI_NIL) in ("true", "1"):
                     values[name] = None
                 else:
-                    values[name] = _HEADER_FIELDS[name](child.text or "")
+                    values[name] = HEADER_FIELDS[name](child.text or "")
         return ActivityMetadata(**values)
 
     def _validate_header(self, entry: etree._Element) -> None:

@@ -9,9 +9,9 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
+from cora_ocr.connections.access import Access
 from cora_ocr.connections.paths import check_file_name, split_location
 from cora_ocr.connections.specs import (
-    Access,
     AzureBlobSpec,
     ConnectionSpec,
     FtpSpec,

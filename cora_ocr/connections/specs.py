@@ -147,56 +147,16 @@ class AzureBlobSpec:
 ConnectionSpec = Path | SftpSpec | SmbSpec | FtpSpec | S3Spec | AzureBlobSpec
 
 
-@dataclasses.dataclass(frozen=True)
-class Access:
-    """Which licenses may use a connection: those named (`licenses = ["<License ID>", ...]`),
-    every one (`licenses = "*"`: they share its files), or each in a folder of its own under
-    the root (`per_license = true`: the License ID is the first folder of every path, which
-    the caller neither gives nor sees). Nothing said: no license may (a caller without one,
-    the anonymous local setup, may use every connection)."""
-
-    licenses: frozenset[str] = frozenset()
-    everyone: bool = False
-    per_license: bool = False
-
-    def folder(self, license_id: str | None) -> str | None:
-        """The folder under the root a caller's paths start from ("" the root itself), or
-        None if the caller may not use the connection."""
-        if license_id is None:
-            return ""
-        if self.per_license:
-            return license_id
-        if self.everyone or license_id in self.licenses:
-            return ""
-        return None
-
-
-_ACCESS = {"licenses", "per_license"}
+_ACCESS = {"licenses", "per_license"}  # read by connections/access.py
 _COMMON = {"type", "host", "port", "user", "password_env", "root", "timeout", "pool_size"}
 _KEYS = {
     "sftp": _COMMON | {"key_file", "known_hosts"},
     "smb": _COMMON | {"share"},
     "ftp": _COMMON | {"tls", "passive", "ca_file"},
-    "s3": {
-        "type",
-        "bucket",
-        "base_path",
-        "region",
-        "endpoint_url",
-        "access_key_env",
-        "secret_key_env",
-        "timeout",
-    },
-    "azure_blob": {
-        "type",
-        "account_url",
-        "container",
-        "base_path",
-        "account_name",
-        "account_key_env",
-        "connection_string_env",
-        "timeout",
-    },
+    "s3": {"type", "bucket", "base_path", "region", "endpoint_url", "timeout"}
+    | {"access_key_env", "secret_key_env"},
+    "azure_blob": {"type", "account_url", "container", "base_path", "account_name", "timeout"}
+    | {"account_key_env", "connection_string_env"},
 }
 
 
@@ -206,7 +166,7 @@ def parse_connections(
     """The `connections` setting. Environment form: "Name=/path,Other=/path2", or a JSON
     object of the TOML form; TOML form: a table of `Name = "/path"` or `Name = {type = ...}`."""
     if isinstance(value, str):
-        value = _from_text(key, value)
+        value = from_text(key, value)
     if not isinstance(value, Mapping):
         raise SettingsError(f"{key}: expected a table of name = path or name = {{type = ...}}")
     specs: dict[str, ConnectionSpec] = {}
@@ -221,38 +181,7 @@ def parse_connections(
     return specs
 
 
-def parse_access(key: str, value: Any) -> dict[str, Access]:
-    """Who may use each connection of the `connections` setting (its tables' `licenses` and
-    `per_license`); a connection given as a bare path says nothing (anonymous callers only)."""
-    if isinstance(value, str):
-        value = _from_text(key, value)
-    access = {}
-    for name, entry in value.items() if isinstance(value, Mapping) else ():
-        if not isinstance(entry, Mapping):
-            access[str(name)] = Access()
-            continue
-        where = f"{key}.{name}"
-        licenses = entry.get("licenses", [])
-        per_license = entry.get("per_license", False)
-        if not isinstance(per_license, bool):
-            raise SettingsError(f"{where}.per_license: {per_license!r} is not true or false")
-        everyone = licenses == "*"
-        if not everyone and (
-            not isinstance(licenses, list) or not all(isinstance(i, str) and i for i in licenses)
-        ):
-            raise SettingsError(f'{where}.licenses: expected "*" or a list of License IDs')
-        if per_license and licenses:
-            raise SettingsError(
-                f"{where}: licenses and per_license exclude each other (per_license gives "
-                "every license a folder of its own)"
-            )
-        access[str(name)] = Access(
-            frozenset() if everyone else frozenset(licenses), everyone, per_license
-        )
-    return access
-
-
-def _from_text(key: str, text: str) -> Any:
+def from_text(key: str, text: str) -> Any:
     if text.lstrip().startswith("{"):
         try:
             return json.loads(text)

@@ -17,96 +17,17 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 
-from cora_ocr.statuses import FINAL_STATES, LIFECYCLE, Ending, JobState, OcrErrorCode
+from cora_ocr.statuses import FINAL_STATES, Ending, JobState, OcrErrorCode
 from cora_ocr.store import licensing as usage
 from cora_ocr.store import queries
 from cora_ocr.store.engine import Store, dialect_insert, status_changed
+from cora_ocr.store.job_filters import ANY_JOB, JobFilter, where
 from cora_ocr.store.models import Job, JobEvent, SubmitKey
 from cora_ocr.store.records import Claim, JobCounts, JobRecord, StatusRow
 
+__all__ = ["ANY_JOB", "Budget", "ExpiredJob", "JobFilter", "JobStore", "KeyUse", "Move"]
+
 PENDING = "pending"  # a callback waiting for its next attempt (worker/callbacks.py)
-
-
-@dataclasses.dataclass(frozen=True)
-class JobFilter:
-    """Which jobs a list shows: named terms, all of which a job must meet (`&` joins two
-    filters). Made by the class methods; the store turns each term into SQL."""
-
-    terms: tuple[tuple[str, Any], ...] = ()
-
-    def __and__(self, other: JobFilter) -> JobFilter:
-        return JobFilter(self.terms + other.terms)
-
-    @classmethod
-    def status(cls, name: str) -> JobFilter:
-        """Jobs with this REST life-cycle status (statuses.LIFECYCLE); ValueError if none."""
-        if name not in LIFECYCLE:
-            raise ValueError(f"{name!r} is not one of {', '.join(LIFECYCLE)}")
-        return cls((("status", name),))
-
-    @classmethod
-    def state(cls, state: JobState) -> JobFilter:
-        return cls((("state", JobState(state)),))
-
-    @classmethod
-    def license(cls, license_pk: int) -> JobFilter:
-        return cls((("license", license_pk),))
-
-    @classmethod
-    def profile(cls, name: str) -> JobFilter:
-        return cls((("profile", name),))
-
-    @classmethod
-    def not_deleted(cls) -> JobFilter:
-        """Jobs their callers have not deleted (what the REST list shows)."""
-        return cls((("not_deleted", True),))
-
-    @classmethod
-    def needs_review(cls, flagged: bool) -> JobFilter:
-        """Completed jobs that need review (True), or jobs that do not (False: any other)."""
-        return cls((("needs_review", flagged),))
-
-    @classmethod
-    def created_since(cls, moment: dt.datetime) -> JobFilter:
-        return cls((("since", moment),))
-
-    @classmethod
-    def created_before(cls, moment: dt.datetime) -> JobFilter:
-        return cls((("until", moment),))
-
-
-ANY_JOB = JobFilter()
-
-
-def _lifecycle(name: str) -> ColumnElement[bool]:
-    status = LIFECYCLE[name]
-    condition = Job.state.in_([state.value for state in status.states])
-    if status.ending is not None:
-        return and_(condition, Job.ending == status.ending.value)
-    if status.other_than is not None:
-        ended = or_(Job.ending.is_(None), Job.ending != status.other_than.value)
-        return and_(condition, ended)
-    return condition
-
-
-_TERMS: dict[str, Callable[[Any], ColumnElement[bool]]] = {
-    "status": _lifecycle,
-    "state": lambda state: Job.state == state.value,
-    "license": lambda license_pk: Job.license_pk == license_pk,
-    "profile": lambda name: Job.ocr_profile == name,
-    "since": lambda moment: Job.created_at >= moment,
-    "until": lambda moment: Job.created_at < moment,
-    "not_deleted": lambda _: Job.deleted_at.is_(None),
-    "needs_review": lambda flagged: (
-        Job.needs_review.is_(True)
-        if flagged
-        else or_(Job.needs_review.is_(None), ~Job.needs_review)
-    ),
-}
-
-
-def _where(chosen: JobFilter) -> list[ColumnElement[bool]]:
-    return [_TERMS[name](value) for name, value in chosen.terms]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,7 +99,7 @@ class JobStore:
         self, chosen: JobFilter = ANY_JOB, limit: int = 50, before_id: int | None = None
     ) -> list[JobRecord]:
         """Jobs meeting `chosen`, newest first, older than the keyset `before_id`."""
-        query = queries.SELECT_JOB.where(*_where(chosen)).order_by(Job.id.desc()).limit(limit)
+        query = queries.SELECT_JOB.where(*where(chosen)).order_by(Job.id.desc()).limit(limit)
         if before_id is not None:
             query = query.where(Job.id < before_id)
         with self.store.reading() as session:
@@ -229,32 +150,13 @@ class JobStore:
         instead (`_over_budget`). The move made, or None if the job is no longer the owner's."""
         with self.store.transaction() as session:
             if job.license_pk is not None and job.app_pk is not None and pages:
-                over = self._over_budget(session, job.license_pk, pages, now)
+                over = _over_budget(session, job.license_pk, pages, now)
                 if over is not None:
                     move = over_budget(over)
                 else:
                     hour = usage.hour_of(now)
                     usage.add_usage(session, job.license_pk, job.app_pk, hour, pages=pages)
             return move if self._move(session, job.id, move, now) else None
-
-    @staticmethod
-    def _over_budget(session: Any, license_pk: int, pages: int, now: dt.datetime) -> Budget | None:
-        """The budget `pages` more would pass, under the license's lock: this hour's, then
-        this month's (0: none). A job larger than a whole budget runs alone in a period
-        nothing else has used."""
-        quotas = usage.lock_license(session, license_pk)
-        if quotas is None:
-            return None
-        hourly, monthly = quotas
-        hour = usage.hour_of(now)
-        _requests, used = usage.license_usage(session, license_pk, hour)
-        if used > 0 and used + pages > hourly:
-            return Budget(used, hourly, pages, hour + dt.timedelta(hours=1))
-        if monthly > 0:
-            used = usage.month_pages(session, license_pk, now)
-            if used > 0 and used + pages > monthly:
-                return Budget(used, monthly, pages, usage.next_month(now), "monthly")
-        return None
 
     def delete(self, job_id: int, actor: str, now: dt.datetime) -> bool:
         """Mark a job deleted by its caller (it must be final), with an event saying so;
@@ -413,3 +315,22 @@ def _submit_key(owner: str, key: str) -> list[ColumnElement[bool]]:
 def _expired(cutoff: dt.datetime) -> ColumnElement[bool]:
     finished = func.coalesce(Job.finished_at, Job.updated_at)
     return and_(Job.state.in_([state.value for state in FINAL_STATES]), finished < cutoff)
+
+
+def _over_budget(session: Any, license_pk: int, pages: int, now: dt.datetime) -> Budget | None:
+    """The budget `pages` more would pass, under the license's lock: this hour's, then
+    this month's (0: none). A job larger than a whole budget runs alone in a period
+    nothing else has used."""
+    quotas = usage.lock_license(session, license_pk)
+    if quotas is None:
+        return None
+    hourly, monthly = quotas
+    hour = usage.hour_of(now)
+    _requests, used = usage.license_usage(session, license_pk, hour)
+    if used > 0 and used + pages > hourly:
+        return Budget(used, hourly, pages, hour + dt.timedelta(hours=1))
+    if monthly > 0:
+        used = usage.month_pages(session, license_pk, now)
+        if used > 0 and used + pages > monthly:
+            return Budget(used, monthly, pages, usage.next_month(now), "monthly")
+    return None

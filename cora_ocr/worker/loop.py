@@ -31,7 +31,7 @@ from cora_ocr.outages import Backoff, Outage, describe, is_database_trouble, is_
 from cora_ocr.profiles import Profiles
 from cora_ocr.retention import purge
 from cora_ocr.statuses import JobState, OcrErrorCode
-from cora_ocr.store.jobstore import JobStore, Move
+from cora_ocr.store.jobstore import JobStore
 from cora_ocr.store.licenses import LicenseStore
 from cora_ocr.store.records import JobRecord
 from cora_ocr.wakeup import LocalWakeups, Wakeup
@@ -40,6 +40,7 @@ from cora_ocr.worker.lease import Heartbeat
 from cora_ocr.worker.policy import LicensePolicy
 from cora_ocr.worker.steps import STEPS, Outcome, StepContext, StorageUnavailable
 from cora_ocr.worker.sweep import sweep
+from cora_ocr.worker.writes import GuardedWrites
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ CALLBACK_INTERVAL_SECONDS = 1.0  # how often due callbacks are looked for
 PURGE_INTERVAL_SECONDS = 86_400.0  # retention: once a day
 
 
-class Worker:
+class Worker(GuardedWrites):
     """Drives jobs through their states: claims one with a lease, runs its steps, commits
     each outcome as a guarded transition, and removes the job's robot files when it ends.
     It never decides what a step does with files (steps do) nor what a license allows (the
@@ -292,84 +293,3 @@ class Worker:
         return Outcome(
             wait_seconds=backoff.next_delay(), columns={"retries": attempt, "error_reason": reason}
         )
-
-    # --- guarded writes -------------------------------------------------------------------
-    def _commit(self, job: JobRecord, state: JobState, outcome: Outcome) -> Outcome | None:
-        """Commit the outcome as a transition; the outcome committed (a start may become
-        Throttled by the page budget), or None if the job is no longer ours."""
-        assert outcome.target is not None
-        now = self.clock.now()
-        move = Move(
-            state,
-            outcome.target,
-            actor=self.name,
-            owner=self.name,
-            error_code=outcome.error_code,
-            reason=outcome.reason,
-            ending=outcome.ending,
-            columns={
-                "next_attempt_at": None,
-                "retries": 0,
-                "error_reason": None,
-                **outcome.columns,
-            },
-        )
-        if state is JobState.QUEUED and outcome.target is JobState.PROCESSING_INPUT:
-            reserve = int(outcome.columns.get("pages_reserved") or 0)
-            made = self.store.start(job, move, reserve, now, self.policy.throttled(move))
-            if made is not None and made.target is JobState.THROTTLED:
-                outcome = Outcome(made.target, reason=made.reason, columns=made.columns)
-            moved = made is not None
-        else:
-            moved = self.store.move(job.id, move, now)
-        if not moved:
-            return None
-        assert outcome.target is not None
-        log.info(
-            "job %s: %s -> %s",
-            job.id,
-            state.value,
-            outcome.target.value,
-            extra={"job_id": job.id, "error_code": outcome.error_code.value},
-        )
-        if outcome.columns.get("needs_review"):
-            self.metrics.jobs_need_review.labels(job.ocr_profile).inc()
-        if outcome.target.is_final:
-            self._remove_robot_files(job)
-            self.metrics.job_seconds.labels(outcome.target.value).observe(
-                max(0.0, (now - job.created_at).total_seconds())
-            )
-            if outcome.target is JobState.COMPLETED:
-                pages = outcome.columns.get("pages_total", job.pages_total)
-                if pages:
-                    self.metrics.job_pages.observe(pages)
-        return outcome
-
-    def _release(self, job: JobRecord, outcome: Outcome) -> bool:
-        assert outcome.wait_seconds is not None
-        columns = {
-            "next_attempt_at": self.clock.now() + dt.timedelta(seconds=outcome.wait_seconds),
-            **outcome.columns,
-        }
-        return self.store.release(job.id, self.name, **columns)
-
-    def _record_output_name(self, job_id: int, name: str) -> bool:
-        return self.store.set_columns(job_id, self.name, output_final_name=name)
-
-    def _reload(self, job_id: int) -> JobRecord:
-        job = self.store.get(job_id)
-        assert job is not None
-        return job
-
-    def _lost(self, job_id: int) -> None:
-        """Another party changed the job under us: clean up if it was aborted."""
-        self.metrics.worker_lease_losses.inc()
-        job = self._reload(job_id)
-        log.info("job %s is no longer ours (now %s)", job_id, job.state, extra={"job_id": job_id})
-        if job.state == JobState.ABORTED.value:
-            self._remove_robot_files(job)
-
-    def _remove_robot_files(self, job: JobRecord) -> None:
-        profile = self.profiles.get(job.ocr_profile)
-        if profile is not None and job.robot_name is not None:
-            profile.cleanup(job.robot_name, job.id)

@@ -14,7 +14,7 @@ import pytest
 import zeep
 
 from cora_ocr.config import load_settings
-from cora_ocr.connections.specs import Access
+from cora_ocr.connections.access import Access
 from cora_ocr.errors import SettingsError
 from cora_ocr.host.server import stop_server
 from cora_ocr.services import Services, build_services

@@ -241,7 +241,7 @@ def test_ftp_without_tls_is_a_warning_and_access_is_the_same_for_every_kind(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     from cora_ocr.connections import open_storage
-    from cora_ocr.connections.specs import parse_access
+    from cora_ocr.connections.access import parse_access
 
     table = {
         "Plain": {"type": "ftp", "host": "h", "user": "u", "password_env": "P", "tls": False},
