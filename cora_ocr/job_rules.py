@@ -13,6 +13,7 @@ from cora_ocr.errors import InvalidField
 from cora_ocr.licensing import Principal
 from cora_ocr.profiles import Profiles
 from cora_ocr.statuses import Priority, PutModel
+from cora_ocr.store.records import NewJob
 
 MAX_EXTERNAL_CONTEXT = 4000
 MAX_PROFILE = 255
@@ -68,8 +69,8 @@ class FileBatchRules:
         request: FileBatchRequest,
         internal: bool = False,
         principal: Principal | None = None,
-    ) -> dict[str, Any]:
-        """The job's columns, or InvalidField naming the first bad field. `internal`: the
+    ) -> NewJob:
+        """The job as it is to be made, or InvalidField naming the first bad field. `internal`: the
         files may be in the service's own connections (REST uploads). `principal`: the caller,
         who may use only the connections its license may (connections/specs.py: Access)."""
         license_id = principal.license_id if principal is not None else None
@@ -93,20 +94,21 @@ class FileBatchRules:
             "OutPutFile", request.output_file, license_id, internal
         )
         self._check_beside(request.ocr_profile, out_name)
-        return {
-            "priority": int(self._priority(request, principal)),
-            "timeout_seconds": request.timeout,
-            "external_context": context,
-            "input_connection": in_conn,
-            "input_location": in_loc,
-            "input_name": in_name,
-            "ocr_profile": request.ocr_profile,
-            "output_connection": out_conn,
-            "output_location": out_loc,
-            "output_name": out_name,
-            "put_model": PutModel.parse(request.put_model).value,
-            "activity_metadata": request.activity,
-        }
+        assert request.timeout is not None and request.ocr_profile is not None  # checked above
+        return NewJob(
+            priority=int(self._priority(request, principal)),
+            timeout_seconds=request.timeout,
+            external_context=context,
+            input_connection=in_conn,
+            input_location=in_loc,
+            input_name=in_name,
+            ocr_profile=request.ocr_profile,
+            output_connection=out_conn,
+            output_location=out_loc,
+            output_name=out_name,
+            put_model=PutModel.parse(request.put_model).value,
+            activity_metadata=request.activity,
+        )
 
     def _check_beside(self, profile_name: str, out_name: str) -> None:
         """The profile's other outputs go beside OutPutFile, named for it with their own

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from cora_ocr.clock import Clock, SystemClock
 from cora_ocr.connections import Connections
@@ -82,13 +82,17 @@ class JobService(FileBatchRules):
         principal: Principal | None = None,
         actor: str = "soap",
         internal: bool = False,
-        extra: dict[str, Any] | None = None,
+        callback_url: str | None = None,
     ) -> int:
-        fields = {**self.validate(request, internal, principal), **(extra or {})}
-        if principal is not None:
-            fields.update(license_pk=principal.license_pk, app_pk=principal.app_pk)
-        fields["start_by"] = self._start_by(fields["timeout_seconds"])
-        job_id = self.store.submit(fields, actor, self.clock.now())
+        checked = self.validate(request, internal, principal)
+        job = dataclasses.replace(
+            checked,
+            license_pk=principal.license_pk if principal is not None else None,
+            app_pk=principal.app_pk if principal is not None else None,
+            start_by=self._start_by(checked.timeout_seconds),
+            callback_url=callback_url,
+        )
+        job_id = self.store.submit(job, actor, self.clock.now())
         if self.wakeups is not None:  # this process's idle workers (PostgreSQL tells the others)
             self.wakeups.job_submitted()
         return job_id
@@ -217,29 +221,9 @@ class JobService(FileBatchRules):
             raise ClientError(
                 f"job {job_id} is {JobState(job.state).wire.value}; only Failed jobs can be retried"
             )
-        again = Move(
-            JobState.FAILED,
-            JobState.QUEUED,
-            actor=actor,
-            reason=f"retried after {job.error_code}",
-            columns={
-                "error_reason": None,
-                "started_at": None,
-                "finished_at": None,
-                "output_final_name": None,
-                "robot_name": None,
-                "pages_reserved": None,
-                "start_by": self._start_by(job.timeout_seconds),
-                "retries": 0,
-                "pages_done": None,
-                "pages_total": None,
-                "stalls": 0,
-                "next_attempt_at": None,
-                "lease_owner": None,
-                "lease_expires_at": None,
-            },
+        moved = self.store.requeue(
+            job, actor, self._start_by(job.timeout_seconds), self.clock.now()
         )
-        moved = self.store.move(job_id, again, self.clock.now())
         if not moved:
             raise ClientError(f"job {job_id} changed state meanwhile; try again")
 

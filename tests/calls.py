@@ -3,7 +3,7 @@ put straight into a store, jobs between two connections through a zeep client.""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import requests
 from lxml import etree
@@ -12,6 +12,7 @@ from cora_ocr.namespaces import SOAP11_ENV, SOAP12_ENV, XML
 from cora_ocr.store import Store
 from cora_ocr.store.jobstore import JobStore
 from cora_ocr.store.models import utcnow
+from cora_ocr.store.records import NewJob
 from tests.conftest import LiveServer
 from tests.factories import (
     SOAP11_CT,
@@ -91,7 +92,7 @@ def get_status(
     )
 
 
-FIELDS = {
+FIELDS: dict[str, Any] = {
     "external_context": "reads-test",
     "timeout_seconds": 60,
     "input_connection": "c",
@@ -105,10 +106,9 @@ FIELDS = {
 }
 
 
-def new_job(store: Store, context: str | None = "reads-test", **fields: object) -> int:
-    return JobStore(store).submit(
-        {**FIELDS, "external_context": context, **fields}, "test", utcnow()
-    )
+def new_job(store: Store, context: str | None = "reads-test", **fields: Any) -> int:
+    job = NewJob(**{**FIELDS, "external_context": context, **fields})
+    return JobStore(store).submit(job, "test", utcnow())
 
 
 TEXT_PLAIN = "text/plain; charset=utf-8"

@@ -219,8 +219,9 @@ class Uploads:
             priority=form.get("priority") or None,
         )
         try:
-            extra = {"callback_url": callback, "callback_state": "pending"} if callback else {}
-            return self.jobs.submit(request, principal, actor="rest", internal=True, extra=extra)
+            return self.jobs.submit(
+                request, principal, actor="rest", internal=True, callback_url=callback or None
+            )
         except BaseException:
             shutil.rmtree(inbox, ignore_errors=True)
             raise

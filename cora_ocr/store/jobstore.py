@@ -18,12 +18,20 @@ from typing import Any, NamedTuple
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 
 from cora_ocr.statuses import FINAL_STATES, Ending, JobState, OcrErrorCode
+from cora_ocr.store import job_claims, queries
 from cora_ocr.store import licensing as usage
-from cora_ocr.store import queries
 from cora_ocr.store.engine import Store, dialect_insert, status_changed
 from cora_ocr.store.job_filters import ANY_JOB, JobFilter, where
 from cora_ocr.store.models import Job, JobEvent, SubmitKey
-from cora_ocr.store.records import Claim, JobCounts, JobRecord, StatusRow
+from cora_ocr.store.records import (
+    NO_UPDATE,
+    Claim,
+    JobCounts,
+    JobRecord,
+    JobUpdate,
+    NewJob,
+    StatusRow,
+)
 
 __all__ = ["ANY_JOB", "Budget", "ExpiredJob", "JobFilter", "JobStore", "KeyUse", "Move"]
 
@@ -41,7 +49,7 @@ class Move:
     error_code: OcrErrorCode = OcrErrorCode.NoError
     reason: str | None = None
     ending: Ending | None = None
-    columns: dict[str, Any] = dataclasses.field(default_factory=dict)
+    update: JobUpdate = NO_UPDATE
 
 
 class Budget(NamedTuple):
@@ -82,10 +90,13 @@ class JobStore:
         return self.store.dialect
 
     # --- submitting and reading ---------------------------------------------------------
-    def submit(self, fields: dict[str, Any], actor: str, now: dt.datetime) -> int:
+    def submit(self, job: NewJob, actor: str, now: dt.datetime) -> int:
         """A new queued job and its first event; its id."""
+        values = dataclasses.asdict(job)
+        if job.callback_url:
+            values["callback_state"] = PENDING  # its callback waits for the job's end
         with self.store.engine.connect() as conn:
-            return queries.insert_job(conn, fields, actor, now)
+            return queries.insert_job(conn, values, actor, now)
 
     def status(self, job_id: int) -> StatusRow | None:
         """What GetStatus needs of one job (through the store's status reader)."""
@@ -133,7 +144,7 @@ class JobStore:
             reason=move.reason,
             now=now,
             ending=move.ending,
-            **move.columns,
+            **move.update.columns(),
         )
 
     def start(
@@ -218,23 +229,28 @@ class JobStore:
     ) -> Claim | None:
         """Lease a due job held by no live worker, or None: the oldest under way, else the
         next to start, licenses in turn (`backlogs`: documents each profile's robot may
-        hold; queries.claim)."""
+        hold; store/job_claims.py)."""
         with self.store.transaction() as session:
-            return queries.claim(session, owner, now, lease, skip_locked, backlogs)
+            return job_claims.claim(session, owner, now, lease, skip_locked, backlogs)
 
     def heartbeat(self, job_id: int, owner: str, now: dt.datetime, lease: dt.timedelta) -> bool:
         with self.store.transaction() as session:
             return queries.heartbeat(session, job_id, owner, now, lease)
 
-    def release(self, job_id: int, owner: str, **columns: Any) -> bool:
+    def release(self, job_id: int, owner: str, update: JobUpdate = NO_UPDATE) -> bool:
         """Give the job back (it waits until its next_attempt_at); False if not ours."""
         with self.store.transaction() as session:
-            return queries.release(session, job_id, owner, **columns)
+            return queries.release(session, job_id, owner, **update.columns())
 
-    def set_columns(self, job_id: int, owner: str, **columns: Any) -> bool:
-        """Write columns of a job this owner holds."""
+    def set_output_name(self, job_id: int, owner: str, name: str) -> bool:
+        """Record the name a job this owner holds delivers its result under."""
         with self.store.transaction() as session:
-            return queries.set_columns(session, job_id, owner, **columns)
+            return queries.set_columns(session, job_id, owner, output_final_name=name)
+
+    def requeue(self, job: JobRecord, actor: str, start_by: int, now: dt.datetime) -> bool:
+        """A Failed job queued again as if just submitted: what its run left is cleared."""
+        with self.store.transaction() as session:
+            return queries.requeue(session, job, actor, start_by, now)
 
     def make_due(self, job_ids: set[int], now: dt.datetime) -> int:
         with self.store.transaction() as session:

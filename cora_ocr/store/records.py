@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import enum
 from typing import Any, NamedTuple
 
 from cora_ocr.store.status_reader import StatusRow
@@ -152,3 +153,68 @@ class UsageRow(NamedTuple):
     requests: int
     jobs: int
     pages: int
+
+
+@dataclasses.dataclass(frozen=True)
+class NewJob:
+    """A job as it is submitted (JobStore.submit): the request's fields, checked
+    (job_rules.py), and who made it; it starts Queued."""
+
+    timeout_seconds: int
+    external_context: str | None
+    input_connection: str
+    input_location: str
+    input_name: str
+    ocr_profile: str
+    output_connection: str
+    output_location: str
+    output_name: str
+    put_model: str
+    activity_metadata: dict[str, Any] | None = None
+    priority: int = 1
+    license_pk: int | None = None
+    app_pk: int | None = None
+    start_by: int | None = None  # a Unix time: the job fails if it has not started by then
+    callback_url: str | None = None
+
+
+class Unset(enum.Enum):
+    """A JobUpdate's field that the update leaves as it is."""
+
+    UNSET = 0
+
+
+UNSET = Unset.UNSET
+
+
+@dataclasses.dataclass(frozen=True)
+class JobUpdate:
+    """What a step, a worker or a policy writes on a job beside its state (JobStore.move,
+    release): each field is left as it is unless set (None clears it)."""
+
+    started_at: dt.datetime | Unset | None = UNSET
+    robot_name: str | Unset | None = UNSET
+    pages_reserved: int | Unset | None = UNSET
+    pages_done: int | Unset | None = UNSET
+    pages_total: int | Unset | None = UNSET
+    confidence: dict[str, Any] | Unset | None = UNSET
+    needs_review: bool | Unset | None = UNSET
+    result_formats: str | Unset | None = UNSET
+    retries: int | Unset = UNSET
+    error_reason: str | Unset | None = UNSET
+    next_attempt_at: dt.datetime | Unset | None = UNSET
+
+    def columns(self) -> dict[str, Any]:
+        """The columns this update writes (store/ only)."""
+        return {
+            field.name: getattr(self, field.name)
+            for field in dataclasses.fields(self)
+            if getattr(self, field.name) is not UNSET
+        }
+
+    def __or__(self, other: JobUpdate) -> JobUpdate:
+        """This update, then `other` over it."""
+        return dataclasses.replace(self, **other.columns())
+
+
+NO_UPDATE = JobUpdate()

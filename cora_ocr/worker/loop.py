@@ -33,7 +33,7 @@ from cora_ocr.retention import purge
 from cora_ocr.statuses import JobState, OcrErrorCode
 from cora_ocr.store.jobstore import JobStore
 from cora_ocr.store.licenses import LicenseStore
-from cora_ocr.store.records import JobRecord
+from cora_ocr.store.records import JobRecord, JobUpdate
 from cora_ocr.wakeup import LocalWakeups, Wakeup
 from cora_ocr.worker.callbacks import Callbacks
 from cora_ocr.worker.lease import Heartbeat
@@ -247,7 +247,7 @@ class Worker(GuardedWrites):
                 self._lost(job.id)
                 return
             if committed.target is JobState.THROTTLED:
-                self._release(job, Outcome(wait_seconds=0.0, columns=committed.columns))
+                self._release(job, Outcome(wait_seconds=0.0, update=committed.update))
                 return
             assert committed.target is not None
             if committed.target.is_final:
@@ -291,5 +291,6 @@ class Worker(GuardedWrites):
         reason = f"the {state.value} step failed ({describe(error)}); try {attempt + 1} follows"
         log.warning("job %s: %s", job.id, reason, extra={"job_id": job.id})
         return Outcome(
-            wait_seconds=backoff.next_delay(), columns={"retries": attempt, "error_reason": reason}
+            wait_seconds=backoff.next_delay(),
+            update=JobUpdate(retries=attempt, error_reason=reason),
         )

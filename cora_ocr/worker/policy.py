@@ -10,7 +10,7 @@ from collections.abc import Callable
 from cora_ocr.statuses import Ending, JobState
 from cora_ocr.store.jobstore import Budget, Move
 from cora_ocr.store.licenses import LicenseStore
-from cora_ocr.store.records import JobRecord
+from cora_ocr.store.records import JobRecord, JobUpdate
 from cora_ocr.worker.steps import Outcome
 
 LICENSE_ERROR = "license error"
@@ -59,7 +59,7 @@ class LicensePolicy:
                     f" this job needs {budget.pages}; resumes at {until}"
                 ),
                 # None of the start's own columns: nothing was reserved or started.
-                columns={"next_attempt_at": budget.renews_at, "retries": 0, "error_reason": None},
+                update=JobUpdate(next_attempt_at=budget.renews_at, retries=0, error_reason=None),
             )
 
         return wait

@@ -8,9 +8,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from cora_ocr.connections import Connections, Storage, StorageError, files
 from cora_ocr.connections.storage import OutsideRoot
@@ -20,7 +20,7 @@ from cora_ocr.profiles import ENGINE_FAILED, Profile, Profiles, job_temp_tag, ro
 from cora_ocr.robot.documents import count_pages
 from cora_ocr.robot.quality import read_confidence
 from cora_ocr.statuses import Ending, JobState, OcrErrorCode, PutModel
-from cora_ocr.store.records import JobRecord
+from cora_ocr.store.records import NO_UPDATE, UNSET, JobRecord, JobUpdate
 
 MAX_ROBOT_REASON = 2000
 
@@ -32,7 +32,7 @@ class Outcome:
     target: JobState | None = None
     error_code: OcrErrorCode = OcrErrorCode.NoError
     reason: str | None = None
-    columns: dict[str, Any] = field(default_factory=dict)
+    update: JobUpdate = NO_UPDATE  # what it writes on the job beside its state
     wait_seconds: float | None = None
     ending: Ending | None = None  # how a failed or aborted job ended, if not its code's
 
@@ -71,13 +71,12 @@ def start(ctx: StepContext, job: JobRecord) -> Outcome:
     late = _not_started_in_time(ctx, job)
     if late is not None:
         return late
-    columns: dict[str, Any] = {
-        "started_at": job.started_at or ctx.now,
-        "robot_name": robot_file_name(job.id, job.input_name),
-    }
-    if job.license_pk is not None:
-        columns["pages_reserved"] = _page_count(ctx, job)
-    return Outcome(JobState.PROCESSING_INPUT, columns=columns)
+    update = JobUpdate(
+        started_at=job.started_at or ctx.now,
+        robot_name=robot_file_name(job.id, job.input_name),
+        pages_reserved=_page_count(ctx, job) if job.license_pk is not None else UNSET,
+    )
+    return Outcome(JobState.PROCESSING_INPUT, update=update)
 
 
 def resume(ctx: StepContext, job: JobRecord) -> Outcome:
@@ -194,9 +193,9 @@ def wait_for_output(ctx: StepContext, job: JobRecord) -> Outcome:
     name = robot_name(job)
     pages = read_progress(profile.progress_path(name))
     if profile.result_path(name).is_file():
-        columns = {**pages, "confidence": read_confidence(profile.confidence_path(name))}
+        update = pages | JobUpdate(confidence=read_confidence(profile.confidence_path(name)))
         return Outcome(
-            JobState.DELIVERING, reason=read_notes(profile.notes_path(name)), columns=columns
+            JobState.DELIVERING, reason=read_notes(profile.notes_path(name)), update=update
         )
     error_file = profile.error_path(name)
     if error_file.is_file():
@@ -222,7 +221,7 @@ def wait_for_output(ctx: StepContext, job: JobRecord) -> Outcome:
             OcrErrorCode.TimedOut, f"no result from the robot within {job.timeout_seconds} s"
         )
     remaining = (deadline - ctx.now).total_seconds()
-    return Outcome(wait_seconds=min(ctx.poll_seconds, remaining), columns=pages)
+    return Outcome(wait_seconds=min(ctx.poll_seconds, remaining), update=pages)
 
 
 def read_notes(path: Path) -> str | None:
@@ -235,15 +234,15 @@ def read_notes(path: Path) -> str | None:
     return f"the robot: {notes}"[:MAX_ROBOT_REASON] if notes else None
 
 
-def read_progress(path: Path) -> dict[str, int]:
+def read_progress(path: Path) -> JobUpdate:
     """Pages done and total from the robot's progress file; nothing if absent or garbled."""
     try:
         done, total = (int(part) for part in path.read_text("ascii").split())
     except (OSError, ValueError):
-        return {}
+        return NO_UPDATE
     if not 0 <= done <= total <= 1_000_000:
-        return {}
-    return {"pages_done": done, "pages_total": total}
+        return NO_UPDATE
+    return JobUpdate(pages_done=done, pages_total=total)
 
 
 def deliver(ctx: StepContext, job: JobRecord) -> Outcome:
@@ -301,8 +300,8 @@ def completed(profile: Profile, job: JobRecord) -> Outcome:
     review = None
     if profile.review_below is not None and isinstance(mean, int | float):
         review = mean < profile.review_below
-    columns = {"result_formats": ",".join(profile.outputs), "needs_review": review}
-    return Outcome(JobState.COMPLETED, columns=columns)
+    update = JobUpdate(result_formats=",".join(profile.outputs), needs_review=review)
+    return Outcome(JobState.COMPLETED, update=update)
 
 
 def _place_results(

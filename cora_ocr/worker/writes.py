@@ -12,7 +12,7 @@ from cora_ocr.metrics import Metrics
 from cora_ocr.profiles import Profiles
 from cora_ocr.statuses import JobState
 from cora_ocr.store.jobstore import JobStore, Move
-from cora_ocr.store.records import JobRecord
+from cora_ocr.store.records import UNSET, JobRecord, JobUpdate
 from cora_ocr.worker.policy import LicensePolicy
 from cora_ocr.worker.steps import Outcome
 
@@ -43,18 +43,14 @@ class GuardedWrites:
             error_code=outcome.error_code,
             reason=outcome.reason,
             ending=outcome.ending,
-            columns={
-                "next_attempt_at": None,
-                "retries": 0,
-                "error_reason": None,
-                **outcome.columns,
-            },
+            update=JobUpdate(next_attempt_at=None, retries=0, error_reason=None) | outcome.update,
         )
         if state is JobState.QUEUED and outcome.target is JobState.PROCESSING_INPUT:
-            reserve = int(outcome.columns.get("pages_reserved") or 0)
+            reserved = outcome.update.pages_reserved
+            reserve = reserved if isinstance(reserved, int) else 0
             made = self.store.start(job, move, reserve, now, self.policy.throttled(move))
             if made is not None and made.target is JobState.THROTTLED:
-                outcome = Outcome(made.target, reason=made.reason, columns=made.columns)
+                outcome = Outcome(made.target, reason=made.reason, update=made.update)
             moved = made is not None
         else:
             moved = self.store.move(job.id, move, now)
@@ -68,7 +64,7 @@ class GuardedWrites:
             outcome.target.value,
             extra={"job_id": job.id, "error_code": outcome.error_code.value},
         )
-        if outcome.columns.get("needs_review"):
+        if outcome.update.needs_review is True:
             self.metrics.jobs_need_review.labels(job.ocr_profile).inc()
         if outcome.target.is_final:
             self._remove_robot_files(job)
@@ -76,21 +72,21 @@ class GuardedWrites:
                 max(0.0, (now - job.created_at).total_seconds())
             )
             if outcome.target is JobState.COMPLETED:
-                pages = outcome.columns.get("pages_total", job.pages_total)
+                total = outcome.update.pages_total
+                pages = job.pages_total if total is UNSET else total
                 if pages:
                     self.metrics.job_pages.observe(pages)
         return outcome
 
     def _release(self, job: JobRecord, outcome: Outcome) -> bool:
         assert outcome.wait_seconds is not None
-        columns = {
-            "next_attempt_at": self.clock.now() + dt.timedelta(seconds=outcome.wait_seconds),
-            **outcome.columns,
-        }
-        return self.store.release(job.id, self.name, **columns)
+        wait = JobUpdate(
+            next_attempt_at=self.clock.now() + dt.timedelta(seconds=outcome.wait_seconds)
+        )
+        return self.store.release(job.id, self.name, wait | outcome.update)
 
     def _record_output_name(self, job_id: int, name: str) -> bool:
-        return self.store.set_columns(job_id, self.name, output_final_name=name)
+        return self.store.set_output_name(job_id, self.name, name)
 
     def _reload(self, job_id: int) -> JobRecord:
         job = self.store.get(job_id)

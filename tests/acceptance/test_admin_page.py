@@ -464,6 +464,7 @@ def test_jobs_that_need_review_are_shown_and_filtered(admin: Admin) -> None:
     from cora_ocr.statuses import JobState
     from cora_ocr.store.jobstore import Move
     from cora_ocr.store.models import utcnow
+    from cora_ocr.store.records import NO_UPDATE, JobUpdate
 
     path = [
         JobState.QUEUED,
@@ -476,8 +477,8 @@ def test_jobs_that_need_review_are_shown_and_filtered(admin: Admin) -> None:
     for job_id, mean, review in ((flagged, 41.5, True), (clean, 96.0, False)):
         summary = {"mean": mean, "min": 12.0, "lowWords": 0.5, "pages": []}
         for source, target in itertools.pairwise(path):
-            columns = {"confidence": summary, "needs_review": review}
-            move = Move(source, target, "test", columns=columns if target is path[-1] else {})
+            update = JobUpdate(confidence=summary, needs_review=review)
+            move = Move(source, target, "test", update=update if target is path[-1] else NO_UPDATE)
             assert admin.services.job_store.move(job_id, move, utcnow())
     cookie = {"cora_ocr_admin": admin.login().cookies["cora_ocr_admin"]}
 

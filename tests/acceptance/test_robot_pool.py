@@ -5,6 +5,7 @@ the robot (file-system events, PostgreSQL notifications)."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import signal
@@ -398,8 +399,10 @@ def test_idle_workers_hear_of_new_jobs(services: Services, backend: str) -> None
         if backend == "postgresql":
             wait_until(listening.event.is_set, 10, "listening")  # set once LISTEN is in place
             listening.event.clear()
-            fields = {**services.jobs.validate(request), "start_by": int(time.time()) + 60}
-            services.job_store.submit(fields, "test", utcnow())  # not JobService: no local wake
+            job = dataclasses.replace(
+                services.jobs.validate(request), start_by=int(time.time()) + 60
+            )
+            services.job_store.submit(job, "test", utcnow())  # not JobService: no local wake
         else:
             time.sleep(0.2)
             assert not listening.event.is_set()

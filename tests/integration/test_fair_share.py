@@ -17,6 +17,7 @@ from cora_ocr.services import Services
 from cora_ocr.statuses import JobState, Priority
 from cora_ocr.store.jobstore import Move
 from cora_ocr.store.models import utcnow
+from cora_ocr.store.records import JobUpdate
 from tests.calls import new_job
 from tests.conftest import Strict
 from tests.factories import ManualClock, file_batch_args, file_ref
@@ -54,7 +55,8 @@ def starts(services: Services, count: int, backlogs: dict[str, int] | None = Non
             break
         move = Move(JobState.QUEUED, JobState.PROCESSING_INPUT, "test", owner="w")
         assert jobs.move(claim.job.id, move, utcnow())
-        assert jobs.release(claim.job.id, "w", next_attempt_at=utcnow() + dt.timedelta(hours=1))
+        later = JobUpdate(next_attempt_at=utcnow() + dt.timedelta(hours=1))
+        assert jobs.release(claim.job.id, "w", later)
         started.append(claim.job.id)
     return started
 

@@ -12,6 +12,7 @@ from cora_ocr.statuses import Ending, JobState, OcrErrorCode
 from cora_ocr.store.jobstore import ANY_JOB, Budget, JobFilter, Move
 from cora_ocr.store.licensing import hour_of
 from cora_ocr.store.models import utcnow
+from cora_ocr.store.records import JobUpdate
 from tests.calls import new_job
 
 
@@ -82,7 +83,7 @@ def test_a_start_reserves_pages_or_takes_the_move_the_budget_calls_for(
         JobState.QUEUED,
         JobState.PROCESSING_INPUT,
         actor="w",
-        columns={"pages_reserved": 4, "started_at": now},
+        update=JobUpdate(pages_reserved=4, started_at=now),
     )
     seen: list[Budget] = []
 
@@ -112,7 +113,7 @@ def test_a_start_reserves_pages_or_takes_the_move_the_budget_calls_for(
 
 def test_a_callback_attempt_is_taken_once(services: Services) -> None:
     jobs, now = services.job_store, utcnow()
-    job_id = new_job(services.store, callback_url="http://127.0.0.1:9/", callback_state="pending")
+    job_id = new_job(services.store, callback_url="http://127.0.0.1:9/")
     end(services, job_id, JobState.ABORTED, None)
     due = jobs.due_callbacks(now, 10)
     assert [job.id for job in due] == [job_id]
