@@ -30,7 +30,7 @@ from cora_ocr.setting_values import (
 
 DEFAULT_CONNECTION = "CoraOCRExternalConnection"
 ENV_PREFIX = "CORA_OCR_"
-# The GetStatus read paths a deployment may choose (`status_reads`; store/status_reader.py).
+# The GetStatus read paths a deployment may choose (`status_reads`; store/status/reader.py).
 STATUS_READS = ("core", "compiled", "kept")
 
 
@@ -147,7 +147,7 @@ class Settings:
     max_xml_depth: int = 32
     max_xml_elements: int = 2_000
     max_xml_attributes: int = 2_000
-    # How the processes that answer GetStatus read a job's status (store/status_reader.py):
+    # How the processes that answer GetStatus read a job's status (store/status/reader.py):
     # "core" (SQLAlchemy Core), "compiled" (the statement compiled once, on a held DBAPI
     # connection; prepared on PostgreSQL), "kept" ("compiled", and rows kept between changes).
     status_reads: str = "kept"

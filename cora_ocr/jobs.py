@@ -22,7 +22,7 @@ from cora_ocr.job_rules import (
 from cora_ocr.licensing import Principal, may_see
 from cora_ocr.profiles import Profiles
 from cora_ocr.statuses import JobState, OcrErrorCode, OcrStatus
-from cora_ocr.store.jobstore import ANY_JOB, JobFilter, JobStore, Move
+from cora_ocr.store.job_store import ANY_JOB, JobFilter, JobStore, Move
 from cora_ocr.store.records import JobRecord, StatusRow
 from cora_ocr.wakeup import LocalWakeups
 

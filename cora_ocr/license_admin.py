@@ -12,7 +12,7 @@ import secrets
 
 from cora_ocr.errors import CoraError
 from cora_ocr.statuses import Priority
-from cora_ocr.store.licenses import LicenseStore
+from cora_ocr.store.license_store import LicenseStore
 from cora_ocr.store.records import AppRecord, LicenseRecord, UsageRow
 
 

@@ -24,8 +24,8 @@ from cora_ocr.license_admin import (
     principal_key,
 )
 from cora_ocr.statuses import Priority
-from cora_ocr.store.licenses import LicenseStore
-from cora_ocr.store.licensing import hour_of
+from cora_ocr.store.license_queries import hour_of
+from cora_ocr.store.license_store import LicenseStore
 from cora_ocr.store.records import AppRecord, LicenseRecord
 
 __all__ = ["Licensing", "Principal", "digest", "may_see", "principal_key"]

@@ -155,7 +155,7 @@ class Profile:
     review_below: float | None = None
     priority: Priority = Priority.normal  # its jobs' priority unless the caller asks
     # Documents handed to the robot at a time: the rest wait, Queued, where licenses take
-    # turns and priorities count (store/queries.py: claim). 0: robot_processes + 1, one in
+    # turns and priorities count (store/job_queries.py: claim). 0: robot_processes + 1, one in
     # each process's hands and one waiting, so that a license's single job waits behind at
     # most that many of another license's on its way through the robot.
     robot_backlog: int = 0

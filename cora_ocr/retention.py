@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 
 from cora_ocr.connections import UPLOADS, Connections, remove_upload_folders
-from cora_ocr.store.jobstore import JobStore
+from cora_ocr.store.job_store import JobStore
 
 log = logging.getLogger(__name__)
 BATCH = 500

@@ -13,8 +13,8 @@ from cora_ocr.licensing import Licensing
 from cora_ocr.metrics import Metrics
 from cora_ocr.profiles import Profiles
 from cora_ocr.store import Store, store_for
-from cora_ocr.store.jobstore import JobStore
-from cora_ocr.store.licenses import LicenseStore
+from cora_ocr.store.job_store import JobStore
+from cora_ocr.store.license_store import LicenseStore
 from cora_ocr.wakeup import LocalWakeups
 from cora_ocr.worker import Worker
 from cora_ocr.worker.loop import WorkerConfig

@@ -141,7 +141,7 @@ class PutModel(enum.StrEnum):
 
 
 class Priority(enum.IntEnum):
-    """Which of one license's queued jobs starts first (store/queries.py: claim); stored as
+    """Which of one license's queued jobs starts first (store/job_queries.py: claim); stored as
     its number, named `low`, `normal`, `high` on the REST face, in settings and the CLI."""
 
     low = 0

@@ -10,7 +10,7 @@ from lxml import etree
 
 from cora_ocr.namespaces import SOAP11_ENV, SOAP12_ENV, XML
 from cora_ocr.store import Store
-from cora_ocr.store.jobstore import JobStore
+from cora_ocr.store.job_store import JobStore
 from cora_ocr.store.models import utcnow
 from cora_ocr.store.records import NewJob
 from tests.conftest import LiveServer

@@ -3,7 +3,7 @@ behind the admin credential (`admin_user`, `admin_password`; no password: no pag
 
 - A login form sets a session cookie: `<expiry>.<nonce>.<HMAC>` under a key derived from the
   password (changing the password ends every session), HttpOnly, SameSite=Strict, Secure over
-  HTTPS, valid SESSION_SECONDS; the session is also kept on the server (store/admin.py), and
+  HTTPS, valid SESSION_SECONDS; the session is also kept on the server (store/admin_rows.py), and
   logging out deletes it, so a copy of the cookie is worth nothing after.
 - Failed logins earn a wait, per client address and per user name, doubling with each
   failure in a row (1 s, 2 s, 4 s, ... at most 5 minutes): 429 with Retry-After, the
@@ -39,8 +39,8 @@ from cora_ocr.licensing import Licensing
 from cora_ocr.profiles import Profiles
 from cora_ocr.robot_watch import silent_profiles, waits_on_silence
 from cora_ocr.statuses import JobState, Priority
-from cora_ocr.store.admin import AdminRows
-from cora_ocr.store.jobstore import ANY_JOB, JobFilter
+from cora_ocr.store.admin_rows import AdminRows
+from cora_ocr.store.job_store import ANY_JOB, JobFilter
 from cora_ocr.web import admission
 
 __all__ = ["COOKIE", "PREFIX", "SESSION_SECONDS", "AdminApp"]

@@ -17,7 +17,7 @@ from jinja2 import Environment
 from werkzeug.wrappers import Request, Response
 
 from cora_ocr.config import Settings
-from cora_ocr.store.admin import AdminRows
+from cora_ocr.store.admin_rows import AdminRows
 
 PREFIX = "/admin"
 COOKIE = "cora_ocr_admin"

@@ -20,7 +20,7 @@ from cora_ocr.namespaces import SERVICE_PATH
 from cora_ocr.rest.api import RestApi
 from cora_ocr.rest.uploads import Uploads
 from cora_ocr.services import Services
-from cora_ocr.store.admin import AdminRows
+from cora_ocr.store.admin_rows import AdminRows
 from cora_ocr.store.records import JobCounts
 from cora_ocr.web.admission import ADMISSION, Admission, Ticket
 from cora_ocr.web.guard import Guard

@@ -21,8 +21,8 @@ from cora_ocr.rest import openapi
 from cora_ocr.rest.openapi import MAX_ID
 from cora_ocr.rest.uploads import Uploads
 from cora_ocr.statuses import JobState
-from cora_ocr.store.jobstore import ANY_JOB, JobFilter
-from cora_ocr.store.licensing import month_of
+from cora_ocr.store.job_store import ANY_JOB, JobFilter
+from cora_ocr.store.license_queries import month_of
 from cora_ocr.store.records import JobRecord
 from cora_ocr.web import admission
 from cora_ocr.web.problems import problem, refused

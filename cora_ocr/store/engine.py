@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cora_ocr.clock import Clock, DatabaseClock, SystemClock
 from cora_ocr.config import Settings
-from cora_ocr.store.reads import CompiledReads, PreparedReads, Reads, cut_while_idle
-from cora_ocr.store.status_reader import KeptStatusReader, StatusReader
-from cora_ocr.store.statuses import SqliteStatusRows, StatusRows
+from cora_ocr.store.status.kept import SqliteStatusRows, StatusRows
+from cora_ocr.store.status.reader import KeptStatusReader, StatusReader
+from cora_ocr.store.status.reads import CompiledReads, PreparedReads, Reads, cut_while_idle
 
 # Pooled connections are replaced after this long.
 RECYCLE_SECONDS = 1800
@@ -80,7 +80,7 @@ def dialect_insert(session: Session) -> Any:
 
 
 def status_reader(kind: str, url: str, engine: Engine, **engine_kwargs: Any) -> StatusReader:
-    """The GetStatus reader `kind` names (config.STATUS_READS; store/status_reader.py) for the
+    """The GetStatus reader `kind` names (config.STATUS_READS; store/status/reader.py) for the
     database at `url`. The Core reader reads on the main `engine`; the others on an engine of
     their own, each thread holding at most one of its connections (so no overflow limit), in
     AUTOCOMMIT with no reset on return on a server. An in-memory SQLite database lives in the

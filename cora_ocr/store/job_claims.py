@@ -12,8 +12,14 @@ from sqlalchemy.orm import Session
 
 from cora_ocr.statuses import JobState
 from cora_ocr.store.engine import dialect_insert
+from cora_ocr.store.job_queries import (
+    _INSERT_EVENT,
+    _claimable,
+    _event_values,
+    _updated,
+    job_record,
+)
 from cora_ocr.store.models import ClaimTurn, Job
-from cora_ocr.store.queries import _INSERT_EVENT, _claimable, _event_values, _updated, job_record
 from cora_ocr.store.records import Claim
 
 # The robot has these jobs' documents in hand: a profile's backlog (Profile.backlog) counts

@@ -191,7 +191,7 @@ class License(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     # The key its jobs' callbacks are signed with (worker/callbacks.py: Cora-Signature).
     callback_secret: Mapped[str | None] = mapped_column(String(64))
-    # Pages a month (0: no limit), counted as the hourly budget counts them (store/jobstore.py).
+    # Pages a month (0: no limit), counted as the hourly budget counts them (store/job_store.py).
     monthly_page_quota: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The highest priority its jobs may ask for (statuses.Priority).
     max_priority: Mapped[int] = mapped_column(SmallInteger, default=2, server_default="2")
@@ -200,7 +200,7 @@ class License(Base):
 class ClaimTurn(Base):
     """When each owner of queued jobs (a license's id, 0 for jobs made without credentials)
     last had one started: workers start the next job of the owner whose turn is oldest
-    (store/queries.py: claim), so licenses take turns whatever their queues' lengths."""
+    (store/job_queries.py: claim), so licenses take turns whatever their queues' lengths."""
 
     __tablename__ = "claim_turns"
 

@@ -3,7 +3,7 @@ row by assigning to it or load more of it after its transaction ended.
 
 A new job column goes in four places: the model (store/models.py), a migration
 (migrations/versions/), JobRecord here (tests/unit/test_records.py fails until it is), and,
-if a use case writes it, a JobStore method (store/jobstore.py).
+if a use case writes it, a JobStore method (store/job_store.py).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import datetime as dt
 import enum
 from typing import Any, NamedTuple
 
-from cora_ocr.store.status_reader import StatusRow
+from cora_ocr.store.status.reader import StatusRow
 
 __all__ = [
     "AppRecord",

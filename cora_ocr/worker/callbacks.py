@@ -38,7 +38,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from cora_ocr.clock import Clock
-from cora_ocr.store.jobstore import PENDING, JobStore
+from cora_ocr.store.job_store import PENDING, JobStore
 from cora_ocr.store.records import JobRecord
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ STATUS_SECONDS = 10.0  # from the start of an attempt to the answer's status lin
 ATTEMPT_SECONDS = 30.0  # the whole attempt: connecting, sending, the answer
 PER_HOST = 2  # attempts in flight to one host, per worker process
 THREADS = 8
-SENT, FAILED = "sent", "failed"  # and PENDING (store/jobstore.py)
+SENT, FAILED = "sent", "failed"  # and PENDING (store/job_store.py)
 
 
 def refusal(url: str, hosts: Collection[str]) -> str | None:

@@ -8,7 +8,7 @@ import threading
 
 from cora_ocr.clock import Clock
 from cora_ocr.outages import Outage
-from cora_ocr.store.jobstore import JobStore
+from cora_ocr.store.job_store import JobStore
 
 log = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ from cora_ocr.outages import Backoff, Outage, describe, is_database_trouble, is_
 from cora_ocr.profiles import Profiles
 from cora_ocr.retention import purge
 from cora_ocr.statuses import JobState, OcrErrorCode
-from cora_ocr.store.jobstore import JobStore
-from cora_ocr.store.licenses import LicenseStore
+from cora_ocr.store.job_store import JobStore
+from cora_ocr.store.license_store import LicenseStore
 from cora_ocr.store.records import JobRecord, JobUpdate
 from cora_ocr.wakeup import LocalWakeups, Wakeup
 from cora_ocr.worker.callbacks import Callbacks

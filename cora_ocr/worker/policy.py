@@ -8,8 +8,8 @@ import datetime as dt
 from collections.abc import Callable
 
 from cora_ocr.statuses import Ending, JobState
-from cora_ocr.store.jobstore import Budget, Move
-from cora_ocr.store.licenses import LicenseStore
+from cora_ocr.store.job_store import Budget, Move
+from cora_ocr.store.license_store import LicenseStore
 from cora_ocr.store.records import JobRecord, JobUpdate
 from cora_ocr.worker.steps import Outcome
 

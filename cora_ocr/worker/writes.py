@@ -11,7 +11,7 @@ from cora_ocr.clock import Clock
 from cora_ocr.metrics import Metrics
 from cora_ocr.profiles import Profiles
 from cora_ocr.statuses import JobState
-from cora_ocr.store.jobstore import JobStore, Move
+from cora_ocr.store.job_store import JobStore, Move
 from cora_ocr.store.records import UNSET, JobRecord, JobUpdate
 from cora_ocr.worker.policy import LicensePolicy
 from cora_ocr.worker.steps import Outcome

@@ -1,6 +1,6 @@
 """PostgreSQL: a notice on channel `cora_ocr_status` whenever a job's row changes in a column
 GetStatus reads (payload: the job id), and `*` when jobs are deleted, so that the web
-processes forget the rows they keep (cora_ocr/store/statuses.py). Nothing on SQLite.
+processes forget the rows they keep (cora_ocr/store/status/kept.py). Nothing on SQLite.
 
 Revision ID: 0009
 Revises: 0008
@@ -14,7 +14,7 @@ down_revision = "0008"
 branch_labels = None
 depends_on = None
 
-CHANNEL = "cora_ocr_status"  # cora_ocr.store.statuses.CHANNEL
+CHANNEL = "cora_ocr_status"  # cora_ocr.store.status.kept.CHANNEL
 COLUMNS = ("state", "error_code", "external_context", "license_pk", "start_by")
 
 

@@ -291,7 +291,7 @@ def test_failed_logins_wait_longer_each_time_per_client_and_user(admin: Admin) -
         admin.clock.advance(waits[-1])
     assert waits == [1, 2, 4, 8]
     rows = admin.services.store
-    from cora_ocr.store.admin import AdminRows
+    from cora_ocr.store.admin_rows import AdminRows
 
     # Both the address and the user name are held back: another address trying "admin"
     # waits too (and so would this address trying another name).
@@ -462,7 +462,7 @@ def test_the_test_form_is_for_local_callers_only(admin: Admin) -> None:
 def test_jobs_that_need_review_are_shown_and_filtered(admin: Admin) -> None:
     """The jobs page's confidence column and its "Needs review" filter (issue 28)."""
     from cora_ocr.statuses import JobState
-    from cora_ocr.store.jobstore import Move
+    from cora_ocr.store.job_store import Move
     from cora_ocr.store.models import utcnow
     from cora_ocr.store.records import NO_UPDATE, JobUpdate
 

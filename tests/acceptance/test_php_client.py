@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cora_ocr.store import Store
-from cora_ocr.store.jobstore import JobStore
+from cora_ocr.store.job_store import JobStore
 from tests.conftest import LiveServer
 
 CLIENT = Path(__file__).parents[1] / "clients" / "php_soap_client.php"

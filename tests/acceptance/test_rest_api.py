@@ -16,7 +16,7 @@ from cora_ocr.host.server import stop_server
 from cora_ocr.job_view import PREFIX
 from cora_ocr.services import Services, build_services
 from cora_ocr.statuses import Ending, JobState
-from cora_ocr.store.jobstore import Move
+from cora_ocr.store.job_store import Move
 from tests.conftest import REFUSED_CAUSES, LiveServer, Pipeline, Strict, refused_caller, start
 from tests.factories import ManualClock, activity_header, file_batch_args
 from tests.robots import result_text

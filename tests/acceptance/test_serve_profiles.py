@@ -17,7 +17,7 @@ from cora_ocr.config import load_settings
 from cora_ocr.robot import samples
 from cora_ocr.services import build_services
 from cora_ocr.store import Store
-from cora_ocr.store.jobstore import JobStore
+from cora_ocr.store.job_store import JobStore
 from cora_ocr.store.migrate import upgrade
 from tests.processes import Service, run
 from tests.waiting import wait_until

@@ -15,7 +15,7 @@ from cora_ocr.robot import samples
 from cora_ocr.robot.hotfolder import Robot
 from cora_ocr.services import Services
 from cora_ocr.statuses import JobState, Priority
-from cora_ocr.store.jobstore import Move
+from cora_ocr.store.job_store import Move
 from cora_ocr.store.models import utcnow
 from cora_ocr.store.records import JobUpdate
 from tests.calls import new_job

@@ -9,8 +9,8 @@ import datetime as dt
 from cora_ocr.licensing import Licensing
 from cora_ocr.services import Services
 from cora_ocr.statuses import Ending, JobState, OcrErrorCode
-from cora_ocr.store.jobstore import ANY_JOB, Budget, JobFilter, Move
-from cora_ocr.store.licensing import hour_of
+from cora_ocr.store.job_store import ANY_JOB, Budget, JobFilter, Move
+from cora_ocr.store.license_queries import hour_of
 from cora_ocr.store.models import utcnow
 from cora_ocr.store.records import JobUpdate
 from tests.calls import new_job

@@ -1,4 +1,4 @@
-"""GetStatus rows kept between changes (cora_ocr/store/statuses.py): kept, and forgotten when
+"""GetStatus rows kept between changes (cora_ocr/store/status/kept.py): kept, and forgotten when
 this process commits a transition, when another connection changes or deletes the job, and
 on PostgreSQL while the notices cannot be heard; on a SQLite file, when anything commits."""
 
@@ -18,12 +18,13 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from cora_ocr.statuses import JobState
-from cora_ocr.store import Store, queries
-from cora_ocr.store.jobstore import JobStore, Move
+from cora_ocr.store import Store
+from cora_ocr.store import job_queries as queries
+from cora_ocr.store.job_store import JobStore, Move
 from cora_ocr.store.migrate import upgrade
 from cora_ocr.store.models import utcnow
-from cora_ocr.store.status_reader import STATUS_COLUMNS, KeptStatusReader, StatusRow
-from cora_ocr.store.statuses import SqliteStatusRows, StatusRows
+from cora_ocr.store.status.kept import SqliteStatusRows, StatusRows
+from cora_ocr.store.status.reader import STATUS_COLUMNS, KeptStatusReader, StatusRow
 from tests.calls import new_job
 from tests.conftest import make_store_url
 

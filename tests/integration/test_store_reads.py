@@ -1,4 +1,4 @@
-"""The GetStatus read path (cora_ocr.store.reads) on a real SQLite file and PostgreSQL."""
+"""The GetStatus read path (cora_ocr.store.status.reads) on a real SQLite file and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from sqlalchemy.exc import DBAPIError
 from cora_ocr.store import Store
 from cora_ocr.store.migrate import upgrade
 from cora_ocr.store.models import Job
-from cora_ocr.store.reads import CompiledReads, PreparedReads, Reads
-from cora_ocr.store.status_reader import STATUS
+from cora_ocr.store.status.reader import STATUS
+from cora_ocr.store.status.reads import CompiledReads, PreparedReads, Reads
 from tests.calls import new_job
 from tests.conftest import make_store_url
 

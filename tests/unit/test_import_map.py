@@ -136,7 +136,7 @@ def test_the_store_the_worker_and_the_robot_import_no_face() -> None:
 def test_the_checks_see_a_cycle_and_a_crossing_when_there_is_one() -> None:
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     graph = import_map()
-    assert "cora_ocr.store.models" in graph["cora_ocr.store.queries"]  # imports are read
+    assert "cora_ocr.store.models" in graph["cora_ocr.store.job_queries"]  # imports are read
     assert layer("cora_ocr.worker.loop") in INNER and layer("cora_ocr.rest.api") in FACES
     floors = {
         "cora_ocr.web.guard": {"cora_ocr.rest.api"},  # the kit into a face

@@ -1,4 +1,4 @@
-"""The store's records and named filters (store/records.py, store/jobstore.py) and the REST
+"""The store's records and named filters (store/records.py, store/job_store.py) and the REST
 life cycle they are read by (statuses.LIFECYCLE): pure, no database."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 
 from cora_ocr.job_view import job_view, status_of
 from cora_ocr.statuses import LIFECYCLE, Ending, JobState, lifecycle_status
-from cora_ocr.store.jobstore import ANY_JOB, JobFilter
+from cora_ocr.store.job_store import ANY_JOB, JobFilter
 from cora_ocr.store.models import App, Job, License
 from cora_ocr.store.records import JOB_FIELDS, AppRecord, JobRecord, LicenseRecord
 

@@ -1,4 +1,4 @@
-"""The statements on jobs, their events and usage, run by JobStore (store/jobstore.py) in the
+"""The statements on jobs, their events and usage, run by JobStore (store/job_store.py) in the
 transactions it opens. Every state change is a compare-and-set plus an event row."""
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from cora_ocr.statuses import Ending, JobState, OcrErrorCode, can_move
-from cora_ocr.store import licensing as usage
+from cora_ocr.store import license_queries as usage
 from cora_ocr.store.engine import status_changed
 from cora_ocr.store.models import Job, JobEvent, utcnow
 from cora_ocr.store.records import JOB_FIELDS, EventRecord, JobCounts, JobRecord
-from cora_ocr.store.status_reader import STATUS_COLUMNS
+from cora_ocr.store.status.reader import STATUS_COLUMNS
 
 
 def insert_job(

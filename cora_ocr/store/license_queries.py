@@ -1,4 +1,4 @@
-"""The statements on licenses, apps and hourly usage, run by LicenseStore (store/licenses.py)
+"""The statements on licenses, apps and hourly usage, run by LicenseStore (store/license_store.py)
 and, for the usage jobs count, by JobStore."""
 
 from __future__ import annotations

@@ -8,10 +8,10 @@ import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 
-from cora_ocr.store import licensing as queries
+from cora_ocr.store import license_queries as queries
 from cora_ocr.store.engine import Store
+from cora_ocr.store.job_queries import wake_throttled_jobs
 from cora_ocr.store.models import App, License, WindowsPrincipal, utcnow
-from cora_ocr.store.queries import wake_throttled_jobs
 from cora_ocr.store.records import AppRecord, LicenseRecord, Standing, UsageRow
 
 

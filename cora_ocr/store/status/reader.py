@@ -1,16 +1,16 @@
 """What GetStatus reads of a job, and how: one StatusReader per store, chosen where the
 services are built (setting `status_reads`, cora_ocr/services.py).
 
-- "core": SQLAlchemy Core as its documentation writes it (store/reads.py: Reads);
+- "core": SQLAlchemy Core as its documentation writes it (store/status/reads.py: Reads);
 - "compiled": the statement compiled once and run on a DBAPI connection each process holds,
-  prepared once per connection on PostgreSQL (store/reads.py: CompiledReads, PreparedReads);
-- "kept": "compiled", and the rows kept between changes (store/statuses.py), on PostgreSQL
+  prepared once per connection on PostgreSQL (store/status/reads.py: CompiledReads, PreparedReads);
+- "kept": "compiled", and the rows kept between changes (store/status/kept.py), on PostgreSQL
   and on a SQLite database file.
 
 Store (store/engine.py) builds the one its `status_reads` names.
 
 The store tells its reader of every change it commits to a column GetStatus reads
-(`changed`, from the one update path in store/queries.py); on PostgreSQL a trigger tells the
+(`changed`, from the one update path in store/job_queries.py); on PostgreSQL a trigger tells the
 other processes (migration 0009, whose column list tests/integration/test_status_rows.py holds
 against STATUS_COLUMNS). Nothing here starts a thread before the first read: the kept rows'
 listener starts with the first GetStatus of the process that answers it.
@@ -25,8 +25,8 @@ from typing import NamedTuple
 from sqlalchemy import bindparam, select
 
 from cora_ocr.store.models import Job
-from cora_ocr.store.reads import Reads
-from cora_ocr.store.statuses import StatusRows
+from cora_ocr.store.status.kept import StatusRows
+from cora_ocr.store.status.reads import Reads
 
 
 class StatusRow(NamedTuple):
@@ -65,7 +65,7 @@ class StatusReader:
 
 
 class KeptStatusReader(StatusReader):
-    """Reads through `rows` kept between changes (store/statuses.py), started on first use."""
+    """Reads through `rows` kept between changes (store/status/kept.py), started on first use."""
 
     def __init__(self, reads: Reads, rows: StatusRows) -> None:
         super().__init__(reads)

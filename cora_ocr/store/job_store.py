@@ -2,7 +2,7 @@
 retention). Each method owns its transaction and returns frozen records (store/records.py),
 never ORM objects; lists are chosen by named filters (JobFilter), never by SQL passed in.
 The statements several methods share (a job's row, transitions, claims, the one UPDATE of
-jobs) are in store/queries.py; a statement only one method runs is written in it.
+jobs) are in store/job_queries.py; a statement only one method runs is written in it.
 
 The model: procrastinate's `manager.py` (one method per use, its own transaction) over
 `sql/queries.sql`, with `Job.from_row`.
@@ -18,8 +18,9 @@ from typing import Any, NamedTuple
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 
 from cora_ocr.statuses import FINAL_STATES, Ending, JobState, OcrErrorCode
-from cora_ocr.store import job_claims, queries
-from cora_ocr.store import licensing as usage
+from cora_ocr.store import job_claims
+from cora_ocr.store import job_queries as queries
+from cora_ocr.store import license_queries as usage
 from cora_ocr.store.engine import Store, dialect_insert, status_changed
 from cora_ocr.store.job_filters import ANY_JOB, JobFilter, where
 from cora_ocr.store.models import Job, JobEvent, SubmitKey
@@ -40,7 +41,7 @@ PENDING = "pending"  # a callback waiting for its next attempt (worker/callbacks
 
 @dataclasses.dataclass(frozen=True)
 class Move:
-    """A transition as JobStore.move makes it (store/queries.py: transition)."""
+    """A transition as JobStore.move makes it (store/job_queries.py: transition)."""
 
     expected: JobState
     target: JobState
