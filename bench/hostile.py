@@ -20,9 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.frontdoor import SLOW_SOCKETS, SlowCrowd, measure
 from bench.serving import Front, Result, free_port, lua, wait_listening
-from tests.factories import SOAP11_CT, action, envelope, get_status_body, header_xml
-from tests.hostile_cases import CANARY, cases, send
-from tests.processes import SERVICE, Service, Trap
+from tests.support.factories import SOAP11_CT, action, envelope, get_status_body, header_xml
+from tests.support.hostile_cases import CANARY, cases, send
+from tests.support.processes import SERVICE, Service, Trap
 
 SECONDS = 5
 CONNECTIONS_NOTE = "wrk 2 threads x 64 connections"

@@ -7,7 +7,7 @@ wrk cannot send Kerberos: a token accepted once is refused the second time (MIT'
 cache). So both sides are driven by the same Python client: `--clients` threads, each on one
 kept-alive connection, sending GetStatus as fast as answers come; every Negotiate request
 carries a fresh SPNEGO token, made before the clock starts (a client's cost, not ours). The
-realm is MIT's on loopback (tests/kerberos.py), the service's acceptor a keytab's key.
+realm is MIT's on loopback (tests/support/kerberos.py), the service's acceptor a keytab's key.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.serving import SERVICE, VENV_BIN, Front, Server, free_port
-from tests.factories import SOAP11_CT, action, envelope, get_status_body, header_xml
-from tests.kerberos import applied, realm
+from tests.support.factories import SOAP11_CT, action, envelope, get_status_body, header_xml
+from tests.support.kerberos import applied, realm
 
 
 def tokens(kdc: object, count: int) -> list[str]:

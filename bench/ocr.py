@@ -19,7 +19,7 @@ In one run, on the same pages (--pages of mixed text: half single-page PNGs, hal
 - memory (issue 37): the corpus through `cora-ocr serve` on its shipped defaults, uploaded
   through REST: the peak of the resident memory of serve and its robot processes together
   (sampled every 50 ms); target: under 1.5 GB;
-- real shapes (issue 24): the corpus of tests/corpus.py (blank, label, receipt, 600 dpi, A3,
+- real shapes (issue 24): the corpus of tests/support/corpus.py (blank, label, receipt, 600 dpi, A3,
   30000 px, 100- and 200-inch pages, CCITT, CMYK, alpha, 16-bit, JPEG 2000, broken and
   encrypted PDFs, turned and skewed pages...) through the robot pool with the default page
   budget and memory limit: documents that ended as expected out of N, pages/s, the peak RSS of
@@ -54,7 +54,7 @@ from cora_ocr.robot.render import words_of_alto
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the corpus lives with the tests
-from tests.corpus import SHAPES, Shape  # noqa: E402
+from tests.support.corpus import SHAPES, Shape  # noqa: E402
 
 OCRMYPDF_VENV = ROOT / ".venv-ocrmypdf"
 DPI = 150

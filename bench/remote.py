@@ -1,9 +1,9 @@
 """A large document through remote connections: the worker's memory while it reads a 200 MB
 input over SFTP and delivers it over SMB, then the reverse; the same through S3 and Azure
-Blob (SeaweedFS and Azurite, tests/cloud_servers.py). Prints; asserts nothing.
+Blob (SeaweedFS and Azurite, tests/support/cloud_servers.py). Prints; asserts nothing.
 
-Real servers on loopback (tests/remote_servers.py: sshd and smbd, a throwaway user; needs root
-and Debian's openssh-server and samba). The worker is `cora-ocr worker`, a process of its own;
+Real servers on loopback (tests/support/remote_servers.py: sshd and smbd, a throwaway user;
+needs root and Debian's openssh-server and samba). The worker is `cora-ocr worker`, a process of its own;
 its resident memory is sampled every 20 ms. Its baseline is taken after a small job went
 both ways (libraries loaded, sessions open); the growth is the highest sample during the big
 job minus that baseline. The "robot" moves each input to its result by a rename, so the
@@ -37,9 +37,9 @@ from cora_ocr.profiles import Profile
 from cora_ocr.services import build_services
 from cora_ocr.store import Store
 from cora_ocr.store.migrate import upgrade
-from tests.cloud_servers import BUCKET, CloudServers, cloud_servers
-from tests.cloud_servers import missing as cloud_missing
-from tests.remote_servers import FileServers, file_servers, missing, write_config
+from tests.support.cloud_servers import BUCKET, CloudServers, cloud_servers
+from tests.support.cloud_servers import missing as cloud_missing
+from tests.support.remote_servers import FileServers, file_servers, missing, write_config
 
 PASSWORD_ENV = "CORA_BENCH_REMOTE_PASSWORD"
 VENV_PYTHON = Path(sys.executable)
@@ -270,7 +270,7 @@ def sftp_and_smb(megabytes: int) -> None:
 
 
 def s3_and_azure(megabytes: int) -> None:
-    """The same through SeaweedFS's S3 gateway and Azurite (tests/cloud_servers.py), and
+    """The same through SeaweedFS's S3 gateway and Azurite (tests/support/cloud_servers.py), and
     boto3's own upload_file of the file (s3transfer: 8 MB parts, 10 threads) as the peer."""
     problem = cloud_missing()
     if problem:

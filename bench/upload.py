@@ -18,7 +18,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.hostile import memory_kb
-from tests.processes import Service
+from tests.support.processes import Service
 
 BOUNDARY = "cora-bench-boundary"
 

@@ -1,4 +1,7 @@
-"""Fixtures: real SQLite and PostgreSQL stores, a real HTTP server on loopback, zeep clients.
+"""Fixtures every tier shares: real SQLite and PostgreSQL stores, the settings, the services, zeep
+clients of `server`. How a tier reaches the app is its own conftest's: in-process in
+tests/unit and tests/integration (tests/support/inprocess.py), a real server on loopback in
+tests/acceptance (tests/acceptance/conftest.py, with the processes users run).
 
 Every test that touches the store runs once per backend in CORA_OCR_TEST_BACKENDS
 (default "sqlite,postgresql"). PostgreSQL must be reachable: an unreachable server is an
@@ -27,7 +30,7 @@ from zeep.transports import Transport
 from cora_ocr.config import DEFAULT_CONNECTION, Settings
 from cora_ocr.connections.access import Access
 from cora_ocr.host.app import CoraOcrApp, create_app
-from cora_ocr.host.server import make_server, stop_server
+from cora_ocr.host.server import make_server
 from cora_ocr.licensing import Licensing
 from cora_ocr.metrics import Metrics
 from cora_ocr.namespaces import SERVICE_PATH
@@ -40,9 +43,8 @@ from cora_ocr.store.migrate import upgrade
 from cora_ocr.wakeup import LocalWakeups
 from cora_ocr.worker import Worker
 from cora_ocr.worker.steps import Outcome
-from tests.factories import ManualClock, file_batch_args, file_ref, wire_status
-from tests.processes import Service, free_port
-from tests.robots import SimulatedRobot, robot_files
+from tests.support.factories import ManualClock, file_batch_args, file_ref, wire_status
+from tests.support.robots import SimulatedRobot, robot_files
 
 PG_URL = os.environ.get(
     "CORA_OCR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -223,19 +225,6 @@ def process_app(
     return create_app(build_services(settings, store, metrics=metrics, wakeups=wakeups))
 
 
-@pytest.fixture(scope="session")
-def live_server(
-    settings: Settings, store: Store, process_metrics: Metrics, process_wakeups: LocalWakeups
-) -> Iterator[LiveServer]:
-    app = process_app(settings, store, process_metrics, process_wakeups)
-    server = make_server(app, "127.0.0.1", 0, threads=4)
-    thread = threading.Thread(target=server.run, name="cora-ocr-test-server", daemon=True)
-    thread.start()
-    yield LiveServer(app, f"http://127.0.0.1:{server.effective_port}")
-    stop_server(server, loop_running=True)
-    thread.join(timeout=10)
-
-
 def empty_folder(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for entry in folder.iterdir():
@@ -371,17 +360,6 @@ def strict_services(services: Services) -> Services:
     clock = ManualClock()
     clock.set(clock.now().replace(minute=59, second=30, microsecond=0))
     return build_services(settings, services.store, clock, services.metrics, services.wakeups)
-
-
-@pytest.fixture
-def strict(services: Services) -> Iterator[Strict]:
-    built = strict_services(services)
-    clock = built.clock
-    assert isinstance(clock, ManualClock)
-    app, server, thread, url = start(built, clock)
-    yield Strict(built, app, clock, url)
-    stop_server(server, loop_running=True)
-    thread.join(timeout=10)
 
 
 @dataclass
@@ -521,40 +499,4 @@ def harness(
         robot.close()
 
 
-# --- processes as users run them (tests/processes.py) ---------------------------------
-@pytest.fixture
-def cli_env(backend: str, tmp_path: Path) -> Iterator[dict[str, str]]:
-    url, schema = make_store_url(backend, tmp_path)
-    env = {
-        **os.environ,
-        "CORA_OCR_DATA_DIR": str(tmp_path / "data"),
-        "CORA_OCR_DATABASE_URL": url,
-        "CORA_OCR_PORT": str(free_port()),
-    }
-    yield env
-    if schema is not None:
-        schema.drop()
-
-
-@pytest.fixture
-def web_env(backend: str, tmp_path: Path) -> Iterator[dict[str, str]]:
-    url, schema = make_store_url(backend, tmp_path)
-    yield {
-        **os.environ,
-        "CORA_OCR_DATA_DIR": str(tmp_path / "data"),
-        "CORA_OCR_DATABASE_URL": url,
-        "CORA_OCR_PORT": str(free_port()),
-        "CORA_OCR_WEB_WORKERS": "2",
-    }
-    if schema is not None:
-        schema.drop()
-
-
-@pytest.fixture
-def service(backend: str, tmp_path: Path) -> Iterator[Service]:
-    url, schema = make_store_url(backend, tmp_path)
-    running = Service(tmp_path, url)
-    yield running
-    running.stop()
-    if schema is not None:
-        schema.drop()
+# --- processes as users run them (tests/support/processes.py) ---------------------------------

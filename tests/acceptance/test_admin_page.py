@@ -22,7 +22,7 @@ from cora_ocr.host.server import stop_server
 from cora_ocr.jobs import FileBatchRequest, FileRef
 from cora_ocr.services import Services, build_services
 from tests.conftest import start
-from tests.factories import ManualClock
+from tests.support.factories import ManualClock
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("CORA_OCR_TEST_ARTIFACTS", ROOT / "test-artifacts"))

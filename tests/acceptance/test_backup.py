@@ -16,8 +16,8 @@ import requests
 from alembic.script import ScriptDirectory
 
 from cora_ocr.store.migrate import MIGRATIONS_DIR
-from tests.processes import free_port
-from tests.waiting import read_line, stop_group, wait_until
+from tests.support.processes import free_port
+from tests.support.waiting import read_line, stop_group, wait_until
 
 HEAD = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
 

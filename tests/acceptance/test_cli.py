@@ -13,8 +13,8 @@ import pytest
 
 from cora_ocr.config import load_settings
 from cora_ocr.errors import SettingsError
-from tests.processes import run
-from tests.waiting import read_line
+from tests.support.processes import run
+from tests.support.waiting import read_line
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "cora_ocr.cli"]

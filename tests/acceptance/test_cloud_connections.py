@@ -1,6 +1,6 @@
 """S3, Azure Blob and FTP connections against real servers (issue 29): SeaweedFS's S3
 gateway, Azurite and an FTPS server, started on loopback ports for this module
-(tests/cloud_servers.py).
+(tests/support/cloud_servers.py).
 
 Jobs go through the whole service: FileBatch over SOAP (zeep), the worker reading the input
 from one store, the built-in robot (Tesseract), the worker delivering to another store.
@@ -38,11 +38,11 @@ from cora_ocr.services import Services, build_services
 from cora_ocr.store import Store
 from cora_ocr.store.migrate import upgrade
 from cora_ocr.worker import Worker
-from tests.calls import ConnectionJobs
-from tests.cloud_servers import BUCKET, CloudServers, cloud_servers, missing
-from tests.factories import ManualClock
-from tests.remote_servers import write_config
-from tests.robots import work_rounds
+from tests.support.calls import ConnectionJobs
+from tests.support.cloud_servers import BUCKET, CloudServers, cloud_servers, missing
+from tests.support.factories import ManualClock
+from tests.support.remote_servers import write_config
+from tests.support.robots import work_rounds
 
 pytestmark = [
     pytest.mark.remote,

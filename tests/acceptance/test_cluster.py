@@ -30,7 +30,7 @@ from cora_ocr.statuses import JobState
 from cora_ocr.store import Store
 from cora_ocr.store.migrate import upgrade
 from tests.conftest import new_pg_schema
-from tests.waiting import wait_until
+from tests.support.waiting import wait_until
 
 JOBS = 30
 LEASE = 5

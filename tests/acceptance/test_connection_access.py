@@ -19,8 +19,8 @@ from cora_ocr.errors import SettingsError
 from cora_ocr.host.server import stop_server
 from cora_ocr.services import Services, build_services
 from tests.conftest import Strict, start
-from tests.factories import ManualClock, file_batch_args, file_ref, wire_status
-from tests.robots import SimulatedRobot, result_text
+from tests.support.factories import ManualClock, file_batch_args, file_ref, wire_status
+from tests.support.robots import SimulatedRobot, result_text
 
 on_sqlite = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # store-independent
 

@@ -16,9 +16,9 @@ from cora_ocr.host.server import make_server, stop_server
 from cora_ocr.services import build_services
 from cora_ocr.store import Store
 from cora_ocr.web.faults import GENERIC_SERVER_TEXT
-from tests.calls import TEXT_PLAIN, fault_of, post11, post12
 from tests.conftest import LiveServer
-from tests.factories import (
+from tests.support.calls import TEXT_PLAIN, fault_of, post11, post12
+from tests.support.factories import (
     action,
     envelope,
     file_batch_body,

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.factories import SOAP11_CT, action, envelope, get_status_body, header_xml
-from tests.hostile_cases import cases
-from tests.processes import SERVICE, free_port, wait_until_listening
-from tests.sockets import Trickler, read_answer, soap_head, status_of
+from tests.support.factories import SOAP11_CT, action, envelope, get_status_body, header_xml
+from tests.support.hostile_cases import cases
+from tests.support.processes import SERVICE, free_port, wait_until_listening
+from tests.support.sockets import Trickler, read_answer, soap_head, status_of
 
 DEADLINE = 2.0  # header_timeout and body_timeout of the servers under test
 MIN_RATE = 500  # body_min_rate: bytes per second that extend the body deadline

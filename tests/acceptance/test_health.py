@@ -18,8 +18,8 @@ from cora_ocr.services import Services, build_services
 from cora_ocr.store import Store
 from cora_ocr.store.migrate import upgrade
 from tests.conftest import Strict, start
-from tests.factories import ManualClock
-from tests.processes import free_port
+from tests.support.factories import ManualClock
+from tests.support.processes import free_port
 
 
 def base_of(url: str) -> str:

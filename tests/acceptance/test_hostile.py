@@ -12,7 +12,7 @@ from pathlib import Path
 import requests
 
 from cora_ocr.robot import samples
-from tests.factories import (
+from tests.support.factories import (
     SOAP11_CT,
     action,
     envelope,
@@ -20,8 +20,8 @@ from tests.factories import (
     get_status_body,
     header_xml,
 )
-from tests.hostile_cases import CANARY, cases, send
-from tests.processes import Service, Trap
+from tests.support.hostile_cases import CANARY, cases, send
+from tests.support.processes import Service, Trap
 
 
 class LegitimateCaller(threading.Thread):

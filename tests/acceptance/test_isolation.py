@@ -19,11 +19,11 @@ from cora_ocr.robot.hotfolder import Robot
 from cora_ocr.services import Services
 from cora_ocr.statuses import JobState
 from tests.conftest import LiveServer
-from tests.factories import ManualClock, file_batch_args, file_ref, wire_status
-from tests.robots import robot_files
+from tests.support.factories import ManualClock, file_batch_args, file_ref, wire_status
+from tests.support.robots import robot_files
 
 PROFILE = "Text"  # plain text results: the markers are read straight out of them
-EXTERNAL_ROBOT = Path(__file__).parents[1] / "external_robot.py"
+EXTERNAL_ROBOT = Path(__file__).parents[1] / "support" / "external_robot.py"
 
 
 def write_document(path: Path, marker: int) -> Path:

@@ -17,8 +17,8 @@ import pytest
 
 from cora_ocr.config import DEFAULT_CONNECTION
 from cora_ocr.logs import FORMAT, OneLineFormatter
-from tests.factories import SOAP11_CT, action, envelope, file_batch_body
-from tests.processes import SERVICE, wait_until_listening
+from tests.support.factories import SOAP11_CT, action, envelope, file_batch_body
+from tests.support.processes import SERVICE, wait_until_listening
 
 FORGED = "2026-01-01 00:00:00,000 ERROR cora_ocr.forged: fake line"
 # The first line of a record: ours, or gunicorn's own ("[date] [pid] [LEVEL] ...").

@@ -29,12 +29,12 @@ from cora_ocr.host.nginx import NginxOptions, render
 from cora_ocr.services import build_services
 from cora_ocr.store import Store
 from cora_ocr.store.migrate import upgrade
-from tests.factories import SOAP11_CT, action, envelope, get_status_body, header_xml
-from tests.nginx import generated
-from tests.processes import SERVICE, free_port, self_signed, wait_until_listening
-from tests.scans import scan
-from tests.sockets import Trickler, read_answer, soap_head, status_of
-from tests.waiting import wait_until
+from tests.support.factories import SOAP11_CT, action, envelope, get_status_body, header_xml
+from tests.support.nginx import generated
+from tests.support.processes import SERVICE, free_port, self_signed, wait_until_listening
+from tests.support.scans import scan
+from tests.support.sockets import Trickler, read_answer, soap_head, status_of
+from tests.support.waiting import wait_until
 
 DEADLINE = 2.0  # header_timeout and body_timeout: nginx's client_header/body_timeout
 LIMIT = 4 * 1024 * 1024  # max_request_bytes

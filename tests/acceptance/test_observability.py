@@ -27,9 +27,9 @@ from cora_ocr.store.records import JobCounts
 from cora_ocr.web.observe import Observer
 from cora_ocr.web.proxy import PROXIED
 from tests.conftest import LiveServer, Pipeline, Strict, refused_caller
-from tests.factories import file_ref
-from tests.processes import free_port
-from tests.waiting import read_line
+from tests.support.factories import file_ref
+from tests.support.processes import free_port
+from tests.support.waiting import read_line
 
 CLI = [sys.executable, "-m", "cora_ocr.cli"]
 TNS = "http://genpact.com/cora/orchestration/ocr/1.0.0/api/"

@@ -29,10 +29,10 @@ from cora_ocr.config import DEFAULT_CONNECTION
 from cora_ocr.robot import samples
 from cora_ocr.store import Job, JobEvent
 from tests.conftest import PG_URL
-from tests.factories import file_batch_args, file_ref
-from tests.processes import free_port
-from tests.robots import RobotThread, SimulatedRobot
-from tests.waiting import read_line, wait_until
+from tests.support.factories import file_batch_args, file_ref
+from tests.support.processes import free_port
+from tests.support.robots import RobotThread, SimulatedRobot
+from tests.support.waiting import read_line, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 FINAL = ("completed", "failed", "aborted")
@@ -243,7 +243,7 @@ def test_workers_survive_an_sqlite_write_lock_held_past_busy_timeout(tmp_path: P
     from cora_ocr.config import load_settings
     from cora_ocr.services import build_services
     from cora_ocr.store import Store
-    from tests.processes import request
+    from tests.support.processes import request
 
     store = Store(url)
     services = build_services(load_settings(config, environ={}), store)

@@ -15,7 +15,7 @@ from cora_ocr.store import Store
 from cora_ocr.store.job_store import JobStore
 from tests.conftest import LiveServer
 
-CLIENT = Path(__file__).parents[1] / "clients" / "php_soap_client.php"
+CLIENT = Path(__file__).parents[1] / "support" / "clients" / "php_soap_client.php"
 
 
 @pytest.mark.parametrize("version", ["1.1", "1.2"])

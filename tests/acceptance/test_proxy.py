@@ -22,13 +22,13 @@ from cora_ocr.job_view import PREFIX
 from cora_ocr.namespaces import SERVICE_PATH
 from cora_ocr.services import Services, build_services
 from cora_ocr.web.proxy import PROXIED, is_local
-from tests.calls import get_status
 from tests.conftest import start
-from tests.factories import (
+from tests.support.calls import get_status
+from tests.support.factories import (
     ManualClock,
 )
-from tests.nginx import PROXY_ADDRESS, nginx, proxy_to
-from tests.processes import free_port
+from tests.support.nginx import PROXY_ADDRESS, nginx, proxy_to
+from tests.support.processes import free_port
 
 on_sqlite = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # store-independent
 

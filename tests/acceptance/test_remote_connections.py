@@ -1,5 +1,5 @@
 """SFTP and SMB connections against real servers: OpenSSH's sshd and Samba's smbd, started on
-loopback ports for this module with a throwaway user and keys (tests/remote_servers.py).
+loopback ports for this module with a throwaway user and keys (tests/support/remote_servers.py).
 
 Jobs go through the whole service: FileBatch over SOAP (zeep), the worker reading the input
 from one server and delivering to the other, the simulated robot in between.
@@ -35,9 +35,9 @@ from cora_ocr.statuses import JobState
 from cora_ocr.store import Store
 from cora_ocr.store.migrate import upgrade
 from cora_ocr.worker import Worker
-from tests.calls import ConnectionJobs
-from tests.factories import ManualClock
-from tests.remote_servers import (
+from tests.support.calls import ConnectionJobs
+from tests.support.factories import ManualClock
+from tests.support.remote_servers import (
     FileServers,
     Server,
     descendants,
@@ -45,7 +45,7 @@ from tests.remote_servers import (
     missing,
     write_config,
 )
-from tests.robots import SimulatedRobot, result_text
+from tests.support.robots import SimulatedRobot, result_text
 
 pytestmark = [
     pytest.mark.remote,

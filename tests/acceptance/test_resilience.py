@@ -29,8 +29,8 @@ from cora_ocr.services import Services, build_services
 from cora_ocr.statuses import JobState
 from cora_ocr.worker import steps
 from tests.conftest import Pipeline, start
-from tests.factories import ManualClock, activity_header, file_batch_args, file_ref
-from tests.waiting import wait_until
+from tests.support.factories import ManualClock, activity_header, file_batch_args, file_ref
+from tests.support.waiting import wait_until
 
 
 def flaky(monkeypatch: pytest.MonkeyPatch, state: JobState, failures: int) -> list[int]:

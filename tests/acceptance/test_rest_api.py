@@ -18,8 +18,8 @@ from cora_ocr.services import Services, build_services
 from cora_ocr.statuses import Ending, JobState
 from cora_ocr.store.job_store import Move
 from tests.conftest import REFUSED_CAUSES, LiveServer, Pipeline, Strict, refused_caller, start
-from tests.factories import ManualClock, activity_header, file_batch_args
-from tests.robots import result_text
+from tests.support.factories import ManualClock, activity_header, file_batch_args
+from tests.support.robots import result_text
 
 PROBLEM = "application/problem+json"
 

@@ -23,9 +23,9 @@ from cora_ocr.host.server import stop_server
 from cora_ocr.services import Services, build_services
 from cora_ocr.worker.callbacks import FIRST_DELAY_SECONDS, signature
 from tests.conftest import start
-from tests.factories import ManualClock
-from tests.processes import Trap
-from tests.robots import SimulatedRobot
+from tests.support.factories import ManualClock
+from tests.support.processes import Trap
+from tests.support.robots import SimulatedRobot
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"page one"
 

@@ -13,7 +13,7 @@ import requests
 
 from cora_ocr.robot import samples
 from cora_ocr.robot.render import words_of_alto
-from tests.processes import Service
+from tests.support.processes import Service
 
 
 def test_an_uploaded_page_is_recognised_and_its_alto_downloads(

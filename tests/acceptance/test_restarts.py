@@ -21,8 +21,8 @@ from cora_ocr.profiles import CLAIMS, PAGES, Profile, Profiles
 from cora_ocr.robot import samples
 from cora_ocr.robot.crashes import HOST, process_alive
 from cora_ocr.robot.render import words_of_alto
-from tests.processes import Service, run, start_robot
-from tests.waiting import wait_until
+from tests.support.processes import Service, run, start_robot
+from tests.support.waiting import wait_until
 
 PAGES_TEXT = [
     samples.sample_lines(seed=100 + page, count=4, words_per_line=5) for page in range(20)

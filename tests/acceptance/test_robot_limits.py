@@ -17,9 +17,9 @@ from pathlib import Path
 from cora_ocr.profiles import CLAIMS, Profile
 from cora_ocr.robot import samples
 from cora_ocr.robot.crashes import HOST
-from tests.corpus import WIDE, a4, encode, text_pdf
-from tests.processes import drop, start_robot
-from tests.waiting import wait_until
+from tests.support.corpus import WIDE, a4, encode, text_pdf
+from tests.support.processes import drop, start_robot
+from tests.support.waiting import wait_until
 
 # A poster: one page of 150 Mpx at 100 dpi (8800 pt square) with two lines of text.
 # A born-digital poster: OCRed only with skip_text = "never" (its text layer is read in

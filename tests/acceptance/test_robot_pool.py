@@ -33,9 +33,9 @@ from cora_ocr.store.models import utcnow
 from cora_ocr.worker import Worker
 from cora_ocr.worker.loop import WorkerConfig
 from tests.conftest import LiveServer
-from tests.factories import file_batch_args, file_ref, wire_status
-from tests.processes import drop, start_robot
-from tests.waiting import group_members, wait_until
+from tests.support.factories import file_batch_args, file_ref, wire_status
+from tests.support.processes import drop, start_robot
+from tests.support.waiting import group_members, wait_until
 
 CLI = [sys.executable, "-m", "cora_ocr.cli"]
 PAGES_TEXT = [samples.sample_lines(seed=40 + n, count=8) for n in range(4)]

@@ -19,8 +19,8 @@ from cora_ocr.services import build_services
 from cora_ocr.store import Store
 from cora_ocr.store.job_store import JobStore
 from cora_ocr.store.migrate import upgrade
-from tests.processes import Service, run
-from tests.waiting import wait_until
+from tests.support.processes import Service, run
+from tests.support.waiting import wait_until
 
 UNDER_WAY = ("Queued", "Throttled", "Processing")  # REST statuses before a job's end
 

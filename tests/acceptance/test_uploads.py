@@ -25,8 +25,8 @@ from cora_ocr.job_view import PREFIX
 from cora_ocr.namespaces import SERVICE_PATH
 from cora_ocr.services import Services
 from tests.conftest import LiveServer, Strict
-from tests.factories import SOAP11_CT, action
-from tests.scans import KINDS, SUFFIXES, scan, sizes
+from tests.support.factories import SOAP11_CT, action
+from tests.support.scans import KINDS, SUFFIXES, scan, sizes
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"page one"
 READ_SIZE = 64 * 1024  # what Werkzeug's multipart parser reads at a time

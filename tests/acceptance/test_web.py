@@ -18,8 +18,8 @@ from cora_ocr.config import load_settings
 from cora_ocr.services import build_services
 from cora_ocr.store import Store
 from cora_ocr.store.migrate import upgrade
-from tests.factories import activity_header, file_batch_args
-from tests.processes import SERVICE, self_signed, wait_until_listening
+from tests.support.factories import activity_header, file_batch_args
+from tests.support.processes import SERVICE, self_signed, wait_until_listening
 
 
 def free_port() -> int:

@@ -1,5 +1,5 @@
 """Acceptance (issue 36): callers that sign in the IIS way. A real MIT Kerberos realm on
-loopback (tests/kerberos.py), `cora-ocr serve` and nginx + `cora-ocr web` with
+loopback (tests/support/kerberos.py), `cora-ocr serve` and nginx + `cora-ocr web` with
 `[windows_auth]` on, and the clients Cora sites use from Python and the shell: zeep with
 requests-kerberos and requests_ntlm, curl --negotiate and --ntlm. Each refusal is a 401 with
 a security log line, and no job."""
@@ -29,7 +29,7 @@ from cora_ocr.services import build_services
 from cora_ocr.statuses import OcrStatus
 from cora_ocr.store import Store
 from cora_ocr.store.migrate import upgrade
-from tests.factories import (
+from tests.support.factories import (
     SOAP11_CT,
     action,
     envelope,
@@ -39,11 +39,11 @@ from tests.factories import (
     header_xml,
     wire_status,
 )
-from tests.kerberos import NTLM_PASSWORD, NTLM_USER, Realm, applied, realm
-from tests.nginx import generated
-from tests.processes import SERVICE, free_port, wait_until_listening
-from tests.scans import scan
-from tests.waiting import read_line, wait_until
+from tests.support.kerberos import NTLM_PASSWORD, NTLM_USER, Realm, applied, realm
+from tests.support.nginx import generated
+from tests.support.processes import SERVICE, free_port, wait_until_listening
+from tests.support.scans import scan
+from tests.support.waiting import read_line, wait_until
 
 SCHEME = re.compile(r"(?:^|,\s*)(Negotiate|NTLM|Basic)(?=\s|,|$)")
 LIVE = {OcrStatus.Queued, OcrStatus.ProcessingInput, OcrStatus.WaitingForOutput, OcrStatus.Failed}

@@ -22,9 +22,9 @@ from cora_ocr.statuses import JobState
 from cora_ocr.store import Job, JobEvent, Store
 from cora_ocr.store.migrate import upgrade
 from tests.conftest import make_store_url
-from tests.factories import ManualClock
-from tests.processes import request
-from tests.robots import RobotThread, SimulatedRobot, result_text, robot_files
+from tests.support.factories import ManualClock
+from tests.support.processes import request
+from tests.support.robots import RobotThread, SimulatedRobot, result_text, robot_files
 
 ROOT = Path(__file__).resolve().parents[2]
 LEASE = 2.0
@@ -88,10 +88,10 @@ def start_process(args: list[str]) -> tuple[subprocess.Popen[str], queue.Queue[s
 def start_held_worker(
     setup: Setup, when: str, state: str
 ) -> tuple[subprocess.Popen[str], queue.Queue[str]]:
-    """tests/worker_process.py: a worker that holds its job `when` ("before"/"after") the
+    """tests/support/worker_process.py: a worker that holds its job `when` ("before"/"after") the
     step of `state`, until killed."""
     return start_process(
-        [sys.executable, "-m", "tests.worker_process", str(setup.config), when, state]
+        [sys.executable, "-m", "tests.support.worker_process", str(setup.config), when, state]
     )
 
 

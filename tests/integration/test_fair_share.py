@@ -18,10 +18,10 @@ from cora_ocr.statuses import JobState, Priority
 from cora_ocr.store.job_store import Move
 from cora_ocr.store.models import utcnow
 from cora_ocr.store.records import JobUpdate
-from tests.calls import new_job
 from tests.conftest import Strict
-from tests.factories import ManualClock, file_batch_args, file_ref
-from tests.robots import work_rounds
+from tests.support.calls import new_job
+from tests.support.factories import ManualClock, file_batch_args, file_ref
+from tests.support.robots import work_rounds
 
 LEASE = dt.timedelta(seconds=30)
 

@@ -13,7 +13,7 @@ from cora_ocr.store.job_store import ANY_JOB, Budget, JobFilter, Move
 from cora_ocr.store.license_queries import hour_of
 from cora_ocr.store.models import utcnow
 from cora_ocr.store.records import JobUpdate
-from tests.calls import new_job
+from tests.support.calls import new_job
 
 
 def end(services: Services, job_id: int, target: JobState, ending: Ending | None) -> None:

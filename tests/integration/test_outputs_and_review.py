@@ -16,8 +16,8 @@ from cora_ocr.job_view import PREFIX
 from cora_ocr.robot import samples
 from cora_ocr.statuses import JobState, Priority
 from tests.conftest import Harness, Strict
-from tests.factories import file_batch_args, file_ref
-from tests.robots import work_rounds
+from tests.support.factories import file_batch_args, file_ref
+from tests.support.robots import work_rounds
 
 LINES = samples.sample_lines(seed=7, count=8)
 

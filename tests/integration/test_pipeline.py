@@ -13,8 +13,8 @@ import pytest
 
 from cora_ocr.statuses import JobState
 from tests.conftest import Pipeline
-from tests.factories import file_ref
-from tests.robots import result_text
+from tests.support.factories import file_ref
+from tests.support.robots import result_text
 
 
 def test_completed_through_every_status(pipeline: Pipeline) -> None:

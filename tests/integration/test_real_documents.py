@@ -3,7 +3,7 @@ ends as expected (Completed with its text under 2% character errors, an empty re
 page without words, or refused with a reason that says why), within the page budget, and
 straight pages are never turned.
 
-The corpus (tests/corpus.py) is made here: blank pages and separators, labels, receipts,
+The corpus (tests/support/corpus.py) is made here: blank pages and separators, labels, receipts,
 business cards, A4 at 150/300/600 dpi, A3, a 30000 px page, 100- and 200-inch PDF pages,
 CCITT, CMYK, palette, alpha, 16-bit, JPEG 2000, a PDF without /Contents, a broken xref, an
 encrypted PDF, pages turned by 90/180/270 and skewed by -8..+8 degrees, a truncated image and
@@ -21,7 +21,7 @@ from cora_ocr.job_view import status_of
 from cora_ocr.robot import samples
 from cora_ocr.robot.render import ALTO_NS, words_of_alto
 from tests.conftest import Harness
-from tests.corpus import SHAPES, Shape
+from tests.support.corpus import SHAPES, Shape
 
 on_sqlite = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 

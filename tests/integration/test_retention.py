@@ -16,7 +16,6 @@ from cora_ocr.retention import purge
 from cora_ocr.services import Services, build_services
 from cora_ocr.store import Job, JobEvent
 from tests.conftest import LiveServer
-from tests.processes import run
 
 NOW = dt.datetime.now(dt.UTC)
 LONG_AGO = NOW - dt.timedelta(days=3650)  # older than anything the other tests leave
@@ -88,22 +87,3 @@ def test_the_worker_purges_once_a_day_when_retention_is_set(services: Services) 
     off.run(burst=True)
     assert present(services, [again]) == {again}
     purge(services.job_store, services.connections, CUTOFF)
-
-
-def test_the_purge_command(cli_env: dict[str, str]) -> None:
-    assert run(cli_env, "db", "upgrade").returncode == 0
-    counted = run(cli_env, "jobs", "purge", "--older-than", "30", "--dry-run")
-    assert counted.returncode == 0 and counted.stdout.startswith("0 jobs ended before ")
-    assert "would be purged" in counted.stdout
-    done = run(cli_env, "jobs", "purge", "--older-than", "30")
-    assert done.returncode == 0 and "purged, with their history" in done.stdout
-    refused = run(cli_env, "jobs", "purge", "--older-than", "-1")
-    assert refused.returncode == 2 and "--older-than" in refused.stderr
-
-
-def test_admin_commands_print_no_migration_chatter(cli_env: dict[str, str]) -> None:
-    first = run(cli_env, "jobs", "list")  # migrates the new database: those lines are news
-    assert first.returncode == 0 and "Running upgrade" in first.stderr
-    assert "Context impl" not in first.stderr and "Will assume" not in first.stderr
-    again = run(cli_env, "jobs", "list")
-    assert again.returncode == 0 and again.stderr == "", again.stderr

@@ -25,8 +25,8 @@ from cora_ocr.store.migrate import upgrade
 from cora_ocr.store.models import utcnow
 from cora_ocr.store.status.kept import SqliteStatusRows, StatusRows
 from cora_ocr.store.status.reader import STATUS_COLUMNS, KeptStatusReader, StatusRow
-from tests.calls import new_job
 from tests.conftest import make_store_url
+from tests.support.calls import new_job
 
 
 def eventually(check: Callable[[], bool], seconds: float = 10) -> bool:

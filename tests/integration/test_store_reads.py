@@ -17,8 +17,8 @@ from cora_ocr.store.migrate import upgrade
 from cora_ocr.store.models import Job
 from cora_ocr.store.status.reader import STATUS
 from cora_ocr.store.status.reads import CompiledReads, PreparedReads, Reads
-from tests.calls import new_job
 from tests.conftest import make_store_url
+from tests.support.calls import new_job
 
 
 def reads_of(store: Store) -> CompiledReads:

@@ -12,7 +12,7 @@ from cora_ocr.robot import samples
 from cora_ocr.robot.engine import TesseractEngine
 from cora_ocr.robot.render import words_of_alto
 from tests.conftest import Harness
-from tests.corpus import type3_unmapped_pdf
+from tests.support.corpus import type3_unmapped_pdf
 
 INVOICE = [
     ["Rechnung 2026-117 vom 4. Dezember 2026", "Summe: 1.234,56 EUR (Größe XL)"],

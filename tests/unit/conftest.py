@@ -1,5 +1,5 @@
 """The unit tier: no socket, no child process, no database server. Every test here runs on
-SQLite and, where it needs the web app, reaches it in-process (tests/inprocess.py: requests
+SQLite and, where it needs the web app, reaches it in-process (tests/support/inprocess.py: requests
 and zeep through Werkzeug's test Client); a test that opens a socket or starts a process
 fails at once (the guard below, as zeep's own `no_requests` fixture does), and belongs in
 tests/integration/ or tests/acceptance/."""
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.inprocess import in_process_requests, live_server, strict  # noqa: F401  (fixtures)
+from tests.support.inprocess import in_process_requests, live_server, strict  # noqa: F401  (fixtures)
 
 
 class NoSockets(AssertionError):

@@ -6,9 +6,9 @@ import pytest
 import requests
 
 from cora_ocr.namespaces import SERVICE_PATH, SOAP11_ENV, SOAP12_ENV, TNS
-from tests.calls import TEXT_PLAIN, fault_of, post11, post12
 from tests.conftest import LiveServer
-from tests.factories import (
+from tests.support.calls import TEXT_PLAIN, fault_of, post11, post12
+from tests.support.factories import (
     SOAP11_CT,
     action,
     envelope,

@@ -11,7 +11,7 @@ import zeep
 from sqlalchemy import func, select
 
 from cora_ocr.store import Job, Store
-from tests.factories import file_batch_args, file_ref
+from tests.support.factories import file_batch_args, file_ref
 
 
 def job_count(store: Store) -> int:

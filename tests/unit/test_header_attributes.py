@@ -10,9 +10,9 @@ import requests
 from lxml import etree
 
 from cora_ocr.namespaces import SOAP11_ENV, SOAP12_ENV, TNS
-from tests.calls import fault_of
 from tests.conftest import LiveServer
-from tests.factories import (
+from tests.support.calls import fault_of
+from tests.support.factories import (
     GUID,
     SOAP11_CT,
     SOAP12_CT,

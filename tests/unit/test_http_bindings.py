@@ -8,8 +8,8 @@ import zeep
 
 from cora_ocr.namespaces import SERVICE_PATH
 from tests.conftest import LiveServer
-from tests.factories import file_batch_args
-from tests.xmltree import assert_same_tree
+from tests.support.factories import file_batch_args
+from tests.support.xmltree import assert_same_tree
 
 TEXT_PLAIN = "text/plain; charset=utf-8"
 DOCUMENT = """<?xml version="1.0" encoding="utf-8"?>

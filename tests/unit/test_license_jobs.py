@@ -20,8 +20,8 @@ from cora_ocr.statuses import JobState
 from cora_ocr.worker import Worker
 from cora_ocr.worker.steps import Outcome
 from tests.conftest import Strict
-from tests.factories import file_batch_args, file_ref, wire_status
-from tests.robots import SimulatedRobot, robot_files
+from tests.support.factories import file_batch_args, file_ref, wire_status
+from tests.support.robots import SimulatedRobot, robot_files
 
 
 class Tenant:

@@ -12,14 +12,14 @@ import pytest
 import requests
 
 from cora_ocr.statuses import JobState
-from tests.calls import get_status
 from tests.conftest import REFUSED_CAUSES, Strict, refused_caller
-from tests.factories import (
+from tests.support.calls import get_status
+from tests.support.factories import (
     activity_header,
     file_batch_args,
     file_ref,
 )
-from tests.robots import SimulatedRobot
+from tests.support.robots import SimulatedRobot
 
 
 def assert_401(reply: requests.Response) -> None:

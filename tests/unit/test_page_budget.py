@@ -17,7 +17,7 @@ from cora_ocr.profiles import Profiles
 from cora_ocr.robot import samples
 from cora_ocr.robot.deskew import find_skew
 from cora_ocr.robot.documents import UnsupportedDocument, open_document
-from tests.corpus import TEXT, a4, encode, page, text_pdf
+from tests.support.corpus import TEXT, a4, encode, page, text_pdf
 
 ALL = ("application/pdf", "image/tiff", "image/png", "image/jpeg")
 

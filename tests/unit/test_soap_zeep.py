@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from cora_ocr.store import Job, Store
 from tests.conftest import LiveServer
-from tests.factories import GUID, activity_header, file_batch_args
+from tests.support.factories import GUID, activity_header, file_batch_args
 
 PORTS = ["CoraOcrIntegrationSoap", "CoraOcrIntegrationSoap12"]
 

@@ -18,7 +18,7 @@ from cora_ocr.asmx.service import CoraOcrIntegration
 from cora_ocr.errors import InvalidField
 from cora_ocr.namespaces import TNS, XSI
 from tests.conftest import LiveServer
-from tests.factories import (
+from tests.support.factories import (
     GUID,
     SOAP11_CT,
     action,

@@ -23,7 +23,7 @@ from cora_ocr.licensing import principal_key
 from cora_ocr.namespaces import SERVICE_PATH
 from cora_ocr.services import Services, build_services
 from cora_ocr.web.windows import CONNECTION, Connection, user_file_problems
-from tests.factories import SOAP11_CT, action, envelope, get_status_body, header_xml
+from tests.support.factories import SOAP11_CT, action, envelope, get_status_body, header_xml
 
 USER, PASSWORD = "CORP\\bob", "bob-Secret-1"
 SCHEME = re.compile(r"^(\w+)")

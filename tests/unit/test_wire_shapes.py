@@ -8,7 +8,7 @@ import requests
 
 from cora_ocr.namespaces import TNS
 from tests.conftest import LiveServer
-from tests.factories import (
+from tests.support.factories import (
     SOAP11_CT,
     SOAP12_CT,
     action,
@@ -17,7 +17,7 @@ from tests.factories import (
     get_status_body,
     header_xml,
 )
-from tests.xmltree import assert_same_tree
+from tests.support.xmltree import assert_same_tree
 
 CONTRACT_SOAP11 = (
     '<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" '

@@ -1,4 +1,4 @@
-"""A worker in its own process, for crash tests: `python -m tests.worker_process CONFIG
+"""A worker in its own process, for crash tests: `python -m tests.support.worker_process CONFIG
 WHEN STATE` runs a worker that stops dead (holding its lease) at `WHEN` (before/after) the
 step of STATE, after printing `HOLDING <job id>`. The test then SIGKILLs it."""
 

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.waiting import wait_until
+from tests.support.waiting import wait_until
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 # nginx reaches the upstream from this address: the one trusted_proxies names, while clients

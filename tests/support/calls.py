@@ -14,7 +14,7 @@ from cora_ocr.store.job_store import JobStore
 from cora_ocr.store.models import utcnow
 from cora_ocr.store.records import NewJob
 from tests.conftest import LiveServer
-from tests.factories import (
+from tests.support.factories import (
     SOAP11_CT,
     SOAP12_CT,
     action,

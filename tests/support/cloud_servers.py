@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.processes import self_signed
-from tests.remote_servers import free_port, wait_for_port
+from tests.support.processes import self_signed
+from tests.support.remote_servers import free_port, wait_for_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 WEED = Path(sys.executable).parent / "weed"
 AZURITE = ROOT / ".cache" / "azurite" / "node_modules" / ".bin" / "azurite-blob"
 # Azurite's development account (public, documented by Microsoft; not a secret).

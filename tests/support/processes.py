@@ -16,7 +16,7 @@ from typing import Any
 
 from cora_ocr.config import DEFAULT_CONNECTION
 from cora_ocr.jobs import FileBatchRequest, FileRef
-from tests.waiting import read_line
+from tests.support.waiting import read_line
 
 CLI = [sys.executable, "-m", "cora_ocr.cli"]
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import requests
 
 from cora_ocr.namespaces import TNS
-from tests.factories import (
+from tests.support.factories import (
     GUID,
     SOAP11_CT,
     SOAP12_CT,
@@ -20,7 +20,7 @@ from tests.factories import (
     get_status_body,
     header_xml,
 )
-from tests.processes import SERVICE, Service
+from tests.support.processes import SERVICE, Service
 
 # Content of a file on the server's disk that no answer may ever contain.
 CANARY = "cora-canary-7f3e9b1d"

@@ -6,8 +6,8 @@ import socket
 import ssl
 import time
 
-from tests.factories import SOAP11_CT, action
-from tests.processes import SERVICE
+from tests.support.factories import SOAP11_CT, action
+from tests.support.processes import SERVICE
 
 
 def status_of(answer: bytes) -> int:

@@ -29,7 +29,7 @@ from cora_ocr.services import Services
 from cora_ocr.store import Store
 from cora_ocr.wakeup import LocalWakeups
 from tests.conftest import LiveServer, Strict, process_app, strict_services
-from tests.factories import ManualClock
+from tests.support.factories import ManualClock
 
 BASE = "http://testserver"
 STRICT_BASE = "http://strict.testserver"
