@@ -3,8 +3,8 @@ input over SFTP and delivers it over SMB, then the reverse; the same through S3 
 Blob (SeaweedFS and Azurite, tests/support/cloud_servers.py). Prints; asserts nothing.
 
 Real servers on loopback (tests/support/remote_servers.py: sshd and smbd, a throwaway user;
-needs root and Debian's openssh-server and samba). The worker is `cora-ocr worker`, a process of its own;
-its resident memory is sampled every 20 ms. Its baseline is taken after a small job went
+needs root and Debian's openssh-server and samba). The worker is `cora-ocr worker`, a process
+of its own; its resident memory is sampled every 20 ms. Its baseline is taken after a small job went
 both ways (libraries loaded, sessions open); the growth is the highest sample during the big
 job minus that baseline. The "robot" moves each input to its result by a rename, so the
 worker's copies are all there is to measure.
