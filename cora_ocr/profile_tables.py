@@ -12,7 +12,13 @@ from typing import Any
 from cora_ocr.errors import SettingsError
 from cora_ocr.statuses import Priority
 
-FORMAT_EXTENSIONS = {"alto": ".xml", "hocr": ".hocr", "text": ".txt", "pdf": ".pdf"}
+FORMAT_EXTENSIONS = {
+    "alto": ".xml",
+    "hocr": ".hocr",
+    "text": ".txt",
+    "pdf": ".pdf",
+    "json": ".json",
+}
 # Other names a format is known by in `outputs` and `?format=`.
 FORMAT_ALIASES = {"txt": "text", "xml": "alto"}
 SKIP_TEXT = ("auto", "never", "always")

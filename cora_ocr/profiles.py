@@ -4,7 +4,7 @@
 [profiles.Default]
 input_dir = "/srv/robot/in"        # the robot picks documents up here
 output_dir = "/srv/robot/out"      # and writes <stem><result_extension> (or <stem>.error) here
-output_format = "alto"             # alto | hocr | text | pdf
+output_format = "alto"             # alto | hocr | text | pdf | json
 result_extension = ".xml"          # default follows output_format
 outputs = ["alto", "pdf"]          # several results: the first at OutPutFile, each other
                                    # beside it with its own extension (.pdf, .txt, .hocr)

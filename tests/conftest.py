@@ -181,6 +181,7 @@ def settings(session_dir: Path, connection_root: Path, backend: str) -> Settings
                 ("Bundle", {"outputs": ["alto", "pdf", "txt"], "review_below": 80}),
                 ("NoLayers", {"skip_text": "never"}),
                 ("Layers", {"skip_text": "always", "outputs": ["alto", "txt"]}),
+                ("Json", {"outputs": ["alto", "json"]}),
             )
         },
         lease_seconds=30,

@@ -4,6 +4,7 @@ match it."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from cora_ocr.rest.parts import (
@@ -238,13 +239,18 @@ def document(profiles: list[str], max_timeout: int) -> dict[str, Any]:
                         "200": {
                             "description": "The result, in the profile's format",
                             "content": {
-                                media: {"schema": {"type": "string", "format": "binary"}}
-                                for media in (
-                                    "application/xml",
-                                    "text/plain",
-                                    "text/html",
-                                    "application/pdf",
-                                )
+                                **{
+                                    media: {"schema": {"type": "string", "format": "binary"}}
+                                    for media in (
+                                        "application/xml",
+                                        "text/plain",
+                                        "text/html",
+                                        "application/pdf",
+                                    )
+                                },
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/OcrResult"}
+                                },
                             },
                         },
                         "400": _problem(
@@ -296,6 +302,7 @@ def document(profiles: list[str], max_timeout: int) -> dict[str, Any]:
                 }
             },
             "schemas": {
+                "OcrResult": _ocr_result(),
                 "Job": job,
                 "JobPage": {
                     "type": "object",
@@ -367,3 +374,15 @@ def document(profiles: list[str], max_timeout: int) -> dict[str, Any]:
             },
         },
     }
+
+
+def _ocr_result() -> dict[str, Any]:
+    """The JSON result's schema (robot/result.schema.json), its $defs under its own name."""
+    from cora_ocr.robot.render import result_schema
+
+    schema = result_schema()
+    definitions = schema.pop("$defs")
+    schema.pop("$schema", None)
+    schema.pop("$id", None)
+    text = json.dumps({**schema, "$defs": definitions})
+    return dict(json.loads(text.replace("#/$defs/", "#/components/schemas/OcrResult/$defs/")))

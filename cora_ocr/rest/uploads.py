@@ -45,6 +45,7 @@ RESULT_TYPES = {
     "hocr": "text/html; charset=utf-8",
     "text": "text/plain; charset=utf-8",
     "pdf": "application/pdf",
+    "json": "application/json",
 }
 FIELDS = frozenset({"file", "profile", "externalContext", "callbackUrl", "timeout", "priority"})
 

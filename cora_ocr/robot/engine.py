@@ -55,6 +55,20 @@ class PageResult:
     hocr: str | None = None
     straightened: float = 0.0  # degrees the page was turned by before it was read (deskew)
     from_layer: bool = False  # read from the PDF's own text layer, not OCRed (robot/layers.py)
+    dpi: float = 0.0  # the resolution its pixels are at (0: not known)
+    # The orientation its text was read in, degrees clockwise from upright (0, 90, 180, 270);
+    # boxes stay on the page as delivered, whatever it was.
+    rotation: int = 0
+
+
+def _rotation(iterator: Any) -> int:
+    """The orientation Tesseract read the page's text in, from its first block (the result
+    iterator's layout, no second analysis): degrees clockwise from upright."""
+    try:
+        orientation = iterator.Orientation()[0] if iterator is not None else 0
+    except Exception:  # an empty page: nothing read, upright as far as anyone knows
+        return 0
+    return 90 * int(orientation) % 360
 
 
 def default_tessdata() -> Path:
@@ -166,6 +180,7 @@ class TesseractEngine:
 
         blocks: list[Block] = []
         iterator = api.GetIterator()
+        rotation = _rotation(iterator)
         for word in self._tesserocr.iterate_level(iterator, ril.WORD):
             text = _word_text(word, ril.WORD)
             if not text.strip():
@@ -190,6 +205,8 @@ class TesseractEngine:
             blocks,
             hocr,
             turn.angle if turn is not None else 0.0,
+            dpi=float((image.info.get("dpi") or (0.0, 0.0))[0]),
+            rotation=rotation,
         )
 
     def searchable_pdf(self, pages: Iterable[Image.Image], dpi: int, workdir: Path) -> int:

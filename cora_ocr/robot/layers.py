@@ -164,7 +164,9 @@ def _page(
         boxes.append(textpage.get_charbox(index))
     end_word()
     found = [line for line in lines if line]
-    return _result(number, round(width * scale), round(height * scale), found)
+    page = _result(number, round(width * scale), round(height * scale), found)
+    page.dpi = dpi
+    return page
 
 
 def _union(boxes: list[Box]) -> Box:

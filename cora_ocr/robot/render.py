@@ -1,13 +1,18 @@
-"""Result documents: ALTO v4 XML (the default), hOCR, plain text."""
+"""Result documents: ALTO v4 XML (the default), hOCR, plain text, and JSON with the layout
+(its schema: robot/result.schema.json, also in the OpenAPI document)."""
 
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Sequence
+from importlib import resources
+from typing import Any
 
 from lxml import etree
 
 from cora_ocr.robot.engine import Box, PageResult
+from cora_ocr.robot.quality import confidence
 
 ALTO_NS = "http://www.loc.gov/standards/alto/ns-v4#"
 ALTO_SCHEMA = "http://www.loc.gov/standards/alto/v4/alto-4-2.xsd"
@@ -85,7 +90,68 @@ def text(pages: Sequence[PageResult], source_name: str, engine: str, version: st
     return "\f".join(page.text for page in pages).encode("utf-8")
 
 
-RENDERERS = {"alto": alto, "hocr": hocr, "text": text}
+def json_result(pages: Sequence[PageResult], source_name: str, engine: str, version: str) -> bytes:
+    """The document as JSON (robot/result.schema.json): each page with its size in pixels and
+    points, its dpi, the orientation and skew it was read in, where its text came from, its
+    lines and words with their boxes on the page as delivered and their confidences (0-100),
+    its barcodes; the confidence summary of the document and of each page."""
+    document = {
+        "version": 1,
+        "source": source_name,
+        "engine": {"name": f"cora_ocr/{engine}", "version": version},
+        "confidence": confidence(pages),
+        "pages": [_json_page(page) for page in pages],
+    }
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _json_page(page: PageResult) -> dict[str, Any]:
+    dpi = page.dpi if page.dpi > 0 else None
+
+    def points(pixels: int) -> float | None:
+        return None if dpi is None else round(pixels * 72 / dpi, 2)
+
+    def box(value: Box) -> list[int]:
+        return [max(0, int(edge)) for edge in value]
+
+    return {
+        "number": page.number,
+        "width": page.width,
+        "height": page.height,
+        "widthPoints": points(page.width),
+        "heightPoints": points(page.height),
+        "dpi": None if dpi is None else round(dpi, 2),
+        "rotation": page.rotation,
+        "skewCorrected": round(page.straightened, 2),
+        "source": "layer" if page.from_layer else "ocr",
+        "lines": [
+            {
+                "text": " ".join(word.text for word in line.words),
+                "box": box(line.box),
+                "words": [
+                    {
+                        "text": word.text,
+                        "box": box(word.box),
+                        "confidence": round(min(100.0, max(0.0, word.confidence * 100)), 2),
+                    }
+                    for word in line.words
+                ],
+            }
+            for block in page.blocks
+            for line in block.lines
+            if line.words
+        ],
+        "barcodes": [],
+    }
+
+
+def result_schema() -> dict[str, Any]:
+    """The JSON result's schema, as the package ships it."""
+    text = resources.files("cora_ocr.robot").joinpath("result.schema.json").read_text()
+    return dict(json.loads(text))
+
+
+RENDERERS = {"alto": alto, "hocr": hocr, "text": text, "json": json_result}
 
 
 def words_of_alto(document: bytes) -> list[str]:

@@ -65,6 +65,8 @@ def page_from_json(data: bytes) -> PageResult:
         raw["hocr"],
         raw.get("straightened", 0.0),
         raw.get("from_layer", False),
+        raw.get("dpi", 0.0),
+        raw.get("rotation", 0),
     )
 
 

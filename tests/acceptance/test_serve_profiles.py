@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 import requests
+from jsonschema import Draft202012Validator
 
 from cora_ocr.config import load_settings
 from cora_ocr.robot import samples
+from cora_ocr.robot.render import result_schema
 from cora_ocr.services import build_services
 from cora_ocr.store import Store
 from cora_ocr.store.job_store import JobStore
@@ -105,7 +107,7 @@ dpi = 150
 robot_processes = 2
 [profiles.Multi]
 dpi = 150
-outputs = ["alto", "pdf", "txt"]
+outputs = ["alto", "pdf", "txt", "json"]
 [profiles.NoSkip]
 dpi = 150
 skip_text = "never"
@@ -120,7 +122,14 @@ review_below = 99.5
     for name, job_id in jobs.items():
         ended = finished(service, job_id)
         assert ended["status"] == "Completed", (name, ended)
-    assert job(service, jobs["Multi"])["formats"] == ["alto", "pdf", "text"]
+    assert job(service, jobs["Multi"])["formats"] == ["alto", "pdf", "text", "json"]
+    result = requests.get(
+        service.base + f"/api/v1/jobs/{jobs['Multi']}/result", params={"format": "json"}, timeout=30
+    )
+    assert result.status_code == 200 and result.headers["Content-Type"] == "application/json"
+    found = result.json()
+    assert list(Draft202012Validator(result_schema()).iter_errors(found)) == []
+    assert [page["source"] for page in found["pages"]] == ["ocr"]
     assert job(service, jobs["Review"])["needsReview"] is True
     ready = requests.get(service.base + "/readyz", timeout=10).json()
     assert {ready["robots"][name]["state"] for name in jobs} == {"seen"}

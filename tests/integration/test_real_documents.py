@@ -11,15 +11,17 @@ a decompression bomb. Store-independent: it runs on SQLite alone."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pypdfium2 as pdfium
 import pytest
+from jsonschema import Draft202012Validator
 from lxml import etree
 
 from cora_ocr.job_view import status_of
 from cora_ocr.robot import samples
-from cora_ocr.robot.render import ALTO_NS, words_of_alto
+from cora_ocr.robot.render import ALTO_NS, result_schema, words_of_alto
 from tests.conftest import Harness
 from tests.support.corpus import SHAPES, Shape
 
@@ -48,6 +50,7 @@ def _ended_as_expected(harness: Harness, shape: Shape, job_id: int) -> list[str]
     if harness.status(job_id) != ("Completed", "NoError"):
         return [f"not Completed: {harness.status(job_id)} {job.error_reason}"]
     result = harness.result(Path(shape.name).stem + ".xml")
+    wrong += json_result_problems(result, harness.result(Path(shape.name).stem + ".json"))
     pages = etree.fromstring(result).findall(f".//{{{ALTO_NS}}}Page")
     if len(pages) != shape.pages:
         wrong.append(f"{len(pages)} pages, not {shape.pages}")
@@ -65,21 +68,50 @@ def _ended_as_expected(harness: Harness, shape: Shape, job_id: int) -> list[str]
     return wrong
 
 
+def json_result_problems(alto: bytes, document: bytes) -> list[str]:
+    """What is wrong with a JSON result (issue 38): it validates against the schema the
+    package ships, and its words are ALTO's words, in order, with the same boxes."""
+    found = json.loads(document)
+    errors = [error.message for error in Draft202012Validator(result_schema()).iter_errors(found)]
+    if errors:
+        return [f"JSON result invalid: {errors[:3]}"]
+    words = [
+        (word["text"], tuple(word["box"]))
+        for page in found["pages"]
+        for line in page["lines"]
+        for word in line["words"]
+    ]
+    strings = etree.fromstring(alto).iter(f"{{{ALTO_NS}}}String")
+    boxes = [
+        (
+            s.get("CONTENT", ""),
+            (
+                int(s.get("HPOS", 0)),
+                int(s.get("VPOS", 0)),
+                int(s.get("HPOS", 0)) + int(s.get("WIDTH", 0)),
+                int(s.get("VPOS", 0)) + int(s.get("HEIGHT", 0)),
+            ),
+        )
+        for s in strings
+    ]
+    return [] if words == boxes else [f"JSON words differ from ALTO's: {words[:3]} {boxes[:3]}"]
+
+
 @on_sqlite
 def test_every_real_world_shape_completes_or_is_refused_with_its_reason(harness: Harness) -> None:
     scans = harness.root / "scans"
     jobs = {}
     for shape in SHAPES:
         (scans / shape.name).write_bytes(shape.make())
-        jobs[shape.name] = harness.submit(shape.name)
-    harness.cycle()
+        jobs[shape.name] = harness.submit(shape.name, profile="Json")
+    harness.cycle("Json")
     wrong = {
         shape.name: problems
         for shape in SHAPES
         if (problems := _ended_as_expected(harness, shape, jobs[shape.name]))
     }
     assert wrong == {}
-    assert harness.robot("Default").pages_done == sum(
+    assert harness.robot("Json").pages_done == sum(
         shape.pages for shape in SHAPES if shape.refused is None
     )
 
