@@ -19,6 +19,8 @@ In one run, on the same pages (--pages of mixed text: half single-page PNGs, hal
 - memory (issue 37): the corpus through `cora-ocr serve` on its shipped defaults, uploaded
   through REST: the peak of the resident memory of serve and its robot processes together
   (sampled every 50 ms); target: under 1.5 GB;
+- barcodes (issue 38): zxing-cpp's time per A4 page at 300 dpi, with and without a code;
+  target: under 100 ms;
 - real shapes (issue 24): the corpus of tests/support/corpus.py (blank, label, receipt, 600 dpi, A3,
   30000 px, 100- and 200-inch pages, CCITT, CMYK, alpha, 16-bit, JPEG 2000, broken and
   encrypted PDFs, turned and skewed pages...) through the robot pool with the default page
@@ -26,7 +28,7 @@ In one run, on the same pages (--pages of mixed text: half single-page PNGs, hal
   the largest robot process; and OCRmyPDF on the same files, one run each.
 
     .venv/bin/python bench/ocr.py [--pages 40] [--processes N] [--handoffs 15]
-                                    [--only shapes|born-digital|memory]
+                                    [--only shapes|born-digital|memory|barcodes]
 """
 
 from __future__ import annotations
@@ -383,10 +385,15 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--handoffs", type=int, default=15)
     parser.add_argument(
-        "--only", choices=["shapes", "born-digital", "memory"], help="run only this part"
+        "--only",
+        choices=["shapes", "born-digital", "memory", "barcodes"],
+        help="run only this part",
     )
     args = parser.parse_args()
     n = args.processes
+    if args.only == "barcodes":
+        print_barcodes()
+        return
     if args.only == "memory":
         with tempfile.TemporaryDirectory(prefix="cora-bench-ocr-") as tmp:
             print_serve_memory(Path(tmp))
@@ -578,6 +585,33 @@ def print_serve_memory(base: Path) -> None:
         f"of serve and its robots together {peak / 1024:.0f} MB (target: under 1536 MB)",
         flush=True,
     )
+
+
+def print_barcodes() -> None:
+    """zxing-cpp on A4 pages at 300 dpi (every format, its rotation search on): 40 pages of
+    text without a code, and pages with a Code 128, a QR code and a DataMatrix; per page."""
+    from cora_ocr.robot.barcodes import read_codes
+    from tests.support.barcodes import code_page
+
+    plain = [
+        samples.render_page(samples.sample_lines(seed=2000 + n, count=20))
+        .convert("L")
+        .resize((2480, 3508))
+        for n in range(40)
+    ]
+    names = ("Code128", "QRCode", "DataMatrix")
+    coded = [code_page(name, 300, turn) for name in names for turn in (0, 90)]
+    for formats in (("all",), ("Code128", "Code39", "QRCode", "DataMatrix")):
+        for label, pages in (("without codes", plain), ("with a code", coded)):
+            read_codes(pages[0], formats)  # warm
+            started = time.perf_counter()
+            found = sum(len(read_codes(page, formats)) for page in pages)
+            each = (time.perf_counter() - started) / len(pages) * 1000
+            print(
+                f"barcodes ({', '.join(formats)}), {len(pages)} A4 pages at 300 dpi {label}:"
+                f" {each:.0f} ms a page (target: under 100), {found} codes found",
+                flush=True,
+            )
 
 
 def print_shapes(base: Path, processes: int) -> None:

@@ -40,6 +40,7 @@ def job_view(job: JobRecord) -> dict[str, Any]:
         "confidence": job.confidence,
         "needsReview": job.needs_review,
         "formats": formats_of(job),
+        "barcodes": job.barcodes,
         "created": iso(job.created_at),
         "updated": iso(job.updated_at),
         "links": {"self": link, "result": f"{link}/result"},

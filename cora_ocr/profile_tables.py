@@ -48,6 +48,7 @@ _KEYS = {
     "review_below",
     "priority",
     "robot_backlog",
+    "barcodes",
 }
 
 
@@ -140,6 +141,7 @@ def profile_values(name: str, table: Mapping[str, Any], data_dir: Path) -> dict[
     if engine not in ENGINES:
         raise SettingsError(f"{prefix}.engine: {engine!r} is not one of {', '.join(ENGINES)}")
     return dict(
+        barcodes=_barcodes(prefix, table.get("barcodes", [])),
         dpi=dpi,
         input_dir=Path(str(table.get("input_dir", base / "in"))),
         output_dir=Path(str(table.get("output_dir", base / "out"))),
@@ -187,3 +189,21 @@ def _outputs(prefix: str, table: Mapping[str, Any]) -> tuple[str, ...]:
             "give one or the other"
         )
     return outputs
+
+
+def _barcodes(prefix: str, value: Any) -> tuple[str, ...]:
+    """`barcodes`: a list of formats, or "all"; none by default."""
+    from cora_ocr.robot.barcodes import FORMATS
+
+    if value == "all":
+        return ("all",)
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise SettingsError(
+            f'{prefix}.barcodes: expected "all" or a list like ["Code128", "QRCode"]'
+        )
+    unknown = [item for item in value if item not in FORMATS]
+    if unknown:
+        raise SettingsError(
+            f'{prefix}.barcodes: {unknown[0]!r} is not one of {", ".join(FORMATS)} (or "all")'
+        )
+    return tuple(dict.fromkeys(value))

@@ -23,6 +23,7 @@ robot_processes = 4                # built-in robot processes (default: the mach
 claim_timeout_seconds = 60         # a claim not kept alive this long is taken back
 max_page_megapixels = 70           # one page's budget: bigger pages are read at a lower dpi
 robot_memory_mb = 2048             # address space of each built-in robot process; 0: no limit
+barcodes = ["Code128", "QRCode"]   # barcodes read on each page (zxing-cpp's names), or "all"
 media_types = ["application/pdf", "image/tiff", "image/png", "image/jpeg"]
 ```
 """
@@ -159,6 +160,8 @@ class Profile:
     # each process's hands and one waiting, so that a license's single job waits behind at
     # most that many of another license's on its way through the robot.
     robot_backlog: int = 0
+    # Barcode formats read on each page (robot/barcodes.py), or ("all",); none by default.
+    barcodes: tuple[str, ...] = ()
 
     @property
     def max_page_pixels(self) -> int:
@@ -182,6 +185,10 @@ class Profile:
         robot writes them before the first, which says the document is done."""
         stem = PurePath(file_name).stem
         return {form: self.output_dir / (stem + self.extension(form)) for form in self.outputs[1:]}
+
+    def barcodes_path(self, file_name: str) -> Path:
+        """How many barcodes the robot read on the document (hidden, optional)."""
+        return self.output_dir / f".{PurePath(file_name).stem}.barcodes"
 
     def confidence_path(self, file_name: str) -> Path:
         """The word confidences of the result (hidden, like progress; optional for
@@ -222,6 +229,7 @@ class Profile:
             self.progress_path(file_name),
             self.notes_path(file_name),
             self.confidence_path(file_name),
+            self.barcodes_path(file_name),
         )
 
     @property

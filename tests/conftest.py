@@ -182,6 +182,7 @@ def settings(session_dir: Path, connection_root: Path, backend: str) -> Settings
                 ("NoLayers", {"skip_text": "never"}),
                 ("Layers", {"skip_text": "always", "outputs": ["alto", "txt"]}),
                 ("Json", {"outputs": ["alto", "json"]}),
+                ("Codes", {"outputs": ["json", "alto"], "barcodes": ["Code128", "QRCode"]}),
             )
         },
         lease_seconds=30,

@@ -52,6 +52,10 @@ def document(profiles: list[str], max_timeout: int) -> dict[str, Any]:
                 "description": "Completed with a mean confidence under the profile's "
                 "review_below (null: not judged)",
             },
+            "barcodes": {
+                "type": ["integer", "null"],
+                "description": "Barcodes read on its pages (null: its profile reads none)",
+            },
             "formats": {
                 "type": "array",
                 "items": {"type": "string", "enum": FORMATS},

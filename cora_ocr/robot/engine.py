@@ -59,6 +59,7 @@ class PageResult:
     # The orientation its text was read in, degrees clockwise from upright (0, 90, 180, 270);
     # boxes stay on the page as delivered, whatever it was.
     rotation: int = 0
+    barcodes: list[Any] = field(default_factory=list)  # robot/barcodes.py's Codes
 
 
 def _rotation(iterator: Any) -> int:

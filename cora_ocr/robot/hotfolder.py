@@ -281,7 +281,7 @@ class Robot:
             return False
         if not path.exists():  # the job was aborted meanwhile: publish nothing
             return self._dropped(path)
-        self._publish(path, pages, results)
+        publish(self.profile, path, pages, results)
         path.unlink(missing_ok=True)
         self._forget(path)
         log.info(
@@ -292,19 +292,6 @@ class Robot:
             extra={"pages": count},
         )
         return True
-
-    def _publish(
-        self, path: Path, pages: list[PageResult] | None, results: dict[str, bytes]
-    ) -> None:
-        """The document's answers, the result last (it says the document is done): its word
-        confidences, then each other output, then the first."""
-        profile = self.profile
-        summary = None if pages is None else confidence(pages)
-        if summary is not None:
-            write_atomically(profile.confidence_path(path.name), json.dumps(summary).encode())
-        for form, target in profile.extra_result_paths(path.name).items():
-            write_atomically(target, results[form])
-        write_atomically(profile.result_path(path.name), results[profile.output_format])
 
     def _dropped(self, path: Path) -> bool:
         self.profile.progress_path(path.name).unlink(missing_ok=True)
@@ -317,3 +304,19 @@ class Robot:
 
     def _refuse(self, path: Path, reason: str) -> None:
         crashes.refuse(self.profile, path, reason)
+
+
+def publish(
+    profile: Profile, path: Path, pages: list[PageResult] | None, results: dict[str, bytes]
+) -> None:
+    """A document's answers, the result last (it says the document is done): its word
+    confidences and barcode count, then each other output, then the first."""
+    summary = None if pages is None else confidence(pages)
+    if summary is not None:
+        write_atomically(profile.confidence_path(path.name), json.dumps(summary).encode())
+    if pages is not None and profile.barcodes:
+        found = sum(len(page.barcodes) for page in pages)
+        write_atomically(profile.barcodes_path(path.name), str(found).encode())
+    for form, target in profile.extra_result_paths(path.name).items():
+        write_atomically(target, results[form])
+    write_atomically(profile.result_path(path.name), results[profile.output_format])

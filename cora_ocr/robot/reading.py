@@ -16,6 +16,7 @@ from PIL import Image
 from cora_ocr.metrics import Metrics
 from cora_ocr.profiles import Profile, original_name
 from cora_ocr.robot import crashes
+from cora_ocr.robot.barcodes import read_codes
 from cora_ocr.robot.crashes import write_atomically
 from cora_ocr.robot.documents import Document, open_document
 from cora_ocr.robot.engine import PageResult, TesseractEngine
@@ -134,10 +135,17 @@ class Reader:
         # A page budget's lower dpi; a layer not trusted, or cleaned.
         self.note(name, document.notes[known:])
         if layer is not None:
+            if self.profile.barcodes:  # drawn on the page: read from its image
+                layer.barcodes = read_codes(
+                    self.page(document, name, number), self.profile.barcodes
+                )
             return layer
         assert self.engine is not None
         want_hocr = "hocr" in self.profile.outputs
-        page = self.engine.recognize(self.page(document, name, number), number, want_hocr)
+        image = self.page(document, name, number)
+        codes = read_codes(image, self.profile.barcodes)  # the page as it came, before deskew
+        page = self.engine.recognize(image, number, want_hocr)
+        page.barcodes = codes
         if page.straightened:
             self.note(name, [f"page {number} straightened by {page.straightened:+.1f} degrees"])
         return page

@@ -11,6 +11,7 @@ from typing import Any
 
 from lxml import etree
 
+from cora_ocr.robot.barcodes import as_dict
 from cora_ocr.robot.engine import Box, PageResult
 from cora_ocr.robot.quality import confidence
 
@@ -42,6 +43,18 @@ def alto(pages: Sequence[PageResult], source_name: str, engine: str, version: st
     )
     el(software, "softwareName").text = f"cora_ocr/{engine}"
     el(software, "softwareVersion").text = version
+    coded = [(page, n, code) for page in pages for n, code in enumerate(page.barcodes, 1)]
+    if coded:  # ALTO v4: Tags after Description, before Layout
+        tags = el(root, "Tags")
+        for page, n, code in coded:
+            el(
+                tags,
+                "OtherTag",
+                ID=f"p{page.number}_code{n}",
+                TYPE="barcode",
+                LABEL=code.format,
+                VALUE=code.text,
+            )
     layout = el(root, "Layout")
     for page in pages:
         p = el(
@@ -66,6 +79,15 @@ def alto(pages: Sequence[PageResult], source_name: str, engine: str, version: st
                         el(text_line, "SP")
                     string = el(text_line, "String", CONTENT=word.text, WC=f"{word.confidence:.2f}")
                     _position(string, word.box)
+        for n, code in enumerate(page.barcodes, 1):
+            illustration = el(
+                space,
+                "Illustration",
+                ID=f"p{page.number}_bc{n}",
+                TYPE="barcode",
+                TAGREFS=f"p{page.number}_code{n}",
+            )
+            _position(illustration, code.box)
     return etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)
 
 
@@ -141,7 +163,7 @@ def _json_page(page: PageResult) -> dict[str, Any]:
             for line in block.lines
             if line.words
         ],
-        "barcodes": [],
+        "barcodes": [as_dict(code) for code in page.barcodes],
     }
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cora_ocr.profiles import PAGES, Profile
+from cora_ocr.robot.barcodes import from_dict
 from cora_ocr.robot.claims import Claims, task_name
 from cora_ocr.robot.crashes import write_atomically
 from cora_ocr.robot.documents import Document
@@ -67,6 +68,7 @@ def page_from_json(data: bytes) -> PageResult:
         raw.get("from_layer", False),
         raw.get("dpi", 0.0),
         raw.get("rotation", 0),
+        [from_dict(code) for code in raw.get("barcodes", [])],
     )
 
 

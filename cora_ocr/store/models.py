@@ -134,6 +134,8 @@ class Job(Base):
     needs_review: Mapped[bool | None] = mapped_column(Boolean)
     # The formats delivered, the first at OutPutFile, each other beside it ("alto,pdf").
     result_formats: Mapped[str | None] = mapped_column(String(64))
+    # Barcodes the robot read on its pages, once Completed (None: its profile reads none).
+    barcodes: Mapped[int | None] = mapped_column(Integer)
 
     events: Mapped[list[JobEvent]] = relationship(
         back_populates="job", order_by="JobEvent.id", cascade="all, delete-orphan"

@@ -85,6 +85,7 @@ class JobRecord:
     confidence: dict[str, Any] | None
     needs_review: bool | None
     result_formats: str | None
+    barcodes: int | None
     # Not a column: the job's history, read only where asked for (JobStore.get, with_events).
     events: tuple[EventRecord, ...] = ()
 
@@ -200,6 +201,7 @@ class JobUpdate:
     confidence: dict[str, Any] | Unset | None = UNSET
     needs_review: bool | Unset | None = UNSET
     result_formats: str | Unset | None = UNSET
+    barcodes: int | Unset | None = UNSET
     retries: int | Unset = UNSET
     error_reason: str | Unset | None = UNSET
     next_attempt_at: dt.datetime | Unset | None = UNSET

@@ -193,7 +193,10 @@ def wait_for_output(ctx: StepContext, job: JobRecord) -> Outcome:
     name = robot_name(job)
     pages = read_progress(profile.progress_path(name))
     if profile.result_path(name).is_file():
-        update = pages | JobUpdate(confidence=read_confidence(profile.confidence_path(name)))
+        update = pages | JobUpdate(
+            confidence=read_confidence(profile.confidence_path(name)),
+            barcodes=read_count(profile.barcodes_path(name)),
+        )
         return Outcome(
             JobState.DELIVERING, reason=read_notes(profile.notes_path(name)), update=update
         )
@@ -232,6 +235,15 @@ def read_notes(path: Path) -> str | None:
         return None
     notes = "; ".join(dict.fromkeys(line.strip() for line in lines if line.strip()))
     return f"the robot: {notes}"[:MAX_ROBOT_REASON] if notes else None
+
+
+def read_count(path: Path) -> int | None:
+    """A count a robot wrote (barcodes found); None if absent or garbled."""
+    try:
+        count = int(path.read_text("ascii").strip())
+    except (OSError, ValueError):
+        return None
+    return count if 0 <= count <= 1_000_000 else None
 
 
 def read_progress(path: Path) -> JobUpdate:
