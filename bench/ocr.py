@@ -19,6 +19,8 @@ In one run, on the same pages (--pages of mixed text: half single-page PNGs, hal
 - memory (issue 37): the corpus through `cora-ocr serve` on its shipped defaults, uploaded
   through REST: the peak of the resident memory of serve and its robot processes together
   (sampled every 50 ms); target: under 1.5 GB;
+- PDF/A (issue 38): the PDF/A step's time per page against the searchable PDF's; target: under
+  10%;
 - barcodes (issue 38): zxing-cpp's time per A4 page at 300 dpi, with and without a code;
   target: under 100 ms;
 - real shapes (issue 24): the corpus of tests/support/corpus.py (blank, label, receipt, 600 dpi, A3,
@@ -28,7 +30,7 @@ In one run, on the same pages (--pages of mixed text: half single-page PNGs, hal
   the largest robot process; and OCRmyPDF on the same files, one run each.
 
     .venv/bin/python bench/ocr.py [--pages 40] [--processes N] [--handoffs 15]
-                                    [--only shapes|born-digital|memory|barcodes]
+                                    [--only shapes|born-digital|memory|barcodes|pdfa]
 """
 
 from __future__ import annotations
@@ -386,13 +388,17 @@ def main() -> None:
     parser.add_argument("--handoffs", type=int, default=15)
     parser.add_argument(
         "--only",
-        choices=["shapes", "born-digital", "memory", "barcodes"],
+        choices=["shapes", "born-digital", "memory", "barcodes", "pdfa"],
         help="run only this part",
     )
     args = parser.parse_args()
     n = args.processes
     if args.only == "barcodes":
         print_barcodes()
+        return
+    if args.only == "pdfa":
+        with tempfile.TemporaryDirectory(prefix="cora-bench-ocr-") as tmp:
+            print_pdfa(Path(tmp), args.pages)
         return
     if args.only == "memory":
         with tempfile.TemporaryDirectory(prefix="cora-bench-ocr-") as tmp:
@@ -585,6 +591,39 @@ def print_serve_memory(base: Path) -> None:
         f"of serve and its robots together {peak / 1024:.0f} MB (target: under 1536 MB)",
         flush=True,
     )
+
+
+def print_pdfa(base: Path, count: int) -> None:
+    """The PDF/A step's share of a page's time: Tesseract's searchable PDF of `count` A4 pages
+    at 150 dpi, then robot/pdfa.py's conversion of it, per page (median of 3)."""
+    from cora_ocr.robot.pdfa import convert
+
+    pages = []
+    for seed in range(count):
+        page = samples.render_page(samples.sample_lines(seed=3000 + seed, count=20)).convert("L")
+        page.info["dpi"] = (DPI, DPI)
+        pages.append(page)
+    engine = TesseractEngine(("eng",))
+    try:
+        started = time.perf_counter()
+        engine.searchable_pdf(iter(pages), DPI, base)
+        ocr = (time.perf_counter() - started) / count
+    finally:
+        engine.close()
+    source = (base / "result.pdf").read_bytes()
+    for part in ("1b", "2b"):
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            convert(source, part, "bench.pdf", "cora_ocr")
+            times.append((time.perf_counter() - started) / count)
+        step = statistics.median(times)
+        print(
+            f"PDF/A-{part}, {count} A4 pages at {DPI} dpi: searchable PDF {ocr * 1000:.0f} ms a"
+            f" page, the PDF/A step {step * 1000:.1f} ms a page ({step / ocr:.1%}; target: under"
+            " 10%)",
+            flush=True,
+        )
 
 
 def print_barcodes() -> None:

@@ -41,6 +41,7 @@ def job_view(job: JobRecord) -> dict[str, Any]:
         "needsReview": job.needs_review,
         "formats": formats_of(job),
         "barcodes": job.barcodes,
+        "pdfa": job.pdfa,
         "created": iso(job.created_at),
         "updated": iso(job.updated_at),
         "links": {"self": link, "result": f"{link}/result"},

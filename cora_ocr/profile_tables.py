@@ -18,6 +18,7 @@ FORMAT_EXTENSIONS = {
     "text": ".txt",
     "pdf": ".pdf",
     "json": ".json",
+    "pdfa": ".pdf",
 }
 # Other names a format is known by in `outputs` and `?format=`.
 FORMAT_ALIASES = {"txt": "text", "xml": "alto"}
@@ -49,6 +50,7 @@ _KEYS = {
     "priority",
     "robot_backlog",
     "barcodes",
+    "pdfa",
 }
 
 
@@ -142,6 +144,7 @@ def profile_values(name: str, table: Mapping[str, Any], data_dir: Path) -> dict[
         raise SettingsError(f"{prefix}.engine: {engine!r} is not one of {', '.join(ENGINES)}")
     return dict(
         barcodes=_barcodes(prefix, table.get("barcodes", [])),
+        pdfa=_pdfa(prefix, table.get("pdfa", "2b")),
         dpi=dpi,
         input_dir=Path(str(table.get("input_dir", base / "in"))),
         output_dir=Path(str(table.get("output_dir", base / "out"))),
@@ -207,3 +210,10 @@ def _barcodes(prefix: str, value: Any) -> tuple[str, ...]:
             f'{prefix}.barcodes: {unknown[0]!r} is not one of {", ".join(FORMATS)} (or "all")'
         )
     return tuple(dict.fromkeys(value))
+
+
+def _pdfa(prefix: str, value: Any) -> str:
+    """`pdfa`: the PDF/A part and conformance of the `pdfa` output."""
+    if value not in ("1b", "2b"):
+        raise SettingsError(f'{prefix}.pdfa: {value!r} is not "1b" or "2b"')
+    return str(value)

@@ -4,7 +4,7 @@
 [profiles.Default]
 input_dir = "/srv/robot/in"        # the robot picks documents up here
 output_dir = "/srv/robot/out"      # and writes <stem><result_extension> (or <stem>.error) here
-output_format = "alto"             # alto | hocr | text | pdf | json
+output_format = "alto"             # alto | hocr | text | pdf | pdfa | json
 result_extension = ".xml"          # default follows output_format
 outputs = ["alto", "pdf"]          # several results: the first at OutPutFile, each other
                                    # beside it with its own extension (.pdf, .txt, .hocr)
@@ -24,6 +24,7 @@ claim_timeout_seconds = 60         # a claim not kept alive this long is taken b
 max_page_megapixels = 70           # one page's budget: bigger pages are read at a lower dpi
 robot_memory_mb = 2048             # address space of each built-in robot process; 0: no limit
 barcodes = ["Code128", "QRCode"]   # barcodes read on each page (zxing-cpp's names), or "all"
+pdfa = "2b"                        # the `pdfa` output's PDF/A part: 2b or 1b
 media_types = ["application/pdf", "image/tiff", "image/png", "image/jpeg"]
 ```
 """
@@ -162,6 +163,8 @@ class Profile:
     robot_backlog: int = 0
     # Barcode formats read on each page (robot/barcodes.py), or ("all",); none by default.
     barcodes: tuple[str, ...] = ()
+    # The PDF/A part of the `pdfa` output (robot/pdfa.py): "2b" or "1b".
+    pdfa: str = "2b"
 
     @property
     def max_page_pixels(self) -> int:
@@ -185,6 +188,10 @@ class Profile:
         robot writes them before the first, which says the document is done."""
         stem = PurePath(file_name).stem
         return {form: self.output_dir / (stem + self.extension(form)) for form in self.outputs[1:]}
+
+    def pdfa_path(self, file_name: str) -> Path:
+        """Whether the `pdfa` output is PDF/A ("true PDF/A-2b") or why not ("false ...")."""
+        return self.output_dir / f".{PurePath(file_name).stem}.pdfa"
 
     def barcodes_path(self, file_name: str) -> Path:
         """How many barcodes the robot read on the document (hidden, optional)."""
@@ -230,6 +237,7 @@ class Profile:
             self.notes_path(file_name),
             self.confidence_path(file_name),
             self.barcodes_path(file_name),
+            self.pdfa_path(file_name),
         )
 
     @property

@@ -183,6 +183,8 @@ def settings(session_dir: Path, connection_root: Path, backend: str) -> Settings
                 ("Layers", {"skip_text": "always", "outputs": ["alto", "txt"]}),
                 ("Json", {"outputs": ["alto", "json"]}),
                 ("Codes", {"outputs": ["json", "alto"], "barcodes": ["Code128", "QRCode"]}),
+                ("Archive", {"outputs": ["pdfa"], "pdfa": "1b"}),
+                ("Archive2", {"outputs": ["pdfa", "alto"]}),
             )
         },
         lease_seconds=30,

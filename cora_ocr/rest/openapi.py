@@ -56,6 +56,11 @@ def document(profiles: list[str], max_timeout: int) -> dict[str, Any]:
                 "type": ["integer", "null"],
                 "description": "Barcodes read on its pages (null: its profile reads none)",
             },
+            "pdfa": {
+                "type": ["boolean", "null"],
+                "description": "Whether the pdfa result is PDF/A (false: a plain searchable PDF, "
+                "the reason in the job's history; null: its profile makes none)",
+            },
             "formats": {
                 "type": "array",
                 "items": {"type": "string", "enum": FORMATS},

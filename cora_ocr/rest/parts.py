@@ -44,7 +44,7 @@ JOB_ID = {
 }
 NOT_FOUND = _problem("No such job, or another license's")
 PRIORITIES = ["low", "normal", "high"]
-FORMATS = ["alto", "hocr", "text", "pdf", "json"]
+FORMATS = ["alto", "hocr", "text", "pdf", "json", "pdfa"]
 _CONFIDENCE = {
     "mean": {"type": "number", "minimum": 0, "maximum": 100},
     "min": {"type": "number", "minimum": 0, "maximum": 100},

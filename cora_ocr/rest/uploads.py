@@ -46,6 +46,7 @@ RESULT_TYPES = {
     "text": "text/plain; charset=utf-8",
     "pdf": "application/pdf",
     "json": "application/json",
+    "pdfa": "application/pdf",
 }
 FIELDS = frozenset({"file", "profile", "externalContext", "callbackUrl", "timeout", "priority"})
 

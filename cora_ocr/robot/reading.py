@@ -15,7 +15,7 @@ from PIL import Image
 
 from cora_ocr.metrics import Metrics
 from cora_ocr.profiles import Profile, original_name
-from cora_ocr.robot import crashes
+from cora_ocr.robot import crashes, pdfa
 from cora_ocr.robot.barcodes import read_codes
 from cora_ocr.robot.crashes import write_atomically
 from cora_ocr.robot.documents import Document, open_document
@@ -25,6 +25,7 @@ from cora_ocr.robot.render import RENDERERS
 
 log = logging.getLogger(__name__)
 Spread = Callable[[Path, Document], list[PageResult]]
+PDFS = ("pdf", "pdfa")  # made by Tesseract's PDF renderer, not from the pages read
 
 
 class Reader:
@@ -43,19 +44,36 @@ class Reader:
         format's bytes, and how many pages."""
         outputs, results = self.profile.outputs, {}
         pages, count = None, 0
-        if any(form != "pdf" for form in outputs):
+        if any(form not in PDFS for form in outputs):
             pages = self.recognize(path)
             self.note_layers(path.name, sum(page.from_layer for page in pages), len(pages))
             source, count = original_name(path.name), len(pages)
             for form in outputs:
-                if form != "pdf":
+                if form not in PDFS:
                     results[form] = RENDERERS[form](
                         pages, source, self.engine_name, self.engine_version
                     )
-        if "pdf" in outputs:
+        if any(form in PDFS for form in outputs):
             layered = None if pages is None else {p.number for p in pages if p.from_layer}
-            results["pdf"], count = self.searchable_pdf(path, layered)
+            searchable, count = self.searchable_pdf(path, layered)
+            if "pdf" in outputs:
+                results["pdf"] = searchable
+            if "pdfa" in outputs:
+                results["pdfa"] = self.archivable(path.name, searchable)
         return pages, results, count
+
+    def archivable(self, name: str, searchable: bytes) -> bytes:
+        """The PDF/A of the searchable PDF (robot/pdfa.py), or the searchable PDF itself where
+        the document cannot be made one: the reason in the job's history and `.<stem>.pdfa`."""
+        part = self.profile.pdfa
+        try:
+            archived = pdfa.convert(searchable, part, original_name(name), "cora_ocr")
+        except pdfa.NotArchivable as exc:
+            self.note(name, [f"pdfa: false ({exc}): delivered as a plain searchable PDF"])
+            write_atomically(self.profile.pdfa_path(name), f"false {exc}".encode())
+            return searchable
+        write_atomically(self.profile.pdfa_path(name), f"true PDF/A-{part}".encode())
+        return archived
 
     def recognize(self, path: Path) -> list[PageResult]:
         assert self.engine is not None

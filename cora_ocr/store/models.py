@@ -136,6 +136,9 @@ class Job(Base):
     result_formats: Mapped[str | None] = mapped_column(String(64))
     # Barcodes the robot read on its pages, once Completed (None: its profile reads none).
     barcodes: Mapped[int | None] = mapped_column(Integer)
+    # Whether its `pdfa` output is PDF/A (False: delivered as a plain PDF, the reason in its
+    # history; None: its profile makes none).
+    pdfa: Mapped[bool | None] = mapped_column(Boolean)
 
     events: Mapped[list[JobEvent]] = relationship(
         back_populates="job", order_by="JobEvent.id", cascade="all, delete-orphan"

@@ -86,6 +86,7 @@ class JobRecord:
     needs_review: bool | None
     result_formats: str | None
     barcodes: int | None
+    pdfa: bool | None
     # Not a column: the job's history, read only where asked for (JobStore.get, with_events).
     events: tuple[EventRecord, ...] = ()
 
@@ -202,6 +203,7 @@ class JobUpdate:
     needs_review: bool | Unset | None = UNSET
     result_formats: str | Unset | None = UNSET
     barcodes: int | Unset | None = UNSET
+    pdfa: bool | Unset | None = UNSET
     retries: int | Unset = UNSET
     error_reason: str | Unset | None = UNSET
     next_attempt_at: dt.datetime | Unset | None = UNSET

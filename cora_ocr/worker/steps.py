@@ -196,6 +196,7 @@ def wait_for_output(ctx: StepContext, job: JobRecord) -> Outcome:
         update = pages | JobUpdate(
             confidence=read_confidence(profile.confidence_path(name)),
             barcodes=read_count(profile.barcodes_path(name)),
+            pdfa=read_flag(profile.pdfa_path(name)),
         )
         return Outcome(
             JobState.DELIVERING, reason=read_notes(profile.notes_path(name)), update=update
@@ -244,6 +245,15 @@ def read_count(path: Path) -> int | None:
     except (OSError, ValueError):
         return None
     return count if 0 <= count <= 1_000_000 else None
+
+
+def read_flag(path: Path) -> bool | None:
+    """A robot's yes or no ("true ..." or "false ..."); None if absent or garbled."""
+    try:
+        word = path.read_text("utf-8", "replace").split(maxsplit=1)[0]
+    except (OSError, IndexError):
+        return None
+    return {"true": True, "false": False}.get(word)
 
 
 def read_progress(path: Path) -> JobUpdate:
