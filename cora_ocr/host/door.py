@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from http import HTTPStatus
-from typing import Any
+from typing import Any, NamedTuple
 
 from cora_ocr.asmx.envelope import SOAP11, SOAP12
 from cora_ocr.asmx.faults import soap_error
@@ -42,6 +42,16 @@ REFUSAL_HEADER = "X-Cora-Ocr-Refusal"
 # The schemes a 401 offers, as one header line: nginx cannot pass several on from the door.
 CHALLENGE_HEADER = "X-Cora-Ocr-Challenge"
 Verdict = tuple[int, list[tuple[str, str]], bytes]  # status, headers, body
+
+
+class Leg(NamedTuple):
+    """A handshake's next step answered from the headers (NTLM's challenge to a request that
+    waits for "100 Continue", or has no body): the connection stays open for the next leg,
+    and the body, never asked for, is never read."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
 
 
 class HeaderJudge:
@@ -121,9 +131,16 @@ def judge(guard: Guard, environ: dict[str, Any], method: str, path: str) -> Verd
     try:
         guard.check_transport(environ)
         guard.identify(environ)
-    except Challenge:
-        # A handshake's next step: answered by the app once the body is in (drained
-        # unread), so that the connection, and with it the handshake, lives on.
+    except Challenge as leg:
+        expects = environ.get("HTTP_EXPECT", "").lower() == "100-continue"
+        if expects or environ.get("HTTP_CONTENT_LENGTH", "0") == "0":
+            status, headers, body = _answer(
+                leg, path.lower() == SERVICE_PATH.lower(), environ.get("HTTP_CONTENT_TYPE", "")
+            )
+            return Leg(status, headers, body)
+        # A client that sent its body with the leg anyway (requests_ntlm): the app answers
+        # once the body is in, drained unread, so that the connection, and the handshake,
+        # live on.
         return None
     except (HttpsRequired, AuthenticationFailed) as exc:
         soap = path.lower() == SERVICE_PATH.lower()

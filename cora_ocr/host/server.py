@@ -46,9 +46,10 @@ from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.server import TcpWSGIServer
-from waitress.task import ThreadedTaskDispatcher, WSGITask
+from waitress.task import ErrorTask, ThreadedTaskDispatcher, WSGITask
 from waitress.utilities import Error, RequestEntityTooLarge
 
+from cora_ocr.host.door import Leg
 from cora_ocr.web.windows import CONNECTION, Connection
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,26 @@ class _Refused(Error):  # type: ignore[misc]
         headers, body = self.answer
         kept = [(k, v) for k, v in headers if k.lower() not in ("content-length", "connection")]
         return f"{self.code} {HTTPStatus(self.code).phrase}", kept, body
+
+
+class _Leg(_Refused):
+    """A handshake's next step answered from the headers (host/door.py: Leg): the answer goes
+    out and the connection stays open for the next leg; the body was never asked for."""
+
+
+class _ErrorTask(ErrorTask):  # type: ignore[misc]
+    """Waitress's error task; a handshake's leg keeps its connection (no Connection: close)."""
+
+    def execute(self) -> None:
+        error = self.request.error
+        if not isinstance(error, _Leg):
+            super().execute()
+            return
+        status, headers, body = error.to_response()
+        self.status = status
+        self.response_headers.extend(headers)
+        self.content_length = len(body)
+        self.write(body)
 
 
 class _Parser(HTTPRequestParser):  # type: ignore[misc]
@@ -157,7 +178,11 @@ class _Parser(HTTPRequestParser):  # type: ignore[misc]
             self.adj.url_scheme,
             self.connection,
         )
-        if verdict is not None:
+        if isinstance(verdict, Leg):
+            self.error = _Leg(*verdict)
+            self.content_length = 0  # never asked for: the next bytes are the next request
+            self.completed = True
+        elif verdict is not None:
             self.error = _Refused(*verdict)
             self.completed = True  # the body is never read: the answer closes the connection
 
@@ -184,6 +209,7 @@ class _Channel(HTTPChannel):  # type: ignore[misc]
 
     parser_class = _Parser
     task_class = _Task
+    error_task_class = _ErrorTask
 
     def __init__(self, server: Any, sock: Any, addr: Any, adj: Any, map: Any = None) -> None:
         super().__init__(server, sock, addr, adj, map)

@@ -494,3 +494,60 @@ def test_nothing_is_read_from_a_refused_uploads_body(site: Site) -> None:
     assert answer.startswith("HTTP/1.1 401"), answer[:200]
     assert "100 Continue" not in answer
     wait_until(lambda: "Negotiate" in site.log_text(), 10, "the refusal logged")
+
+
+def test_ntlm_legs_that_wait_for_100_continue_are_answered_from_the_headers(site: Site) -> None:
+    """A client that asks for "100 Continue" (.NET does, for a POST) gets NTLM's challenge from
+    the headers, no "100 Continue", on a connection that stays open; its third message on
+    that connection completes the handshake and only then is the body sent."""
+    import socket
+
+    port = int(site.env["CORA_OCR_PORT"])
+    body = envelope(get_status_body(), header_xml(1)) + b" " * 100_000  # past the door's size
+    client = ntlm_client()
+
+    def head(token: bytes, expect: bool = True) -> bytes:
+        lines = [
+            f"POST {SERVICE} HTTP/1.1",
+            "Host: localhost",
+            f"Content-Type: {SOAP11_CT}",
+            f"SOAPAction: {action('GetStatus')}",
+            f"Content-Length: {len(body)}",
+            f"Authorization: NTLM {base64.b64encode(token).decode()}",
+        ]
+        return (
+            "\r\n".join([*lines, *(["Expect: 100-continue"] if expect else [])]) + "\r\n\r\n"
+        ).encode()
+
+    def answer(conn: socket.socket) -> bytes:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += conn.recv(65536)
+        headers, _, rest = data.partition(b"\r\n\r\n")
+        length = int(
+            next(
+                line.split(b":", 1)[1]
+                for line in headers.split(b"\r\n")
+                if line.lower().startswith(b"content-length")
+            )
+        )
+        while len(rest) < length:
+            rest += conn.recv(65536)
+        return headers
+
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+        conn.sendall(head(client.step()))
+        first = answer(conn)
+        assert first.startswith(b"HTTP/1.1 401") and b"100 Continue" not in first, first
+        assert b"connection: close" not in first.lower()
+        challenge = next(
+            line.split(b" ", 2)[2]
+            for line in first.split(b"\r\n")
+            if line.lower().startswith(b"www-authenticate: ntlm ")
+        )
+        conn.sendall(head(client.step(base64.b64decode(challenge))))
+        go_on = conn.recv(65536)
+        assert go_on.startswith(b"HTTP/1.1 100 Continue"), go_on
+        conn.sendall(body)
+        last = answer(conn)
+    assert last.startswith(b"HTTP/1.1 200"), last
