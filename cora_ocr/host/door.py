@@ -102,7 +102,7 @@ class Door:
         method = environ.get("HTTP_X_ORIGINAL_METHOD", "")
         path = environ.get("HTTP_X_ORIGINAL_URI", "").partition("?")[0]
         verdict = judge(self.guard, environ, method, path) if judged(method, path) else None
-        status, headers, body = verdict or (204, _passed(environ.get(ACCEPTED)), b"")
+        status, headers, body = verdict or (204, _passed(self.guard, environ), b"")
         if verdict is not None and body.isascii() and b"\n" not in body and b"\r" not in body:
             headers = [*headers, (REFUSAL_HEADER, body.decode("ascii"))]
         challenges = [value for key, value in headers if key.lower() == "www-authenticate"]
@@ -112,12 +112,16 @@ class Door:
         return [body]
 
 
-def _passed(accepted: Accepted | None) -> list[tuple[str, str]]:
-    """The Windows caller the door accepted, for nginx to hand to the app with the request
-    (its token must not be accepted twice: the replay cache would refuse it)."""
-    if accepted is None:
+def _passed(guard: Guard, environ: dict[str, Any]) -> list[tuple[str, str]]:
+    """The Windows caller the door accepted, sealed (web/windows.py: seal), for nginx to hand
+    to the app with the request (its token must not be accepted twice: the replay cache
+    would refuse it)."""
+    accepted: Accepted | None = environ.get(ACCEPTED)
+    if accepted is None or guard.windows is None:
         return []
-    return [(CALLER_HEADER, accepted.principal), (REPLY_HEADER, accepted.reply or "")]
+    token = environ.get("HTTP_AUTHORIZATION", "").strip().partition(" ")[2]
+    sealed = guard.windows.seal(accepted.principal, token)
+    return [(CALLER_HEADER, sealed), (REPLY_HEADER, accepted.reply or "")]
 
 
 def judged(method: str, path: str) -> bool:

@@ -132,7 +132,7 @@ class Guard:
         """The Windows caller of this request, its token accepted once: a Kerberos token
         accepted twice is a replay. The door may have accepted it already: in this process
         (the connection keeps its verdict for the request it judged), or as nginx's
-        auth_request (its verdict in CALLER_HEADER, from a trusted proxy only)."""
+        auth_request (its sealed verdict in CALLER_HEADER, from a trusted proxy only)."""
         assert self.windows is not None
         accepted: Accepted | None = environ.get(ACCEPTED)
         connection: Connection | None = environ.get(CONNECTION)
@@ -142,7 +142,10 @@ class Guard:
             if judged[0] == token:
                 accepted = judged[1]
         if accepted is None and environ.get(PROXIED) and environ.get(CALLER_KEY):
-            accepted = Accepted(environ[CALLER_KEY], environ.get(REPLY_KEY) or None)
+            # Sealed by the door: a proxy that passes a client's own header on proves nothing.
+            opened = self.windows.opened(environ[CALLER_KEY], token)
+            if opened is not None:
+                accepted = Accepted(opened.principal, environ.get(REPLY_KEY) or None)
         if accepted is None:
             accepted = self.windows.accept(environ, scheme, token)
         environ[ACCEPTED] = accepted

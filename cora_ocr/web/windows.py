@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import logging
 import os
 import stat
@@ -74,6 +76,10 @@ class WindowsAuth:
             raise SettingsError(f"windows_auth: {problems[0]}")
         self.settings = settings
         self.service, _, self.host = settings.service_principal.partition("/")
+        # The key of the door's sealed verdicts (seal): made from the service's keytab, which
+        # the door and every web process read and a client never has.
+        keytab = settings.keytab.read_bytes() if settings.kerberos and settings.keytab else b""
+        self._seal_key = hashlib.sha256(b"cora-ocr door verdict\0" + keytab).digest()
         configure_environment(settings)
         import spnego  # noqa: F401  (imported here: only a process that accepts loads it)
 
@@ -118,6 +124,19 @@ class WindowsAuth:
             raise self._refused(environ, reason)
         connection.pending = (scheme, context)
         raise Challenge(SCHEMES[scheme], out)
+
+    def seal(self, principal: str, token: str) -> str:
+        """The door's verdict on a token, as the app can check it came from the door: who it
+        named, and an HMAC of that and the token under the keytab-made key."""
+        text = f"{principal}\n{token.strip()}".encode()
+        return hmac.new(self._seal_key, text, hashlib.sha256).hexdigest() + " " + principal
+
+    def opened(self, sealed: str, token: str) -> Accepted | None:
+        """The door's verdict on this token, if `sealed` is one (seal); None otherwise."""
+        _mac, _, principal = sealed.partition(" ")
+        if not principal or not hmac.compare_digest(self.seal(principal, token), sealed):
+            return None
+        return Accepted(principal, None)
 
     def _context(
         self, environ: dict[str, Any], scheme: str, token: bytes, connection: Connection | None

@@ -453,6 +453,19 @@ def test_kerberos_through_nginx_and_web(tmp_path: Path, kdc: Realm) -> None:
             assert door_refused.status_code == 401
             assert "Negotiate" in door_refused.headers.get("WWW-Authenticate", "")
             assert json.loads(door_refused.text)["status"] == 401
+        # Straight to web, from its trusted proxy's address: a verdict header the door did
+        # not seal is not believed (its token is judged, and refused).
+        forged = requests.post(
+            f"http://127.0.0.1:{env['CORA_OCR_PORT']}/api/v1/jobs",
+            files={"file": ("scan.png", scan("png", 1), "image/png")},
+            headers={
+                "Authorization": "Negotiate YWJjZGVm",
+                "X-Cora-Ocr-Caller": "0" * 64 + " " + kdc.user,
+                "X-Forwarded-Proto": "http",
+            },
+            timeout=60,
+        )
+        assert forged.status_code == 401, forged.text
     finally:
         web.send_signal(signal.SIGTERM)
         web.wait(timeout=30)
