@@ -28,7 +28,8 @@ chunk_remainder for chunked bodies), error and completed; an `Error` subclass in
 answered by waitress's ErrorTask through to_response(); HTTPChannel has parser_class,
 request, requests, last_activity, creation_time (wall clock), addr, will_close; the server
 calls maintenance(now) every `cleanup_interval` seconds and keeps active_channels;
-HTTPChannel.task_class makes each request's task, and WSGITask.get_environment() builds (and
+HTTPChannel.task_class makes each request's task and error_task_class an error's (ErrorTask:
+status, response_headers, content_length, write), WSGITask.get_environment() builds (and
 keeps) its environ.
 """
 
@@ -38,7 +39,6 @@ import functools
 import logging
 import socket
 import time
-from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -49,41 +49,18 @@ from waitress.server import TcpWSGIServer
 from waitress.task import ErrorTask, ThreadedTaskDispatcher, WSGITask
 from waitress.utilities import Error, RequestEntityTooLarge
 
+from cora_ocr.host.deadlines import Deadlines
 from cora_ocr.host.door import Leg
 from cora_ocr.web.windows import CONNECTION, Connection
+
+__all__ = ["Deadlines", "make_server", "stop_server"]
+DEFAULT_DEADLINES = Deadlines()
 
 log = logging.getLogger(__name__)
 WAITRESS = (3, 0)  # the release this adapter was written and tested against
 LINGER_SECONDS = 2.0
 UPLOAD_PATH = "/api/v1/jobs"  # POSTed documents: max_upload instead of max_body
 DOOR_FROM = 64 * 1024  # bodies larger than this are judged from their headers (host/door.py)
-
-
-@dataclass(frozen=True)
-class Deadlines:
-    """How long a client may take to send a request (see the module's docstring)."""
-
-    header_timeout: float = 20.0
-    body_timeout: float = 20.0
-    body_min_rate: int = 500  # bytes per second that extend the body deadline; 0: none
-    idle_timeout: float = 15.0  # a kept-alive connection with no request under way
-    max_connections: int = 1000  # per process; past it, new connections wait in the backlog
-    body_max_seconds: float = 300.0  # the body's deadline, however fast it comes: a cap
-    per_client: int = 100  # open connections from one address; past it, closed at once
-    proxies: frozenset[str] = frozenset()  # trusted proxies: every client's address, no cap
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> Deadlines:
-        return cls(
-            settings.header_timeout,
-            settings.body_timeout,
-            settings.body_min_rate,
-            settings.idle_timeout,
-            settings.max_connections,
-            settings.body_max_seconds,
-            settings.max_connections_per_client,
-            settings.trusted_proxies,
-        )
 
 
 class _Refused(Error):  # type: ignore[misc]
@@ -310,7 +287,7 @@ class _Channel(HTTPChannel):  # type: ignore[misc]
 
 class _Server(TcpWSGIServer):  # type: ignore[misc]
     channel_class = _Channel
-    deadlines = Deadlines()
+    deadlines = DEFAULT_DEADLINES
 
     def maintenance(self, now: float) -> None:
         super().maintenance(now)  # idle kept-alive connections (channel_timeout)
@@ -332,7 +309,7 @@ def make_server(
     port: int,
     threads: int,
     max_body: int = 4 << 20,
-    deadlines: Deadlines = Deadlines(),
+    deadlines: Deadlines = DEFAULT_DEADLINES,
     max_upload: int = 100 << 20,
 ) -> Any:
     """One bound, not yet running server (port 0 picks a free port, see .effective_port); the
