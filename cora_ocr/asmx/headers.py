@@ -13,9 +13,7 @@ from lxml import etree
 from spyne import Integer, Unicode, Uuid
 
 from cora_ocr.asmx.types import ActivityMetadata
-from cora_ocr.namespaces import TNS, XSI
-
-_XSI_NIL = f"{{{XSI}}}nil"
+from cora_ocr.namespaces import TNS
 
 
 def converter(field: Any) -> Callable[[str], Any]:

@@ -10,11 +10,9 @@ import contextlib
 import dataclasses
 import os
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -31,7 +29,13 @@ from cora_ocr.store import Store
 from cora_ocr.store.migrate import upgrade
 from tests.support.factories import SOAP11_CT, action, envelope, get_status_body, header_xml
 from tests.support.nginx import generated
-from tests.support.processes import SERVICE, free_port, self_signed, wait_until_listening
+from tests.support.processes import (
+    SERVICE,
+    free_port,
+    self_signed,
+    wait_until_listening,
+    web_process,
+)
 from tests.support.scans import scan
 from tests.support.sockets import Trickler, read_answer, soap_head, status_of
 from tests.support.waiting import wait_until
@@ -115,14 +119,7 @@ def front(
         options += ["--tls-cert", str(cert), "--tls-key", str(key)]
         options += ["--http-listen", f"127.0.0.1:{plain_port}"]
     log = tmp_path / "web.log"
-    with log.open("wb") as stderr:
-        web = subprocess.Popen(
-            [sys.executable, "-m", "cora_ocr.cli", "--log-level", "INFO", "web"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
-    try:
+    with web_process(env, log) as web:
         if unix:
             wait_until(lambda: (tmp_path / "web.sock").exists(), 30, "web's socket")
         else:
@@ -139,9 +136,6 @@ def front(
                 auth,
                 str(cert) if cert else True,
             )
-    finally:
-        web.send_signal(signal.SIGTERM)
-        web.wait(timeout=30)
 
 
 def app_requests(front: Front) -> list[str]:

@@ -41,7 +41,7 @@ from tests.support.factories import (
 )
 from tests.support.kerberos import NTLM_PASSWORD, NTLM_USER, Realm, applied, realm
 from tests.support.nginx import generated
-from tests.support.processes import SERVICE, free_port, wait_until_listening
+from tests.support.processes import SERVICE, free_port, wait_until_listening, web_process
 from tests.support.scans import scan
 from tests.support.waiting import read_line, wait_until
 
@@ -416,14 +416,7 @@ def test_kerberos_through_nginx_and_web(tmp_path: Path, kdc: Realm) -> None:
     license_id, _app, _other = licenses(env, kdc)
     port = free_port()
     log = tmp_path / "web.log"
-    with log.open("wb") as stderr:
-        web = subprocess.Popen(
-            [sys.executable, "-m", "cora_ocr.cli", "--log-level", "INFO", "web"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
-    try:
+    with web_process(env, log) as web:
         wait_until_listening(int(env["CORA_OCR_PORT"]), web)
         with generated(tmp_path / "nginx", env, "--listen", f"127.0.0.1:{port}") as config:
             assert "auth_request_set $cora_ocr_caller" in config
@@ -466,9 +459,6 @@ def test_kerberos_through_nginx_and_web(tmp_path: Path, kdc: Realm) -> None:
             timeout=60,
         )
         assert forged.status_code == 401, forged.text
-    finally:
-        web.send_signal(signal.SIGTERM)
-        web.wait(timeout=30)
 
 
 def test_windows_auth_check(tmp_path: Path, kdc: Realm) -> None:

@@ -3,6 +3,7 @@ the robot, and the hostile-input service; shared by the acceptance tests."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -10,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,20 @@ def wait_until_listening(port: int, process: subprocess.Popen[bytes]) -> None:
         except OSError:
             time.sleep(0.1)
     raise AssertionError("cora-ocr web is not listening")
+
+
+@contextlib.contextmanager
+def web_process(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`cora-ocr web` with its log in `log`, stopped by SIGTERM when the block ends."""
+    with log.open("wb") as stderr:
+        web = subprocess.Popen(
+            [*CLI, "--log-level", "INFO", "web"], env=env, stdout=subprocess.DEVNULL, stderr=stderr
+        )
+    try:
+        yield web
+    finally:
+        web.send_signal(signal.SIGTERM)
+        web.wait(timeout=30)
 
 
 def drop(target: Path, write: Callable[[Path], object]) -> None:
