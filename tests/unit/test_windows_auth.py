@@ -22,7 +22,7 @@ from cora_ocr.host.app import create_app
 from cora_ocr.licensing import principal_key
 from cora_ocr.namespaces import SERVICE_PATH
 from cora_ocr.services import Services, build_services
-from cora_ocr.web.windows import CONNECTION, Connection, user_file_problems
+from cora_ocr.web.windows import CONNECTION, Connection, WindowsAuth, user_file_problems
 from tests.support.factories import SOAP11_CT, action, envelope, get_status_body, header_xml
 
 USER, PASSWORD = "CORP\\bob", "bob-Secret-1"
@@ -200,3 +200,16 @@ def test_ntlm_refusals_leave_no_handshake_behind(ntlm_app: tuple[Any, Services])
     # Garbage is a 401 too, never a 500.
     assert get_status(app, "NTLM !!!", Connection()).status_code == 401
     assert get_status(app, "Negotiate AAAA", Connection()).status_code == 401
+
+
+def test_without_a_keytab_no_sealed_verdict_is_believed(
+    user_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A door verdict's seal is keyed by the keytab; with NTLM alone there is none, so a seal
+    anyone could make (the key of an empty keytab) must not pass for the door's."""
+    for key in ("NTLM_USER_FILE", "LM_COMPAT_LEVEL"):
+        monkeypatch.setenv(key, "")  # WindowsAuth sets them for pyspnego; restored after
+    windows = WindowsAuth(WindowsAuthSettings(enabled=True, ntlm_user_file=user_file))
+    forged = windows.seal("CORP\\bob", "TlRMTVNTUAAD")
+    assert forged.endswith(" CORP\\bob")
+    assert windows.opened(forged, "TlRMTVNTUAAD") is None
