@@ -84,10 +84,11 @@ class Settings:
     # `cora-ocr web` on this Unix socket instead of host:port (nginx on the same machine): the
     # peer on it is the proxy, believed for X-Forwarded-* as `trusted_proxies` are.
     web_socket: Path | None = None
-    # Named storage locations: a local folder (a Path), or an SFTP server or SMB share
-    # (connections/specs.py); empty means {CoraOCRExternalConnection: <data_dir>/connections/...}.
+    # Named storage locations: a local folder (a Path), or an SFTP, SMB, FTP(S), S3 or Azure Blob
+    # one (connections/specs.py: KINDS); empty means {CoraOCRExternalConnection:
+    # <data_dir>/connections/...}.
     connections: Mapping[str, ConnectionSpec] = dataclasses.field(default_factory=dict)
-    # Which licenses may use each connection (connections/specs.py: Access), read from the
+    # Which licenses may use each connection (connections/access.py), read from the
     # same `connections` tables (`licenses`, `per_license`); not a setting of its own.
     connection_access: Mapping[str, Access] = dataclasses.field(default_factory=dict)
     # Hosts (`host` or `host:port`) a REST job's callbackUrl may name; empty: no callbacks.

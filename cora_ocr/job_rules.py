@@ -72,7 +72,7 @@ class FileBatchRules:
     ) -> NewJob:
         """The job as it is to be made, or InvalidField naming the first bad field. `internal`: the
         files may be in the service's own connections (REST uploads). `principal`: the caller,
-        who may use only the connections its license may (connections/specs.py: Access)."""
+        who may use only the connections its license may (connections/access.py)."""
         license_id = principal.license_id if principal is not None else None
         if request.timeout is None:
             raise InvalidField("TimeOut", "is required")

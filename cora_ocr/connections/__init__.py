@@ -1,5 +1,5 @@
-"""Named storage locations (local folders, SFTP servers, SMB shares), with path joining that
-can never leave a connection's root. storage.py says what every kind guarantees."""
+"""Named storage locations (local folders, and the kinds of specs.py: KINDS), with path joining
+that can never leave a connection's root. storage.py says what every kind guarantees."""
 
 from __future__ import annotations
 
@@ -11,14 +11,7 @@ from pathlib import Path
 
 from cora_ocr.connections.access import Access
 from cora_ocr.connections.paths import check_file_name, split_location
-from cora_ocr.connections.specs import (
-    AzureBlobSpec,
-    ConnectionSpec,
-    FtpSpec,
-    S3Spec,
-    SftpSpec,
-    SmbSpec,
-)
+from cora_ocr.connections.specs import ConnectionSpec, open_kind
 from cora_ocr.connections.storage import LocalStorage, Storage, StorageError
 from cora_ocr.errors import InvalidField, SettingsError
 
@@ -80,27 +73,9 @@ def sweep_staging(root: Path, now: float, age: float) -> int:
 
 def open_storage(name: str, spec: ConnectionSpec) -> Storage:
     """The connection a spec describes. Remote kinds connect on first use, not here."""
-    if isinstance(spec, SftpSpec):
-        from cora_ocr.connections.sftp import SftpStorage  # paramiko: only when configured
-
-        return SftpStorage(name, spec)
-    if isinstance(spec, SmbSpec):
-        from cora_ocr.connections.smb import SmbStorage  # smbprotocol: only when configured
-
-        return SmbStorage(name, spec)
-    if isinstance(spec, FtpSpec):
-        from cora_ocr.connections.ftp import FtpStorage
-
-        return FtpStorage(name, spec)
-    if isinstance(spec, S3Spec):
-        from cora_ocr.connections.s3 import S3Storage  # boto3: only when configured
-
-        return S3Storage(name, spec)
-    if isinstance(spec, AzureBlobSpec):
-        from cora_ocr.connections.azure_blob import AzureBlobStorage  # the Azure SDK, too
-
-        return AzureBlobStorage(name, spec)
-    return LocalStorage(name, Path(spec))
+    if isinstance(spec, Path):
+        return LocalStorage(name, spec)
+    return open_kind(name, spec)
 
 
 class Connections:

@@ -16,19 +16,92 @@ error comes here; the worker then tries the step again later (worker/loop.py).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import secrets
 import threading
+from collections.abc import Mapping
 from pathlib import PurePath
 from typing import Any, BinaryIO
 
 from cora_ocr.connections.files import TargetExists
 from cora_ocr.connections.objects import ObjectStorage, RangedReader, buffered
-from cora_ocr.connections.specs import AzureBlobSpec
+from cora_ocr.connections.specs import (
+    DEFAULT_TIMEOUT,
+    base_path,
+    from_env,
+    missing_env,
+    number,
+    optional,
+    text,
+)
 from cora_ocr.connections.storage import StorageError
+from cora_ocr.errors import SettingsError
 
 BLOCK = 4 * 1024 * 1024
 SDK_RETRIES = 2
+
+
+# What the settings say of a connection of this kind (connections/specs.py: KINDS).
+KEYS = frozenset(
+    {"type", "account_url", "container", "base_path", "account_name", "timeout"}
+    | {"account_key_env", "connection_string_env"}
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class AzureBlobSpec:
+    container: str
+    base_path: str = ""
+    account_url: str | None = None
+    account_name: str | None = None
+    account_key_env: str | None = None
+    account_key: str | None = dataclasses.field(default=None, repr=False, compare=False)
+    connection_string_env: str | None = None
+    connection_string: str | None = dataclasses.field(default=None, repr=False, compare=False)
+    timeout: float = DEFAULT_TIMEOUT
+
+    kind = "azure_blob"
+
+    def describe(self) -> str:
+        account = self.account_url or f"(connection string in {self.connection_string_env})"
+        return f"azure-blob {account}/{self.container}/{self.base_path}".rstrip("/")
+
+    def secret_problem(self) -> str | None:
+        return missing_env(
+            (self.account_key_env, self.account_key),
+            (self.connection_string_env, self.connection_string),
+        )
+
+
+def parse(where: str, entry: Mapping[str, Any], environ: Mapping[str, str]) -> AzureBlobSpec:
+    key_env = optional(where, entry, "account_key_env")
+    string_env = optional(where, entry, "connection_string_env")
+    account_url = optional(where, entry, "account_url")
+    account_name = optional(where, entry, "account_name")
+    if (key_env is None) == (string_env is None):
+        raise SettingsError(
+            f"{where}: give account_name with account_key_env, or connection_string_env"
+        )
+    if key_env is not None and (account_url is None or account_name is None):
+        raise SettingsError(f"{where}: account_key_env needs account_url and account_name")
+    if account_url is not None and not account_url.startswith(("http://", "https://")):
+        raise SettingsError(f"{where}.account_url: {account_url!r} is not an http(s) URL")
+    return AzureBlobSpec(
+        container=text(where, entry, "container"),
+        base_path=base_path(where, entry, "base_path"),
+        account_url=account_url,
+        account_name=account_name,
+        account_key_env=key_env,
+        account_key=from_env(environ, key_env),
+        connection_string_env=string_env,
+        connection_string=from_env(environ, string_env),
+        timeout=number(where, entry, "timeout", DEFAULT_TIMEOUT, 1, 3600, float),
+    )
+
+
+def storage(name: str, spec: AzureBlobSpec) -> AzureBlobStorage:
+    return AzureBlobStorage(name, spec)
 
 
 class AzureBlobStorage(ObjectStorage):
@@ -76,7 +149,7 @@ class AzureBlobStorage(ObjectStorage):
                 else:
                     from azure.core.credentials import AzureNamedKeyCredential
 
-                    # The settings give both with account_key_env (connections/specs.py).
+                    # The settings give both with account_key_env (parse, above).
                     assert spec.account_url and spec.account_name and spec.account_key
                     credential = AzureNamedKeyCredential(spec.account_name, spec.account_key)
                     service = BlobServiceClient(spec.account_url, credential=credential, **options)

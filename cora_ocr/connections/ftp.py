@@ -19,6 +19,7 @@ Sessions are pooled as SFTP's are (connections/remote.py).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import ftplib
 import io
@@ -27,21 +28,77 @@ import posixpath
 import secrets
 import socket
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any, BinaryIO
 
 from cora_ocr.connections.objects import RangedReader, buffered
 from cora_ocr.connections.remote import Broken, RemoteStorage, rewinder
-from cora_ocr.connections.specs import FtpSpec
+from cora_ocr.connections.specs import (
+    REMOTE_KEYS,
+    RemoteSpec,
+    base_path,
+    number,
+    optional,
+    remote_common,
+)
 from cora_ocr.connections.storage import (
     CHUNK,
     NotARegularFile,
     StorageError,
     TargetExists,
 )
+from cora_ocr.errors import SettingsError
 
 log = logging.getLogger(__name__)
+
+
+# What the settings say of a connection of this kind (connections/specs.py: KINDS).
+KEYS = REMOTE_KEYS | {"tls", "passive", "ca_file"}
+
+
+@dataclasses.dataclass(frozen=True)
+class FtpSpec(RemoteSpec):
+    port: int = 21
+    # Explicit FTPS (AUTH TLS, then protected data connections); False sends the password and
+    # the files in clear, and is logged as a WARNING.
+    tls: bool = True
+    passive: bool = True
+    # The certificate authority the server's certificate must come from (None: the system's).
+    ca_file: Path | None = None
+
+    kind = "ftp"
+
+    def describe(self) -> str:
+        scheme = "ftps" if self.tls else "ftp"
+        return f"{scheme}://{self.user}@{self.host}:{self.port}{self.root}"
+
+
+def parse(where: str, entry: Mapping[str, Any], environ: Mapping[str, str]) -> FtpSpec:
+    common = remote_common(where, entry, environ)
+    if common["password_env"] is None:
+        raise SettingsError(f"{where}.password_env: is required for an ftp connection")
+    root = "/" + base_path(where, entry, "root")
+    flags = {}
+    for name in ("tls", "passive"):
+        flags[name] = entry.get(name, True)
+        if not isinstance(flags[name], bool):
+            raise SettingsError(f"{where}.{name}: {flags[name]!r} is not true or false")
+    ca_file = optional(where, entry, "ca_file")
+    port = number(where, entry, "port", 21, 1, 65535, int)
+    return FtpSpec(
+        root=root,
+        port=port,
+        tls=flags["tls"],
+        passive=flags["passive"],
+        ca_file=Path(ca_file) if ca_file else None,
+        **common,
+    )
+
+
+def storage(name: str, spec: FtpSpec) -> FtpStorage:
+    return FtpStorage(name, spec)
 
 
 @dataclass

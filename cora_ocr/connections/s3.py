@@ -15,15 +15,26 @@ comes here; the worker then tries the step again later (worker/loop.py).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import threading
+from collections.abc import Mapping
 from pathlib import PurePath
 from typing import Any, BinaryIO
 
 from cora_ocr.connections.files import TargetExists
 from cora_ocr.connections.objects import ObjectStorage, RangedReader, buffered, read_full
-from cora_ocr.connections.specs import S3Spec
+from cora_ocr.connections.specs import (
+    DEFAULT_TIMEOUT,
+    base_path,
+    from_env,
+    missing_env,
+    number,
+    optional,
+    text,
+)
 from cora_ocr.connections.storage import StorageError
+from cora_ocr.errors import SettingsError
 
 PART = 8 * 1024 * 1024  # S3's multipart parts must be at least 5 MiB (but the last)
 SDK_ATTEMPTS = 4  # tries of one request by the SDK itself, throttling and resets included
@@ -48,6 +59,70 @@ _BUSY = {
     "503",
     "504",
 }
+
+
+# What the settings say of a connection of this kind (connections/specs.py: KINDS).
+KEYS = frozenset(
+    {"type", "bucket", "base_path", "region", "endpoint_url", "timeout"}
+    | {"access_key_env", "secret_key_env"}
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class S3Spec:
+    bucket: str
+    # The key prefix the connection never leaves ("" the whole bucket).
+    base_path: str = ""
+    region: str | None = None
+    endpoint_url: str | None = None  # an S3-compatible store: MinIO, SeaweedFS, Ceph
+    # Environment variables holding the keys, and their values when the settings were read;
+    # none named: the SDK's default credential chain (environment, profile, instance role).
+    access_key_env: str | None = None
+    access_key: str | None = dataclasses.field(default=None, repr=False, compare=False)
+    secret_key_env: str | None = None
+    secret_key: str | None = dataclasses.field(default=None, repr=False, compare=False)
+    timeout: float = DEFAULT_TIMEOUT
+
+    kind = "s3"
+
+    def describe(self) -> str:
+        where = f"s3://{self.bucket}/{self.base_path}".rstrip("/")
+        return f"{where} at {self.endpoint_url}" if self.endpoint_url else where
+
+    def secret_problem(self) -> str | None:
+        return missing_env(
+            (self.access_key_env, self.access_key), (self.secret_key_env, self.secret_key)
+        )
+
+
+def parse(where: str, entry: Mapping[str, Any], environ: Mapping[str, str]) -> S3Spec:
+    access, secret = (
+        optional(where, entry, "access_key_env"),
+        optional(where, entry, "secret_key_env"),
+    )
+    if (access is None) != (secret is None):
+        raise SettingsError(
+            f"{where}: give access_key_env and secret_key_env together, or neither (the "
+            "SDK's default credentials)"
+        )
+    endpoint = optional(where, entry, "endpoint_url")
+    if endpoint is not None and not endpoint.startswith(("http://", "https://")):
+        raise SettingsError(f"{where}.endpoint_url: {endpoint!r} is not an http(s) URL")
+    return S3Spec(
+        bucket=text(where, entry, "bucket"),
+        base_path=base_path(where, entry, "base_path"),
+        region=optional(where, entry, "region"),
+        endpoint_url=endpoint,
+        access_key_env=access,
+        access_key=from_env(environ, access),
+        secret_key_env=secret,
+        secret_key=from_env(environ, secret),
+        timeout=number(where, entry, "timeout", DEFAULT_TIMEOUT, 1, 3600, float),
+    )
+
+
+def storage(name: str, spec: S3Spec) -> S3Storage:
+    return S3Storage(name, spec)
 
 
 class S3Storage(ObjectStorage):

@@ -16,6 +16,7 @@ not per request. Writes are pipelined the same way.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import io
 import logging
@@ -23,14 +24,22 @@ import posixpath
 import secrets
 import socket
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import PurePath
+from pathlib import Path, PurePath, PurePosixPath
 from typing import Any, BinaryIO
 
 import paramiko
 
 from cora_ocr.connections.remote import Broken, RemoteStorage, rewinder
-from cora_ocr.connections.specs import SftpSpec
+from cora_ocr.connections.specs import (
+    REMOTE_KEYS,
+    RemoteSpec,
+    number,
+    optional,
+    remote_common,
+    text,
+)
 from cora_ocr.connections.storage import (
     CHUNK,
     NotARegularFile,
@@ -39,10 +48,58 @@ from cora_ocr.connections.storage import (
     StorageError,
     TargetExists,
 )
+from cora_ocr.errors import SettingsError
 
 log = logging.getLogger(__name__)
 
 REQUEST = 32 * 1024  # paramiko's largest read request
+
+
+# What the settings say of a connection of this kind (connections/specs.py: KINDS).
+KEYS = REMOTE_KEYS | {"key_file", "known_hosts"}
+
+
+@dataclasses.dataclass(frozen=True)
+class SftpSpec(RemoteSpec):
+    port: int = 22
+    key_file: Path | None = None
+    # Host-key checking: a known_hosts file (None: the service user's ~/.ssh/known_hosts), or
+    # off (False), which trusts whichever server answers.
+    known_hosts: Path | bool | None = None
+
+    kind = "sftp"
+
+    def describe(self) -> str:
+        return f"sftp://{self.user}@{self.host}:{self.port}{self.root}"
+
+
+def parse(where: str, entry: Mapping[str, Any], environ: Mapping[str, str]) -> SftpSpec:
+    common = remote_common(where, entry, environ)
+    root = text(where, entry, "root")
+    if ".." in PurePosixPath(root).parts:
+        raise SettingsError(f"{where}.root: must not contain '..'")
+    key_file = optional(where, entry, "key_file")
+    if key_file is None and common["password_env"] is None:
+        raise SettingsError(f"{where}: give key_file or password_env")
+    known = entry.get("known_hosts", True)
+    if isinstance(known, bool):
+        known_hosts: Path | bool | None = None if known else False
+    elif isinstance(known, str) and known:
+        known_hosts = Path(known)
+    else:
+        raise SettingsError(f"{where}.known_hosts: expected a file path, true or false")
+    port = number(where, entry, "port", 22, 1, 65535, int)
+    return SftpSpec(
+        root=str(PurePosixPath(root)),
+        port=port,
+        key_file=Path(key_file) if key_file else None,
+        known_hosts=known_hosts,
+        **common,
+    )
+
+
+def storage(name: str, spec: SftpSpec) -> SftpStorage:
+    return SftpStorage(name, spec)
 
 
 @dataclass

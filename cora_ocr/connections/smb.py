@@ -21,16 +21,18 @@ open connection is noticed by smbprotocol's keep-alive, which this module sets t
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import os
 import secrets
 import socket
 import stat
+from collections.abc import Mapping
 from pathlib import PurePath
 from typing import Any, BinaryIO, cast
 
 from cora_ocr.connections.remote import Broken, RemoteStorage, rewinder
-from cora_ocr.connections.specs import SmbSpec
+from cora_ocr.connections.specs import REMOTE_KEYS, RemoteSpec, number, remote_common, text
 from cora_ocr.connections.storage import (
     CHUNK,
     NotARegularFile,
@@ -38,6 +40,7 @@ from cora_ocr.connections.storage import (
     StorageError,
     TargetExists,
 )
+from cora_ocr.errors import SettingsError
 
 REPARSE_POINT = 0x400  # FILE_ATTRIBUTE_REPARSE_POINT
 STATUS_ACCESS_DENIED = 0xC0000022
@@ -45,6 +48,40 @@ STATUS_DISK_FULL = 0xC000007F
 STATUS_BAD_NETWORK_NAME = 0xC00000CC
 NOT_FOUND = {0xC0000034, 0xC000003A, 0xC0000225}  # name, path, not found
 STATUS_OBJECT_NAME_COLLISION = 0xC0000035
+
+# What the settings say of a connection of this kind (connections/specs.py: KINDS).
+KEYS = REMOTE_KEYS | {"share"}
+
+
+@dataclasses.dataclass(frozen=True)
+class SmbSpec(RemoteSpec):
+    port: int = 445
+    share: str = ""
+
+    kind = "smb"
+
+    def describe(self) -> str:
+        return f"smb://{self.user}@{self.host}:{self.port}/{self.share}/{self.root}".rstrip("/")
+
+
+def parse(where: str, entry: Mapping[str, Any], environ: Mapping[str, str]) -> SmbSpec:
+    common = remote_common(where, entry, environ)
+    share = text(where, entry, "share").strip("\\/")
+    if not share or any(char in share for char in "\\/"):
+        raise SettingsError(f"{where}.share: expected a share name, not a path")
+    if common["password_env"] is None:
+        raise SettingsError(f"{where}.password_env: is required for an smb connection")
+    root = str(entry.get("root", "")).replace("\\", "/")
+    parts = [part for part in root.split("/") if part not in ("", ".")]
+    if ".." in parts:
+        raise SettingsError(f"{where}.root: must not contain '..'")
+    port = number(where, entry, "port", 445, 1, 65535, int)
+    return SmbSpec(root="/".join(parts), port=port, share=share, **common)
+
+
+def storage(name: str, spec: SmbSpec) -> SmbStorage:
+    return SmbStorage(name, spec)
+
 
 Session = dict[str, Any]  # an smbclient connection cache holding one connection
 

@@ -1,5 +1,6 @@
-"""The `connections` setting: local folders, SFTP servers and SMB shares as the settings file
-and the environment give them (cora_ocr/connections/specs.py); a bad one names its key."""
+"""The `connections` setting: local folders and each kind of KINDS as the settings file and the
+environment give them (cora_ocr/connections/specs.py, each kind's module); a bad one names its
+key."""
 
 from __future__ import annotations
 
@@ -9,14 +10,12 @@ from typing import Any
 import pytest
 
 from cora_ocr.config import load_settings
-from cora_ocr.connections.specs import (
-    AzureBlobSpec,
-    FtpSpec,
-    S3Spec,
-    SftpSpec,
-    SmbSpec,
-    parse_connections,
-)
+from cora_ocr.connections.azure_blob import AzureBlobSpec
+from cora_ocr.connections.ftp import FtpSpec
+from cora_ocr.connections.s3 import S3Spec
+from cora_ocr.connections.sftp import SftpSpec
+from cora_ocr.connections.smb import SmbSpec
+from cora_ocr.connections.specs import KINDS, kind_module, parse_connections
 from cora_ocr.errors import SettingsError
 
 
@@ -261,3 +260,13 @@ def test_ftp_without_tls_is_a_warning_and_access_is_the_same_for_every_kind(
     assert access["Inbox"].folder("3f9c2a7e5b1d4c60") == "3f9c2a7e5b1d4c60"
     assert access["Shared"].folder("3f9c2a7e5b1d4c60") == ""
     assert access["Plain"].folder("3f9c2a7e5b1d4c60") is None  # named by no license
+
+
+def test_each_kind_module_holds_its_spec_keys_parser_and_storage() -> None:
+    for kind in KINDS:
+        module = kind_module(kind)
+        assert {"type", "timeout"} <= module.KEYS, kind
+        assert callable(module.parse) and callable(module.storage), kind
+    entry = {"type": "smb", "host": "h", "user": "u", "password_env": "P", "share": "s"}
+    spec = parse_connections("connections", {"S": entry}, {"P": "pw"})["S"]
+    assert spec.kind == "smb" and kind_module("smb").storage("S", spec).kind == "smb"
