@@ -165,50 +165,66 @@ class TesseractEngine:
         return self._oriented
 
     def recognize(self, image: Image.Image, number: int, want_hocr: bool = False) -> PageResult:
-        api, ril = self._api, self._tesserocr.RIL
         turn, straight = self.straighten(image)
-        api.SetImage(straight)
-        api.Recognize()
-        if self.rotate_pages and api.MeanTextConf() < REREAD_BELOW_CONFIDENCE:
-            oriented = self._orienting()
-            oriented.SetImage(straight)
-            oriented.Recognize()
-            if oriented.MeanTextConf() > api.MeanTextConf():
-                api = oriented
+        result, confidence = self._read(self._api, straight, image, turn, number, want_hocr)
+        if self.rotate_pages and confidence < REREAD_BELOW_CONFIDENCE:
+            again, better = self._read(self._orienting(), straight, image, turn, number, want_hocr)
+            if better > confidence:
+                result = again
+        return result
 
-        def where(box: Box) -> Box:
-            return box if turn is None else turn.box_back(box)
+    def _read(
+        self,
+        api: Any,
+        straight: Image.Image,
+        image: Image.Image,
+        turn: Turn | None,
+        number: int,
+        want_hocr: bool,
+    ) -> tuple[PageResult, int]:
+        """One reading of the page by `api`, and its mean confidence. What Tesseract keeps of
+        the page (its copy of the image, its layout and words: several times the image on a
+        big page) is let go before the next reading, not held until the next page."""
+        ril = self._tesserocr.RIL
+        try:
+            api.SetImage(straight)
+            api.Recognize()
 
-        blocks: list[Block] = []
-        iterator = api.GetIterator()
-        rotation = _rotation(iterator)
-        for word in self._tesserocr.iterate_level(iterator, ril.WORD):
-            text = _word_text(word, ril.WORD)
-            if not text.strip():
-                continue
-            if not blocks or word.IsAtBeginningOf(ril.BLOCK):
-                blocks.append(Block(where(word.BoundingBox(ril.BLOCK))))
-            if not blocks[-1].lines or word.IsAtBeginningOf(ril.TEXTLINE):
-                blocks[-1].lines.append(Line(where(word.BoundingBox(ril.TEXTLINE))))
-            blocks[-1].lines[-1].words.append(
-                Word(
-                    text.strip(), where(word.BoundingBox(ril.WORD)), word.Confidence(ril.WORD) / 100
+            def where(box: Box) -> Box:
+                return box if turn is None else turn.box_back(box)
+
+            blocks: list[Block] = []
+            iterator = api.GetIterator()
+            rotation = _rotation(iterator)
+            for word in self._tesserocr.iterate_level(iterator, ril.WORD):
+                text = _word_text(word, ril.WORD)
+                if not text.strip():
+                    continue
+                if not blocks or word.IsAtBeginningOf(ril.BLOCK):
+                    blocks.append(Block(where(word.BoundingBox(ril.BLOCK))))
+                if not blocks[-1].lines or word.IsAtBeginningOf(ril.TEXTLINE):
+                    blocks[-1].lines.append(Line(where(word.BoundingBox(ril.TEXTLINE))))
+                confidence = word.Confidence(ril.WORD) / 100
+                blocks[-1].lines[-1].words.append(
+                    Word(text.strip(), where(word.BoundingBox(ril.WORD)), confidence)
                 )
+            hocr = api.GetHOCRText(number - 1) if want_hocr else None
+            if hocr is not None and turn is not None:
+                hocr = turn.hocr_back(hocr)
+            result = PageResult(
+                number,
+                image.width,
+                image.height,
+                api.GetUTF8Text(),
+                blocks,
+                hocr,
+                turn.angle if turn is not None else 0.0,
+                dpi=float((image.info.get("dpi") or (0.0, 0.0))[0]),
+                rotation=rotation,
             )
-        hocr = api.GetHOCRText(number - 1) if want_hocr else None
-        if hocr is not None and turn is not None:
-            hocr = turn.hocr_back(hocr)
-        return PageResult(
-            number,
-            image.width,
-            image.height,
-            api.GetUTF8Text(),
-            blocks,
-            hocr,
-            turn.angle if turn is not None else 0.0,
-            dpi=float((image.info.get("dpi") or (0.0, 0.0))[0]),
-            rotation=rotation,
-        )
+            return result, int(api.MeanTextConf())
+        finally:
+            api.Clear()
 
     def searchable_pdf(self, pages: Iterable[Image.Image], dpi: int, workdir: Path) -> int:
         """`workdir/result.pdf`: the page images with an invisible text layer (Tesseract's PDF
