@@ -14,7 +14,6 @@ import dataclasses
 import datetime as dt
 import os
 import shutil
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,7 +29,6 @@ from zeep.transports import Transport
 from cora_ocr.config import DEFAULT_CONNECTION, Settings
 from cora_ocr.connections.access import Access
 from cora_ocr.host.app import CoraOcrApp, create_app
-from cora_ocr.host.server import make_server
 from cora_ocr.licensing import Licensing
 from cora_ocr.metrics import Metrics
 from cora_ocr.namespaces import SERVICE_PATH
@@ -146,7 +144,7 @@ def settings(session_dir: Path, connection_root: Path, backend: str) -> Settings
     return Settings(
         data_dir=session_dir / backend,
         connections={DEFAULT_CONNECTION: connection_root},
-        # Every test license shares it; tests/acceptance/test_connection_access.py tests the others.
+        # Every test license shares it; tests/integration/test_connection_access.py tests the others.
         connection_access={DEFAULT_CONNECTION: Access(everyone=True)},
         allow_anonymous=True,
         require_https=False,
@@ -310,14 +308,28 @@ class Strict:
         return zeep.Client(self.url + "?wsdl", transport=Transport(session=session))
 
 
-def start(
-    services: Services, clock: ManualClock
-) -> tuple[CoraOcrApp, object, threading.Thread, str]:
-    app = create_app(services, clock)
-    server = make_server(app, "127.0.0.1", 0, threads=2)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    return app, server, thread, f"http://127.0.0.1:{server.effective_port}{SERVICE_PATH}"
+@dataclass
+class Running:
+    """The service with settings of a test's own (`running_service`): on a real HTTP server
+    on loopback in tests/acceptance, answering in-process below it (tests/support/inprocess.py)."""
+
+    services: Services
+    app: CoraOcrApp
+    clock: ManualClock
+    url: str  # the ASMX service's address
+    stop: Callable[[], None]
+
+    @property
+    def base(self) -> str:
+        return self.url.split("/SequenceServices/")[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.base.rsplit(":", 1)[1])
+
+
+# running_service(settings=None, store=None, clock=None, **changes) -> Running
+RunService = Callable[..., Running]
 
 
 REFUSED_CAUSES = (

@@ -1,6 +1,5 @@
 """The OpenAPI 3.1 document of the REST face (GET /api/v1/openapi.json). Tested against the
-running server by Schemathesis (tests/acceptance/test_rest_openapi.py): every answer must
-match it."""
+app by Schemathesis (tests/integration/test_rest_openapi.py): every answer must match it."""
 
 from __future__ import annotations
 

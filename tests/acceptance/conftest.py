@@ -1,28 +1,34 @@
 """The acceptance tier's fixtures: the app on a real HTTP server on loopback (`live_server`,
-`strict`), and the environments of the processes users run (`cli_env`, `web_env`, `service`).
-Every test here is marked `live` (tests/conftest.py)."""
+`strict`, and `running_service` for settings of a test's own), and the environments of the
+processes users run (`cli_env`, `web_env`, `service`). Every test here is marked `live`
+(tests/conftest.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from cora_ocr.config import Settings
+from cora_ocr.host.app import create_app
 from cora_ocr.host.server import make_server, stop_server
 from cora_ocr.metrics import Metrics
-from cora_ocr.services import Services
+from cora_ocr.namespaces import SERVICE_PATH
+from cora_ocr.services import Services, build_services
 from cora_ocr.store import Store
 from cora_ocr.wakeup import LocalWakeups
 from tests.conftest import (
     LiveServer,
+    Running,
+    RunService,
     Strict,
     make_store_url,
     process_app,
-    start,
     strict_services,
 )
 from tests.support.factories import ManualClock
@@ -43,14 +49,53 @@ def live_server(
 
 
 @pytest.fixture
+def running_service(services: Services) -> Iterator[RunService]:
+    """Starts the service on loopback: `running_service(settings=None, store=None, clock=None,
+    **changes)`, the test's services' settings with `changes` unless `settings` is given, on
+    the test's store unless `store` is; the use cases on `clock` (None: the store's), the app
+    on it too (None: a ManualClock). Every one started is stopped when the test ends."""
+    started: list[Running] = []
+
+    def run(
+        settings: Settings | None = None,
+        store: Store | None = None,
+        clock: ManualClock | None = None,
+        **changes: Any,
+    ) -> Running:
+        settings = dataclasses.replace(settings or services.settings, **changes)
+        built = build_services(settings, store or services.store, clock)
+        running = _start(built, clock or ManualClock())
+        started.append(running)
+        return running
+
+    yield run
+    for running in reversed(started):
+        running.stop()
+
+
+def _start(services: Services, clock: ManualClock) -> Running:
+    app = create_app(services, clock)
+    server = make_server(app, "127.0.0.1", 0, threads=2)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.effective_port}{SERVICE_PATH}"
+
+    def stop() -> None:
+        if thread.is_alive():
+            stop_server(server, loop_running=True)
+            thread.join(timeout=10)
+
+    return Running(services, app, clock, url, stop)
+
+
+@pytest.fixture
 def strict(services: Services) -> Iterator[Strict]:
     built = strict_services(services)
     clock = built.clock
     assert isinstance(clock, ManualClock)
-    app, server, thread, url = start(built, clock)
-    yield Strict(built, app, clock, url)
-    stop_server(server, loop_running=True)
-    thread.join(timeout=10)
+    running = _start(built, clock)
+    yield Strict(built, running.app, clock, running.url)
+    running.stop()
 
 
 @pytest.fixture

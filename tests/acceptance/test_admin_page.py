@@ -18,10 +18,9 @@ import pytest
 import requests
 
 from cora_ocr.config import DEFAULT_CONNECTION
-from cora_ocr.host.server import stop_server
 from cora_ocr.jobs import FileBatchRequest, FileRef
-from cora_ocr.services import Services, build_services
-from tests.conftest import start
+from cora_ocr.services import Services
+from tests.conftest import RunService
 from tests.support.factories import ManualClock
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,9 +97,9 @@ def request(profile: str, name: str) -> FileBatchRequest:
 
 
 @pytest.fixture
-def admin(services: Services) -> Iterator[Admin]:
-    settings = dataclasses.replace(services.settings, admin_password=PASSWORD)
-    built = build_services(settings, services.store)
+def admin(running_service: RunService) -> Admin:
+    running = running_service(admin_password=PASSWORD)
+    built = running.services
     license_id = built.licensing.create_license("Acme Insurance")
     app_id = built.licensing.create_app(license_id, "intake")
     principal = built.licensing.authenticate(
@@ -111,11 +110,7 @@ def admin(services: Services) -> Iterator[Admin]:
         "claim": built.jobs.submit(request("Text", "claim")),
         "licensed": built.jobs.submit(request("Default", "licensed"), principal),
     }
-    clock = ManualClock()
-    _app, server, thread, url = start(built, clock)
-    yield Admin(built, url.split("/SequenceServices/")[0], jobs, license_id, clock)
-    stop_server(server, loop_running=True)  # type: ignore[arg-type]
-    thread.join(timeout=10)
+    return Admin(built, running.base, jobs, license_id, running.clock)
 
 
 @pytest.fixture

@@ -21,14 +21,13 @@ import zeep
 
 from cora_ocr.cli.run import Serve
 from cora_ocr.config import DEFAULT_CONNECTION, Settings
-from cora_ocr.host.server import stop_server
 from cora_ocr.jobs import NOT_STARTED
 from cora_ocr.robot import samples
 from cora_ocr.robot.hotfolder import Robot
-from cora_ocr.services import Services, build_services
+from cora_ocr.services import Services
 from cora_ocr.statuses import JobState
 from cora_ocr.worker import steps
-from tests.conftest import Pipeline, start
+from tests.conftest import Pipeline, RunService
 from tests.support.factories import ManualClock, activity_header, file_batch_args, file_ref
 from tests.support.waiting import wait_until
 
@@ -87,15 +86,10 @@ def test_a_step_failing_past_the_limit_fails_the_job_with_the_reason(
 
 
 @pytest.fixture
-def clocked(services: Services) -> Iterator[tuple[zeep.Client, ManualClock, str]]:
+def clocked(running_service: RunService) -> tuple[zeep.Client, ManualClock, str]:
     """A server whose use cases follow a clock the test moves."""
-    clock = ManualClock()
-    _app, server, thread, url = start(
-        build_services(services.settings, services.store, clock), clock
-    )
-    yield zeep.Client(url + "?wsdl"), clock, url
-    stop_server(server, loop_running=True)
-    thread.join(timeout=10)
+    running = running_service(clock=ManualClock())
+    return zeep.Client(running.url + "?wsdl"), running.clock, running.url
 
 
 def test_a_job_no_worker_takes_fails_timed_out_after_its_timeout(

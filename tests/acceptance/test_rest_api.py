@@ -5,20 +5,18 @@ refusal (401, 404, 405, 429 with Retry-After, 400 naming the field)."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import pytest
 import requests
 import zeep
 
-from cora_ocr.host.server import stop_server
 from cora_ocr.job_view import PREFIX
-from cora_ocr.services import Services, build_services
+from cora_ocr.services import Services
 from cora_ocr.statuses import Ending, JobState
 from cora_ocr.store.job_store import Move
-from tests.conftest import REFUSED_CAUSES, LiveServer, Pipeline, Strict, refused_caller, start
-from tests.support.factories import ManualClock, activity_header, file_batch_args
+from tests.conftest import REFUSED_CAUSES, LiveServer, Pipeline, RunService, Strict, refused_caller
+from tests.support.factories import activity_header, file_batch_args
 from tests.support.robots import result_text
 
 PROBLEM = "application/problem+json"
@@ -270,16 +268,10 @@ def test_uploads_are_judged_by_their_content_and_refusals_store_nothing(
     assert services.jobs.get(accepted.json()["id"]).input_name == "document.png"
 
 
-def test_uploads_over_the_limit_are_refused(services: Services) -> None:
-    settings = dataclasses.replace(services.settings, max_upload_bytes=4096)
-    _app, server, thread, url = start(build_services(settings, services.store), ManualClock())
-    try:
-        base = url.split("/SequenceServices/")[0] + PREFIX
-        assert create(base, None, PNG + b"x" * 3000).status_code == 201
-        assert_problem(create(base, None, PNG + b"x" * 5000), 413, "exceeds 4096 bytes")
-    finally:
-        stop_server(server, loop_running=True)
-        thread.join(timeout=10)
+def test_uploads_over_the_limit_are_refused(running_service: RunService) -> None:
+    base = running_service(max_upload_bytes=4096).base + PREFIX
+    assert create(base, None, PNG + b"x" * 3000).status_code == 201
+    assert_problem(create(base, None, PNG + b"x" * 5000), 413, "exceeds 4096 bytes")
 
 
 def test_a_soap_caller_cannot_name_the_upload_connection(zeep_client: zeep.Client) -> None:

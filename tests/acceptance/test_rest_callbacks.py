@@ -5,7 +5,6 @@ never contacted."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import select
@@ -19,10 +18,9 @@ from typing import Any
 import pytest
 import requests
 
-from cora_ocr.host.server import stop_server
-from cora_ocr.services import Services, build_services
+from cora_ocr.services import Services
 from cora_ocr.worker.callbacks import FIRST_DELAY_SECONDS, signature
-from tests.conftest import start
+from tests.conftest import RunService
 from tests.support.factories import ManualClock
 from tests.support.processes import Trap
 from tests.support.robots import SimulatedRobot
@@ -108,27 +106,19 @@ def listener() -> Iterator[Listener]:
     running.close()
 
 
-@contextlib.contextmanager
-def serving(services: Services, callback_host: str) -> Iterator[Setup]:
+def serving(running_service: RunService, callback_host: str) -> Setup:
     """A live server whose jobs may call `callback_host` back, on a manual clock."""
-    settings = dataclasses.replace(services.settings, callback_hosts=frozenset({callback_host}))
-    clock = ManualClock()
-    built = build_services(settings, services.store, clock)
+    running = running_service(clock=ManualClock(), callback_hosts=frozenset({callback_host}))
+    built = running.services
     built.profiles.ensure_folders()
-    _app, server, thread, url = start(built, clock)
     profile = built.profiles.get("Default")
     assert profile is not None
-    try:
-        yield Setup(built, clock, url.split("/SequenceServices/")[0], SimulatedRobot(profile))
-    finally:
-        stop_server(server, loop_running=True)
-        thread.join(timeout=10)
+    return Setup(built, running.clock, running.base, SimulatedRobot(profile))
 
 
 @pytest.fixture
-def setup(services: Services, listener: Listener) -> Iterator[Setup]:
-    with serving(services, listener.host) as running:
-        yield running
+def setup(running_service: RunService, listener: Listener) -> Setup:
+    return serving(running_service, listener.host)
 
 
 def complete(setup: Setup, callback: str, auth: tuple[str, str] | None = None) -> int:
@@ -296,35 +286,33 @@ class Trickler:
 
 
 def test_a_slow_callback_endpoint_holds_no_job_and_is_cut_at_its_deadline(
-    services: Services,
+    running_service: RunService,
 ) -> None:
     trickler = Trickler()
     try:
-        with serving(services, trickler.host) as setup:
-            built, clock = setup.services, setup.clock
-            worker = built.worker(clock=clock, name="callback-worker")
-            callbacks = worker.callbacks
-            callbacks.status_seconds, callbacks.attempt_seconds = 1.0, 2.0  # the test's deadlines
-            jobs = [
-                int(setup.create(f"http://{trickler.host}/hook").json()["id"]) for _ in range(5)
-            ]
-            processed = 0  # the robot is handed its backlog at a time: two turns
-            for robot_turn in (False, True, False, True, False):
-                while worker.run_once():  # the jobs' steps alone: no callback sent here
-                    pass
-                clock.advance(built.settings.poll_seconds)
-                if robot_turn:
-                    processed += setup.robot.process_all()
-            assert processed == 5
-            assert {built.jobs.get(job).state for job in jobs} == {"completed"}
-            assert callbacks.run_due() == 2  # two at a time for one host; the rest wait their turn
-            assert callbacks.in_flight() == 2  # returned at once: the attempts run elsewhere
-            assert callbacks.run_due() == 0
-            callbacks.wait()  # returns: each was cut at its deadline (the peer never stops)
-            clock.advance(FIRST_DELAY_SECONDS)
-            assert callbacks.run_due() == 2
-            callbacks.wait()
-            callbacks.close()
+        setup = serving(running_service, trickler.host)
+        built, clock = setup.services, setup.clock
+        worker = built.worker(clock=clock, name="callback-worker")
+        callbacks = worker.callbacks
+        callbacks.status_seconds, callbacks.attempt_seconds = 1.0, 2.0  # the test's deadlines
+        jobs = [int(setup.create(f"http://{trickler.host}/hook").json()["id"]) for _ in range(5)]
+        processed = 0  # the robot is handed its backlog at a time: two turns
+        for robot_turn in (False, True, False, True, False):
+            while worker.run_once():  # the jobs' steps alone: no callback sent here
+                pass
+            clock.advance(built.settings.poll_seconds)
+            if robot_turn:
+                processed += setup.robot.process_all()
+        assert processed == 5
+        assert {built.jobs.get(job).state for job in jobs} == {"completed"}
+        assert callbacks.run_due() == 2  # two at a time for one host; the rest wait their turn
+        assert callbacks.in_flight() == 2  # returned at once: the attempts run elsewhere
+        assert callbacks.run_due() == 0
+        callbacks.wait()  # returns: each was cut at its deadline (the peer never stops)
+        clock.advance(FIRST_DELAY_SECONDS)
+        assert callbacks.run_due() == 2
+        callbacks.wait()
+        callbacks.close()
     finally:
         trickler.close()
     assert trickler.most_at_once == 2 and trickler.connections == 4

@@ -4,4 +4,4 @@ server or process of ours (tests/acceptance/ starts those)."""
 
 from __future__ import annotations
 
-from tests.support.inprocess import in_process_requests, live_server, strict  # noqa: F401  (fixtures)
+from tests.support.inprocess import in_process_requests, live_server, running_service, strict  # noqa: F401  (fixtures)

@@ -2,13 +2,15 @@
 Client: no socket, no thread, no server. The unit and integration tiers (their conftest.py)
 take these fixtures in place of a live server's: `live_server` and `strict` answer at base
 URLs of their own, and any requests session sends what is addressed there to their app
-(`in_process_requests`, through requests' own adapter hook). What only a real server shows
+(`in_process_requests`, through requests' own adapter hook); so does each service a test
+starts with settings of its own (`running_service`). What only a real server shows
 (its limits on slow or oversized bodies, TLS, proxies, several processes) is tested in
 tests/acceptance/.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -19,16 +21,17 @@ import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
+from urllib3.response import HTTPResponse
 from werkzeug.test import Client
 
 from cora_ocr.config import Settings
 from cora_ocr.host.app import create_app
 from cora_ocr.metrics import Metrics
 from cora_ocr.namespaces import SERVICE_PATH
-from cora_ocr.services import Services
+from cora_ocr.services import Services, build_services
 from cora_ocr.store import Store
 from cora_ocr.wakeup import LocalWakeups
-from tests.conftest import LiveServer, Strict, process_app, strict_services
+from tests.conftest import LiveServer, Running, RunService, Strict, process_app, strict_services
 from tests.support.factories import ManualClock
 
 BASE = "http://testserver"
@@ -73,7 +76,13 @@ class WsgiAdapter(BaseAdapter):
         response.headers = CaseInsensitiveDict(answer.headers.items())
         response.encoding = get_encoding_from_headers(response.headers)
         response._content = content
-        response.raw = io.BytesIO(content)
+        # What requests keeps of urllib3's answer (Schemathesis reads its headers).
+        response.raw = HTTPResponse(
+            body=io.BytesIO(content),
+            headers=list(answer.headers.items()),
+            status=answer.status_code,
+            preload_content=False,
+        )
         response.url = request.url or ""
         response.request = request
         return response
@@ -119,3 +128,28 @@ def strict(services: Services) -> Iterator[Strict]:
     app = APPS[STRICT_BASE] = create_app(built, clock)
     yield Strict(built, app, clock, STRICT_BASE + SERVICE_PATH)
     APPS.pop(STRICT_BASE, None)
+
+
+@pytest.fixture
+def running_service(services: Services) -> Iterator[RunService]:
+    """tests/acceptance/conftest.py's `running_service`, in-process: each service started
+    answers at a base URL of its own until the test ends (or its `stop`)."""
+    bases: list[str] = []
+
+    def run(
+        settings: Settings | None = None,
+        store: Store | None = None,
+        clock: ManualClock | None = None,
+        **changes: Any,
+    ) -> Running:
+        settings = dataclasses.replace(settings or services.settings, **changes)
+        built = build_services(settings, store or services.store, clock)
+        clock = clock or ManualClock()
+        base = f"http://service-{len(bases) + 1}.testserver"
+        app = APPS[base] = create_app(built, clock)
+        bases.append(base)
+        return Running(built, app, clock, base + SERVICE_PATH, lambda: APPS.pop(base, None))
+
+    yield run
+    for base in bases:
+        APPS.pop(base, None)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.inprocess import in_process_requests, live_server, strict  # noqa: F401  (fixtures)
+from tests.support.inprocess import in_process_requests, live_server, running_service, strict  # noqa: F401  (fixtures)
 
 
 class NoSockets(AssertionError):

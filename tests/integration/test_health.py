@@ -4,21 +4,17 @@ migrations at head and no profile's built-in robot gone quiet."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 from pathlib import Path
 
 import requests
 
-from cora_ocr.host.server import stop_server
 from cora_ocr.robot.hotfolder import Robot
 from cora_ocr.robot_watch import ROBOT_SEEN_SECONDS
-from cora_ocr.services import Services, build_services
 from cora_ocr.store import Store
 from cora_ocr.store.migrate import upgrade
-from tests.conftest import Strict, start
-from tests.support.factories import ManualClock
+from tests.conftest import RunService, Strict
 from tests.support.processes import free_port
 
 
@@ -64,7 +60,7 @@ def test_readyz_follows_the_built_in_robots_heartbeat(strict: Strict) -> None:
 
 
 def test_readyz_is_not_ready_without_the_database_or_behind_on_migrations(
-    services: Services, tmp_path: Path
+    running_service: RunService, tmp_path: Path
 ) -> None:
     unreachable = tmp_path / "missing" / "folder" / "cora.db"
     behind = Store(f"sqlite:///{tmp_path / 'behind.db'}")
@@ -75,16 +71,14 @@ def test_readyz_is_not_ready_without_the_database_or_behind_on_migrations(
         (Store(f"postgresql+psycopg://cora@localhost:{closed}/x"), ("database", "unreachable")),
         (behind, ("migrations", "at 0006, this code needs")),
     ):
-        settings = dataclasses.replace(services.settings, data_dir=tmp_path / "data")
-        _app, server, thread, url = start(build_services(settings, store), ManualClock())
+        running = running_service(store=store, data_dir=tmp_path / "data")
         try:
-            reply = requests.get(base_of(url) + "/readyz", timeout=10)
+            reply = requests.get(running.base + "/readyz", timeout=10)
             assert reply.status_code == 503, reply.text
             field, text = says
             assert reply.json()[field].startswith(text), reply.json()
             assert "localhost" not in reply.text and str(closed) not in reply.text
             assert str(tmp_path) not in reply.text
         finally:
-            stop_server(server, loop_running=True)
-            thread.join(timeout=10)
+            running.stop()
             store.dispose()

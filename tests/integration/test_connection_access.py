@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,9 +15,8 @@ import zeep
 from cora_ocr.config import load_settings
 from cora_ocr.connections.access import Access
 from cora_ocr.errors import SettingsError
-from cora_ocr.host.server import stop_server
-from cora_ocr.services import Services, build_services
-from tests.conftest import Strict, start
+from cora_ocr.services import Services
+from tests.conftest import RunService, Strict
 from tests.support.factories import ManualClock, file_batch_args, file_ref, wire_status
 from tests.support.robots import SimulatedRobot, result_text
 
@@ -91,7 +89,7 @@ class Two:
 
 
 @pytest.fixture
-def two(strict: Strict, tmp_path: Path) -> Iterator[Two]:
+def two(strict: Strict, running_service: RunService, tmp_path: Path) -> Two:
     license_a = strict.licensing.create_license("A")
     license_b = strict.licensing.create_license("B")
     root = tmp_path / "connections"
@@ -104,17 +102,14 @@ def two(strict: Strict, tmp_path: Path) -> Iterator[Two]:
             "Shared": Access(everyone=True),
         },
     )
-    services = build_services(settings, strict.services.store, strict.clock)
+    running = running_service(settings, strict.services.store, strict.clock)
+    services = running.services
     services.connections.ensure_roots()
     services.profiles.ensure_folders()
-    _app, server, thread, url = start(services, strict.clock)
     auth_a = (license_a, strict.licensing.create_app(license_a, "intake"))
     auth_b = (license_b, strict.licensing.create_app(license_b, "intake"))
-    try:
-        yield Two(services, *_clients(strict, url, auth_a, auth_b), root, license_a, license_b)
-    finally:
-        stop_server(server, loop_running=True)
-        thread.join(timeout=10)
+    clients = _clients(strict, running.url, auth_a, auth_b)
+    return Two(services, *clients, root, license_a, license_b)
 
 
 def _clients(strict: Strict, url: str, *auths: tuple[str, str]) -> list[zeep.Client]:

@@ -1,7 +1,8 @@
-"""Schemathesis runs the REST face's OpenAPI document against a running server that admits
-licensed callers only (SQLite and PostgreSQL): generated requests to every operation, no 5xx,
-every answer (status, content type, headers, body) as the document says, requests without
-or with wrong credentials refused. (Schemathesis's own pytest integration does not run under
+"""Schemathesis runs the REST face's OpenAPI document against the app (in-process: the
+transport is not what is checked here) admitting licensed callers only (SQLite and
+PostgreSQL): generated requests to every operation, no 5xx, every answer (status, content
+type, headers, body) as the document says, requests without or with wrong credentials
+refused. (Schemathesis's own pytest integration does not run under
 pytest 9; its strategies are driven by Hypothesis here.)"""
 
 from __future__ import annotations
