@@ -1,16 +1,16 @@
 """The serving benchmark behind bench/run. Prints a table; asserts nothing.
 
 The production topology: nginx on the configuration `cora-ocr nginx-config` prints, in front
-of `cora-ocr web` (gunicorn's own workers: sync, or gthread with --threads over 1), on
-loopback; wrk drives nginx with 64 connections on 2 threads. The ceiling is a bare WSGI app
-answering the same bytes under the same gunicorn worker class, process and thread count,
-behind an nginx of the same configuration, kept running beside it and measured in turn with
-every run, so that each ratio compares runs minutes apart at most on a machine whose speed
-drifts. Each figure is the median of --rounds runs.
+of `cora-ocr web` (--server: granian, or gunicorn's sync workers, gthread with --threads over
+1), on loopback; wrk drives nginx with 64 connections on 2 threads. The ceiling is a bare WSGI
+app answering the same bytes to the same request under the same server, process and thread
+count, behind an nginx of the same configuration, kept running beside it and measured in turn
+with every run, so that each ratio compares runs minutes apart at most on a machine whose
+speed drifts. Each figure is the median of --rounds runs.
 
 The peer ("stock Spyne peer"): SOAP 1.1 GetStatus answered by the app a team would write from
 Spyne's documentation (bench/spyne_peer.py: stock Spyne, a SQLAlchemy ORM session per
-request), on the same database, gunicorn and nginx, measured the same way.
+request), on the same database and nginx, under gunicorn, measured the same way.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from cora_ocr.config import Settings
+from cora_ocr.config import WEB_SERVERS, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -306,6 +306,24 @@ def gunicorn(args: argparse.Namespace, port: int) -> list[str]:
     ]
 
 
+def describe_server(args: argparse.Namespace) -> str:
+    if args.server == "granian":
+        return f"granian {args.workers} processes x {args.threads} Python thread(s)"
+    return f"gunicorn {args.workers} processes, {worker_class(args.threads)} x {args.threads}"
+
+
+def serving(args: argparse.Namespace, port: int, target: str) -> list[str]:
+    """The web server of this run (`--server`) on `target` (a module of bench/: app)."""
+    if args.server == "granian":
+        return [
+            str(VENV_BIN / "granian"),
+            *("--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port)),
+            *("--workers", str(args.workers), "--blocking-threads", str(args.threads)),
+            *("--log-level", "error", "--working-dir", str(ROOT / "bench"), target),
+        ]
+    return [*gunicorn(args, port), "--chdir", str(ROOT / "bench"), target]
+
+
 class Front:
     """nginx on the configuration `cora-ocr nginx-config` prints, in front of `upstream`."""
 
@@ -350,11 +368,7 @@ class Ceiling:
         self.port = free_port()
         self.workdir = workdir
         env = {**os.environ, "CORA_OCR_WEB_THREADS": str(args.threads), "PYTHONPATH": str(ROOT)}
-        self.server = Server(
-            [*gunicorn(args, self.port), "--chdir", str(ROOT / "bench"), "bare_app:app"],
-            env,
-            self.port,
-        )
+        self.server = Server(serving(args, self.port, "bare_app:app"), env, self.port)
         try:
             self.front = Front(env, self.port, workdir / "nginx-ceiling")
         except Exception:
@@ -368,8 +382,11 @@ class Ceiling:
         self.front.stop()
         self.server.stop()
 
-    def measure(self, seconds: int) -> Result:
-        result = run_wrk(self.front.port, SERVICE, self.script, seconds, self.workdir)
+    def measure(self, seconds: int, path: str = SERVICE, script: str | None = None) -> Result:
+        """The ceiling for a request: the same path, headers and body as the operation it is
+        compared with (credentials included), so that nginx and the server parse and pass on
+        the same bytes both ways; only the app's work differs."""
+        result = run_wrk(self.front.port, path, script or self.script, seconds, self.workdir)
         self.runs.append(result)
         return result
 
@@ -397,6 +414,14 @@ def main() -> None:
         "worker, more: gthread)",
     )
     parser.add_argument(
+        "--server",
+        choices=WEB_SERVERS,
+        default=Settings().web_server,
+        help="`cora-ocr web`'s server (the `web_server` setting), for the service and the"
+        " ceiling alike; the peer runs under gunicorn's sync workers, as its documentation"
+        " deploys it",
+    )
+    parser.add_argument(
         "--status-reads",
         default=Settings().status_reads,
         help="GetStatus read paths to measure, comma-separated (core, compiled, kept: the "
@@ -418,9 +443,10 @@ def main() -> None:
     print(
         f"wrk {THREADS} threads x {CONNECTIONS} connections; each figure the median of "
         f"{args.rounds} runs of {args.seconds} s, each run next to one of the ceiling; "
-        f"behind nginx (`cora-ocr nginx-config`); gunicorn {args.workers} processes, worker "
-        f"class {worker_class(args.threads)} x {args.threads} thread(s); "
-        f"{os.cpu_count()} cores\n",
+        f"behind nginx (`cora-ocr nginx-config`: HTTP/1.1 upstream on loopback TCP, "
+        f"connections kept where the server keeps them); server: {describe_server(args)}; "
+        f"{os.cpu_count()} cores; callers "
+        f"{'with License ID + App ID' if args.licensed else 'anonymous (local setup)'}\n",
         flush=True,
     )
     print(
@@ -462,6 +488,7 @@ def bench_database(
         "CORA_OCR_PORT": str(port),
         "CORA_OCR_WEB_WORKERS": str(args.workers),
         "CORA_OCR_WEB_THREADS": str(args.threads),
+        "CORA_OCR_WEB_SERVER": args.server,
         "PYTHONPATH": str(ROOT),
         "CORA_OCR_ALLOW_ANONYMOUS": "false" if args.licensed else "true",
         "CORA_OCR_REQUIRE_HTTPS": "false",
@@ -500,7 +527,7 @@ def bench_database(
             for operation, (path, script) in operations.items():
                 ours, bare = [], []
                 for _ in range(args.rounds):
-                    bare.append(ceiling.measure(args.seconds))
+                    bare.append(ceiling.measure(args.seconds, path, script))
                     ours.append(run_wrk(front.port, path, script, args.seconds, workdir))
                     served += ours[-1].requests
                 result = median_result(ours)
@@ -541,7 +568,8 @@ def bench_peer(
     workdir: Path,
 ) -> Row:
     """SOAP 1.1 GetStatus on the stock Spyne + SQLAlchemy ORM app (bench/spyne_peer.py) under
-    the same gunicorn, worker class, nginx, database and request."""
+    gunicorn (as its documentation deploys it; the same processes and threads), behind the
+    same nginx, on the same database and request."""
     port = free_port()
     command = [*gunicorn(args, port), "--chdir", str(ROOT / "bench"), "spyne_peer:app"]
     server = Server(command, env, port)
@@ -555,7 +583,7 @@ def bench_peer(
         run_wrk(front.port, path, script, 1, workdir)  # warm-up
         peer, bare = [], []
         for _ in range(args.rounds):
-            bare.append(ceiling.measure(args.seconds))
+            bare.append(ceiling.measure(args.seconds, path, script))
             peer.append(run_wrk(front.port, path, script, args.seconds, workdir))
     finally:
         front.stop()
@@ -571,42 +599,30 @@ def bench_peer(
 
 
 def print_targets(rows: list[Row], ceiling: Result) -> None:
-    """The issue's targets against this run: the worst figure for each, and met or missed."""
-    # With several readers compared, the targets are judged on the one production runs.
-    default = f"[{Settings().status_reads}]"
-    status = [
-        row
-        for row in rows
-        if "GetStatus" in row.operation and ("[" not in row.operation or default in row.operation)
-    ]
+    """Issue 40's targets against this run (SOAP 1.1 GetStatus through nginx with credentials:
+    >= 3x the peer, >= 70% of the ceiling, p99 under 50 ms; FileBatch never collapsing on
+    SQLite): the worst figure for each, and met or missed."""
+    soap = [row for row in rows if row.operation.startswith("SOAP 1.1 GetStatus")]
     peers = {(row.database, row.jobs): row for row in rows if row.operation == PEER}
-    batches = [row for row in rows if row.operation == "FileBatch" and row.database == "postgresql"]
     print("targets (the worst figure of this run):")
-    if status:
-        low = min(status, key=lambda row: row.ratio)
-        verdict = "met" if low.ratio >= 0.5 else "missed"
-        print(f"  GetStatus >= 50% of the ceiling: {low.ratio:.0%} ({low.name}): {verdict}")
-        for database in sorted({row.database for row in status}):
-            low = min((row for row in status if row.database == database), key=lambda r: r.ratio)
-            verdict = "met" if low.ratio >= 0.4 else "missed"
-            print(f"  GetStatus >= 40% of the ceiling on {database}: {low.ratio:.0%}: {verdict}")
-        slow = max(status, key=lambda row: row.result.p99_ms)
-        verdict = "met" if slow.result.p99_ms < 20 else "missed"
+    if soap:
+        low = min(soap, key=lambda row: row.ratio)
+        verdict = "met" if low.ratio >= 0.7 else "missed"
         print(
-            f"  GetStatus p99 < 20 ms: {slow.result.p99_ms:.1f} ms ({slow.name}): {verdict};"
-            f" the bare ceiling's own p99 here: {ceiling.p99_ms:.1f} ms"
+            f"  SOAP 1.1 GetStatus >= 70% of the ceiling: {low.ratio:.0%} ({low.name}): {verdict}"
+        )
+        slow = max(soap, key=lambda row: row.result.p99_ms)
+        verdict = "met" if slow.result.p99_ms < 50 else "missed"
+        print(
+            f"  SOAP 1.1 GetStatus p99 < 50 ms: {slow.result.p99_ms:.1f} ms ({slow.name}): "
+            f"{verdict}; the bare ceiling's own p99 here: {ceiling.p99_ms:.1f} ms"
         )
     for (database, jobs), peer in sorted(peers.items()):
-        ours = next(
-            row
-            for row in status
-            if (row.database, row.jobs) == (database, jobs)
-            and row.operation.startswith("SOAP 1.1 GetStatus")
-        )
+        ours = next(row for row in soap if (row.database, row.jobs) == (database, jobs))
         times = ours.result.rate / peer.result.rate
-        verdict = "met" if times >= 2 else "missed"
+        verdict = "met" if times >= 3 else "missed"
         print(
-            f"  SOAP 1.1 GetStatus >= 2x the stock Spyne peer ({database}, {jobs} jobs): "
+            f"  SOAP 1.1 GetStatus >= 3x the stock Spyne peer ({database}, {jobs} jobs): "
             f"{times:.1f}x: {verdict}"
         )
     for row in (row for row in rows if row.operation == "FileBatch" and row.database == "sqlite"):
@@ -616,11 +632,6 @@ def print_targets(rows: list[Row], ceiling: Result) -> None:
             f" no errors): p99 {row.result.p99_ms:.0f} ms, {row.result.errors} errors"
             f" ({row.name}): {verdict}"
         )
-    if batches:
-        low = min(batches, key=lambda row: row.result.rate)
-        verdict = "met" if low.result.rate >= 500 else "missed"
-        rate = low.result.rate
-        print(f"  FileBatch >= 500/s on PostgreSQL: {rate:.0f}/s ({low.name}): {verdict}")
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ DEFAULT_CONNECTION = "CoraOCRExternalConnection"
 ENV_PREFIX = "CORA_OCR_"
 # The GetStatus read paths a deployment may choose (`status_reads`; store/status/reader.py).
 STATUS_READS = ("core", "compiled", "kept")
+# The servers `cora-ocr web` may run (`web_server`; host/production.py).
+WEB_SERVERS = ("gunicorn", "granian")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,13 +76,18 @@ class Settings:
     port: int = 8080
     # Threads of the embedded HTTP server (`serve`).
     threads: int = 8
-    # `cora-ocr web` (gunicorn's stock workers behind nginx, host/production.py): processes, and
-    # threads per process (1: gunicorn's `sync` worker; more: `gthread`). One process more than
-    # cores: a process waiting on the database leaves its core to another (bench/run, 2 cores:
-    # FileBatch on PostgreSQL 475-522/s with 2, 643/s with 3). One thread: every thread that
-    # lets go of the GIL hands it to another, and SQLite writers queue (docs/performance/).
+    # `cora-ocr web` (a stock server's worker processes behind nginx, host/production.py):
+    # processes, and Python threads per process. One process more than cores: a process waiting
+    # on the database leaves its core to another (bench/run, 2 cores: FileBatch on PostgreSQL
+    # 475-522/s with 2, 643/s with 3). One thread: every thread that lets go of the GIL hands it
+    # to another, and SQLite writers queue (docs/performance/).
     web_workers: int = dataclasses.field(default_factory=lambda: (os.cpu_count() or 1) + 1)
     web_threads: int = 1
+    # The server of `cora-ocr web`: "granian" (HTTP/1.1 in Rust, nginx's connections kept
+    # open; measured fastest behind nginx with credentials, about twice gunicorn's sync
+    # workers: docs/performance/) or "gunicorn" (its `sync` worker, `gthread` with web_threads
+    # over 1; a request unanswered in 60 s has its process killed and replaced).
+    web_server: str = "granian"
     # `cora-ocr web` on this Unix socket instead of host:port (nginx on the same machine): the
     # peer on it is the proxy, believed for X-Forwarded-* as `trusted_proxies` are.
     web_socket: Path | None = None
@@ -276,6 +283,7 @@ def _convert(key: str, value: Any, environ: Mapping[str, str]) -> Any:
         "threads": lambda v: as_int(key, v, 1, 1024),
         "web_workers": lambda v: as_int(key, v, 1, 256),
         "web_threads": lambda v: as_int(key, v, 1, 256),
+        "web_server": lambda v: as_choice(key, v, WEB_SERVERS),
         "connections": lambda v: parse_connections(key, v, environ),
         "connection_access": lambda v: parse_access("connections", v),
         "trusted_proxies": lambda v: as_str_set(key, v),

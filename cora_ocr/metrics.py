@@ -16,6 +16,7 @@ every JOBS_CACHE_SECONDS, never per request of the SOAP path.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -33,6 +34,8 @@ from prometheus_client.core import GaugeMetricFamily
 from cora_ocr.store.records import JobCounts
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# prometheus_client's file of a process's live gauge values: gauge_live<mode>_<pid>.db
+_LIVE_FILE = re.compile(r"gauge_live\w+_(\d+)\.db")
 JOBS_CACHE_SECONDS = 5.0
 
 
@@ -194,7 +197,29 @@ class Exposition:
             self._jobs.register(SilentRobotsCollector(profiles))
 
     def render(self) -> tuple[str, bytes]:
+        forget_gone_processes()
         return CONTENT_TYPE_LATEST, generate_latest(self.registry) + generate_latest(self._jobs)
+
+
+def forget_gone_processes() -> None:
+    """The live values of processes that no longer run, forgotten (multiprocess mode): where
+    no supervisor said so (granian has no hook for a worker's end; a process killed outright
+    says nothing either)."""
+    folder = os.environ.get(MULTIPROC_ENV)
+    if not folder:
+        return
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    pids = {int(match[1]) for name in names if (match := _LIVE_FILE.fullmatch(name))}
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            process_gone(pid)
+        except PermissionError:  # another user's: running
+            continue
 
 
 def process_gone(pid: int) -> None:

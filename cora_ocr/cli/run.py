@@ -207,7 +207,8 @@ def cmd_web(settings: Settings, _args: argparse.Namespace) -> int:
     )
     print(
         f"cora-ocr web on {where}/SequenceServices/coraOcrIntegration_v1.0.0.asmx "
-        f"({settings.web_workers} processes x {settings.web_threads} threads; "
+        f"({settings.web_server}, {settings.web_workers} processes x "
+        f"{settings.web_threads} threads; "
         "nginx in front: `cora-ocr nginx-config`)",
         flush=True,
     )

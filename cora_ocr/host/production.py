@@ -1,10 +1,11 @@
-"""`cora-ocr web`: the service under gunicorn's own workers, behind nginx.
+"""`cora-ocr web`: the service under a stock server's own worker processes, behind nginx.
 
 nginx (`cora-ocr nginx-config`) takes TLS, slow clients, body sizes, connection limits and
-uploads refused from their headers; gunicorn's processes see only whole requests, one at a time
-each (its stock `sync` worker; `gthread` when `web_threads` is over 1). Chosen by measurement
-(docs/performance/): at 16 processes the sync workers answered SOAP 2.6x what waitress's
-loop with 4 task threads did, and FileBatch on SQLite never collapsed under writer threads.
+uploads refused from their headers; the web processes see only whole requests. The server is
+the `web_server` setting, each driven through its public options: gunicorn (its stock `sync`
+worker, one request at a time a process; `gthread` when `web_threads` is over 1) or granian
+(HTTP/1.1 in Rust, connections from nginx kept open, `web_threads` Python threads a process).
+Measured side by side behind the same nginx (docs/performance/).
 
 Each worker process builds its own engine and app after the fork (nothing is shared across
 processes but the listening socket); the database is migrated once, by the master, before.
@@ -12,6 +13,8 @@ processes but the listening socket); the database is migrated once, by the maste
 
 from __future__ import annotations
 
+import os
+import signal
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -68,3 +71,50 @@ class WebServer(BaseApplication):  # type: ignore[misc]
         from cora_ocr.services import build_services
 
         return create_app(build_services(self.settings))
+
+    def run(self) -> None:
+        if self.settings.web_server == "granian":
+            import cora_ocr.host.app  # noqa: F401  (imported once, before the processes fork)
+
+            granian_server(self.settings).serve(target_loader=self._load_in_worker)
+        else:
+            super().run()
+
+    def _load_in_worker(self, _target: str) -> Any:
+        """The app, built in a granian worker process. granian takes the process's signals
+        only once the app is built: a stop that comes before (the process started a moment
+        ago) ends it at once, with nothing served yet, instead of going unheard until the
+        kill timeout."""
+        for stop in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(stop, lambda *_: os._exit(0))
+        return self.load()
+
+
+def granian_server(settings: Settings) -> Any:
+    """granian on the settings, through its public constructor: the same processes, socket,
+    certificate and deadlines as gunicorn's (a worker process that dies is started again;
+    SIGHUP replaces the processes one by one, SIGTERM lets them finish what they hold)."""
+    from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
+    from granian.log import LogLevels
+    from granian.server import Server
+
+    options: dict[str, Any] = {
+        "interface": Interfaces.WSGI,
+        "workers": settings.web_workers,
+        "blocking_threads": settings.web_threads,
+        "http": HTTPModes.http1,
+        "websockets": False,
+        "http1_settings": HTTP1Settings(header_read_timeout=int(settings.header_timeout * 1000)),
+        "respawn_failed_workers": True,
+        "workers_kill_timeout": 30,  # as gunicorn's graceful_timeout
+        "log_level": LogLevels.warning,
+        "log_access": False,  # ours: one line per request (web/observe.py)
+    }
+    if settings.web_socket:
+        options.update(uds=settings.web_socket, uds_permissions=0o770)
+    else:
+        options.update(address=settings.host, port=settings.port)
+    if settings.tls_cert:
+        options.update(ssl_cert=settings.tls_cert, ssl_key=settings.tls_key)
+    return Server("cora_ocr.host.production:WebServer", **options)

@@ -72,7 +72,10 @@ def test_limits_and_deadlines_come_from_the_settings() -> None:
     ]
     assert directives(config, "client_header_timeout") == ["7s"]
     assert directives(config, "client_body_timeout") == ["9500ms"]
-    assert directives(config, "keepalive_timeout") == ["30s"]
+    # The clients' idle connections (idle_timeout), then the web processes' kept by nginx.
+    assert directives(config, "keepalive_timeout") == ["30s", "1s"]
+    assert directives(config, "keepalive") == ["64"]
+    assert set(directives(config, "proxy_http_version")) == {"1.1"}
     assert directives(config, "limit_conn") == ["cora_ocr_clients 12"]
     assert directives(config, "ssl_protocols") == ["TLSv1.2 TLSv1.3"]
     assert directives(config, "proxy_request_buffering") == ["on"]
