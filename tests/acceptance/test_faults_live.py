@@ -10,13 +10,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from cora_ocr.config import Settings
-from cora_ocr.host.app import create_app
-from cora_ocr.host.server import make_server, stop_server
-from cora_ocr.services import build_services
 from cora_ocr.store import Store
 from cora_ocr.web.faults import GENERIC_SERVER_TEXT
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, RunService
 from tests.support.calls import TEXT_PLAIN, fault_of, post11, post12
 from tests.support.factories import (
     action,
@@ -31,15 +27,11 @@ GET_STATUS = envelope(get_status_body())
 
 # --- server faults: a real failure (a database without tables), no mocks -----------------
 @pytest.fixture
-def broken_server(tmp_path: Path, settings: Settings) -> Iterator[LiveServer]:
+def broken_server(tmp_path: Path, running_service: RunService) -> Iterator[LiveServer]:
     store = Store(f"sqlite:///{tmp_path / 'never-migrated.db'}")
-    app = create_app(build_services(settings, store))
-    server = make_server(app, "127.0.0.1", 0, threads=1)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield LiveServer(app, f"http://127.0.0.1:{server.effective_port}")
-    stop_server(server, loop_running=True)
-    thread.join(timeout=10)
+    running = running_service(store=store)
+    yield LiveServer(running.app, running.base)
+    running.stop()
     store.dispose()
 
 
