@@ -332,6 +332,33 @@ class Running:
 RunService = Callable[..., Running]
 
 
+def service_runner(
+    services: Services, start: Callable[[Services, ManualClock], Running]
+) -> Iterator[RunService]:
+    """The body of each tier's `running_service` fixture: `running_service(settings=None,
+    store=None, clock=None, **changes)` builds the test's services' settings with `changes`
+    (unless `settings` is given), on the test's store (unless `store` is), the use cases on
+    `clock` (None: the store's), and has `start` run them (a real server, or in-process) on
+    that clock (None: a ManualClock). Every one started is stopped when the test ends."""
+    started: list[Running] = []
+
+    def run(
+        settings: Settings | None = None,
+        store: Store | None = None,
+        clock: ManualClock | None = None,
+        **changes: Any,
+    ) -> Running:
+        settings = dataclasses.replace(settings or services.settings, **changes)
+        built = build_services(settings, store or services.store, clock)
+        running = start(built, clock or ManualClock())
+        started.append(running)
+        return running
+
+    yield run
+    for running in reversed(started):
+        running.stop()
+
+
 REFUSED_CAUSES = (
     "unknown license",
     "wrong app id",

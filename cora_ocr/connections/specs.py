@@ -121,14 +121,14 @@ def parse_connections(
     return specs
 
 
-def from_text(key: str, text: str) -> Any:
-    if text.lstrip().startswith("{"):
+def from_text(key: str, value: str) -> Any:
+    if value.lstrip().startswith("{"):
         try:
-            return json.loads(text)
+            return json.loads(value)
         except ValueError as exc:
             raise SettingsError(f"{key}: not a JSON object: {exc}") from None
     pairs: dict[str, str] = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
+    for item in filter(None, (part.strip() for part in value.split(","))):
         name, sep, path = item.partition("=")
         if not sep or not name.strip() or not path.strip():
             raise SettingsError(f"{key}: {item!r} is not of the form Name=/path")

@@ -5,12 +5,10 @@ processes users run (`cli_env`, `web_env`, `service`). Every test here is marked
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,7 +17,7 @@ from cora_ocr.host.app import create_app
 from cora_ocr.host.server import make_server, stop_server
 from cora_ocr.metrics import Metrics
 from cora_ocr.namespaces import SERVICE_PATH
-from cora_ocr.services import Services, build_services
+from cora_ocr.services import Services
 from cora_ocr.store import Store
 from cora_ocr.wakeup import LocalWakeups
 from tests.conftest import (
@@ -29,6 +27,7 @@ from tests.conftest import (
     Strict,
     make_store_url,
     process_app,
+    service_runner,
     strict_services,
 )
 from tests.support.factories import ManualClock
@@ -50,27 +49,9 @@ def live_server(
 
 @pytest.fixture
 def running_service(services: Services) -> Iterator[RunService]:
-    """Starts the service on loopback: `running_service(settings=None, store=None, clock=None,
-    **changes)`, the test's services' settings with `changes` unless `settings` is given, on
-    the test's store unless `store` is; the use cases on `clock` (None: the store's), the app
-    on it too (None: a ManualClock). Every one started is stopped when the test ends."""
-    started: list[Running] = []
-
-    def run(
-        settings: Settings | None = None,
-        store: Store | None = None,
-        clock: ManualClock | None = None,
-        **changes: Any,
-    ) -> Running:
-        settings = dataclasses.replace(settings or services.settings, **changes)
-        built = build_services(settings, store or services.store, clock)
-        running = _start(built, clock or ManualClock())
-        started.append(running)
-        return running
-
-    yield run
-    for running in reversed(started):
-        running.stop()
+    """The service on settings of a test's own, on a real HTTP server on loopback
+    (tests/conftest.py: service_runner)."""
+    yield from service_runner(services, _start)
 
 
 def _start(services: Services, clock: ManualClock) -> Running:

@@ -10,8 +10,8 @@ tests/acceptance/.
 
 from __future__ import annotations
 
-import dataclasses
 import io
+import itertools
 from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,10 +28,18 @@ from cora_ocr.config import Settings
 from cora_ocr.host.app import create_app
 from cora_ocr.metrics import Metrics
 from cora_ocr.namespaces import SERVICE_PATH
-from cora_ocr.services import Services, build_services
+from cora_ocr.services import Services
 from cora_ocr.store import Store
 from cora_ocr.wakeup import LocalWakeups
-from tests.conftest import LiveServer, Running, RunService, Strict, process_app, strict_services
+from tests.conftest import (
+    LiveServer,
+    Running,
+    RunService,
+    Strict,
+    process_app,
+    service_runner,
+    strict_services,
+)
 from tests.support.factories import ManualClock
 
 BASE = "http://testserver"
@@ -134,22 +142,13 @@ def strict(services: Services) -> Iterator[Strict]:
 def running_service(services: Services) -> Iterator[RunService]:
     """tests/acceptance/conftest.py's `running_service`, in-process: each service started
     answers at a base URL of its own until the test ends (or its `stop`)."""
-    bases: list[str] = []
+    yield from service_runner(services, _in_process)
 
-    def run(
-        settings: Settings | None = None,
-        store: Store | None = None,
-        clock: ManualClock | None = None,
-        **changes: Any,
-    ) -> Running:
-        settings = dataclasses.replace(settings or services.settings, **changes)
-        built = build_services(settings, store or services.store, clock)
-        clock = clock or ManualClock()
-        base = f"http://service-{len(bases) + 1}.testserver"
-        app = APPS[base] = create_app(built, clock)
-        bases.append(base)
-        return Running(built, app, clock, base + SERVICE_PATH, lambda: APPS.pop(base, None))
 
-    yield run
-    for base in bases:
-        APPS.pop(base, None)
+_SERVICES = itertools.count(1)
+
+
+def _in_process(services: Services, clock: ManualClock) -> Running:
+    base = f"http://service-{next(_SERVICES)}.testserver"
+    app = APPS[base] = create_app(services, clock)
+    return Running(services, app, clock, base + SERVICE_PATH, lambda: APPS.pop(base, None))
