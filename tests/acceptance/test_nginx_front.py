@@ -1,8 +1,9 @@
 """Acceptance (issue 26): the production front door. Debian's nginx on the configuration that
-`cora-ocr nginx-config` prints, in front of `cora-ocr web` (gunicorn's own workers, two of
-them): slow and idle clients wait in nginx and GetStatus keeps answering; bodies too large for
-their path are refused from their headers; an upload without valid credentials is refused
-before its body; TLS 1.2+ only; a client's own X-Forwarded-* mean nothing."""
+`cora-ocr nginx-config` prints, in front of `cora-ocr web` (its default server's workers, two
+of them): slow and idle clients wait in nginx and GetStatus keeps answering; bodies too large
+for their path are refused from their headers; an upload without valid credentials is refused
+before its body; TLS 1.2+ only; a client's own X-Forwarded-* mean nothing; a reload under
+load loses no call."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import contextlib
 import dataclasses
 import os
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -56,6 +58,7 @@ class Front:
     plain_port: int = 0  # with TLS: nginx's plain HTTP port
     auth: tuple[str, str] | None = None
     verify: str | bool = field(default=True)
+    web: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -135,6 +138,7 @@ def front(
                 plain_port or 0,
                 auth,
                 str(cert) if cert else True,
+                web,
             )
 
 
@@ -448,3 +452,58 @@ def test_nginx_accepts_what_the_command_prints(
         check=False,
     )
     assert checked.returncode == 0, checked.stderr
+
+
+def _web_processes(pid: int) -> set[int]:
+    return {
+        int(child)
+        for task in Path(f"/proc/{pid}/task").iterdir()
+        for child in (task / "children").read_text().split()
+    }
+
+
+def test_a_reload_under_load_loses_no_call(tmp_path: Path) -> None:
+    """`systemctl reload` (SIGHUP) while licensed callers keep calling through nginx (HTTPS), each on
+    a kept connection: every web process is replaced by a new one, and every call (SOAP POSTs,
+    on nginx's kept connections to the web processes too) is answered 200."""
+    with front(tmp_path, licensed=True, tls=True) as door:
+        assert door.web is not None
+        before = _web_processes(door.web.pid)
+        assert len(before) == 2
+        statuses: list[int] = []
+        calling = threading.Event()
+        calling.set()
+
+        def call() -> None:
+            with requests.Session() as session:
+                while calling.is_set():
+                    answer = session.post(
+                        door.url,
+                        data=envelope(get_status_body(), header_xml(1)),
+                        headers={"Content-Type": SOAP11_CT, "SOAPAction": action("GetStatus")},
+                        auth=door.auth,
+                        verify=door.verify,
+                        timeout=10,
+                    )
+                    statuses.append(answer.status_code)
+
+        callers = [threading.Thread(target=call) for _ in range(4)]
+        for caller in callers:
+            caller.start()
+        try:
+            wait_until(lambda: len(statuses) > 50, 30, "calls before the reload")
+            door.web.send_signal(signal.SIGHUP)
+            wait_until(
+                lambda: len(now := _web_processes(door.web.pid)) == 2 and not now & before,  # type: ignore[union-attr]
+                60,
+                "new web processes",
+            )
+            served = len(statuses)
+            wait_until(lambda: len(statuses) > served + 50, 30, "calls after the reload")
+        finally:
+            calling.clear()
+            for caller in callers:
+                caller.join(timeout=15)
+        assert statuses and set(statuses) == {200}, {
+            code: statuses.count(code) for code in set(statuses)
+        }
