@@ -444,7 +444,7 @@ def main() -> None:
         f"wrk {THREADS} threads x {CONNECTIONS} connections; each figure the median of "
         f"{args.rounds} runs of {args.seconds} s, each run next to one of the ceiling; "
         f"behind nginx (`cora-ocr nginx-config`: HTTP/1.1 upstream on loopback TCP, "
-        f"connections kept where the server keeps them); server: {describe_server(args)}; "
+        f"a connection per request); server: {describe_server(args)}; "
         f"{os.cpu_count()} cores; callers "
         f"{'with License ID + App ID' if args.licensed else 'anonymous (local setup)'}\n",
         flush=True,

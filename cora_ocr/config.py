@@ -83,9 +83,9 @@ class Settings:
     # to another, and SQLite writers queue (docs/performance/).
     web_workers: int = dataclasses.field(default_factory=lambda: (os.cpu_count() or 1) + 1)
     web_threads: int = 1
-    # The server of `cora-ocr web`: "granian" (HTTP/1.1 in Rust, nginx's connections kept
-    # open; measured fastest behind nginx with credentials, about twice gunicorn's sync
-    # workers: docs/performance/) or "gunicorn" (its `sync` worker, `gthread` with web_threads
+    # The server of `cora-ocr web`: "granian" (HTTP/1.1 in Rust; measured fastest behind
+    # nginx with credentials, nearly twice gunicorn's sync workers: docs/performance/) or
+    # "gunicorn" (its `sync` worker, `gthread` with web_threads
     # over 1; a request unanswered in 60 s has its process killed and replaced).
     web_server: str = "granian"
     # `cora-ocr web` on this Unix socket instead of host:port (nginx on the same machine): the

@@ -4,7 +4,7 @@ nginx (`cora-ocr nginx-config`) takes TLS, slow clients, body sizes, connection 
 uploads refused from their headers; the web processes see only whole requests. The server is
 the `web_server` setting, each driven through its public options: gunicorn (its stock `sync`
 worker, one request at a time a process; `gthread` when `web_threads` is over 1) or granian
-(HTTP/1.1 in Rust, connections from nginx kept open, `web_threads` Python threads a process).
+(HTTP/1.1 in Rust, `web_threads` Python threads a process).
 Measured side by side behind the same nginx (docs/performance/).
 
 Each worker process builds its own engine and app after the fork (nothing is shared across
