@@ -2,15 +2,17 @@
 
 The production topology: nginx on the configuration `cora-ocr nginx-config` prints, in front
 of `cora-ocr web` (--server: granian, or gunicorn's sync workers, gthread with --threads over
-1), on loopback; wrk drives nginx with 64 connections on 2 threads. The ceiling is a bare WSGI
-app answering the same bytes to the same request under the same server, process and thread
-count, behind an nginx of the same configuration, kept running beside it and measured in turn
-with every run, so that each ratio compares runs minutes apart at most on a machine whose
-speed drifts. Each figure is the median of --rounds runs.
+1), on a Unix socket as deploy/ runs it (--transport tcp: on loopback TCP); wrk drives nginx
+with 64 connections on 2 threads. The ceiling is a bare WSGI app answering the same bytes to
+the same request under the same server, process and thread count, behind an nginx of the
+same configuration, kept running beside it and measured in turn with every run, so that each
+ratio compares runs minutes apart at most on a machine whose speed drifts. Each figure is
+the median of --rounds runs.
 
 The peer ("stock Spyne peer"): SOAP 1.1 GetStatus answered by the app a team would write from
 Spyne's documentation (bench/spyne_peer.py: stock Spyne, a SQLAlchemy ORM session per
-request), on the same database and nginx, under gunicorn, measured the same way.
+request), on the same database, nginx and transport, under gunicorn (whose deployment guide
+puts it on a Unix socket behind nginx), measured the same way.
 """
 
 from __future__ import annotations
@@ -145,15 +147,38 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_listening(port: int) -> None:
+# Where a web server listens: a loopback TCP port, or a Unix socket's path.
+Place = int | Path
+
+
+def place(args: argparse.Namespace, workdir: Path, name: str) -> Place:
+    return workdir / f"{name}.sock" if args.transport == "socket" else free_port()
+
+
+def upstream(where: Place) -> str:
+    """nginx's name for it."""
+    return f"unix:{where}" if isinstance(where, Path) else f"127.0.0.1:{where}"
+
+
+def bind(where: Place) -> str:
+    """gunicorn's name for it."""
+    return upstream(where)
+
+
+def wait_listening(where: Place) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            if isinstance(where, Path):
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                    probe.settimeout(0.2)
+                    probe.connect(str(where))
+            else:
+                socket.create_connection(("127.0.0.1", where), timeout=0.2).close()
             return
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on {port}")
+    raise RuntimeError(f"nothing listens on {where}")
 
 
 def children(pid: int) -> list[int]:
@@ -171,12 +196,12 @@ def rss_mb(pid: int) -> float:
 
 
 class Server:
-    def __init__(self, command: list[str], env: dict[str, str], port: int) -> None:
+    def __init__(self, command: list[str], env: dict[str, str], where: Place) -> None:
         self.process = subprocess.Popen(
             command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        self.port = port
-        wait_listening(port)
+        self.where = where
+        wait_listening(where)
         time.sleep(1)  # every worker forked and loaded
 
     def worker_rss(self) -> list[float]:
@@ -297,12 +322,12 @@ def worker_class(threads: int) -> str:
     return "gthread" if threads > 1 else "sync"
 
 
-def gunicorn(args: argparse.Namespace, port: int) -> list[str]:
+def gunicorn(args: argparse.Namespace, where: Place) -> list[str]:
     """gunicorn as `cora-ocr web` runs it: the same worker class, processes and threads."""
     return [
         str(VENV_BIN / "gunicorn"),
         *("-w", str(args.workers), "-k", worker_class(args.threads)),
-        *("--threads", str(args.threads), "-b", f"127.0.0.1:{port}"),
+        *("--threads", str(args.threads), "-b", bind(where)),
     ]
 
 
@@ -312,29 +337,34 @@ def describe_server(args: argparse.Namespace) -> str:
     return f"gunicorn {args.workers} processes, {worker_class(args.threads)} x {args.threads}"
 
 
-def serving(args: argparse.Namespace, port: int, target: str) -> list[str]:
+def serving(args: argparse.Namespace, where: Place, target: str) -> list[str]:
     """The web server of this run (`--server`) on `target` (a module of bench/: app)."""
     if args.server == "granian":
+        listen = (
+            ["--uds", str(where)]
+            if isinstance(where, Path)
+            else ["--host", "127.0.0.1", "--port", str(where)]
+        )
         return [
             str(VENV_BIN / "granian"),
-            *("--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port)),
+            *("--interface", "wsgi", *listen),
             *("--workers", str(args.workers), "--blocking-threads", str(args.threads)),
             *("--log-level", "error", "--working-dir", str(ROOT / "bench"), target),
         ]
-    return [*gunicorn(args, port), "--chdir", str(ROOT / "bench"), target]
+    return [*gunicorn(args, where), "--chdir", str(ROOT / "bench"), target]
 
 
 class Front:
     """nginx on the configuration `cora-ocr nginx-config` prints, in front of `upstream`."""
 
-    def __init__(self, env: dict[str, str], upstream: int, folder: Path) -> None:
+    def __init__(self, env: dict[str, str], where: Place, folder: Path) -> None:
         folder.mkdir(parents=True)
         self.port = free_port()
         user = ["--user", "root"] if os.geteuid() == 0 else []
         config = subprocess.run(
             [
                 *(str(VENV_BIN / "cora-ocr"), "nginx-config", "--listen", f"127.0.0.1:{self.port}"),
-                *("--upstream", f"127.0.0.1:{upstream}", "--run-dir", str(folder), *user),
+                *("--upstream", upstream(where), "--run-dir", str(folder), *user),
             ],
             env={**env, "CORA_OCR_REQUIRE_HTTPS": "false"},
             check=True,
@@ -365,12 +395,12 @@ class Ceiling:
     its own port, measured in turn with each figure so that both see the same machine."""
 
     def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
-        self.port = free_port()
+        where = place(args, workdir, "ceiling")
         self.workdir = workdir
         env = {**os.environ, "CORA_OCR_WEB_THREADS": str(args.threads), "PYTHONPATH": str(ROOT)}
-        self.server = Server(serving(args, self.port, "bare_app:app"), env, self.port)
+        self.server = Server(serving(args, where, "bare_app:app"), env, where)
         try:
-            self.front = Front(env, self.port, workdir / "nginx-ceiling")
+            self.front = Front(env, where, workdir / "nginx-ceiling")
         except Exception:
             self.server.stop()
             raise
@@ -434,6 +464,13 @@ def main() -> None:
         "(and no memory figures)",
     )
     parser.add_argument(
+        "--transport",
+        choices=("socket", "tcp"),
+        default="socket",
+        help="how nginx reaches the web servers (service, ceiling and peer alike): a Unix"
+        " socket, as deploy/ runs `web`, or loopback TCP",
+    )
+    parser.add_argument(
         "--licensed",
         action="store_true",
         help="call with License ID + App ID (authentication and quota counting"
@@ -443,7 +480,8 @@ def main() -> None:
     print(
         f"wrk {THREADS} threads x {CONNECTIONS} connections; each figure the median of "
         f"{args.rounds} runs of {args.seconds} s, each run next to one of the ceiling; "
-        f"behind nginx (`cora-ocr nginx-config`: HTTP/1.1 upstream on loopback TCP, "
+        f"behind nginx (`cora-ocr nginx-config`: HTTP/1.1 upstream on "
+        f"{'a Unix socket' if args.transport == 'socket' else 'loopback TCP'}, "
         f"a connection per request); server: {describe_server(args)}; "
         f"{os.cpu_count()} cores; callers "
         f"{'with License ID + App ID' if args.licensed else 'anonymous (local setup)'}\n",
@@ -480,12 +518,16 @@ def bench_database(
     """Every operation at every table size on one database; prints rows and memory."""
     (workdir / kind).mkdir()
     url = database_url(kind, workdir / kind)
-    port = free_port()
+    where = place(args, workdir, f"web-{kind}")
     env = {
         **os.environ,
         "CORA_OCR_DATA_DIR": str(workdir / f"data-{kind}"),
         "CORA_OCR_DATABASE_URL": url,
-        "CORA_OCR_PORT": str(port),
+        **(
+            {"CORA_OCR_WEB_SOCKET": str(where)}
+            if isinstance(where, Path)
+            else {"CORA_OCR_PORT": str(where)}
+        ),
         "CORA_OCR_WEB_WORKERS": str(args.workers),
         "CORA_OCR_WEB_THREADS": str(args.threads),
         "CORA_OCR_WEB_SERVER": args.server,
@@ -508,9 +550,9 @@ def bench_database(
             if not wanted or any(word in name for word in wanted)
         }
         command = [str(VENV_BIN / "cora-ocr"), "--log-level", "WARNING", "web"]
-        server = Server(command, {**env, "CORA_OCR_STATUS_READS": reads}, port)
+        server = Server(command, {**env, "CORA_OCR_STATUS_READS": reads}, where)
         try:
-            front = Front(env, port, workdir / f"nginx-{kind}-{size}-{reads}")
+            front = Front(env, where, workdir / f"nginx-{kind}-{size}-{reads}")
         except Exception:
             server.stop()
             raise
@@ -570,11 +612,11 @@ def bench_peer(
     """SOAP 1.1 GetStatus on the stock Spyne + SQLAlchemy ORM app (bench/spyne_peer.py) under
     gunicorn (as its documentation deploys it; the same processes and threads), behind the
     same nginx, on the same database and request."""
-    port = free_port()
-    command = [*gunicorn(args, port), "--chdir", str(ROOT / "bench"), "spyne_peer:app"]
-    server = Server(command, env, port)
+    where = place(args, workdir, f"peer-{kind}-{size}")
+    command = [*gunicorn(args, where), "--chdir", str(ROOT / "bench"), "spyne_peer:app"]
+    server = Server(command, env, where)
     try:
-        front = Front(env, port, workdir / f"nginx-peer-{kind}-{size}")
+        front = Front(env, where, workdir / f"nginx-peer-{kind}-{size}")
     except Exception:
         server.stop()
         raise

@@ -193,10 +193,14 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_web(settings: Settings, _args: argparse.Namespace) -> int:
     from cora_ocr.errors import SettingsError
-    from cora_ocr.host.production import WebServer
+    from cora_ocr.host.production import WebServer, clear_stale_socket, reload_caveat
 
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise SettingsError("tls_cert: give both tls_cert and tls_key, or neither")
+    if settings.web_socket:
+        clear_stale_socket(settings.web_socket)
+    if caveat := reload_caveat(settings):
+        log.warning(caveat)
     shared_metrics(settings)
     open_store(settings).dispose()  # migrate once, before the workers fork
     scheme = "https" if settings.tls_cert else "http"

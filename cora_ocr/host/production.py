@@ -13,8 +13,12 @@ processes but the listening socket); the database is migrated once, by the maste
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
+import stat
+from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -47,6 +51,55 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
     if settings.tls_cert:  # HTTPS without a proxy (a small site); nginx is the usual front
         options.update(certfile=str(settings.tls_cert), keyfile=str(settings.tls_key))
     return options
+
+
+# Linux 5.14+: a listening socket that closes hands the connections queued at it to another
+# of its SO_REUSEPORT group instead of resetting them.
+MIGRATE_REQ = Path("/proc/sys/net/ipv4/tcp_migrate_req")
+
+
+def reload_caveat(settings: Settings, migrate_req: Path = MIGRATE_REQ) -> str | None:
+    """Why a reload could lose calls on these settings, or None. granian on TCP gives each
+    process a listening socket of its own (SO_REUSEPORT); a process retiring at a reload
+    closes its socket, and the kernel resets the connections queued at it (nginx answers
+    502) unless net.ipv4.tcp_migrate_req is 1. On `web_socket` the processes share one
+    socket, bound by granian's main process, and its queue: nothing is reset; gunicorn
+    shares its one socket either way."""
+    if settings.web_server != "granian" or settings.web_socket:
+        return None
+    try:
+        if migrate_req.read_text("ascii").strip() == "1":
+            return None
+    except OSError:
+        pass  # not Linux, or a kernel without the setting
+    return (
+        "web_server granian on TCP: each web process listens on a socket of its own, and a "
+        "reload (SIGHUP) resets the connections queued at a retiring one (502 through nginx); "
+        "set web_socket (one socket the processes share; deploy/cora-ocr.toml does), or "
+        "sysctl net.ipv4.tcp_migrate_req=1 (Linux 5.14+) to have the kernel hand them on"
+    )
+
+
+def clear_stale_socket(path: Path) -> None:
+    """The socket file a killed `web` left behind (a clean stop removes its own), removed so
+    that the new one can bind. A file that is no socket, or a socket something still
+    answers on, is left alone: the bind then fails and says why."""
+    try:
+        if not stat.S_ISSOCK(path.lstat().st_mode):
+            return
+    except FileNotFoundError:
+        return
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(path))
+        except ConnectionRefusedError:
+            pass  # nobody listens: stale
+        except OSError:
+            return
+        else:
+            return  # another web answers there
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
 
 
 def _child_exit(_server: Any, worker: Any) -> None:

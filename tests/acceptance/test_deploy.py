@@ -47,8 +47,8 @@ def test_the_sample_configuration_loads() -> None:
     settings = load_settings(DEPLOY / "cora-ocr.toml", environ={})
     assert settings.database_url.startswith("postgresql+psycopg://")
     assert (settings.log_format, settings.access_log, settings.retention_days) == ("json", True, 90)
-    assert (settings.host, settings.port) == ("127.0.0.1", 8000)  # behind nginx
-    assert settings.trusted_proxies == {"127.0.0.1"}
+    assert settings.web_socket == Path("/run/cora-ocr/web.sock")  # behind nginx
+    assert settings.trusted_proxies == frozenset()  # the socket's one peer (nginx) only
     (profile,) = Profiles.from_settings(settings).all()
     assert profile.input_dir == Path("/srv/cora-ocr/robot/Default/in")
 
@@ -73,4 +73,4 @@ def test_the_deploy_nginx_conf_is_what_the_command_prints_for_the_deploy_setting
         "deploy/nginx.conf is stale: cora-ocr --config deploy/cora-ocr.toml nginx-config "
         "--tls-cert /etc/cora-ocr/tls/cert.pem --tls-key /etc/cora-ocr/tls/key.pem"
     )
-    assert "server 127.0.0.1:8000;" in printed
+    assert "server unix:/run/cora-ocr/web.sock;" in printed

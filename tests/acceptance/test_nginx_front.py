@@ -84,11 +84,17 @@ class Front:
 
 @contextlib.contextmanager
 def front(
-    tmp_path: Path, *, licensed: bool = False, tls: bool = False, unix: bool = False
+    tmp_path: Path,
+    *,
+    licensed: bool = False,
+    tls: bool = False,
+    unix: bool = False,
+    server: str = "granian",
 ) -> Iterator[Front]:
-    """`cora-ocr web` and nginx in front of it. Anonymous on loopback (nginx not trusted: the
-    app takes it for a local caller), or `licensed`: nginx trusted, credentials required;
-    `unix`: web on a Unix socket, whose peer (nginx) is the trusted proxy."""
+    """`cora-ocr web` (under `server`) and nginx in front of it. Anonymous on loopback (nginx
+    not trusted: the app takes it for a local caller), or `licensed`: nginx trusted,
+    credentials required; `unix`: web on a Unix socket, whose peer (nginx) is the trusted
+    proxy."""
     upstream, port = free_port(), free_port()
     env = {
         **os.environ,
@@ -96,6 +102,7 @@ def front(
         "CORA_OCR_DATABASE_URL": f"sqlite:///{tmp_path / 'front.db'}",
         "CORA_OCR_PORT": str(upstream),
         "CORA_OCR_WEB_WORKERS": "2",
+        "CORA_OCR_WEB_SERVER": server,
         "CORA_OCR_HEADER_TIMEOUT": str(DEADLINE),
         "CORA_OCR_BODY_TIMEOUT": str(DEADLINE),
     }
@@ -124,7 +131,7 @@ def front(
     log = tmp_path / "web.log"
     with web_process(env, log) as web:
         if unix:
-            wait_until(lambda: (tmp_path / "web.sock").exists(), 30, "web's socket")
+            wait_until(lambda: answers(tmp_path / "web.sock"), 30, "web on its socket")
         else:
             wait_until_listening(upstream, web)
         with generated(tmp_path / "nginx", env, *options) as config:
@@ -140,6 +147,16 @@ def front(
                 str(cert) if cert else True,
                 web,
             )
+
+
+def answers(path: Path) -> bool:
+    """Whether something listens on the Unix socket `path`."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True
 
 
 def app_requests(front: Front) -> list[str]:
@@ -409,7 +426,11 @@ def test_a_clients_own_forwarded_headers_mean_nothing(tmp_path: Path) -> None:
 
 def test_web_on_a_unix_socket_trusts_its_one_peer(tmp_path: Path) -> None:
     """`web_socket`: nginx reaches `web` through a file; the peer on it is the proxy, so the
-    HTTPS rule holds through TLS at nginx, and credentials are still required."""
+    HTTPS rule holds through TLS at nginx, and credentials are still required. The socket
+    file a killed `web` left behind (nothing listens on it) does not keep the next from
+    starting."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as killed:
+        killed.bind(str(tmp_path / "web.sock"))  # closed, never removed: as after a SIGKILL
     with front(tmp_path, licensed=True, tls=True, unix=True) as door:
         assert "server unix:" in door.config
         assert door.get_status().status_code == 200
@@ -463,11 +484,17 @@ def _web_processes(pid: int) -> set[int]:
     return children
 
 
-def test_a_reload_under_load_loses_no_call(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "server, unix", [("granian", True), ("gunicorn", False)], ids=["granian-socket", "gunicorn-tcp"]
+)
+def test_a_reload_under_load_loses_no_call(tmp_path: Path, server: str, unix: bool) -> None:
     """`systemctl reload` (SIGHUP) while licensed callers keep calling through nginx (HTTPS), each on
-    a kept connection: every web process is replaced by a new one, and every call (SOAP POSTs,
-    on nginx's kept connections to the web processes too) is answered 200."""
-    with front(tmp_path, licensed=True, tls=True) as door:
+    a kept connection: every web process is replaced by a new one, and every call (SOAP POSTs)
+    is answered 200. Each server where its processes share one listening socket: granian on
+    `web_socket` (as deploy/ runs it; on TCP each granian process has a socket of its own,
+    whose queued connections a reload resets: host/production.py, reload_caveat), gunicorn
+    on either."""
+    with front(tmp_path, licensed=True, tls=True, unix=unix, server=server) as door:
         assert door.web is not None
         before = _web_processes(door.web.pid)
         assert len(before) == 2

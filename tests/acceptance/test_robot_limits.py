@@ -72,6 +72,32 @@ def holder(profile: Profile, name: str) -> int | None:
     return None
 
 
+def next_reader(
+    profile: Profile, name: str, killed: list[int], last: tuple[int, int] | None
+) -> tuple[int, tuple[int, int]]:
+    """The PID of the process that began reading `name` after the reading whose progress file
+    was `last` (inode and time), and this reading's: one that holds the document and has
+    started its page, never one caught in the moment it hands the document on (taking it
+    back from a dead process, queuing it to be read alone). A kill there is a death the
+    document did not cause, and the one before it would never be counted."""
+    found: list[tuple[int, tuple[int, int]]] = []
+
+    def started() -> bool:
+        try:
+            progress = profile.progress_path(name).stat()
+        except FileNotFoundError:
+            return False
+        reading = (progress.st_ino, progress.st_mtime_ns)
+        pid = holder(profile, name)
+        if pid is None or pid in killed or reading == last:
+            return False
+        found.append((pid, reading))
+        return True
+
+    wait_until(started, 60, "a process reading it")
+    return found[-1]
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -104,11 +130,10 @@ def test_a_document_whose_reading_killed_two_robot_processes_is_read_alone_then_
     with running(config):
         wait_until(lambda: len(list((profile.input_dir / CLAIMS).glob("*"))) == 2, 60, "2 robots")
         drop(profile.input_dir / name, lambda path: path.write_bytes(encode(a4(WIDE, 600), "PNG")))
-        killed = []
+        killed: list[int] = []
+        last = None
         for turn in range(3):  # two pool processes, then the lone re-read
-            wait_until(lambda: holder(profile, name) not in (None, *killed), 60, "a holder")
-            pid = holder(profile, name)
-            assert pid is not None
+            pid, last = next_reader(profile, name, killed, last)
             reading_alone = [
                 (owner / ".alone").exists()
                 for owner in profile.claims_dir.iterdir()
@@ -138,10 +163,9 @@ def test_a_document_whose_holders_were_killed_twice_completes_when_read_alone(
         wait_until(lambda: len(list((profile.input_dir / CLAIMS).glob("*"))) == 2, 60, "2 robots")
         drop(profile.input_dir / name, lambda path: path.write_bytes(encode(a4(WIDE, 600), "PNG")))
         killed: list[int] = []
+        last = None
         for _ in range(2):
-            wait_until(lambda: holder(profile, name) not in (None, *killed), 60, "a holder")
-            pid = holder(profile, name)
-            assert pid is not None
+            pid, last = next_reader(profile, name, killed, last)
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
         wait_until(profile.result_path(name).exists, 120, "its result, read alone")

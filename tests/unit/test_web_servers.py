@@ -12,7 +12,7 @@ import pytest
 
 from cora_ocr.config import Settings, load_settings
 from cora_ocr.errors import SettingsError
-from cora_ocr.host.production import granian_server, gunicorn_options
+from cora_ocr.host.production import granian_server, gunicorn_options, reload_caveat
 
 
 def test_granian_is_the_default_and_takes_the_settings(tmp_path: Path) -> None:
@@ -66,3 +66,19 @@ def test_live_values_of_gone_processes_are_forgotten_at_the_scrape(
         (tmp_path / name).write_bytes(b"")
     forget_gone_processes()
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted(names[2:])
+
+
+def test_web_says_when_a_reload_could_lose_calls(tmp_path: Path) -> None:
+    """granian on TCP: one socket a process, whose queue a retiring process's close resets,
+    unless the kernel hands it on (tcp_migrate_req); on a Unix socket, or under gunicorn, the
+    processes share one socket."""
+    migrate = tmp_path / "tcp_migrate_req"
+    migrate.write_text("0\n")
+    caveat = reload_caveat(Settings(), migrate)
+    assert caveat is not None
+    assert "web_socket" in caveat and "net.ipv4.tcp_migrate_req=1" in caveat
+    assert reload_caveat(Settings(), tmp_path / "no such setting") == caveat  # an older kernel
+    assert reload_caveat(Settings(web_socket=tmp_path / "web.sock"), migrate) is None
+    assert reload_caveat(Settings(web_server="gunicorn"), migrate) is None
+    migrate.write_text("1\n")
+    assert reload_caveat(Settings(), migrate) is None
