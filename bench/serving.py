@@ -155,14 +155,9 @@ def place(args: argparse.Namespace, workdir: Path, name: str) -> Place:
     return workdir / f"{name}.sock" if args.transport == "socket" else free_port()
 
 
-def upstream(where: Place) -> str:
-    """nginx's name for it."""
+def address(where: Place) -> str:
+    """Its name for nginx's `server` and gunicorn's `-b` alike."""
     return f"unix:{where}" if isinstance(where, Path) else f"127.0.0.1:{where}"
-
-
-def bind(where: Place) -> str:
-    """gunicorn's name for it."""
-    return upstream(where)
 
 
 def wait_listening(where: Place) -> None:
@@ -327,7 +322,7 @@ def gunicorn(args: argparse.Namespace, where: Place) -> list[str]:
     return [
         str(VENV_BIN / "gunicorn"),
         *("-w", str(args.workers), "-k", worker_class(args.threads)),
-        *("--threads", str(args.threads), "-b", bind(where)),
+        *("--threads", str(args.threads), "-b", address(where)),
     ]
 
 
@@ -364,7 +359,7 @@ class Front:
         config = subprocess.run(
             [
                 *(str(VENV_BIN / "cora-ocr"), "nginx-config", "--listen", f"127.0.0.1:{self.port}"),
-                *("--upstream", upstream(where), "--run-dir", str(folder), *user),
+                *("--upstream", address(where), "--run-dir", str(folder), *user),
             ],
             env={**env, "CORA_OCR_REQUIRE_HTTPS": "false"},
             check=True,
