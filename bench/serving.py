@@ -461,9 +461,10 @@ def main() -> None:
     parser.add_argument(
         "--transport",
         choices=("socket", "tcp"),
-        default="socket",
         help="how nginx reaches the web servers (service, ceiling and peer alike): a Unix"
-        " socket, as deploy/ runs `web`, or loopback TCP",
+        " socket, as deploy/ runs `web` (the default with --licensed), or loopback TCP (the"
+        " default for anonymous callers: the socket's peer is a trusted proxy, and a caller"
+        " through a proxy is never the anonymous local setup)",
     )
     parser.add_argument(
         "--licensed",
@@ -472,6 +473,10 @@ def main() -> None:
         " on every request) instead of the anonymous local setup",
     )
     args = parser.parse_args()
+    if args.transport is None:
+        args.transport = "socket" if args.licensed else "tcp"
+    elif args.transport == "socket" and not args.licensed:
+        parser.error("--transport socket needs --licensed: anonymous callers come only direct")
     print(
         f"wrk {THREADS} threads x {CONNECTIONS} connections; each figure the median of "
         f"{args.rounds} runs of {args.seconds} s, each run next to one of the ceiling; "
